@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: `scripts/dev.sh serve` or `scripts/dev.sh test`.
+# Both create .venv (if missing) and install the project into it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$1"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+    if [ "$1" = dev ]; then
+      "$VENV/bin/python" -m pip install --quiet -e '.[dev]' >&2
+    else
+      "$VENV/bin/python" -m pip install --quiet -e . >&2
+    fi
+    touch "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  serve)
+    shift
+    setup run
+    exec "$VENV/bin/agent-app-server" "$@"
+    ;;
+  test)
+    shift
+    setup dev
+    echo "== ruff" && "$VENV/bin/ruff" check src tests bench && "$VENV/bin/ruff" format --check src tests bench
+    echo "== mypy" && "$VENV/bin/mypy"
+    echo "== pytest" && exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh serve [agent-app-server flags] | scripts/dev.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac

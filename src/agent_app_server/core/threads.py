@@ -1,0 +1,460 @@
+"""Threads: creation, loading, listing, naming, archiving — the durable conversation container.
+
+Owns: the set of loaded threads, their settings and status, and the mapping between the store's
+records and the wire ``Thread``. Emits thread-scoped notifications through an :class:`EventSink`;
+who receives them (subscriptions, connections) is the server's business.
+Layer: core (imports protocol, rpc, store).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .. import PROTOCOL_VERSION
+from ..rpc.errors import InvalidParams
+from ..store import EventRecord, InvalidCursor, ThreadQuery, ThreadRecord, ThreadStore
+from .config import Config
+from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
+from .history import CONTEXT_KINDS, fold_context, turn_started_positions
+from .ids import parse_thread_id, uuid7
+
+if TYPE_CHECKING:
+    from ..protocol import Thread
+    from .turns import TurnRunner
+
+#: ``thread/list`` page size when the client gives none (the reference's default).
+DEFAULT_LIST_LIMIT = 25
+MAX_LIST_LIMIT = 1000
+MAX_EXCLUDED_IDS = 100
+
+#: Source kinds listed when ``sourceKinds`` is omitted: interactive work, including threads of
+#: custom app-server clients (the reference files those under "vscode", so it lists them too).
+DEFAULT_SOURCE_KINDS = ("cli", "vscode", "appServer", "unknown")
+
+#: clientInfo.name values of the reference's own clients, and the source they stand for.
+_KNOWN_CLIENT_SOURCES = {
+    "codex_vscode": "vscode",
+    "vscode": "vscode",
+    "codex-tui": "cli",
+    "codex_cli_rs": "cli",
+    "codex-cli": "cli",
+    "codex_exec": "exec",
+}
+
+WireStatus = dict[str, Any]
+IDLE: WireStatus = {"type": "idle"}
+NOT_LOADED: WireStatus = {"type": "notLoaded"}
+
+
+class EventSink(Protocol):
+    """Where thread-scoped notifications go (the server fans them out to subscribers)."""
+
+    def emit(self, thread_id: str | None, method: str, params: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """Who created a thread, from the connection's ``clientInfo``."""
+
+    name: str
+
+    @property
+    def source(self) -> str:
+        return _KNOWN_CLIENT_SOURCES.get(self.name, "appServer")
+
+
+@dataclass(slots=True)
+class ThreadSettings:
+    """What the next turn of a thread runs with; turn-level overrides persist here."""
+
+    model: str
+    model_provider: str
+    cwd: str
+    approval_policy: Any
+    sandbox_policy: dict[str, Any]
+    reasoning_effort: str | None = None
+    reasoning_summary: str | None = None
+    approvals_reviewer: str = "user"
+    personality: str | None = None
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    service_tier: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], fallback: ThreadSettings) -> ThreadSettings:
+        merged = fallback.to_json()
+        merged.update({k: v for k, v in data.items() if k in merged})
+        return cls(**merged)
+
+
+@dataclass(slots=True)
+class LoadedThread:
+    """A thread held in memory: its record, whether the store has it yet, and its live status."""
+
+    record: ThreadRecord
+    settings: ThreadSettings
+    ephemeral: bool = False
+    materialized: bool = False
+    status: WireStatus = field(default_factory=lambda: dict(IDLE))
+    #: The model-visible history (Responses items); None until loaded from the store.
+    context: list[dict[str, Any]] | None = None
+    active: TurnRunner | None = None
+    #: The next request tells the model the previous turn was interrupted.
+    abort_note_pending: bool = False
+    compact_before_next_turn: bool = False
+    token_total: dict[str, int] = field(default_factory=dict)
+    #: The last rate-limit snapshot the provider sent (wire ``RateLimitSnapshot``).
+    rate_limits: dict[str, Any] = field(default_factory=dict)
+    read_revision: int = 0
+    last_input_tokens: int = 0
+    #: The event log of an ephemeral thread, which never reaches the store.
+    memory_events: list[EventRecord] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+
+def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, Any]:
+    """The wire ``SandboxPolicy`` for a ``SandboxMode`` (``read-only`` / ``workspace-write`` / …)."""
+    if mode == "danger-full-access":
+        return {"type": "dangerFullAccess"}
+    if mode == "workspace-write":
+        table = config.workspace_write
+        roots = table.get("writable_roots") or []
+        return {
+            "type": "workspaceWrite",
+            "writableRoots": [str(root) for root in roots if isinstance(root, str)],
+            "networkAccess": bool(table.get("network_access", False)),
+            "excludeTmpdirEnvVar": bool(table.get("exclude_tmpdir_env_var", False)),
+            "excludeSlashTmp": bool(table.get("exclude_slash_tmp", False)),
+        }
+    return {"type": "readOnly", "networkAccess": False}
+
+
+class ThreadManager:
+    """All threads of one server process: the loaded ones in memory, the rest in the store."""
+
+    def __init__(self, config: Config, store: ThreadStore, sink: EventSink) -> None:
+        self._config = config
+        self._store = store
+        self._sink = sink
+        self._loaded: dict[str, LoadedThread] = {}
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def store(self) -> ThreadStore:
+        return self._store
+
+    # ------------------------------------------------------------------ lookup
+
+    def loaded(self, thread_id: str) -> LoadedThread | None:
+        return self._loaded.get(thread_id)
+
+    def loaded_ids(self) -> list[str]:
+        return sorted(self._loaded)
+
+    def require_loaded(self, thread_id: str) -> LoadedThread:
+        thread = self._loaded.get(_canonical_id(thread_id))
+        if thread is None:
+            raise InvalidParams(f"thread not loaded: {thread_id}; call thread/resume first")
+        return thread
+
+    async def _record(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
+        canonical = _canonical_id(thread_id)
+        loaded = self._loaded.get(canonical)
+        if loaded is not None:
+            return loaded.record, loaded
+        record = await self._store.get_thread(canonical)
+        if record is None:
+            raise ThreadNotFound(thread_id)
+        return record, None
+
+    # ------------------------------------------------------------------ create
+
+    def default_settings(self, cwd: str | None = None) -> ThreadSettings:
+        config = self._config
+        resolved_cwd = _absolute_cwd(cwd)
+        return ThreadSettings(
+            model=config.model,
+            model_provider=config.model_provider_id,
+            cwd=resolved_cwd,
+            approval_policy=config.approval_policy,
+            sandbox_policy=sandbox_policy_for_mode(config.sandbox_mode, config, resolved_cwd),
+            reasoning_effort=config.reasoning_effort,
+            reasoning_summary=config.reasoning_summary,
+        )
+
+    def start_thread(
+        self,
+        client: ClientIdentity,
+        settings: ThreadSettings,
+        *,
+        ephemeral: bool = False,
+    ) -> LoadedThread:
+        """A new idle thread, in memory until its first turn (as the reference does)."""
+        now = int(time.time())
+        record = ThreadRecord(
+            id=uuid7(),
+            created_at=now,
+            updated_at=now,
+            cwd=settings.cwd,
+            model_provider=settings.model_provider,
+            source_kind=client.source,
+            source=client.source,
+            originator=client.name,
+            model=settings.model,
+            reasoning_effort=settings.reasoning_effort,
+            cli_version=PROTOCOL_VERSION,
+        )
+        thread = LoadedThread(record=record, settings=settings, ephemeral=ephemeral)
+        self._loaded[record.id] = thread
+        return thread
+
+    async def materialize(self, thread: LoadedThread) -> None:
+        """Write a thread to the store (at its first turn). Ephemeral threads never are."""
+        if thread.ephemeral or thread.materialized:
+            return
+        thread.record.extra["settings"] = thread.settings.to_json()
+        await self._store.put_thread(thread.record)
+        thread.materialized = True
+
+    # ------------------------------------------------------------------ wire views
+
+    def to_wire(self, record: ThreadRecord, loaded: LoadedThread | None, turns: list[Any] | None = None) -> Thread:
+        from ..protocol import Thread
+
+        status = loaded.status if loaded is not None else NOT_LOADED
+        settings = loaded.settings if loaded is not None else None
+        return Thread.model_validate(
+            {
+                "id": record.id,
+                "sessionId": record.id,
+                "forkedFromId": record.forked_from_id,
+                "preview": record.preview,
+                "ephemeral": loaded.ephemeral if loaded is not None else False,
+                "modelProvider": settings.model_provider if settings else record.model_provider,
+                "model": settings.model if settings else record.model,
+                "reasoningEffort": settings.reasoning_effort if settings else record.reasoning_effort,
+                "createdAt": record.created_at,
+                "updatedAt": record.updated_at,
+                "recencyAt": record.updated_at,
+                "status": status,
+                "path": None,
+                "cwd": settings.cwd if settings else record.cwd,
+                "cliVersion": record.cli_version,
+                "source": record.source,
+                "threadSource": None,
+                "agentNickname": None,
+                "agentRole": None,
+                "gitInfo": record.extra.get("gitInfo"),
+                "name": record.name,
+                "originator": record.originator,
+                "parentThreadId": None,
+                "projectId": None,
+                "turns": turns or [],
+            }
+        )
+
+    async def read(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
+        return await self._record(thread_id)
+
+    # ------------------------------------------------------------------ list
+
+    async def list_threads(
+        self,
+        *,
+        cursor: str | None,
+        limit: int | None,
+        sort_key: str | None,
+        sort_direction: str | None,
+        archived: bool | None,
+        model_providers: list[str] | None,
+        source_kinds: list[str] | None,
+        cwds: list[str] | None,
+        search_term: str | None,
+        excluded_ids: list[str] | None,
+    ) -> tuple[list[Thread], str | None, str | None]:
+        if limit is not None and limit < 1:
+            raise InvalidParams("limit must be at least 1 (omit it for the default page of 25)")
+        effective_limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+        key: Literal["created_at", "updated_at"] = "created_at"
+        if sort_key in ("updated_at", "recency_at"):
+            key = "updated_at"
+        elif sort_key == "section_position":
+            raise InvalidParams("sortKey `section_position` needs thread sections, which this server does not have")
+        if excluded_ids is not None and len(excluded_ids) > MAX_EXCLUDED_IDS:
+            raise InvalidParams(
+                f"excludedThreadIds has {len(excluded_ids)} entries; at most {MAX_EXCLUDED_IDS} are allowed"
+            )
+        excluded = [_canonical_id(value) for value in excluded_ids or []]
+        query = ThreadQuery(
+            sort_key=key,
+            descending=sort_direction != "asc",
+            cursor=cursor,
+            limit=effective_limit,
+            archived=bool(archived),
+            model_providers=model_providers or None,
+            source_kinds=list(source_kinds) if source_kinds else list(DEFAULT_SOURCE_KINDS),
+            cwds=cwds or None,
+            search_term=search_term or None,
+            exclude_ids=excluded or None,
+        )
+        try:
+            page = await self._store.list_threads(query)
+        except InvalidCursor:
+            raise InvalidCursorError(cursor or "") from None
+        threads = [self.to_wire(record, self._loaded.get(record.id)) for record in page.records]
+        return threads, page.next_cursor, page.backwards_cursor
+
+    # ------------------------------------------------------------------ mutate
+
+    async def set_name(self, thread_id: str, name: str) -> tuple[str, str]:
+        record, loaded = await self._record(thread_id)
+        trimmed = name.strip()
+        if not trimmed:
+            raise InvalidParams("name must not be empty")
+        record.name = trimmed
+        if loaded is None or loaded.materialized:
+            await self._store.update_thread(record.id, name=trimmed)
+        return record.id, trimmed
+
+    async def archive(self, thread_id: str) -> str:
+        record, loaded = await self._record(thread_id)
+        if loaded is not None and not loaded.materialized:
+            raise InvalidParams(
+                f"thread {record.id} has no stored history yet (threads are saved at their first turn); "
+                "there is nothing to archive"
+            )
+        if loaded is not None:
+            self.unload(record.id)
+        record.archived = True
+        record.archived_at = int(time.time())
+        await self._store.update_thread(record.id, archived=True, archived_at=record.archived_at)
+        return record.id
+
+    async def unarchive(self, thread_id: str) -> ThreadRecord:
+        record, _loaded = await self._record(thread_id)
+        await self._store.update_thread(record.id, archived=False, archived_at=None)
+        record.archived = False
+        record.archived_at = None
+        return record
+
+    # ------------------------------------------------------------------ history
+
+    async def events(self, thread_id: str, kinds: list[str] | None = None) -> list[EventRecord]:
+        """A thread's event log, wherever it lives (memory for ephemeral threads)."""
+        loaded = self._loaded.get(thread_id)
+        if loaded is not None and loaded.ephemeral:
+            return [event for event in loaded.memory_events if kinds is None or event.kind in kinds]
+        if loaded is not None and not loaded.materialized:
+            return []
+        return await self._store.read_events(thread_id, kinds=kinds)
+
+    async def resume(self, thread_id: str) -> tuple[LoadedThread, bool]:
+        """The loaded thread, loading it from the store if needed; the flag says it was loaded now."""
+        canonical = _canonical_id(thread_id)
+        loaded = self._loaded.get(canonical)
+        if loaded is not None:
+            return loaded, False
+        record = await self._store.get_thread(canonical)
+        if record is None:
+            raise InvalidParams(f"no rollout found for thread id {thread_id}")
+        defaults = self.default_settings(record.cwd if os.path.isabs(record.cwd) else None)
+        settings = ThreadSettings.from_json(record.extra.get("settings") or {}, defaults)
+        # As the reference: a resumed thread runs under the configured sandbox, not the one it
+        # was created with, so a restart never silently widens what commands may do.
+        settings.sandbox_policy = defaults.sandbox_policy
+        thread = LoadedThread(record=record, settings=settings, materialized=True)
+        self._loaded[canonical] = thread
+        return thread, True
+
+    async def fork(
+        self,
+        source_id: str,
+        client: ClientIdentity,
+        settings: ThreadSettings,
+        *,
+        last_turn_id: str | None,
+        ephemeral: bool,
+    ) -> LoadedThread:
+        """A new thread with a copy of the source's history (through ``last_turn_id``).
+
+        A running source forks as if its turn had been interrupted: its unfinished turn is
+        copied without a completion (read back as ``interrupted``) and the fork's next request
+        tells the model so.
+        """
+        record, loaded = await self._record(source_id)
+        events = await self.events(record.id)
+        running = loaded is not None and loaded.active is not None
+        if last_turn_id is not None:
+            positions = turn_started_positions(events)
+            if last_turn_id not in positions:
+                raise InvalidParams(f"turn not found: {last_turn_id}")
+            if running and loaded is not None and loaded.active is not None and loaded.active.turn_id == last_turn_id:
+                raise InvalidParams(f"turn {last_turn_id} is still in progress; fork through an earlier turn")
+            later = [index for turn, index in positions.items() if index > positions[last_turn_id]]
+            events = events[: min(later)] if later else events
+            running = False
+        fork = self.start_thread(client, settings, ephemeral=ephemeral)
+        fork.record.forked_from_id = record.id
+        fork.record.name = record.name
+        fork.record.preview = record.preview
+        fork.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
+        fork.abort_note_pending = running
+        copied = [(event.kind, event.payload) for event in events]
+        if ephemeral:
+            fork.memory_events = [
+                EventRecord(fork.id, seq, kind, payload, event.created_at_ms)
+                for seq, ((kind, payload), event) in enumerate(zip(copied, events, strict=True), start=1)
+            ]
+        elif copied:
+            await self.materialize(fork)
+            await self._store.append_events(fork.id, copied)
+        return fork
+
+    async def revert(self, thread: LoadedThread, before_turn_id: str) -> None:
+        """Drop ``before_turn_id`` and every later turn from the thread's history."""
+        events = await self.events(thread.id)
+        positions = turn_started_positions(events)
+        if before_turn_id not in positions:
+            raise InvalidParams(f"turn not found: {before_turn_id}")
+        kept = events[: positions[before_turn_id]]
+        thread.context = fold_context([event for event in kept if event.kind in CONTEXT_KINDS])
+        thread.record.updated_at = int(time.time())
+        if thread.ephemeral:
+            thread.memory_events = kept
+        elif thread.materialized:
+            await self._store.replace_events(
+                thread.id,
+                [(event.kind, event.payload) for event in kept],
+                thread_updates={"updated_at": thread.record.updated_at},
+            )
+
+    def unload(self, thread_id: str) -> None:
+        if self._loaded.pop(thread_id, None) is not None:
+            self._sink.emit(thread_id, "thread/status/changed", {"threadId": thread_id, "status": NOT_LOADED})
+
+
+def _canonical_id(thread_id: str) -> str:
+    try:
+        return parse_thread_id(thread_id)
+    except ValueError as exc:
+        raise InvalidThreadId(str(exc)) from None
+
+
+def _absolute_cwd(cwd: str | None) -> str:
+    if not cwd:
+        return os.getcwd()
+    if not os.path.isabs(cwd):
+        raise InvalidParams(f"cwd must be an absolute path, got {cwd!r}")
+    return os.path.normpath(cwd)

@@ -1,0 +1,670 @@
+"""Turns: one unit of agent work, from user input to the model's final answer.
+
+Owns: the agent loop (sample the model, run tool calls, sample again), the item lifecycle on the
+wire (``item/started`` → deltas → ``item/completed``), the turn's final status (completed,
+interrupted, failed), the model-visible context of a thread, and what of it is persisted.
+Notification order follows the reference as recorded in ``observed/NOTES.md``.
+Layer: core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import mimetypes
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..store import EventRecord
+from .history import CONTEXT_ITEM, CONTEXT_RESET, ITEM_COMPLETED, TURN_COMPLETED, TURN_STARTED, fold_context
+from .ids import uuid7
+from .instructions import environment_context, find_project_docs, instruction_messages, user_message
+
+if TYPE_CHECKING:
+    from .model import ModelClient, ModelRequest
+    from .threads import EventSink, LoadedThread, ThreadManager
+
+log = logging.getLogger(__name__)
+
+TURN_ABORTED_NOTE = (
+    "<turn_aborted>\nThe user interrupted the previous turn. Its partial output was discarded; "
+    "do not assume any command it started finished.\n</turn_aborted>"
+)
+
+COMPACT_PROMPT = (
+    "Summarize the conversation so far for a fresh continuation of this task. Include the user's goals, "
+    "decisions made, files and commands that matter, what is done and what remains. Write it as notes "
+    "to yourself; they will replace the earlier history."
+)
+COMPACT_SUMMARY_PREFIX = "Summary of the earlier conversation (it was compacted to save context):\n\n"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class TurnFailed(Exception):
+    """The turn cannot go on; ``error`` is the wire TurnError."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+@dataclass
+class ToolCall:
+    """A tool call the model made in one response."""
+
+    item: dict[str, Any]
+
+    @property
+    def call_id(self) -> str:
+        return str(self.item.get("call_id") or self.item.get("id") or "")
+
+    @property
+    def name(self) -> str:
+        return str(self.item.get("name") or "")
+
+    @property
+    def is_custom(self) -> bool:
+        return self.item.get("type") == "custom_tool_call"
+
+
+class ToolRouter:
+    """Tools offered to the model and how their calls are answered.
+
+    The base router offers none and answers any call as unsupported (the reference's text), so a
+    model that invents a tool gets told instead of hanging the turn.
+    """
+
+    def specs(self, turn: TurnRunner) -> list[dict[str, Any]]:
+        return []
+
+    async def call(self, turn: TurnRunner, call: ToolCall) -> dict[str, Any]:
+        return tool_output(call, f"unsupported call: {call.name}")
+
+
+def tool_output(call: ToolCall, output: str) -> dict[str, Any]:
+    kind = "custom_tool_call_output" if call.is_custom else "function_call_output"
+    return {"type": kind, "call_id": call.call_id, "output": output}
+
+
+@dataclass
+class TurnRunner:
+    """Runs one turn of one thread. Created by :meth:`TurnEngine.start`."""
+
+    engine: TurnEngine
+    thread: LoadedThread
+    turn_id: str
+    input: list[dict[str, Any]]
+    root_turn_id: str
+    output_schema: Any = None
+    #: A ``thread/compact/start`` turn: no user input, just the compaction.
+    compact_only: bool = False
+    started_at: int = field(default_factory=lambda: int(time.time()))
+    started_ms: int = field(default_factory=now_ms)
+    pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
+    final_message: dict[str, Any] | None = None
+    task: asyncio.Task[None] | None = None
+    _finished: bool = False
+
+    @property
+    def thread_id(self) -> str:
+        return self.thread.id
+
+    def emit(self, method: str, params: dict[str, Any]) -> None:
+        self.engine.sink.emit(self.thread_id, method, params)
+
+    def turn_wire(self, status: str, *, items: list[dict[str, Any]] | None = None, error: Any = None) -> dict[str, Any]:
+        done = status != "inProgress"
+        return {
+            "id": self.turn_id,
+            "rootTurnId": self.root_turn_id,
+            "items": items or [],
+            "itemsView": "summary" if done else "notLoaded",
+            "status": status,
+            "error": error,
+            "startedAt": self.started_at,
+            "completedAt": int(time.time()) if done else None,
+            "durationMs": now_ms() - self.started_ms if done else None,
+        }
+
+    # ------------------------------------------------------------------ items
+
+    def item_started(self, item: dict[str, Any]) -> None:
+        self.emit(
+            "item/started",
+            {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "startedAtMs": now_ms()},
+        )
+
+    def item_completed(self, item: dict[str, Any], history: list[tuple[str, Any]]) -> None:
+        self.emit(
+            "item/completed",
+            {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "completedAtMs": now_ms()},
+        )
+        history.append((ITEM_COMPLETED, {"turnId": self.turn_id, "item": item}))
+
+    def user_message_item(self, user_input: list[dict[str, Any]], history: list[tuple[str, Any]]) -> dict[str, Any]:
+        item = {"type": "userMessage", "id": uuid7(), "content": user_input}
+        self.item_started(item)
+        self.item_completed(item, history)
+        return item
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        engine = self.engine
+        thread = self.thread
+        history: list[tuple[str, Any]] = []
+        try:
+            self.emit("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
+            history.append((TURN_STARTED, self.turn_wire("inProgress")))
+            await engine.ensure_context(thread)
+            new_context: list[dict[str, Any]] = []
+            if self.compact_only:
+                await engine.compact(self, history, new_context)
+                await engine.record(self, history, new_context)
+                await self.finish("completed", history, None)
+                return
+            if thread.abort_note_pending:
+                new_context.append(user_message(TURN_ABORTED_NOTE))
+                thread.abort_note_pending = False
+            if engine.needs_compaction(thread):
+                await engine.compact(self, history, new_context)
+            self.user_message_item(self.input, history)
+            new_context.append(user_input_to_model(self.input))
+            if not thread.record.preview:
+                thread.record.preview = preview_text(self.input)
+            await engine.threads.materialize(thread)
+            await engine.record(self, history, new_context)
+
+            while True:
+                calls = await self.sample(history, new_context)
+                outputs = [await engine.tools.call(self, call) for call in calls]
+                new_context.extend(outputs)
+                await engine.record(self, history, new_context)
+                if calls:
+                    continue
+                if self.pending_input:
+                    for steer in self.pending_input:
+                        self.user_message_item(steer, history)
+                        new_context.append(user_input_to_model(steer))
+                    self.pending_input.clear()
+                    continue
+                break
+        except asyncio.CancelledError:
+            await self.finish("interrupted", history, None)
+            raise
+        except TurnFailed as failure:
+            await self.finish("failed", history, failure.error)
+            return
+        except Exception as exc:
+            log.exception("turn %s failed", self.turn_id)
+            error = {
+                "message": f"internal error: {type(exc).__name__}: {exc}",
+                "codexErrorInfo": "other",
+                "additionalDetails": None,
+            }
+            await self.finish("failed", history, error)
+            return
+        await self.finish("completed", history, None)
+
+    async def sample(self, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]) -> list[ToolCall]:
+        """One model response: stream it to the client, keep its items; return its tool calls."""
+        from .model import (
+            Completed,
+            ItemAdded,
+            ItemDone,
+            ModelError,
+            RateLimits,
+            ReasoningSummaryDelta,
+            ReasoningSummaryPartAdded,
+            ReasoningTextDelta,
+            Retrying,
+            TextDelta,
+        )
+
+        engine = self.engine
+        request = engine.build_request(self, new_context)
+        client = engine.client_for(self.thread)
+        thread_id, turn_id = self.thread_id, self.turn_id
+        sink = engine.sink
+        streaming: dict[str, dict[str, Any]] = {}
+        outputs: list[dict[str, Any]] = []
+        calls: list[ToolCall] = []
+        try:
+            async for event in client.stream(request):
+                if type(event) is TextDelta:
+                    text_item = streaming.get(event.item_id)
+                    if text_item is not None:
+                        text_item["text"] += event.delta
+                    sink.emit(
+                        thread_id,
+                        "item/agentMessage/delta",
+                        {"threadId": thread_id, "turnId": turn_id, "itemId": event.item_id, "delta": event.delta},
+                    )
+                elif type(event) is ReasoningSummaryDelta:
+                    reasoning = streaming.get(event.item_id)
+                    if reasoning is not None:
+                        _grow(reasoning["summary"], event.summary_index, event.delta)
+                    sink.emit(
+                        thread_id,
+                        "item/reasoning/summaryTextDelta",
+                        {
+                            "threadId": thread_id,
+                            "turnId": turn_id,
+                            "itemId": event.item_id,
+                            "delta": event.delta,
+                            "summaryIndex": event.summary_index,
+                        },
+                    )
+                elif type(event) is ReasoningTextDelta:
+                    reasoning = streaming.get(event.item_id)
+                    if reasoning is not None:
+                        _grow(reasoning["content"], event.content_index, event.delta)
+                    sink.emit(
+                        thread_id,
+                        "item/reasoning/textDelta",
+                        {
+                            "threadId": thread_id,
+                            "turnId": turn_id,
+                            "itemId": event.item_id,
+                            "delta": event.delta,
+                            "contentIndex": event.content_index,
+                        },
+                    )
+                elif type(event) is ReasoningSummaryPartAdded:
+                    reasoning = streaming.get(event.item_id)
+                    if reasoning is not None:
+                        _grow(reasoning["summary"], event.summary_index, "")
+                    sink.emit(
+                        thread_id,
+                        "item/reasoning/summaryPartAdded",
+                        {
+                            "threadId": thread_id,
+                            "turnId": turn_id,
+                            "itemId": event.item_id,
+                            "summaryIndex": event.summary_index,
+                        },
+                    )
+                elif type(event) is ItemAdded:
+                    wire = _started_item(event.item)
+                    if wire is not None:
+                        streaming[wire["id"]] = wire
+                        self.item_started(
+                            dict(wire, summary=[], content=[]) if wire["type"] == "reasoning" else dict(wire)
+                        )
+                elif type(event) is ItemDone:
+                    item = event.item
+                    outputs.append(item)
+                    kind = item.get("type")
+                    if kind in ("function_call", "custom_tool_call"):
+                        calls.append(ToolCall(item))
+                        continue
+                    wire = _completed_item(item, streaming.pop(str(item.get("id")), None))
+                    if wire is not None:
+                        if wire["type"] == "agentMessage":
+                            self.final_message = wire
+                        self.item_completed(wire, history)
+                elif type(event) is Completed:
+                    engine.account_usage(self, event.usage)
+                    # The reference reports rate limits after every response, known or not.
+                    self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
+                elif type(event) is RateLimits:
+                    self.thread.rate_limits = dict(event.snapshot)
+                elif type(event) is Retrying:
+                    # Partial output of the failed attempt is discarded: the retry starts over.
+                    streaming.clear()
+                    outputs.clear()
+                    calls.clear()
+                    self.emit(
+                        "error",
+                        {
+                            "error": model_error_wire(event.error),
+                            "willRetry": True,
+                            "threadId": thread_id,
+                            "turnId": turn_id,
+                        },
+                    )
+        except ModelError as error:
+            raise TurnFailed(model_error_wire(error)) from None
+        new_context.extend(outputs)
+        return calls
+
+    async def finish(self, status: str, history: list[tuple[str, Any]], error: dict[str, Any] | None) -> None:
+        """Emit the end of the turn exactly once and persist it (also when cancelled)."""
+        if self._finished:
+            return
+        self._finished = True
+        engine = self.engine
+        thread = self.thread
+        if thread.active is self:
+            thread.active = None
+        engine.on_turn_finished(self)
+        items = [self.final_message] if status == "completed" and self.final_message else []
+        turn = self.turn_wire(status, items=items, error=error)
+        history.append((TURN_COMPLETED, {**turn, "items": []}))
+        if status == "interrupted":
+            thread.abort_note_pending = True
+        if error is not None and error.get("codexErrorInfo") == "contextWindowExceeded":
+            # As the reference: the next turn first compacts the history that no longer fits.
+            thread.compact_before_next_turn = True
+        if status == "failed":
+            thread.status = {"type": "systemError"}
+            self.emit("thread/status/changed", {"threadId": self.thread_id, "status": thread.status})
+            self.emit("error", {"error": error, "willRetry": False, "threadId": self.thread_id, "turnId": self.turn_id})
+        else:
+            if status == "completed":
+                thread.read_revision += 1
+                self.emit(
+                    "thread/readState/changed",
+                    {
+                        "threadId": self.thread_id,
+                        "readState": {
+                            "firstUnread": {"type": "turn", "turnId": self.turn_id},
+                            "revision": str(thread.read_revision),
+                        },
+                    },
+                )
+            thread.status = {"type": "idle"}
+            self.emit("thread/status/changed", {"threadId": self.thread_id, "status": thread.status})
+        self.emit("turn/completed", {"threadId": self.thread_id, "turn": turn})
+        # Persisting must survive the cancellation that may have brought us here.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(engine.record(self, history, []))
+
+
+def _grow(parts: list[str], index: int, delta: str) -> None:
+    while len(parts) <= index:
+        parts.append("")
+    parts[index] += delta
+
+
+def _started_item(item: dict[str, Any]) -> dict[str, Any] | None:
+    kind = item.get("type")
+    item_id = str(item.get("id") or uuid7())
+    if kind == "message" and item.get("role", "assistant") == "assistant":
+        return {"type": "agentMessage", "id": item_id, "text": ""}
+    if kind == "reasoning":
+        return {"type": "reasoning", "id": item_id, "summary": [], "content": []}
+    return None
+
+
+def _completed_item(item: dict[str, Any], streamed: dict[str, Any] | None) -> dict[str, Any] | None:
+    kind = item.get("type")
+    item_id = str(item.get("id") or (streamed or {}).get("id") or uuid7())
+    if kind == "message" and item.get("role", "assistant") == "assistant":
+        text = "".join(
+            part.get("text", "") for part in item.get("content") or [] if part.get("type") in ("output_text", "text")
+        )
+        if not text and streamed is not None:
+            text = streamed.get("text", "")
+        return {"type": "agentMessage", "id": item_id, "text": text}
+    if kind == "reasoning":
+        summary = [part.get("text", "") for part in item.get("summary") or []]
+        content = [part.get("text", "") for part in item.get("content") or []]
+        if streamed is not None:
+            summary = summary or streamed["summary"]
+            content = content or streamed["content"]
+        return {"type": "reasoning", "id": item_id, "summary": summary, "content": content}
+    return None
+
+
+def model_error_wire(error: Any) -> dict[str, Any]:
+    return {
+        "message": error.message,
+        "codexErrorInfo": error.codex_error_info,
+        "additionalDetails": None,
+    }
+
+
+def preview_text(user_input: list[dict[str, Any]]) -> str:
+    for part in user_input:
+        if part.get("type") == "text" and part.get("text"):
+            return str(part["text"])[:400]
+    return ""
+
+
+def user_input_to_model(user_input: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``turn/start`` input list as one Responses-API user message."""
+    content: list[dict[str, Any]] = []
+    for part in user_input:
+        kind = part.get("type")
+        if kind == "text":
+            content.append({"type": "input_text", "text": part.get("text", "")})
+        elif kind == "image" and part.get("url"):
+            content.append({"type": "input_image", "image_url": part["url"]})
+        elif kind == "localImage":
+            content.append(_local_image(str(part.get("path", ""))))
+        elif kind in ("skill", "mention"):
+            content.append({"type": "input_text", "text": f"[{kind}: {part.get('name')} at {part.get('path')}]"})
+    return {"type": "message", "role": "user", "content": content}
+
+
+def _local_image(path: str) -> dict[str, Any]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return {"type": "input_text", "text": f"[image {path} could not be read: {exc.strerror}]"}
+    mime = mimetypes.guess_type(path)[0] or "image/png"
+    return {"type": "input_image", "image_url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}
+
+
+class TurnEngine:
+    """Starts turns and owns what they share: model clients, tools, context, persistence."""
+
+    def __init__(
+        self,
+        threads: ThreadManager,
+        sink: EventSink,
+        *,
+        client_factory: Callable[[LoadedThread], ModelClient],
+        tools: ToolRouter | None = None,
+        context_window: int | None = None,
+    ) -> None:
+        self.threads = threads
+        self.sink = sink
+        self._client_factory = client_factory
+        self.tools = tools or ToolRouter()
+        self.context_window = context_window
+        self._finished_listeners: list[Callable[[TurnRunner], None]] = []
+
+    def client_for(self, thread: LoadedThread) -> ModelClient:
+        from .providers import MissingCredentials
+
+        try:
+            return self._client_factory(thread)
+        except MissingCredentials as exc:
+            raise TurnFailed(
+                {"message": str(exc), "codexErrorInfo": "unauthorized", "additionalDetails": None}
+            ) from None
+
+    def on_finished(self, listener: Callable[[TurnRunner], None]) -> None:
+        self._finished_listeners.append(listener)
+
+    def on_turn_finished(self, runner: TurnRunner) -> None:
+        for listener in self._finished_listeners:
+            listener(runner)
+
+    # ------------------------------------------------------------------ turns
+
+    def start(
+        self,
+        thread: LoadedThread,
+        user_input: list[dict[str, Any]],
+        *,
+        root_turn_id: str | None = None,
+        output_schema: Any = None,
+        compact_only: bool = False,
+    ) -> TurnRunner:
+        turn_id = uuid7()
+        runner = TurnRunner(
+            engine=self,
+            thread=thread,
+            turn_id=turn_id,
+            input=user_input,
+            root_turn_id=root_turn_id or turn_id,
+            output_schema=output_schema,
+            compact_only=compact_only,
+        )
+        thread.active = runner
+        thread.status = {"type": "active", "activeFlags": []}
+        return runner
+
+    def launch(self, runner: TurnRunner) -> None:
+        """Start the runner's task; call after the ``turn/start`` reply is queued."""
+        runner.emit("thread/status/changed", {"threadId": runner.thread_id, "status": runner.thread.status})
+        runner.task = asyncio.get_running_loop().create_task(runner.run(), name=f"turn-{runner.turn_id}")
+
+    async def interrupt(self, runner: TurnRunner) -> None:
+        if runner.task is not None and not runner.task.done():
+            runner.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner.task
+
+    # ------------------------------------------------------------------ context
+
+    async def ensure_context(self, thread: LoadedThread) -> None:
+        if thread.context is not None:
+            return
+        thread.context = await self.load_context(thread.id) if thread.materialized else []
+
+    async def load_context(self, thread_id: str) -> list[dict[str, Any]]:
+        return fold_context(await self.threads.store.read_events(thread_id, kinds=[CONTEXT_ITEM, CONTEXT_RESET]))
+
+    def build_request(self, runner: TurnRunner, new_context: list[dict[str, Any]]) -> ModelRequest:
+        from .model import ModelRequest
+
+        thread = runner.thread
+        settings = thread.settings
+        prefix = instruction_messages(
+            base_instructions=settings.base_instructions,
+            personality=settings.personality,
+            developer_instructions=settings.developer_instructions,
+            project_docs=find_project_docs(settings.cwd),
+        )
+        prefix.append(
+            environment_context(
+                cwd=settings.cwd, sandbox_policy=settings.sandbox_policy, approval_policy=settings.approval_policy
+            )
+        )
+        text = None
+        if runner.output_schema is not None:
+            text = {"format": {"type": "json_schema", "name": "output", "schema": runner.output_schema, "strict": True}}
+        # As the reference: a reasoning summary is always asked for, an effort only when chosen.
+        reasoning: dict[str, Any] = {"summary": settings.reasoning_summary or "auto"}
+        if settings.reasoning_effort:
+            reasoning["effort"] = settings.reasoning_effort
+        return ModelRequest(
+            model=settings.model,
+            input=[*prefix, *(thread.context or []), *new_context],
+            tools=self.tools.specs(runner),
+            reasoning=reasoning,
+            text=text,
+            prompt_cache_key=thread.id,
+            extra_headers={
+                "session-id": thread.id,
+                "thread-id": thread.id,
+                "x-client-request-id": thread.id,
+                "originator": thread.record.originator or "agent-app-server",
+            },
+            client_metadata={"thread_id": thread.id, "turn_id": runner.turn_id},
+        )
+
+    async def record(
+        self, runner: TurnRunner, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]
+    ) -> None:
+        """Persist what happened since the last call, in one transaction, and fold the new
+        model-visible items into the thread's context."""
+        thread = runner.thread
+        events = list(history)
+        events += [(CONTEXT_ITEM, {"turnId": runner.turn_id, "item": item}) for item in new_context]
+        history.clear()
+        if thread.context is not None:
+            thread.context.extend(new_context)
+        new_context.clear()
+        if not events:
+            return
+        if thread.ephemeral:
+            base = len(thread.memory_events)
+            stamp = now_ms()
+            thread.memory_events.extend(
+                EventRecord(thread.id, base + offset, kind, payload, stamp)
+                for offset, (kind, payload) in enumerate(events, start=1)
+            )
+            return
+        if not thread.materialized:
+            return
+        record = thread.record
+        record.updated_at = int(time.time())
+        await self.threads.store.append_events(
+            thread.id, events, thread_updates={"updated_at": record.updated_at, "preview": record.preview}
+        )
+
+    # ------------------------------------------------------------------ usage
+
+    def account_usage(self, runner: TurnRunner, usage: Any) -> None:
+        if usage is None:
+            return
+        last = {
+            "inputTokens": usage.input_tokens,
+            "cachedInputTokens": usage.cached_input_tokens,
+            "outputTokens": usage.output_tokens,
+            "reasoningOutputTokens": usage.reasoning_output_tokens,
+            "totalTokens": usage.total_tokens,
+        }
+        thread = runner.thread
+        total = thread.token_total
+        for key, value in last.items():
+            total[key] = total.get(key, 0) + value
+        thread.last_input_tokens = usage.input_tokens
+        runner.emit(
+            "thread/tokenUsage/updated",
+            {
+                "threadId": runner.thread_id,
+                "turnId": runner.turn_id,
+                "tokenUsage": {"total": dict(total), "last": last, "modelContextWindow": self.context_window},
+            },
+        )
+
+    # ------------------------------------------------------------------ compaction
+
+    def needs_compaction(self, thread: LoadedThread) -> bool:
+        return thread.compact_before_next_turn
+
+    async def compact(
+        self, runner: TurnRunner, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]
+    ) -> None:
+        """Replace the thread's context with a model-written summary (``contextCompaction`` item)."""
+        from .model import ItemDone, ModelError, ModelRequest, Retrying
+
+        thread = runner.thread
+        item = {"type": "contextCompaction", "id": uuid7()}
+        runner.item_started(item)
+        request = ModelRequest(
+            model=thread.settings.model,
+            input=[*(thread.context or []), *new_context, user_message(COMPACT_PROMPT)],
+            tools=[],
+            prompt_cache_key=thread.id,
+        )
+        summary = ""
+        try:
+            async for event in self.client_for(thread).stream(request):
+                if type(event) is ItemDone and event.item.get("type") == "message":
+                    summary += "".join(part.get("text", "") for part in event.item.get("content") or [])
+                elif type(event) is Retrying:
+                    summary = ""
+        except ModelError as error:
+            raise TurnFailed(model_error_wire(error)) from None
+        replacement = [user_message(COMPACT_SUMMARY_PREFIX + summary.strip())]
+        thread.context = replacement
+        new_context.clear()
+        thread.compact_before_next_turn = False
+        runner.item_completed(item, history)
+        history.append((CONTEXT_RESET, {"turnId": runner.turn_id, "items": replacement}))
+        runner.emit("thread/compacted", {"threadId": thread.id, "turnId": runner.turn_id})

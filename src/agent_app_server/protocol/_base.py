@@ -1,0 +1,70 @@
+"""The base of every wire model: snake_case attributes, camelCase on the wire.
+
+Owns: serialization conventions shared by all protocol types. Imports nothing from this project.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class WireModel(BaseModel):
+    """A message body as the reference spells it.
+
+    Unknown fields are ignored (the reference does the same, and clients newer than us send them).
+    Models build their validators on first use (``defer_build``) so that importing the protocol
+    costs little at start-up.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        defer_build=True,
+        strict=True,
+        serialize_by_alias=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready dict sent on the wire: aliases, and every field (nulls included)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class SnakeWireModel(WireModel):
+    """For the few reference types whose fields stay snake_case on the wire (e.g. ``text_elements``)."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+
+class ExperimentalNotEnabled(Exception):
+    """Raised while validating params that use an experimental method, field or value on a
+    connection that did not opt in with ``capabilities.experimentalApi``."""
+
+    def __init__(self, descriptor: str) -> None:
+        super().__init__(f"{descriptor} requires experimentalApi capability")
+        self.descriptor = descriptor
+
+
+#: Key in the pydantic validation context that says whether the connection opted in.
+EXPERIMENTAL_CONTEXT_KEY = "experimental_api"
+
+
+def experimental_gate(descriptor: str) -> Any:
+    """An ``AfterValidator`` for a field or variant that only opted-in connections may use.
+
+    ``Annotated[Granular, experimental_gate("askForApproval.granular")]`` rejects the value
+    unless params were validated with ``context={EXPERIMENTAL_CONTEXT_KEY: True}``. Validation
+    without a context (the server building its own replies) is never gated.
+    """
+    from pydantic import AfterValidator, ValidationInfo
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        context = info.context
+        if value is not None and context is not None and not context.get(EXPERIMENTAL_CONTEXT_KEY, False):
+            raise ExperimentalNotEnabled(descriptor)
+        return value
+
+    return AfterValidator(check)

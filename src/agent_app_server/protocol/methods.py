@@ -1,0 +1,363 @@
+"""Client→server requests: the handshake, thread and turn methods, and their registration.
+
+Owns: ``<Method>Params`` / ``<Method>Response`` for ``initialize``, ``thread/*`` and ``turn/*``
+and the types only they use; registers each method in :mod:`.registry`.
+Imports ``_base``, ``common``, ``items``, ``threads`` and ``registry``.
+"""
+
+# Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
+# otherwise compile each of hundreds of annotation strings at import.
+from typing import Any, Literal
+
+from typing_extensions import TypeAliasType
+
+from ._base import SnakeWireModel, WireModel
+from .common import (
+    ApprovalsReviewer,
+    AskForApproval,
+    FunctionCallOutputBody,
+    Int64,
+    Personality,
+    ReasoningEffort,
+    ReasoningSummary,
+    SandboxMode,
+    SandboxPolicy,
+    SortDirection,
+    UInt32,
+    UserInput,
+)
+from .items import ThreadItem
+from .threads import Thread, Turn, TurnItemsView
+
+# ---------------------------------------------------------------------- thread lifecycle
+
+ThreadStartSource = TypeAliasType("ThreadStartSource", Literal["startup", "clear"])
+
+
+class ThreadStartParams(WireModel):
+    model: str | None = None
+    model_provider: str | None = None
+    service_tier: str | None = None
+    cwd: str | None = None
+    approval_policy: AskForApproval | None = None
+    approvals_reviewer: ApprovalsReviewer | None = None
+    sandbox: SandboxMode | None = None
+    config: dict[str, Any] | None = None
+    service_name: str | None = None
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    personality: Personality | None = None
+    ephemeral: bool | None = None
+    session_start_source: ThreadStartSource | None = None
+    thread_source: str | None = None
+
+
+class ThreadSessionResponse(WireModel):
+    """What thread/start, thread/resume and thread/fork all answer: the thread and its settings."""
+
+    thread: Thread
+    model: str
+    model_provider: str
+    service_tier: str | None = None
+    cwd: str
+    instruction_sources: list[str] = []
+    approval_policy: AskForApproval
+    approvals_reviewer: ApprovalsReviewer
+    sandbox: SandboxPolicy
+    reasoning_effort: ReasoningEffort | None = None
+    disabled_plugin_ids: list[str] = []
+
+
+class ThreadStartResponse(ThreadSessionResponse):
+    """The new thread (not yet on disk: it is written at its first turn) and its settings."""
+
+
+class ThreadResumeParams(WireModel):
+    thread_id: str
+    model: str | None = None
+    model_provider: str | None = None
+    service_tier: str | None = None
+    cwd: str | None = None
+    approval_policy: AskForApproval | None = None
+    approvals_reviewer: ApprovalsReviewer | None = None
+    sandbox: SandboxMode | None = None
+    config: dict[str, Any] | None = None
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    personality: Personality | None = None
+    exclude_turns: bool = False
+
+
+ModeKind = TypeAliasType("ModeKind", Literal["plan", "default"])
+
+
+class Settings(SnakeWireModel):
+    """Settings of a collaboration mode."""
+
+    model: str
+    reasoning_effort: ReasoningEffort | None = None
+    developer_instructions: str | None = None
+
+
+class CollaborationMode(WireModel):
+    mode: ModeKind
+    settings: Settings
+
+
+class ThreadResumeResponse(ThreadSessionResponse):
+    collaboration_mode: CollaborationMode | None = None
+    turns_backwards_cursor: str | None = None
+    items_backwards_cursor: str | None = None
+
+
+class ThreadForkParams(WireModel):
+    thread_id: str
+    last_turn_id: str | None = None
+    model: str | None = None
+    model_provider: str | None = None
+    service_tier: str | None = None
+    cwd: str | None = None
+    approval_policy: AskForApproval | None = None
+    approvals_reviewer: ApprovalsReviewer | None = None
+    sandbox: SandboxMode | None = None
+    config: dict[str, Any] | None = None
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    ephemeral: bool = False
+    exclude_turns: bool = False
+    thread_source: str | None = None
+
+
+class ThreadForkResponse(ThreadSessionResponse):
+    """The new thread, with the source's turns unless ``excludeTurns``, and its settings."""
+
+
+class ThreadReadParams(WireModel):
+    thread_id: str
+    include_turns: bool = False
+
+
+class ThreadReadResponse(WireModel):
+    thread: Thread
+
+
+ThreadSortKey = TypeAliasType("ThreadSortKey", Literal["created_at", "updated_at", "recency_at", "section_position"])
+ThreadSourceKind = TypeAliasType(
+    "ThreadSourceKind",
+    Literal[
+        "cli",
+        "vscode",
+        "exec",
+        "appServer",
+        "subAgent",
+        "subAgentReview",
+        "subAgentCompact",
+        "subAgentThreadSpawn",
+        "subAgentOther",
+        "unknown",
+    ],
+)
+ThreadListCwdFilter = TypeAliasType("ThreadListCwdFilter", str | list[str])
+
+
+class ThreadListParams(WireModel):
+    cursor: str | None = None
+    limit: UInt32 | None = None
+    sort_key: ThreadSortKey | None = None
+    sort_direction: SortDirection | None = None
+    model_providers: list[str] | None = None
+    source_kinds: list[ThreadSourceKind] | None = None
+    archived: bool | None = None
+    cwd: ThreadListCwdFilter | None = None
+    search_term: str | None = None
+    section_id: str | None = None
+    excluded_thread_ids: list[str] | None = None
+    originators: list[str] | None = None
+    current_account_only: bool = False
+    use_state_db_only: bool = False
+
+
+class ThreadListResponse(WireModel):
+    data: list[Thread]
+    next_cursor: str | None = None
+    backwards_cursor: str | None = None
+
+
+class ThreadLoadedListParams(WireModel):
+    cursor: str | None = None
+    limit: UInt32 | None = None
+
+
+class ThreadLoadedListResponse(WireModel):
+    data: list[str]
+    next_cursor: str | None = None
+
+
+class ThreadSetNameParams(WireModel):
+    thread_id: str
+    name: str
+
+
+class ThreadSetNameResponse(WireModel):
+    """Empty; subscribers also get ``thread/name/updated``."""
+
+
+class ThreadArchiveParams(WireModel):
+    thread_id: str
+
+
+class ThreadArchiveResponse(WireModel):
+    """Empty; subscribers also get ``thread/archived``."""
+
+
+class ThreadUnarchiveParams(WireModel):
+    thread_id: str
+
+
+class ThreadUnarchiveResponse(WireModel):
+    thread: Thread
+
+
+ThreadUnsubscribeStatus = TypeAliasType(
+    "ThreadUnsubscribeStatus", Literal["notLoaded", "notSubscribed", "unsubscribed"]
+)
+
+
+class ThreadUnsubscribeParams(WireModel):
+    thread_id: str
+
+
+class ThreadUnsubscribeResponse(WireModel):
+    status: ThreadUnsubscribeStatus
+
+
+class ThreadRevertParams(WireModel):
+    """Replace a thread's persisted history with the turns before ``beforeTurnId``."""
+
+    thread_id: str
+    before_turn_id: str
+
+
+class ThreadRevertResponse(WireModel):
+    thread: Thread
+    turns_backwards_cursor: str | None = None
+    items_backwards_cursor: str | None = None
+
+
+class ThreadTurnsListParams(WireModel):
+    thread_id: str
+    cursor: str | None = None
+    limit: UInt32 | None = None
+    sort_direction: SortDirection | None = None
+    items_view: TurnItemsView | None = None
+
+
+class ThreadTurnsListResponse(WireModel):
+    data: list[Turn]
+    next_cursor: str | None = None
+    backwards_cursor: str | None = None
+
+
+class ThreadItemsListAnchor(WireModel):
+    """An exclusive item position within the requested turn."""
+
+    type: Literal["item"] = "item"
+    item_id: str
+
+
+ThreadItemsListCursor = TypeAliasType("ThreadItemsListCursor", str | ThreadItemsListAnchor)
+
+
+class ThreadItemOutputDeferral(WireModel):
+    """Which saved outputs to leave out of the page (none in the stable API)."""
+
+
+class ThreadItemsListParams(WireModel):
+    thread_id: str
+    turn_id: str | None = None
+    cursor: ThreadItemsListCursor | None = None
+    limit: UInt32 | None = None
+    sort_direction: SortDirection | None = None
+    defer_output: ThreadItemOutputDeferral | None = None
+
+
+class ThreadItemEntry(WireModel):
+    """An item with the turn it belongs to; the times are Unix milliseconds."""
+
+    turn_id: str
+    item: ThreadItem
+    started_at_ms: Int64 | None = None
+    completed_at_ms: Int64 | None = None
+
+
+class ThreadItemsListResponse(WireModel):
+    data: list[ThreadItemEntry]
+    next_cursor: str | None = None
+    backwards_cursor: str | None = None
+
+
+class ThreadCompactStartParams(WireModel):
+    thread_id: str
+
+
+class ThreadCompactStartResponse(WireModel):
+    """Empty; the compaction shows up as a ``contextCompaction`` item."""
+
+
+# ---------------------------------------------------------------------- turns
+
+
+class TurnToolOutput(WireModel):
+    name: str
+    namespace: str | None = None
+    output: FunctionCallOutputBody
+    retain: bool = False
+
+
+class TurnStartParams(WireModel):
+    thread_id: str
+    input: list[UserInput]
+    client_user_message_id: str | None = None
+    cwd: str | None = None
+    model: str | None = None
+    effort: ReasoningEffort | None = None
+    summary: ReasoningSummary | None = None
+    personality: Personality | None = None
+    approval_policy: AskForApproval | None = None
+    approvals_reviewer: ApprovalsReviewer | None = None
+    sandbox_policy: SandboxPolicy | None = None
+    service_tier: str | None = None
+    service_tier_for_turn: str | None = None
+    # Any JSON: the reference hands this JSON Schema to the model untouched.
+    output_schema: Any = None
+    disabled_plugin_ids: list[str] | None = None
+    parent_turn_id: str | None = None
+    root_turn_id: str | None = None
+    tool_output: TurnToolOutput | None = None
+    turn_trigger: str | None = None
+
+
+class TurnStartResponse(WireModel):
+    turn: Turn
+
+
+class TurnSteerParams(WireModel):
+    """Add input to the active turn; fails unless ``expectedTurnId`` is that turn."""
+
+    thread_id: str
+    expected_turn_id: str
+    input: list[UserInput]
+    client_user_message_id: str | None = None
+
+
+class TurnSteerResponse(WireModel):
+    turn_id: str
+
+
+class TurnInterruptParams(WireModel):
+    thread_id: str
+    turn_id: str
+
+
+class TurnInterruptResponse(WireModel):
+    """Empty; the turn then completes with status ``interrupted``."""

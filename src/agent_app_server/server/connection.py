@@ -1,0 +1,150 @@
+"""One client connection: handshake state, capabilities, and method dispatch.
+
+Owns: ``initialize`` exactly once, experimental gating, notification opt-outs, params
+validation (bad params become -32602 naming the field), and routing to handlers.
+Layer: server (imports everything below it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from ..core.threads import ClientIdentity
+from ..protocol import EXPERIMENTAL_CONTEXT_KEY, METHODS, ExperimentalNotEnabled, WireModel
+from ..rpc import InvalidParams, InvalidRequest, MethodNotFound, Peer, Reply, RequestId
+
+if TYPE_CHECKING:
+    from .app import AppServer
+
+_connection_ids = itertools.count(1)
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def encode_notification(method: str, params: Any) -> str:
+    """The wire form of a notification, serialized once however many clients receive it."""
+    if isinstance(params, WireModel):
+        params = params.to_wire()
+    return _dumps({"method": method, "params": params, "emittedAtMs": now_ms()})
+
+
+class Connection:
+    """Implements :class:`~agent_app_server.rpc.Dispatcher` for one transport connection."""
+
+    def __init__(self, app: AppServer) -> None:
+        self.id = next(_connection_ids)
+        self.app = app
+        self.peer: Peer | None = None
+        self.initialized = False
+        self.client: ClientIdentity | None = None
+        self.experimental_api = False
+        self.opted_out: frozenset[str] = frozenset()
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def handle_request(self, method: str, params: Any, request_id: RequestId) -> Any:
+        from .handlers import get_handler
+
+        spec = METHODS.get(method)
+        handler = get_handler(method)
+        if spec is None or handler is None:
+            raise MethodNotFound(f"Method not found: `{method}` is not implemented by this server")
+        if method != "initialize" and not self.initialized:
+            raise InvalidRequest("Not initialized")
+        if spec.experimental and not self.experimental_api:
+            raise InvalidRequest(f"{method} requires experimentalApi capability")
+        parsed = self._validate(method, spec.params, params, spec.params_optional)
+        result = await handler(self, parsed)
+        if isinstance(result, Reply):
+            return Reply(_to_wire(result.result), result.then)
+        return _to_wire(result)
+
+    def _validate(self, method: str, model: type[WireModel], params: Any, optional: bool) -> Any:
+        if params is None:
+            if optional:
+                return None
+            # Lenient where the reference says "missing field `params`": an absent params object
+            # is an empty one, so only genuinely required fields are reported (by name).
+            params = {}
+        if not isinstance(params, dict):
+            raise InvalidParams(f"Invalid params for {method}: `params` must be an object, got {_json_type(params)}")
+        try:
+            return model.model_validate(params, context={EXPERIMENTAL_CONTEXT_KEY: self.experimental_api})
+        except ExperimentalNotEnabled as gated:
+            raise InvalidRequest(str(gated)) from None
+        except ValidationError as exc:
+            raise InvalidParams(describe_validation_error(method, exc)) from None
+
+    async def handle_notification(self, method: str, params: Any) -> None:
+        # `initialized` completes the handshake for clients that send it; nothing depends on it,
+        # because some clients never do. Other client notifications carry nothing we act on.
+        return None
+
+    # ------------------------------------------------------------------ outbound
+
+    def notify(self, method: str, params: Any) -> None:
+        if self.peer is None or method in self.opted_out:
+            return
+        self.peer.send_encoded(encode_notification(method, params))
+
+    def send_encoded(self, method: str, encoded: str) -> None:
+        if self.peer is None or method in self.opted_out:
+            return
+        self.peer.send_encoded(encoded)
+
+
+def _to_wire(result: Any) -> Any:
+    return result.to_wire() if isinstance(result, WireModel) else result
+
+
+def describe_validation_error(method: str, exc: ValidationError) -> str:
+    """``Invalid params for thread/read: `threadId`: Input should be a valid string (got 5)``."""
+    seen: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"] if _is_field_segment(part)) or "params"
+        if path in seen:
+            continue
+        detail = error["msg"]
+        if error["type"] != "missing":
+            detail += f" (got {_short(error.get('input'))})"
+        seen[path] = detail
+    parts = [f"`{path}`: {detail}" for path, detail in list(seen.items())[:5]]
+    return f"Invalid params for {method}: " + "; ".join(parts)
+
+
+def _is_field_segment(part: str | int) -> bool:
+    # Pydantic adds union-member tags such as "literal['a','b']" or "function-after[...]" to
+    # error locations; they mean nothing to a client.
+    return isinstance(part, int) or not any(ch in part for ch in "[]()-,'")
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else "an object"
+
+
+Handler = Callable[[Connection, Any], Any]

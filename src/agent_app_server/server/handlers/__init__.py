@@ -1,0 +1,72 @@
+"""Method handlers: one function per implemented client request, registered by wire name.
+
+Owns: what each method does at the protocol level (replies, notification order) on top of the
+core. A method without an entry here answers -32601. Layer: server.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ..connection import Connection
+
+HandlerFn = Callable[[Connection, Any], Awaitable[Any]]
+HANDLERS: dict[str, HandlerFn] = {}
+
+F = TypeVar("F", bound=HandlerFn)
+
+
+def handler(method: str) -> Callable[[F], F]:
+    def register(fn: F) -> F:
+        HANDLERS[method] = fn
+        return fn
+
+    return register
+
+
+#: Which module implements each method. Modules load on the first call of one of their methods,
+#: so that answering ``initialize`` does not load the thread and turn machinery.
+_MODULE_OF: dict[str, str] = {
+    "initialize": "initialize",
+    **dict.fromkeys(
+        [
+            "thread/start",
+            "thread/read",
+            "thread/list",
+            "thread/loaded/list",
+            "thread/name/set",
+            "thread/archive",
+            "thread/unarchive",
+            "thread/unsubscribe",
+        ],
+        "threads",
+    ),
+    **dict.fromkeys(
+        [
+            "turn/start",
+            "turn/steer",
+            "turn/interrupt",
+            "thread/resume",
+            "thread/fork",
+            "thread/revert",
+            "thread/turns/list",
+            "thread/compact/start",
+        ],
+        "turns",
+    ),
+}
+
+
+def get_handler(method: str) -> HandlerFn | None:
+    handler_fn = HANDLERS.get(method)
+    if handler_fn is None and method in _MODULE_OF:
+        # Importing the module registers its handlers.
+        importlib.import_module(f"{__name__}.{_MODULE_OF[method]}")
+        handler_fn = HANDLERS.get(method)
+    return handler_fn
+
+
+def implemented_methods() -> list[str]:
+    return sorted(_MODULE_OF)

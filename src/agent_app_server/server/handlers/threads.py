@@ -1,0 +1,186 @@
+"""Thread methods: start, read, list, name, archive, unarchive, unsubscribe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.threads import ClientIdentity, LoadedThread, sandbox_policy_for_mode
+from ...protocol import (
+    ThreadArchiveParams,
+    ThreadArchiveResponse,
+    ThreadListParams,
+    ThreadListResponse,
+    ThreadLoadedListParams,
+    ThreadLoadedListResponse,
+    ThreadReadParams,
+    ThreadReadResponse,
+    ThreadSetNameParams,
+    ThreadSetNameResponse,
+    ThreadStartParams,
+    ThreadStartResponse,
+    ThreadUnarchiveParams,
+    ThreadUnarchiveResponse,
+    ThreadUnsubscribeParams,
+    ThreadUnsubscribeResponse,
+)
+from ...rpc import InvalidParams, Reply
+from ..connection import Connection
+from . import handler
+
+
+def _client(conn: Connection) -> ClientIdentity:
+    assert conn.client is not None, "handlers run only after initialize"
+    return conn.client
+
+
+def _thread_session_fields(thread: LoadedThread) -> dict[str, Any]:
+    settings = thread.settings
+    return {
+        "model": settings.model,
+        "model_provider": settings.model_provider,
+        "service_tier": settings.service_tier,
+        "cwd": settings.cwd,
+        "approval_policy": settings.approval_policy,
+        "approvals_reviewer": settings.approvals_reviewer,
+        "sandbox": settings.sandbox_policy,
+        "reasoning_effort": settings.reasoning_effort,
+        "instruction_sources": [],
+    }
+
+
+@handler("thread/start")
+async def thread_start(conn: Connection, params: ThreadStartParams) -> Reply:
+    app = conn.app
+    threads = app.threads
+    settings = threads.default_settings(params.cwd)
+    if params.model_provider is not None:
+        if params.model_provider not in app.config.providers:
+            known = ", ".join(sorted(app.config.providers))
+            raise InvalidParams(
+                f"unknown modelProvider `{params.model_provider}`; configure [model_providers.{params.model_provider}] "
+                f"in config.toml or use one of: {known}"
+            )
+        settings.model_provider = params.model_provider
+    if params.model:
+        settings.model = params.model
+    if params.approval_policy is not None:
+        settings.approval_policy = _wire(params.approval_policy)
+    if params.approvals_reviewer is not None:
+        settings.approvals_reviewer = params.approvals_reviewer
+    if params.sandbox is not None:
+        settings.sandbox_policy = sandbox_policy_for_mode(params.sandbox, app.config, settings.cwd)
+    settings.personality = params.personality or settings.personality
+    settings.base_instructions = params.base_instructions
+    settings.developer_instructions = params.developer_instructions
+    settings.service_tier = params.service_tier
+    thread = threads.start_thread(_client(conn), settings, ephemeral=bool(params.ephemeral))
+    app.subscribe(conn, thread.id)
+    wire_thread = threads.to_wire(thread.record, thread)
+    response = ThreadStartResponse(thread=wire_thread, **_thread_session_fields(thread))
+    return Reply(response, lambda: app.emit(thread.id, "thread/started", {"thread": wire_thread.to_wire()}))
+
+
+@handler("thread/read")
+async def thread_read(conn: Connection, params: ThreadReadParams) -> Reply:
+    threads = conn.app.threads
+    record, loaded = await threads.read(params.thread_id)
+    turns: list[Any] = []
+    if params.include_turns:
+        from ...core.history import load_turns
+
+        turns = await load_turns(conn.app.store, record.id)
+    response = ThreadReadResponse(thread=threads.to_wire(record, loaded, turns))
+    if not params.include_turns:
+        return Reply(response)
+    return Reply(
+        response,
+        lambda: conn.notify(
+            "deprecationNotice",
+            {
+                "summary": "thread/read with includeTurns loads the whole history at once",
+                "details": "Read the thread without includeTurns and page with thread/turns/list instead.",
+            },
+        ),
+    )
+
+
+@handler("thread/list")
+async def thread_list(conn: Connection, params: ThreadListParams) -> ThreadListResponse:
+    if params.originators:
+        raise InvalidParams("originators filtering is supported by hosted backends only; omit it or send []")
+    cwd = params.cwd
+    cwds = [cwd] if isinstance(cwd, str) else list(cwd) if cwd else None
+    data, next_cursor, backwards_cursor = await conn.app.threads.list_threads(
+        cursor=params.cursor,
+        limit=params.limit,
+        sort_key=params.sort_key,
+        sort_direction=params.sort_direction,
+        archived=params.archived,
+        model_providers=params.model_providers,
+        source_kinds=list(params.source_kinds) if params.source_kinds else None,
+        cwds=cwds,
+        search_term=params.search_term,
+        excluded_ids=params.excluded_thread_ids,
+    )
+    return ThreadListResponse(data=data, next_cursor=next_cursor, backwards_cursor=backwards_cursor)
+
+
+@handler("thread/loaded/list")
+async def thread_loaded_list(conn: Connection, params: ThreadLoadedListParams) -> ThreadLoadedListResponse:
+    ids = conn.app.threads.loaded_ids()
+    if params.cursor:
+        ids = [thread_id for thread_id in ids if thread_id > params.cursor]
+    if params.limit is not None and params.limit < len(ids):
+        if params.limit < 1:
+            raise InvalidParams("limit must be at least 1 (omit it to list every loaded thread)")
+        ids = ids[: params.limit]
+        return ThreadLoadedListResponse(data=ids, next_cursor=ids[-1])
+    return ThreadLoadedListResponse(data=ids, next_cursor=None)
+
+
+@handler("thread/name/set")
+async def thread_name_set(conn: Connection, params: ThreadSetNameParams) -> Reply:
+    app = conn.app
+    thread_id, name = await app.threads.set_name(params.thread_id, params.name)
+    recipients = _with_caller(app.subscribers(thread_id), conn)
+    return Reply(
+        ThreadSetNameResponse(),
+        lambda: app.deliver(recipients, "thread/name/updated", {"threadId": thread_id, "threadName": name}),
+    )
+
+
+@handler("thread/archive")
+async def thread_archive(conn: Connection, params: ThreadArchiveParams) -> Reply:
+    app = conn.app
+    thread_id = await app.threads.archive(params.thread_id)
+    recipients = _with_caller(app.drop_subscriptions(thread_id), conn)
+    return Reply(ThreadArchiveResponse(), lambda: app.deliver(recipients, "thread/archived", {"threadId": thread_id}))
+
+
+@handler("thread/unarchive")
+async def thread_unarchive(conn: Connection, params: ThreadUnarchiveParams) -> Reply:
+    app = conn.app
+    record = await app.threads.unarchive(params.thread_id)
+    response = ThreadUnarchiveResponse(thread=app.threads.to_wire(record, app.threads.loaded(record.id)))
+    recipients = _with_caller(app.subscribers(record.id), conn)
+    return Reply(response, lambda: app.deliver(recipients, "thread/unarchived", {"threadId": record.id}))
+
+
+@handler("thread/unsubscribe")
+async def thread_unsubscribe(conn: Connection, params: ThreadUnsubscribeParams) -> ThreadUnsubscribeResponse:
+    app = conn.app
+    thread_id = params.thread_id
+    if app.threads.loaded(thread_id) is None:
+        return ThreadUnsubscribeResponse(status="notLoaded")
+    if not app.unsubscribe(conn, thread_id):
+        return ThreadUnsubscribeResponse(status="notSubscribed")
+    return ThreadUnsubscribeResponse(status="unsubscribed")
+
+
+def _with_caller(recipients: list[Connection], conn: Connection) -> list[Connection]:
+    return recipients if conn in recipients else [*recipients, conn]
+
+
+def _wire(value: Any) -> Any:
+    to_wire = getattr(value, "to_wire", None)
+    return to_wire() if callable(to_wire) else value

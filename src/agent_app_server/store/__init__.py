@@ -1,0 +1,34 @@
+"""Persistent threads and their per-thread append-only event logs (embedded SQLite, WAL).
+
+Owns: everything on disk about threads. Layering: the store imports only the standard library;
+it never imports the protocol, transport, rpc, core or server packages. It stores plain fields and
+JSON blobs; the core maps them to and from wire types.
+"""
+
+from ._schema import SCHEMA_VERSION
+from .records import (
+    EventRecord,
+    InvalidCursor,
+    SchemaVersionError,
+    SortKey,
+    StoreClosed,
+    ThreadNotFound,
+    ThreadPage,
+    ThreadQuery,
+    ThreadRecord,
+)
+from .thread_store import ThreadStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "EventRecord",
+    "InvalidCursor",
+    "SchemaVersionError",
+    "SortKey",
+    "StoreClosed",
+    "ThreadNotFound",
+    "ThreadPage",
+    "ThreadQuery",
+    "ThreadRecord",
+    "ThreadStore",
+]

@@ -1,0 +1,49 @@
+"""Test and benchmark helpers that ship with the package (stdlib only, no test framework).
+
+``fake_model`` is a scriptable fake of the OpenAI Responses API, good enough to drive both our
+server and the reference ``codex app-server`` through complete turns.
+"""
+
+from .fake_model import (
+    DEFAULT_MODEL,
+    Delay,
+    Disconnect,
+    FakeModelServer,
+    HttpResponse,
+    Raw,
+    RecordedRequest,
+    Script,
+    ScriptSource,
+    SseEvent,
+    Step,
+    custom_tool_call_reply,
+    default_usage,
+    delay,
+    disconnect_after,
+    function_call_reply,
+    http_error,
+    response_failed,
+    text_reply,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Delay",
+    "Disconnect",
+    "FakeModelServer",
+    "HttpResponse",
+    "Raw",
+    "RecordedRequest",
+    "Script",
+    "ScriptSource",
+    "SseEvent",
+    "Step",
+    "custom_tool_call_reply",
+    "default_usage",
+    "delay",
+    "disconnect_after",
+    "function_call_reply",
+    "http_error",
+    "response_failed",
+    "text_reply",
+]

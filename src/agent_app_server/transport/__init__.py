@@ -1,0 +1,10 @@
+"""Transports: bytes and frames in, whole text messages out (stdio JSONL, in-memory pair).
+
+Layer: imports only ``protocol``. Knows no JSON-RPC and no method names.
+"""
+
+from .base import FrameTooLarge, MessageStream
+from .memory import MemoryStream, memory_pair
+from .stdio import StdioStream
+
+__all__ = ["FrameTooLarge", "MemoryStream", "MessageStream", "StdioStream", "memory_pair"]

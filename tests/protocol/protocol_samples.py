@@ -1,0 +1,721 @@
+"""Representative instances of every registered protocol type, shared by the protocol tests.
+
+Each sample fills optional fields and nested types where it can, so that serialization is
+checked against the reference schema beyond the all-defaults shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_app_server.protocol import (
+    AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision,
+    AccountRateLimitsUpdatedNotification,
+    ActiveThreadStatus,
+    AddPatchChangeKind,
+    AgentMessageDeltaNotification,
+    AgentMessageDisplay,
+    AgentMessageModeration,
+    AgentMessageThreadItem,
+    AsyncUserInputQuestion,
+    AudioUserInput,
+    ByteRange,
+    ChatgptAuthTokensRefreshParams,
+    ChatgptAuthTokensRefreshResponse,
+    ClientInfo,
+    CollabAgentState,
+    CollabAgentToolCallThreadItem,
+    CollaborationMode,
+    CommandExecOutputDeltaNotification,
+    CommandExecutionOutputDeltaNotification,
+    CommandExecutionRequestApprovalParams,
+    CommandExecutionRequestApprovalResponse,
+    CommandExecutionThreadItem,
+    ConfigWarningNotification,
+    ContextCompactedNotification,
+    ContextCompactionThreadItem,
+    CreditsSnapshot,
+    CustomSessionSource,
+    DeletePatchChangeKind,
+    DeprecationNoticeNotification,
+    DynamicToolCallParams,
+    DynamicToolCallResponse,
+    DynamicToolCallThreadItem,
+    EncryptedContentFunctionCallOutputContentItem,
+    EnteredReviewModeThreadItem,
+    ErrorNotification,
+    ExecpolicyAmendment,
+    ExitedReviewModeThreadItem,
+    FileChangeOutputDeltaNotification,
+    FileChangeRequestApprovalParams,
+    FileChangeRequestApprovalResponse,
+    FileChangeThreadItem,
+    FileUpdateChange,
+    FindInPageWebSearchAction,
+    FunctionCallOutputThreadItem,
+    GitInfo,
+    GranularApprovalConfig,
+    GranularAskForApproval,
+    HookPromptFragment,
+    HookPromptThreadItem,
+    HttpStatusDetails,
+    IdleThreadStatus,
+    ImageGenerationFailure,
+    ImageGenerationInputImage,
+    ImageGenerationThreadItem,
+    ImageUserInput,
+    ImageViewThreadItem,
+    InitializeCapabilities,
+    InitializeParams,
+    InitializeResponse,
+    InputAudioDynamicToolCallOutputContentItem,
+    InputImageDynamicToolCallOutputContentItem,
+    InputImageFunctionCallOutputContentItem,
+    InputTextDynamicToolCallOutputContentItem,
+    InputTextFunctionCallOutputContentItem,
+    ItemCompletedNotification,
+    ItemStartedNotification,
+    ListFilesCommandAction,
+    LocalImageUserInput,
+    McpAppUi,
+    McpServerStatusUpdatedNotification,
+    McpToolCallAppContext,
+    McpToolCallError,
+    McpToolCallResult,
+    McpToolCallThreadItem,
+    MemoryCitation,
+    MemoryCitationEntry,
+    MentionUserInput,
+    MisalignmentErrorDetails,
+    MisalignmentSteer,
+    NetworkApprovalContext,
+    NetworkPolicyAmendment,
+    NotLoadedThreadStatus,
+    OtherSubAgentSource,
+    PlanDeltaNotification,
+    PlanThreadItem,
+    RateLimitSnapshot,
+    RateLimitWindow,
+    ReadCommandAction,
+    ReadOnlySandboxPolicy,
+    ReasoningSummaryPartAddedNotification,
+    ReasoningSummaryTextDeltaNotification,
+    ReasoningTextDeltaNotification,
+    ReasoningThreadItem,
+    RemoteControlStatusChangedNotification,
+    ResponseTooManyFailedAttemptsCodexErrorInfo,
+    SearchCommandAction,
+    SearchWebSearchAction,
+    ServerRequestResolvedNotification,
+    Settings,
+    SkillUserInput,
+    SleepThreadItem,
+    SpendControlLimitSnapshot,
+    SubAgentActivityThreadItem,
+    SubAgentSessionSource,
+    SystemErrorThreadStatus,
+    TextElement,
+    TextPosition,
+    TextRange,
+    TextUserInput,
+    Thread,
+    ThreadArchivedNotification,
+    ThreadArchiveParams,
+    ThreadArchiveResponse,
+    ThreadClosedNotification,
+    ThreadCompactStartParams,
+    ThreadCompactStartResponse,
+    ThreadForkParams,
+    ThreadForkResponse,
+    ThreadItem,
+    ThreadItemEntry,
+    ThreadItemsListAnchor,
+    ThreadItemsListParams,
+    ThreadItemsListResponse,
+    ThreadListParams,
+    ThreadListResponse,
+    ThreadLoadedListParams,
+    ThreadLoadedListResponse,
+    ThreadNameUpdatedNotification,
+    ThreadReadParams,
+    ThreadReadResponse,
+    ThreadReadState,
+    ThreadReadStateChangedNotification,
+    ThreadResumeParams,
+    ThreadResumeResponse,
+    ThreadRevertedNotification,
+    ThreadRevertParams,
+    ThreadRevertResponse,
+    ThreadSection,
+    ThreadSectionAppearance,
+    ThreadSetNameParams,
+    ThreadSetNameResponse,
+    ThreadSpawnDetails,
+    ThreadSpawnSubAgentSource,
+    ThreadStartedNotification,
+    ThreadStartParams,
+    ThreadStartResponse,
+    ThreadStatusChangedNotification,
+    ThreadTokenUsage,
+    ThreadTokenUsageUpdatedNotification,
+    ThreadTurnsListParams,
+    ThreadTurnsListResponse,
+    ThreadUnarchivedNotification,
+    ThreadUnarchiveParams,
+    ThreadUnarchiveResponse,
+    ThreadUnsubscribeParams,
+    ThreadUnsubscribeResponse,
+    TokenUsageBreakdown,
+    ToolRequestUserInputAnswer,
+    ToolRequestUserInputOption,
+    ToolRequestUserInputParams,
+    ToolRequestUserInputQuestion,
+    ToolRequestUserInputResponse,
+    Turn,
+    TurnCompletedNotification,
+    TurnDiffUpdatedNotification,
+    TurnError,
+    TurnInterruptParams,
+    TurnInterruptResponse,
+    TurnPlanStep,
+    TurnPlanUpdatedNotification,
+    TurnStartedNotification,
+    TurnStartParams,
+    TurnStartResponse,
+    TurnSteerParams,
+    TurnSteerResponse,
+    TurnThreadUnreadPosition,
+    TurnToolOutput,
+    UnknownCommandAction,
+    UpdatePatchChangeKind,
+    UserMessageThreadItem,
+    WarningNotification,
+    WebSearchThreadItem,
+    WireModel,
+    WorkspaceWriteSandboxPolicy,
+)
+
+THREAD_ID = "019a0000-0000-7000-8000-000000000001"
+TURN_ID = "019a0000-0000-7000-8000-000000000002"
+CWD = "/home/user/project"
+
+
+def thread_items() -> list[ThreadItem]:
+    """One of each of the 19 ``ThreadItem`` variants, nested types filled in."""
+    return [
+        UserMessageThreadItem(
+            id="u1",
+            client_id="client-1",
+            content=[
+                TextUserInput(
+                    text="hello @file",
+                    text_elements=[TextElement(byte_range=ByteRange(start=6, end=11), placeholder="@file")],
+                ),
+                ImageUserInput(url="https://example.com/a.png", detail="high"),
+                AudioUserInput(file_id="file-audio"),
+                LocalImageUserInput(path="/tmp/a.png"),
+                SkillUserInput(name="skill", path="/skills/skill/SKILL.md"),
+                MentionUserInput(name="app", path="app://app"),
+            ],
+            started_at_ms=1_764_000_000_000,
+            completed_at_ms=1_764_000_000_001,
+        ),
+        HookPromptThreadItem(id="h1", fragments=[HookPromptFragment(hook_run_id="run-1", text="be brief")]),
+        AgentMessageThreadItem(
+            id="msg_1",
+            text="Hi!",
+            phase="final_answer",
+            delivery="async",
+            memory_citation=MemoryCitation(
+                entries=[MemoryCitationEntry(path="notes.md", line_start=1, line_end=2, note="n")],
+                thread_ids=[THREAD_ID],
+            ),
+            moderation=AgentMessageModeration(moderated=True, display=AgentMessageDisplay(action="collapse")),
+            questions=[AsyncUserInputQuestion(title="Proceed?", options=["yes", "no"])],
+        ),
+        FunctionCallOutputThreadItem(
+            id="fco1",
+            name="lookup",
+            namespace="tools",
+            output=[
+                InputTextFunctionCallOutputContentItem(text="result"),
+                InputImageFunctionCallOutputContentItem(image_url="data:image/png;base64,AA==", detail="low"),
+                EncryptedContentFunctionCallOutputContentItem(encrypted_content="opaque"),
+            ],
+        ),
+        PlanThreadItem(id="p1", text="1. do it"),
+        ReasoningThreadItem(id="rs_1", summary=["thinking"], content=[]),
+        CommandExecutionThreadItem(
+            id="call_1",
+            command="/bin/bash -lc 'cat a.txt; ls src; rg foo'",
+            cwd=CWD,
+            status="completed",
+            command_actions=[
+                ReadCommandAction(command="cat a.txt", name="a.txt", path=f"{CWD}/a.txt"),
+                ListFilesCommandAction(command="ls src", path="src"),
+                SearchCommandAction(command="rg foo", query="foo"),
+                UnknownCommandAction(command="true"),
+            ],
+            source="unifiedExecStartup",
+            process_id="1234",
+            aggregated_output="hi\n",
+            exit_code=0,
+            duration_ms=12,
+        ),
+        FileChangeThreadItem(
+            id="call_2",
+            status="completed",
+            changes=[
+                FileUpdateChange(path=f"{CWD}/new.txt", kind=AddPatchChangeKind(), diff="hi\n"),
+                FileUpdateChange(path=f"{CWD}/old.txt", kind=DeletePatchChangeKind(), diff=""),
+                FileUpdateChange(
+                    path=f"{CWD}/a.txt",
+                    kind=UpdatePatchChangeKind(move_path=f"{CWD}/b.txt"),
+                    diff="@@ -1 +1 @@\n-hello\n+hello, world\n",
+                ),
+            ],
+        ),
+        McpToolCallThreadItem(
+            id="mcp1",
+            server="docs",
+            tool="search",
+            status="completed",
+            arguments={"q": "x"},
+            result=McpToolCallResult(
+                content=[{"type": "text", "text": "found"}], structured_content={"hits": 1}, meta={"k": "v"}
+            ),
+            duration_ms=5,
+            app_context=McpToolCallAppContext(connector_id="conn", app_name="Docs"),
+            mcp_app_ui=McpAppUi(resource_uri="ui://docs", preferred_model_display_mode="inline"),
+            read_only_hint=True,
+        ),
+        McpToolCallThreadItem(
+            id="mcp2",
+            server="docs",
+            tool="search",
+            status="failed",
+            arguments=None,
+            error=McpToolCallError(message="x"),
+        ),
+        DynamicToolCallThreadItem(
+            id="dyn1",
+            tool="weather",
+            arguments={"city": "Paris"},
+            status="completed",
+            content_items=[
+                InputTextDynamicToolCallOutputContentItem(text="sunny"),
+                InputImageDynamicToolCallOutputContentItem(image_url="https://example.com/sun.png"),
+                InputAudioDynamicToolCallOutputContentItem(audio_url="https://example.com/sun.mp3"),
+            ],
+            success=True,
+            duration_ms=3,
+        ),
+        CollabAgentToolCallThreadItem(
+            id="collab1",
+            tool="spawnAgent",
+            status="completed",
+            sender_thread_id=THREAD_ID,
+            receiver_thread_ids=["019a0000-0000-7000-8000-000000000009"],
+            agents_states={"019a0000-0000-7000-8000-000000000009": CollabAgentState(status="running")},
+            prompt="help",
+            model="gpt-5.5",
+            reasoning_effort="medium",
+        ),
+        SubAgentActivityThreadItem(
+            id="sub1", kind="started", agent_path="/root/helper", agent_thread_id="019a0000-0000-7000-8000-000000000009"
+        ),
+        WebSearchThreadItem(
+            id="ws1",
+            query="weather",
+            action=SearchWebSearchAction(query="weather", queries=["weather"]),
+            results=[{"title": "t"}],
+        ),
+        WebSearchThreadItem(id="ws2", query="", action=FindInPageWebSearchAction(url="https://x", pattern="y")),
+        ImageViewThreadItem(id="iv1", path="/tmp/a.png"),
+        SleepThreadItem(id="sl1", duration_ms=1000),
+        ImageGenerationThreadItem(
+            id="ig1",
+            status="completed",
+            file_id="file-1",
+            revised_prompt="a cat",
+            saved_path="/tmp/cat.png",
+            input_images=[ImageGenerationInputImage(path="/tmp/in.png", sha256="ab" * 32)],
+            failure=ImageGenerationFailure(limit_id="images", resets_at=1_764_000_000),
+        ),
+        ImageGenerationThreadItem(id="ig2", status="generating", result=""),
+        EnteredReviewModeThreadItem(id="rv1", review="current changes"),
+        ExitedReviewModeThreadItem(id="rv2", review="looks good"),
+        ContextCompactionThreadItem(id="cc1"),
+    ]
+
+
+def turn(*, failed: bool = False) -> Turn:
+    return Turn(
+        id=TURN_ID,
+        root_turn_id=TURN_ID,
+        status="failed" if failed else "completed",
+        items=thread_items(),
+        items_view="full",
+        error=TurnError(
+            message="exceeded retry limit, last status: 429 Too Many Requests",
+            codex_error_info=ResponseTooManyFailedAttemptsCodexErrorInfo(
+                response_too_many_failed_attempts=HttpStatusDetails(http_status_code=429)
+            ),
+            misalignment=MisalignmentErrorDetails(steer=MisalignmentSteer(message="continue")),
+        )
+        if failed
+        else None,
+        started_at=1_764_000_000,
+        completed_at=1_764_000_010,
+        duration_ms=10_000,
+    )
+
+
+def thread(*, with_turns: bool = True) -> Thread:
+    return Thread(
+        id=THREAD_ID,
+        session_id=THREAD_ID,
+        preview="hello",
+        ephemeral=False,
+        model_provider="openai",
+        created_at=1_764_000_000,
+        updated_at=1_764_000_010,
+        status=ActiveThreadStatus(active_flags=["waitingOnApproval"]),
+        cwd=CWD,
+        cli_version="0.169.0",
+        source="vscode",
+        turns=[turn(), turn(failed=True)] if with_turns else [],
+        project_id=None,
+        name="Greeting",
+        model="gpt-5.5",
+        reasoning_effort="medium",
+        originator="my-client",
+        git_info=GitInfo(sha="abc123", branch="main", origin_url="https://example.com/repo.git"),
+        history_mode="paginated",
+        section=ThreadSection(id="s1", name="Work", appearance=ThreadSectionAppearance(color="blue")),
+    )
+
+
+def forked_thread() -> Thread:
+    """A sub-agent thread: exercises the object forms of ``SessionSource``."""
+    return thread(with_turns=False).model_copy(
+        update={
+            "source": SubAgentSessionSource(
+                sub_agent=ThreadSpawnSubAgentSource(
+                    thread_spawn=ThreadSpawnDetails(parent_thread_id=THREAD_ID, depth=1, agent_role="worker")
+                )
+            ),
+            "status": IdleThreadStatus(),
+            "forked_from_id": THREAD_ID,
+        }
+    )
+
+
+_SESSION = {
+    "model": "gpt-5.5",
+    "model_provider": "openai",
+    "cwd": CWD,
+    "approval_policy": "on-request",
+    "approvals_reviewer": "user",
+    "sandbox": WorkspaceWriteSandboxPolicy(writable_roots=[CWD], network_access=True),
+    "reasoning_effort": "medium",
+    "instruction_sources": [f"{CWD}/AGENTS.md"],
+}
+
+TOKENS = TokenUsageBreakdown(
+    total_tokens=30, input_tokens=20, cached_input_tokens=5, output_tokens=10, reasoning_output_tokens=2
+)
+
+
+def methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Method name → (params, result) samples."""
+    return {
+        "initialize": (
+            InitializeParams(
+                client_info=ClientInfo(name="my-client", version="1.0.0", title="My Client"),
+                capabilities=InitializeCapabilities(experimental_api=True, opt_out_notification_methods=["warning"]),
+            ),
+            InitializeResponse(
+                user_agent="my-client/0.169.0 (Linux)",
+                codex_home="/home/user/.codex",
+                platform_family="unix",
+                platform_os="linux",
+            ),
+        ),
+        "thread/start": (
+            ThreadStartParams(
+                model="gpt-5.5",
+                cwd=CWD,
+                approval_policy="never",
+                sandbox="workspace-write",
+                config={"model_reasoning_effort": "high"},
+                personality="pragmatic",
+                ephemeral=True,
+                session_start_source="startup",
+            ),
+            ThreadStartResponse(thread=thread(with_turns=False), **_SESSION),
+        ),
+        "thread/resume": (
+            ThreadResumeParams(thread_id=THREAD_ID, exclude_turns=True, sandbox="read-only"),
+            ThreadResumeResponse(
+                thread=thread(),
+                collaboration_mode=CollaborationMode(
+                    mode="default", settings=Settings(model="gpt-5.5", reasoning_effort="low")
+                ),
+                turns_backwards_cursor="c1",
+                **{**_SESSION, "sandbox": ReadOnlySandboxPolicy()},
+            ),
+        ),
+        "thread/fork": (
+            ThreadForkParams(thread_id=THREAD_ID, last_turn_id=TURN_ID, ephemeral=True),
+            ThreadForkResponse(thread=forked_thread(), **_SESSION),
+        ),
+        "thread/read": (
+            ThreadReadParams(thread_id=THREAD_ID, include_turns=True),
+            ThreadReadResponse(thread=thread()),
+        ),
+        "thread/list": (
+            ThreadListParams(
+                limit=10,
+                sort_key="updated_at",
+                sort_direction="desc",
+                source_kinds=["vscode", "subAgentThreadSpawn"],
+                cwd=[CWD],
+                archived=False,
+            ),
+            ThreadListResponse(
+                data=[
+                    thread(with_turns=False),
+                    thread(with_turns=False).model_copy(
+                        update={"source": CustomSessionSource(custom="my-tool"), "status": NotLoadedThreadStatus()}
+                    ),
+                    thread(with_turns=False).model_copy(
+                        update={"source": SubAgentSessionSource(sub_agent=OtherSubAgentSource(other="x"))}
+                    ),
+                    thread(with_turns=False).model_copy(update={"source": SubAgentSessionSource(sub_agent="review")}),
+                ],
+                next_cursor="2026-11-24T13:25:43Z|x",
+            ),
+        ),
+        "thread/loaded/list": (
+            ThreadLoadedListParams(limit=5),
+            ThreadLoadedListResponse(data=[THREAD_ID]),
+        ),
+        "thread/name/set": (ThreadSetNameParams(thread_id=THREAD_ID, name="Renamed"), ThreadSetNameResponse()),
+        "thread/archive": (ThreadArchiveParams(thread_id=THREAD_ID), ThreadArchiveResponse()),
+        "thread/unarchive": (
+            ThreadUnarchiveParams(thread_id=THREAD_ID),
+            ThreadUnarchiveResponse(thread=thread(with_turns=False)),
+        ),
+        "thread/unsubscribe": (
+            ThreadUnsubscribeParams(thread_id=THREAD_ID),
+            ThreadUnsubscribeResponse(status="unsubscribed"),
+        ),
+        "thread/revert": (
+            ThreadRevertParams(thread_id=THREAD_ID, before_turn_id=TURN_ID),
+            ThreadRevertResponse(
+                thread=thread(with_turns=False), turns_backwards_cursor="t", items_backwards_cursor="i"
+            ),
+        ),
+        "thread/turns/list": (
+            ThreadTurnsListParams(thread_id=THREAD_ID, limit=2, items_view="summary"),
+            ThreadTurnsListResponse(data=[turn()], backwards_cursor="b"),
+        ),
+        "thread/items/list": (
+            ThreadItemsListParams(
+                thread_id=THREAD_ID, turn_id=TURN_ID, cursor=ThreadItemsListAnchor(item_id="u1"), sort_direction="asc"
+            ),
+            ThreadItemsListResponse(
+                data=[ThreadItemEntry(turn_id=TURN_ID, item=item, started_at_ms=1) for item in thread_items()]
+            ),
+        ),
+        "thread/compact/start": (ThreadCompactStartParams(thread_id=THREAD_ID), ThreadCompactStartResponse()),
+        "turn/start": (
+            TurnStartParams(
+                thread_id=THREAD_ID,
+                input=[TextUserInput(text="hi")],
+                effort="high",
+                summary="concise",
+                approval_policy=GranularAskForApproval(
+                    granular=GranularApprovalConfig(mcp_elicitations=True, rules=False, sandbox_approval=True)
+                ),
+                sandbox_policy=WorkspaceWriteSandboxPolicy(),
+                output_schema={"type": "object"},
+                tool_output=TurnToolOutput(name="lookup", output="42", retain=True),
+            ),
+            TurnStartResponse(
+                turn=Turn(id=TURN_ID, root_turn_id=TURN_ID, status="inProgress", items=[], items_view="notLoaded")
+            ),
+        ),
+        "turn/steer": (
+            TurnSteerParams(thread_id=THREAD_ID, expected_turn_id=TURN_ID, input=[TextUserInput(text="also")]),
+            TurnSteerResponse(turn_id=TURN_ID),
+        ),
+        "turn/interrupt": (TurnInterruptParams(thread_id=THREAD_ID, turn_id=TURN_ID), TurnInterruptResponse()),
+    }
+
+
+def notifications() -> dict[str, WireModel]:
+    """Notification method → params sample."""
+    ids: dict[str, Any] = {"thread_id": THREAD_ID, "turn_id": TURN_ID}
+    delta: dict[str, Any] = {**ids, "item_id": "item-1", "delta": "chunk"}
+    return {
+        "thread/started": ThreadStartedNotification(thread=thread(with_turns=False)),
+        "thread/status/changed": ThreadStatusChangedNotification(thread_id=THREAD_ID, status=SystemErrorThreadStatus()),
+        "thread/name/updated": ThreadNameUpdatedNotification(thread_id=THREAD_ID, thread_name="Renamed"),
+        "thread/archived": ThreadArchivedNotification(thread_id=THREAD_ID),
+        "thread/unarchived": ThreadUnarchivedNotification(thread_id=THREAD_ID),
+        "thread/closed": ThreadClosedNotification(thread_id=THREAD_ID),
+        "thread/reverted": ThreadRevertedNotification(thread_id=THREAD_ID),
+        "thread/compacted": ContextCompactedNotification(**ids),
+        "thread/tokenUsage/updated": ThreadTokenUsageUpdatedNotification(
+            **ids, token_usage=ThreadTokenUsage(total=TOKENS, last=TOKENS, model_context_window=272_000)
+        ),
+        "thread/readState/changed": ThreadReadStateChangedNotification(
+            thread_id=THREAD_ID,
+            read_state=ThreadReadState(revision="r1", first_unread=TurnThreadUnreadPosition(turn_id=TURN_ID)),
+        ),
+        "turn/started": TurnStartedNotification(
+            thread_id=THREAD_ID, turn=Turn(id=TURN_ID, status="inProgress", items=[], started_at=1_764_000_000)
+        ),
+        "turn/completed": TurnCompletedNotification(thread_id=THREAD_ID, turn=turn(failed=True)),
+        "turn/diff/updated": TurnDiffUpdatedNotification(**ids, diff="diff --git a/x b/x\n"),
+        "turn/plan/updated": TurnPlanUpdatedNotification(
+            **ids, plan=[TurnPlanStep(step="read", status="completed"), TurnPlanStep(step="write", status="inProgress")]
+        ),
+        "item/started": ItemStartedNotification(
+            **ids, item=AgentMessageThreadItem(id="msg_1", text=""), started_at_ms=1_764_000_000_000
+        ),
+        "item/completed": ItemCompletedNotification(
+            **ids, item=ReasoningThreadItem(id="rs_1"), completed_at_ms=1_764_000_000_500, content_token_count=12
+        ),
+        "item/agentMessage/delta": AgentMessageDeltaNotification(**delta),
+        "item/reasoning/summaryPartAdded": ReasoningSummaryPartAddedNotification(
+            **ids, item_id="rs_1", summary_index=0
+        ),
+        "item/reasoning/summaryTextDelta": ReasoningSummaryTextDeltaNotification(**delta, summary_index=0),
+        "item/reasoning/textDelta": ReasoningTextDeltaNotification(**delta, content_index=0),
+        "item/commandExecution/outputDelta": CommandExecutionOutputDeltaNotification(**delta),
+        "item/fileChange/outputDelta": FileChangeOutputDeltaNotification(**delta),
+        "item/plan/delta": PlanDeltaNotification(**delta),
+        "serverRequest/resolved": ServerRequestResolvedNotification(thread_id=THREAD_ID, request_id=0),
+        "error": ErrorNotification(
+            **ids, error=TurnError(message="Quota exceeded.", codex_error_info="usageLimitExceeded"), will_retry=False
+        ),
+        "warning": WarningNotification(message="Model metadata not found", thread_id=THREAD_ID),
+        "configWarning": ConfigWarningNotification(
+            summary="bad key",
+            path="/home/user/.codex/config.toml",
+            range=TextRange(start=TextPosition(line=1, column=1), end=TextPosition(line=1, column=5)),
+        ),
+        "deprecationNotice": DeprecationNoticeNotification(summary="includeTurns is deprecated"),
+        "account/rateLimits/updated": AccountRateLimitsUpdatedNotification(
+            rate_limits=RateLimitSnapshot(
+                limit_id="codex",
+                primary=RateLimitWindow(used_percent=42, window_duration_mins=300, resets_at=1_764_000_000),
+                credits=CreditsSnapshot(has_credits=True, unlimited=False, balance="10"),
+                individual_limit=SpendControlLimitSnapshot(
+                    limit="100", used="10", remaining_percent=90, resets_at=1_764_000_000
+                ),
+                plan_type="pro",
+                rate_limit_reached_type="rate_limit_reached",
+            )
+        ),
+        "remoteControl/status/changed": RemoteControlStatusChangedNotification(
+            status="disabled", server_name="host", installation_id="inst-1"
+        ),
+        "command/exec/outputDelta": CommandExecOutputDeltaNotification(
+            process_id="p1", stream="stdout", delta_base64="aGkK", cap_reached=False
+        ),
+        "mcpServer/startupStatus/updated": McpServerStatusUpdatedNotification(
+            name="docs", status="failed", error="boom", failure_reason="reauthenticationRequired"
+        ),
+    }
+
+
+def server_requests() -> dict[str, tuple[WireModel, WireModel]]:
+    """Server-request method → (params, result) samples."""
+    return {
+        "item/commandExecution/requestApproval": (
+            CommandExecutionRequestApprovalParams(
+                thread_id=THREAD_ID,
+                turn_id=TURN_ID,
+                item_id="call_1",
+                started_at_ms=1_764_000_000_000,
+                environment_id="local",
+                command="/bin/bash -lc 'echo hi > out.txt'",
+                cwd=CWD,
+                command_actions=[UnknownCommandAction(command="echo hi > out.txt")],
+                network_approval_context=NetworkApprovalContext(host="example.com", protocol="https"),
+                proposed_execpolicy_amendment=["echo", "hi"],
+                proposed_network_policy_amendments=[NetworkPolicyAmendment(host="example.com", action="allow")],
+            ),
+            CommandExecutionRequestApprovalResponse(
+                decision=AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision(
+                    accept_with_execpolicy_amendment=ExecpolicyAmendment(execpolicy_amendment=["echo", "hi"])
+                )
+            ),
+        ),
+        "item/fileChange/requestApproval": (
+            FileChangeRequestApprovalParams(
+                thread_id=THREAD_ID, turn_id=TURN_ID, item_id="call_2", started_at_ms=1_764_000_000_000
+            ),
+            FileChangeRequestApprovalResponse(decision="acceptForSession"),
+        ),
+        "item/tool/call": (
+            DynamicToolCallParams(
+                thread_id=THREAD_ID, turn_id=TURN_ID, call_id="call_3", tool="weather", arguments={"city": "Paris"}
+            ),
+            DynamicToolCallResponse(
+                content_items=[InputTextDynamicToolCallOutputContentItem(text="sunny")], success=True
+            ),
+        ),
+        "item/tool/requestUserInput": (
+            ToolRequestUserInputParams(
+                thread_id=THREAD_ID,
+                turn_id=TURN_ID,
+                item_id="q1",
+                is_blocking=True,
+                questions=[
+                    ToolRequestUserInputQuestion(
+                        id="color",
+                        header="Color",
+                        question="Which color?",
+                        options=[ToolRequestUserInputOption(label="Red", description="warm")],
+                    )
+                ],
+            ),
+            ToolRequestUserInputResponse(answers={"color": ToolRequestUserInputAnswer(answers=["Red"])}),
+        ),
+        "account/chatgptAuthTokens/refresh": (
+            ChatgptAuthTokensRefreshParams(reason="unauthorized", previous_account_id="acct-1"),
+            ChatgptAuthTokensRefreshResponse(access_token="token", chatgpt_account_id="acct-1"),
+        ),
+    }
+
+
+#: ``params`` as real clients send them, one per method: camelCase JSON, mostly minimal.
+CLIENT_PARAMS: dict[str, dict[str, Any]] = {
+    "initialize": {"clientInfo": {"name": "my-client", "version": "1.0.0"}, "capabilities": {"experimentalApi": True}},
+    "thread/start": {"cwd": CWD, "approvalPolicy": "on-request", "sandbox": "workspace-write"},
+    "thread/resume": {"threadId": THREAD_ID},
+    "thread/fork": {"threadId": THREAD_ID},
+    "thread/read": {"threadId": "x"},
+    "thread/list": {"limit": 25, "sortKey": "created_at", "cwd": CWD},
+    "thread/loaded/list": {},
+    "thread/name/set": {"threadId": THREAD_ID, "name": "New name"},
+    "thread/archive": {"threadId": THREAD_ID},
+    "thread/unarchive": {"threadId": THREAD_ID},
+    "thread/unsubscribe": {"threadId": THREAD_ID},
+    "thread/revert": {"threadId": THREAD_ID, "beforeTurnId": TURN_ID},
+    "thread/turns/list": {"threadId": THREAD_ID, "sortDirection": "desc"},
+    "thread/items/list": {"threadId": THREAD_ID, "turnId": TURN_ID, "cursor": {"type": "item", "itemId": "u1"}},
+    "thread/compact/start": {"threadId": THREAD_ID},
+    "turn/start": {
+        "threadId": THREAD_ID,
+        "input": [{"type": "text", "text": "hi", "text_elements": []}, {"type": "image", "url": "https://x/a.png"}],
+        "sandboxPolicy": {"type": "readOnly"},
+    },
+    "turn/steer": {"threadId": THREAD_ID, "expectedTurnId": TURN_ID, "input": [{"type": "text", "text": "more"}]},
+    "turn/interrupt": {"threadId": THREAD_ID, "turnId": TURN_ID},
+}

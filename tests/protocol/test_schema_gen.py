@@ -1,0 +1,146 @@
+"""``schema_gen``: the JSON Schema and TypeScript we write, for stable and experimental APIs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator
+from protocol_samples import CLIENT_PARAMS, methods, notifications, server_requests
+
+from agent_app_server.protocol import METHODS, NOTIFICATIONS, SERVER_REQUESTS, MethodSpec, WireModel
+from agent_app_server.protocol.schema_gen import BUNDLE_NAME, generate_json_schema, generate_typescript
+
+UNIONS = ("ClientRequest", "ServerNotification", "ServerRequest")
+
+
+class MockExperimentalMethodParams(WireModel):
+    value: str | None = None
+
+
+class MockExperimentalMethodResponse(WireModel):
+    echoed: str | None = None
+
+
+@pytest.fixture(scope="module")
+def json_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("json")
+    generate_json_schema(out, experimental=False)
+    return out
+
+
+def _load(folder: Path, name: str) -> Any:
+    return json.loads((folder / f"{name}.json").read_text())
+
+
+def _registered_type_names() -> set[str]:
+    names = {spec.params.__name__ for spec in NOTIFICATIONS.values()}
+    for spec in [*METHODS.values(), *SERVER_REQUESTS.values()]:
+        names |= {spec.params.__name__, spec.result.__name__}
+    return names
+
+
+def test_json_schema_files(tmp_path: Path) -> None:
+    written = generate_json_schema(tmp_path, experimental=False)
+    assert all(path.parent == tmp_path and path.suffix == ".json" for path in written)
+    assert {path.stem for path in written} == _registered_type_names() | set(UNIONS) | {Path(BUNDLE_NAME).stem}
+    for path in written:
+        document = json.loads(path.read_text())
+        Draft7Validator.check_schema(document)
+        assert document["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+
+def test_bundle_has_every_type_and_the_unions_by_method(json_dir: Path) -> None:
+    definitions = json.loads((json_dir / BUNDLE_NAME).read_text())["definitions"]
+    assert _registered_type_names() | set(UNIONS) <= set(definitions)
+    assert {"Thread", "Turn", "ThreadItem", "UserInput", "AskForApproval", "RequestId"} <= set(definitions)
+    by_union = {name: [v["properties"]["method"]["enum"][0] for v in definitions[name]["oneOf"]] for name in UNIONS}
+    assert by_union == {
+        "ClientRequest": list(METHODS),
+        "ServerNotification": list(NOTIFICATIONS),
+        "ServerRequest": list(SERVER_REQUESTS),
+    }
+    refs = re.findall(r'"\$ref": "#/definitions/([^"]+)"', json.dumps(definitions))
+    assert set(refs) <= set(definitions)
+
+
+@pytest.mark.parametrize(("method", "params"), CLIENT_PARAMS.items(), ids=str)
+def test_params_schemas_accept_real_params(json_dir: Path, method: str, params: dict[str, Any]) -> None:
+    Draft7Validator(_load(json_dir, METHODS[method].params.__name__)).validate(params)
+    Draft7Validator(_load(json_dir, "ClientRequest")).validate({"id": 7, "method": method, "params": params})
+
+
+def test_params_schemas_reject_bad_params(json_dir: Path) -> None:
+    read = Draft7Validator(_load(json_dir, "ThreadReadParams"))
+    assert read.is_valid({"threadId": "x"})
+    assert not read.is_valid({})
+    assert not read.is_valid({"threadId": 5})
+    start = Draft7Validator(_load(json_dir, "ThreadStartParams"))
+    assert not start.is_valid({"approvalPolicy": "sometimes"})
+    turn = Draft7Validator(_load(json_dir, "TurnStartParams"))
+    assert not turn.is_valid({"threadId": "t", "input": [{"type": "image"}]}), "an image needs url or fileId"
+
+
+def test_schemas_accept_what_we_send(json_dir: Path) -> None:
+    notification_schema = Draft7Validator(_load(json_dir, "ServerNotification"))
+    for method, params in notifications().items():
+        notification_schema.validate({"method": method, "params": params.to_wire(), "emittedAtMs": 1})
+    request_schema = Draft7Validator(_load(json_dir, "ServerRequest"))
+    for method, (params, result) in server_requests().items():
+        request_schema.validate({"id": 0, "method": method, "params": params.to_wire()})
+        Draft7Validator(_load(json_dir, type(result).__name__)).validate(result.to_wire())
+    for _params, result in methods().values():
+        Draft7Validator(_load(json_dir, type(result).__name__)).validate(result.to_wire())
+
+
+def test_typescript_files(tmp_path: Path) -> None:
+    written = generate_typescript(tmp_path, experimental=False)
+    names = {path.stem for path in written}
+    assert _registered_type_names() | set(UNIONS) | {"index", "Thread", "ThreadItem"} <= names
+    for path in written:
+        text = path.read_text()
+        assert text.strip()
+        for imported in re.findall(r'from "\./([^"]+)"', text):
+            assert (tmp_path / f"{imported}.ts").exists(), f"{path.name} imports missing {imported}"
+        if path.stem != "index":
+            assert f"export type {path.stem} = " in text
+    index = (tmp_path / "index.ts").read_text()
+    assert all(f'export type {{ {name} }} from "./{name}";' in index for name in names - {"index"})
+
+
+def test_typescript_shapes(tmp_path: Path) -> None:
+    generate_typescript(tmp_path, experimental=False)
+
+    def body(name: str) -> str:
+        return (tmp_path / f"{name}.ts").read_text().split(" = ", 1)[1].strip()
+
+    assert body("SandboxMode") == '"read-only" | "workspace-write" | "danger-full-access";'
+    assert body("ThreadReadParams") == "{ threadId: string; includeTurns?: boolean };"
+    assert "projectId: string | null;" in body("Thread")
+    assert "turns: Array<Turn>;" in body("Thread")
+    assert body("ThreadArchiveResponse") == "Record<string, never>;"
+    assert body("ImageUserInput").endswith("& ({ url: string } | { fileId: string });")
+    assert 'import type { Turn } from "./Turn";' in (tmp_path / "Thread.ts").read_text()
+
+
+@pytest.mark.parametrize("generate", [generate_json_schema, generate_typescript])
+def test_experimental_methods_only_in_experimental_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generate: Any
+) -> None:
+    spec = MethodSpec(
+        "mock/experimentalMethod", MockExperimentalMethodParams, MockExperimentalMethodResponse, experimental=True
+    )
+    monkeypatch.setitem(METHODS, spec.method, spec)
+    stable = {path.name: path.read_text() for path in generate(tmp_path / "stable", False)}
+    experimental = {path.name: path.read_text() for path in generate(tmp_path / "experimental", True)}
+    new_files = set(experimental) - set(stable)
+    assert {name.split(".")[0] for name in new_files} == {
+        "MockExperimentalMethodParams",
+        "MockExperimentalMethodResponse",
+    }
+    union = next(name for name in stable if name.startswith("ClientRequest."))
+    assert "mock/experimentalMethod" not in stable[union]
+    assert "mock/experimentalMethod" in experimental[union]

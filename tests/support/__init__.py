@@ -1,0 +1,1 @@
+"""Test support: the real server as a subprocess, and the reference schema as the judge."""

@@ -1,0 +1,103 @@
+"""Validates every message our server sends against the reference's generated JSON Schema.
+
+Deliberate deviations (docs/compatibility.md) are the only exceptions, and each is named here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft7Validator
+
+REFERENCE_DIR = Path(
+    os.environ.get(
+        "AGENT_REFERENCE_DIR",
+        Path(__file__).resolve().parents[3] / "shared" / "reference" / "codex-0.169.0",
+    )
+)
+
+
+@cache
+def _load(flavor: str, name: str) -> dict[str, Any]:
+    folder = "schema-experimental" if flavor == "experimental" else "schema"
+    return json.loads((REFERENCE_DIR / folder / name).read_text())
+
+
+@cache
+def _validator(flavor: str, document: str, definition: str | None) -> Draft7Validator:
+    schema = _load(flavor, document)
+    if definition is not None:
+        schema = {"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]}
+    return Draft7Validator(schema)
+
+
+@cache
+def response_definition(flavor: str, method: str) -> tuple[str, str | None]:
+    """Where the result type of ``method`` lives: (document, definition)."""
+    if method == "initialize":
+        return "v1/InitializeResponse.json", None
+    for variant in _load(flavor, "ClientRequest.json")["oneOf"]:
+        if variant["properties"]["method"]["enum"][0] == method:
+            params = variant["properties"].get("params", {})
+            ref = params.get("$ref") or next(
+                (alt["$ref"] for alt in params.get("anyOf", []) if "$ref" in alt), None
+            )
+            if ref is None:
+                break
+            name = ref.rsplit("/", 1)[-1].removesuffix("Params") + "Response"
+            return "codex_app_server_protocol.v2.schemas.json", name
+    raise KeyError(f"the reference has no method {method!r}")
+
+
+@dataclass
+class SchemaChecker:
+    """Collects schema violations of one connection's server→client traffic."""
+
+    experimental: bool = False
+    violations: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    @property
+    def flavor(self) -> str:
+        return "experimental" if self.experimental else "stable"
+
+    def check(self, message: dict[str, Any], request_method: str | None) -> None:
+        self.checked += 1
+        errors: list[str] = []
+        if "method" in message and "id" in message:
+            errors = self._errors("ServerRequest.json", None, message)
+        elif "method" in message:
+            if not isinstance(message.get("emittedAtMs"), int):
+                errors.append("notification without an integer top-level emittedAtMs")
+            body = {"method": message["method"], "params": message.get("params")}
+            errors += self._errors("ServerNotification.json", None, body)
+        elif "error" in message:
+            if message.get("id") is None:
+                # Deviation `rpc:error-id-null`: errors for messages without a usable id
+                # (malformed JSON, invalid ids) are answered with id null per JSON-RPC 2.0; the
+                # reference does not answer them at all.
+                errors = self._errors("JSONRPCError.json", None, {**message, "id": 0})
+            else:
+                errors = self._errors("JSONRPCError.json", None, message)
+        elif "result" in message:
+            if request_method is None:
+                errors = ["response to an id this client never used"]
+            else:
+                document, definition = response_definition(self.flavor, request_method)
+                errors = self._errors(document, definition, message["result"])
+        else:
+            errors = ["message is neither request, notification nor response"]
+        for error in errors:
+            self.violations.append(f"{error}\n  in: {json.dumps(message)[:600]}")
+
+    def _errors(self, document: str, definition: str | None, instance: Any) -> list[str]:
+        validator = _validator(self.flavor, document, definition)
+        return [
+            f"{document}{'#' + definition if definition else ''}: {e.message} at {list(e.absolute_path)}"
+            for e in validator.iter_errors(instance)
+        ][:3]

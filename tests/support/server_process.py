@@ -1,0 +1,187 @@
+"""The real ``agent-app-server`` process over stdio pipes, driven like a client would.
+
+Every message the server sends is parsed and checked against the reference schema; a test's
+fixture fails when any message did not validate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .schema_check import SchemaChecker
+
+READ_LIMIT = 256 * 1024 * 1024
+
+
+class ServerProcess:
+    def __init__(
+        self,
+        codex_home: Path,
+        *,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.codex_home = codex_home
+        self.args = args
+        self.env = env or {}
+        self.cwd = cwd
+        self.proc: asyncio.subprocess.Process | None = None
+        self.checker = SchemaChecker()
+        self.received: list[dict[str, Any]] = []
+        self.notifications: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.server_requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.unparsable: list[bytes] = []
+        self._waiters: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self._methods: dict[Any, str] = {}
+        self._next_id = 1
+        self._reader: asyncio.Task[None] | None = None
+        self.stderr = b""
+
+    async def start(self) -> ServerProcess:
+        env = {**os.environ, "CODEX_HOME": str(self.codex_home), **self.env}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "agent_app_server",
+            *self.args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=self.cwd,
+            limit=READ_LIMIT,
+        )
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            try:
+                message = json.loads(line)
+            except ValueError:
+                self.unparsable.append(line)
+                continue
+            self.received.append(message)
+            request_method = self._methods.get(message.get("id")) if "method" not in message else None
+            self.checker.check(message, request_method)
+            if "method" in message and "id" in message:
+                await self.server_requests.put(message)
+            elif "method" in message:
+                await self.notifications.put(message)
+            else:
+                waiter = self._waiters.pop(message.get("id"), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(message)
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(EOFError("server closed stdout"))
+
+    # ------------------------------------------------------------------ writing
+
+    async def send_raw(self, data: bytes) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        await self.proc.stdin.drain()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.send_raw(json.dumps(message).encode() + b"\n")
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def expect(self, request_id: Any, method: str) -> asyncio.Future[dict[str, Any]]:
+        """Register interest in the response to ``request_id`` (sent by the caller)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[request_id] = future
+        self._methods[request_id] = method
+        return future
+
+    async def call(self, method: str, params: Any = None, *, request_id: Any = None, timeout: float = 20) -> dict[str, Any]:
+        """Send a request and return the whole response message (result or error)."""
+        rid = self.new_id() if request_id is None else request_id
+        future = self.expect(rid, method)
+        message: dict[str, Any] = {"id": rid, "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+        return await asyncio.wait_for(future, timeout)
+
+    async def result(self, method: str, params: Any = None, **kwargs: Any) -> Any:
+        response = await self.call(method, params, **kwargs)
+        assert "result" in response, f"{method} failed: {response}"
+        return response["result"]
+
+    async def initialize(self, name: str = "test_client", *, experimental: bool = False, **caps: Any) -> Any:
+        capabilities: dict[str, Any] = {"experimentalApi": experimental, **caps}
+        self.checker.experimental = experimental
+        result = await self.result(
+            "initialize", {"clientInfo": {"name": name, "version": "1.0"}, "capabilities": capabilities}
+        )
+        await self.send({"method": "initialized"})
+        return result
+
+    # ------------------------------------------------------------------ reading
+
+    async def notification(self, method: str | None = None, *, timeout: float = 20) -> dict[str, Any]:
+        """The next notification (of ``method``, skipping others)."""
+        while True:
+            message = await asyncio.wait_for(self.notifications.get(), timeout)
+            if method is None or message["method"] == method:
+                return message
+
+    def drain_notifications(self) -> list[dict[str, Any]]:
+        drained = []
+        while not self.notifications.empty():
+            drained.append(self.notifications.get_nowait())
+        return drained
+
+    async def settle(self, delay: float = 0.2) -> list[dict[str, Any]]:
+        """Notifications that arrive within ``delay`` (for asserting what was, or was not, sent)."""
+        await asyncio.sleep(delay)
+        return self.drain_notifications()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def stop(self, timeout: float = 10) -> int:
+        """Close stdin (the client is done) and wait for the server to exit."""
+        assert self.proc is not None
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, 5)
+        if self.proc.stderr is not None:
+            self.stderr = await self.proc.stderr.read()
+        return self.proc.returncode or 0
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, 5)
+
+    def assert_schema_clean(self) -> None:
+        assert not self.checker.violations, "messages that do not validate against the reference schema:\n" + (
+            "\n".join(self.checker.violations[:10])
+        )
+        assert not self.unparsable, f"server wrote non-JSON lines to stdout: {self.unparsable[:3]}"

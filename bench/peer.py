@@ -143,7 +143,8 @@ class StdioPeer:
             code = await self._returncode_soon()
             if self._exit_error is None:
                 tail = self.stderr_tail(300).replace("\n", " ")
-                self._exit_error = PeerError(f"{self.name} closed stdout (exit code {code}); stderr: {tail}")
+                detail = f"; stderr: {tail}" if tail else ""
+                self._exit_error = PeerError(f"{self.name} closed stdout (exit code {code}){detail}")
             for waiter in self._waiters.values():
                 if not waiter.done():
                     waiter.set_exception(self._exit_error)
@@ -186,6 +187,10 @@ class StdioPeer:
             self.proc.stdin.write(data)
             await self.proc.stdin.drain()
         except (ConnectionError, RuntimeError) as exc:
+            # The process is gone; its exit code and stderr (gathered by the reader) say why.
+            if self._reader is not None:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(asyncio.shield(self._reader), 2.0)
             raise self._exit_error or PeerError(f"{self.name}: stdin closed: {exc}") from exc
 
     async def call(self, method: str, params: Any, *, within: float = 30.0) -> Message:

@@ -23,9 +23,9 @@ from typing import Literal
 import targets as target_defs
 from agent_app_server.testing import FakeModelServer
 from peer import kill_all
-from workloads import Cell, Cells, Counts, progress, session, spawn_to_initialize, thread_list
+from workloads import Cell, Cells, Counts, progress, session, spawn_to_initialize, streaming, thread_list
 
-GROUPS = ("spawn", "rtt", "pipeline", "rss", "list")
+GROUPS = ("spawn", "rtt", "pipeline", "rss", "list", "streaming")
 
 Better = Literal["lower", "higher"] | None
 
@@ -33,6 +33,7 @@ Better = Literal["lower", "higher"] | None
 @dataclass(frozen=True)
 class Row:
     key: str
+    group: str
     label: Callable[[Counts], str]
     better: Better
     fmt: Callable[[float], str]
@@ -55,33 +56,56 @@ def _count(value: float) -> str:
 
 
 ROWS = [
-    Row("spawn_ms", lambda c: f"spawn → initialize response (ms, median of {c.spawn_runs})", "lower", _ms),
-    Row("idle_rss_mib", lambda c: "idle RSS right after initialize (MiB, VmRSS)", "lower", _mib),
+    Row("spawn_ms", "spawn", lambda c: f"spawn → initialize response (ms, median of {c.spawn_runs})", "lower", _ms),
+    Row("idle_rss_mib", "rss", lambda c: "idle RSS right after initialize (MiB, VmRSS)", "lower", _mib),
     Row(
         "rtt_median_us",
+        "rtt",
         lambda c: f"round trip `thread/loaded/list`, median (µs, {c.round_trips:,} sequential)",
         "lower",
         _us,
     ),
-    Row("rtt_p99_us", lambda c: "round trip `thread/loaded/list`, p99 (µs)", "lower", _us),
-    Row("pipe_rate", lambda c: f"pipelined {c.pipelined:,} `thread/loaded/list`: answered req/s", "higher", _count),
-    Row("pipe_results", lambda c: "pipelined: results", None, _count),
-    Row("pipe_overloaded", lambda c: "pipelined: -32001 overloaded errors", None, _count),
-    Row("pipe_other_errors", lambda c: "pipelined: other errors", None, _count),
+    Row("rtt_p99_us", "rtt", lambda c: "round trip `thread/loaded/list`, p99 (µs)", "lower", _us),
+    Row(
+        "pipe_rate",
+        "pipeline",
+        lambda c: f"pipelined {c.pipelined:,} `thread/loaded/list`: answered req/s",
+        "higher",
+        _count,
+    ),
+    Row("pipe_results", "pipeline", lambda c: "pipelined: results", None, _count),
+    Row("pipe_overloaded", "pipeline", lambda c: "pipelined: -32001 overloaded errors", None, _count),
+    Row("pipe_other_errors", "pipeline", lambda c: "pipelined: other errors", None, _count),
     Row(
         "pipe_unanswered",
+        "pipeline",
         lambda c: f"pipelined: never answered (after {c.straggler_wait_s:g} s straggler wait)",
         None,
         _count,
     ),
-    Row("peak_rss_mib", lambda c: "peak RSS after the workloads above (MiB, VmHWM)", "lower", _mib),
+    Row("peak_rss_mib", "rss", lambda c: "peak RSS after the workloads above (MiB, VmHWM)", "lower", _mib),
     Row(
         "list_ms",
+        "list",
         lambda c: f"`thread/list` page of 25, {c.stored_threads:,} stored threads (ms, median of {c.list_calls})",
         "lower",
         _ms,
     ),
-    Row("list_how", lambda c: "how the stored threads were created", None, _count),
+    Row("list_how", "list", lambda c: "how the stored threads were created", None, _count),
+    Row(
+        "stream_rate",
+        "streaming",
+        lambda c: f"streaming {c.stream_deltas:,} one-char deltas: `item/agentMessage/delta` per s at the client",
+        "higher",
+        _count,
+    ),
+    Row(
+        "stream_turn_ms",
+        "streaming",
+        lambda c: f"streaming {c.stream_deltas:,} deltas: `turn/start` sent → `turn/completed` read (ms)",
+        "lower",
+        _ms,
+    ),
 ]
 
 
@@ -119,7 +143,7 @@ def render(results: dict[str, Cells], counts: Counts, header: list[str]) -> str:
     notes: list[str] = []
     lines = [*header, ""]
     lines.append(
-        "Ratio > 1.0 means ours is better (reference ÷ ours for times and memory, ours ÷ reference for req/s)."
+        "Ratio > 1.0 means ours is better (reference ÷ ours for times and memory, ours ÷ reference for rates)."
     )
     lines.append("")
     lines.append("| metric | ours | reference | ratio |")
@@ -140,8 +164,8 @@ def render(results: dict[str, Cells], counts: Counts, header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _unavailable(keys: list[str], reason: str) -> Cells:
-    return {key: Cell(error=f"unavailable: {reason}") for key in keys}
+def _unavailable(keys: list[str]) -> Cells:
+    return {key: Cell(note="unavailable (see above)") for key in keys}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -171,7 +195,7 @@ async def run(args: argparse.Namespace) -> int:
                 else:
                     raise target_defs.Unavailable(f"unknown target {name!r}")
             except target_defs.Unavailable as exc:
-                results[name] = _unavailable([row.key for row in ROWS], str(exc))
+                results[name] = _unavailable([row.key for row in ROWS if row.group in wanted])
                 header.append(f"- {name}: unavailable ({exc})")
                 continue
             header.append(f"- {name}: `{target.description}`")
@@ -186,6 +210,9 @@ async def run(args: argparse.Namespace) -> int:
         if "list" in wanted:
             for target in available:
                 results[target.name].update(await thread_list(target, counts))
+        if "streaming" in wanted:
+            for target in available:
+                results[target.name].update(await streaming(target, fake, counts))
     finally:
         await fake.close()
         kill_all()

@@ -142,15 +142,17 @@ def ours(run_dir: Path, model_base_url: str) -> Target:
 def reference(run_dir: Path, model_base_url: str) -> Target:
     binary = reference_binary(log=run_dir / "npm-install.log")
     try:
-        version = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
-        ).stdout.strip()
+        version = (
+            subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False)
+            .stdout.strip()
+            .splitlines()[0:1]
+        )
     except (OSError, subprocess.TimeoutExpired):
-        version = "version unknown"
+        version = []
     return Target(
         name="reference",
         argv=[str(binary), "app-server"],
         root=run_dir / "reference",
         model_base_url=model_base_url,
-        description=f"{binary} app-server ({version or 'version unknown'})",
+        description=f"{binary} app-server ({version[0] if version else 'version unknown'})",
     )

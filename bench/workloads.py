@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_app_server.testing import FakeModelServer, text_reply
 from peer import Message, PeerError, RpcError, StdioPeer, memory_mib
 from targets import MODEL, Target
 
@@ -33,10 +34,11 @@ class Counts:
     straggler_wait_s: float = 10.0
     pipeline_budget_s: float = 120.0
     stored_threads: int = 1_000
-    creation_concurrency: int = 4
+    creation_concurrency: int = 2
     creation_batch: int = 50
     creation_budget_s: float = 900.0
     list_calls: int = 50
+    stream_deltas: int = 20_000
 
     @classmethod
     def quick(cls) -> Counts:
@@ -51,6 +53,7 @@ class Counts:
             stored_threads=40,
             creation_budget_s=30.0,
             list_calls=10,
+            stream_deltas=2_000,
         )
 
 
@@ -290,7 +293,7 @@ async def thread_list(target: Target, counts: Counts) -> Cells:
             return {"list_ms": Cell(error=f"seeding through the store failed: {_describe(seed_exc)}")}
         how = f"{counts.stored_threads} SEEDED through the store API (turn/start: {exc})"
     except Exception as exc:
-        return {"list_ms": Cell(error=f"creating threads: {_describe(exc)}"), "list_how": Cell(error="-")}
+        return {"list_ms": Cell(error=f"creating threads: {_describe(exc)}"), "list_how": Cell(note="—")}
 
     # A fresh process: the page is read from what was persisted, not from threads still in memory.
     peer = target.peer(home, "list")
@@ -333,10 +336,11 @@ async def create_threads_by_turns(target: Target, home: Path, counts: Counts) ->
     in flight at a time. Returns how many turns finished. Raises ``_NoTurns`` when the server
     does not know ``turn/start``.
 
-    The server is restarted every ``creation_batch`` threads: every thread a process has started
-    stays loaded, and the reference's turns slow down as loaded threads pile up (about 100 ms per
-    turn when fresh, several seconds with a few hundred loaded), which would make the setup take
-    many minutes without changing what is measured afterwards.
+    The server is restarted every ``creation_batch`` threads because every thread a process has
+    started stays loaded: one reference process holding hundreds of threads grew past 500 MiB.
+    Concurrency is kept low on purpose: the reference's turns get slower (not faster) with more in
+    flight, and each of its turns also gets slower as stored threads accumulate (about 100 ms with
+    none, several hundred ms with a few hundred), so this setup dominates a full run's duration.
     """
     progress(f"[{target.name}] creating {counts.stored_threads} threads through turns ...")
     state = _Creation(target, counts)
@@ -382,7 +386,7 @@ class _Creation:
             if message.get("method") != "turn/completed":
                 return
             params = message.get("params") or {}
-            future = completions.get(params.get("threadId"))
+            future = completions.get(str(params.get("threadId")))
             if future is not None and not future.done():
                 future.set_result(str((params.get("turn") or {}).get("status")))
 
@@ -475,3 +479,72 @@ async def seed_store(home: Path, workspace: Path, count: int) -> None:
 def _uuid7(unix_ms: int, rng: random.Random) -> str:
     value = (unix_ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62)
     return str(uuid.UUID(int=value))
+
+
+# --------------------------------------------------------------------------- 6. streaming
+
+
+async def streaming(target: Target, fake: FakeModelServer, counts: Counts) -> Cells:
+    """One turn whose reply is ``stream_deltas`` one-character text deltas, after one warm-up turn
+    (default script) in the same process and thread. Measured at the client: deltas/s between the
+    first and the last ``item/agentMessage/delta``, and ``turn/start`` written → ``turn/completed``
+    read. ``fake`` is the shared ``FakeModelServer``: the big script is enqueued right before the
+    measured turn, so the warm-up gets the default reply."""
+    keys = ["stream_rate", "stream_turn_ms"]
+    home = target.new_home("streaming")
+    peer = target.peer(home, "streaming")
+    state: dict[str, Any] = {"deltas": 0, "first": None, "last": None, "done": None}
+
+    def on_notification(message: Message) -> None:
+        method = message.get("method")
+        if method == "item/agentMessage/delta":
+            now = time.perf_counter()
+            state["deltas"] += 1
+            if state["first"] is None:
+                state["first"] = now
+            state["last"] = now
+        elif method == "turn/completed":
+            done = state["done"]
+            if done is not None and not done.done():
+                turn = (message.get("params") or {}).get("turn") or {}
+                done.set_result((time.perf_counter(), str(turn.get("status"))))
+
+    async def turn(text: str) -> tuple[float, float, str]:
+        loop = asyncio.get_running_loop()
+        state.update(deltas=0, first=None, last=None, done=loop.create_future())
+        started = time.perf_counter()
+        await peer.request(
+            "turn/start",
+            {"threadId": thread_id, "input": [{"type": "text", "text": text, "text_elements": []}]},
+            within=60,
+        )
+        finished, status = await asyncio.wait_for(state["done"], 180)
+        if status != "completed":
+            raise PeerError(f"turn ended {status}")
+        return started, finished, status
+
+    peer.notification_listeners.append(on_notification)
+    try:
+        await peer.start()
+        await initialize(peer)
+        result = await peer.request("thread/start", {}, within=60)
+        thread_id = result["thread"]["id"]
+        progress(f"[{target.name}] streaming: warm-up turn ...")
+        await turn("warm up")
+        n = counts.stream_deltas
+        fake.enqueue(text_reply("x" * n, deltas=["x"] * n))
+        progress(f"[{target.name}] streaming: {n:,} deltas ...")
+        started, finished, _ = await turn("stream")
+        received = state["deltas"]
+        first, last = state["first"], state["last"]
+        cells: Cells = {"stream_turn_ms": Cell((finished - started) * 1000)}
+        note = None if received == n else f"{received:,} deltas received of {n:,}"
+        if received >= 2 and first is not None and last is not None and last > first:
+            cells["stream_rate"] = Cell(received / (last - first), note=note)
+        else:
+            cells["stream_rate"] = Cell(error=f"{received} deltas received")
+        return cells
+    except Exception as exc:
+        return _error_cells(keys, exc)
+    finally:
+        await peer.close()

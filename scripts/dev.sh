@@ -23,15 +23,32 @@ setup() {
   fi
 }
 
+# The enforced command sandbox needs bubblewrap (Debian package `bubblewrap`). Install it when
+# it is missing and apt-get can be used (root: CI, fresh machines); otherwise say how.
+ensure_bwrap() {
+  command -v bwrap >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing bubblewrap (apt-get)" >&2
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1; then
+      apt-get update -qq >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 || true
+    fi
+  fi
+  command -v bwrap >/dev/null 2>&1 ||
+    echo "warning: bubblewrap (bwrap) is not installed; sandboxed commands will not run (apt-get install bubblewrap)" >&2
+}
+
 case "${1:-}" in
   serve)
     shift
     setup run
+    ensure_bwrap
     exec "$VENV/bin/agent-app-server" "$@"
     ;;
   test)
     shift
     setup dev
+    ensure_bwrap
     echo "== ruff" && "$VENV/bin/ruff" check src tests bench && "$VENV/bin/ruff" format --check src tests bench
     echo "== mypy" && "$VENV/bin/mypy"
     echo "== pytest" && exec "$VENV/bin/python" -m pytest "$@"

@@ -1,8 +1,9 @@
-"""Command line: ``agent-app-server [app-server] [--listen URL] [-c key=value]...`` and the
-schema generators. Flags mirror ``codex app-server`` so we are a drop-in for clients that spawn it.
+"""Command line: ``agent-app-server [app-server] [--listen URL] [--ws-* ...] [-c key=value]...`` and
+the schema generators. Flags mirror ``codex app-server`` so we are a drop-in for clients that spawn it.
 
-Owns: argument parsing, start-up errors (exit code 1 with a message on stderr), and running the
-chosen transport. Heavy modules are imported only once we know what to run.
+Owns: argument parsing, start-up errors (exit code 1 with ``Error: <message>`` on stderr, the
+reference's wording for the ``--ws-*`` checks), and running the chosen transport. Heavy modules are
+imported only once we know what to run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import PROTOCOL_VERSION, __version__
 
@@ -28,7 +30,39 @@ def _parser() -> argparse.ArgumentParser:
         target.add_argument(
             "--listen",
             default="stdio://",
-            help="transport to serve: stdio:// (default; JSONL on stdin/stdout)",
+            type=_listen_url,
+            metavar="URL",
+            help="transport: stdio:// (default; JSONL on stdin/stdout), ws://IP:PORT (WebSocket; port 0 picks "
+            "one), unix://[PATH] (WebSocket over a unix socket; default $CODEX_HOME/app-server-control/"
+            "app-server-control.sock), or off",
+        )
+        target.add_argument(
+            "--ws-auth",
+            choices=("capability-token", "signed-bearer-token"),
+            metavar="MODE",
+            help="authentication for WebSocket connections: capability-token or signed-bearer-token",
+        )
+        target.add_argument("--ws-token-file", metavar="PATH", help="absolute path to the capability-token file")
+        target.add_argument("--ws-token-sha256", metavar="HEX", help="hex SHA-256 digest of the capability token")
+        target.add_argument(
+            "--ws-shared-secret-file",
+            metavar="PATH",
+            help="absolute path to the shared secret (at least 32 bytes) for HS256 signed bearer tokens",
+        )
+        target.add_argument("--ws-issuer", metavar="ISSUER", help="expected `iss` of signed bearer tokens")
+        target.add_argument("--ws-audience", metavar="AUDIENCE", help="expected `aud` of signed bearer tokens")
+        target.add_argument(
+            "--ws-max-clock-skew-seconds",
+            type=int,
+            metavar="SECONDS",
+            help="clock skew tolerated when checking exp/nbf of signed bearer tokens (default 30)",
+        )
+        target.add_argument(
+            "--idle-thread-unload-seconds",
+            type=float,
+            default=30 * 60.0,
+            metavar="SECONDS",
+            help="unload a thread with no subscribers and nothing running after this long (default 1800; 0: never)",
         )
         target.add_argument(
             "-c",
@@ -62,40 +96,78 @@ def main(argv: list[str] | None = None) -> int:
         written = generate(args.out, args.experimental)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
         return 0
-    return serve(args.listen, args.overrides)
+    return serve(args)
 
 
-def serve(listen: str, overrides: list[str]) -> int:
+def _listen_url(text: str) -> Any:
+    from .server.listen import ListenError, parse_listen
+
+    try:
+        return parse_listen(text)
+    except ListenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _auth_options(args: argparse.Namespace) -> Any:
+    from .transport.auth import WsAuthOptions
+
+    return WsAuthOptions(
+        mode=args.ws_auth,
+        token_file=args.ws_token_file,
+        token_sha256=args.ws_token_sha256,
+        shared_secret_file=args.ws_shared_secret_file,
+        issuer=args.ws_issuer,
+        audience=args.ws_audience,
+        max_clock_skew_seconds=args.ws_max_clock_skew_seconds,
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="agent-app-server %(levelname)s: %(message)s")
     from .core.config import ConfigError, codex_home_from_env, load_config
 
-    if listen not in ("stdio://", "stdio"):
-        print(
-            f"error: unsupported --listen {listen!r}; this build serves stdio:// only",
-            file=sys.stderr,
-        )
-        return 1
+    target = args.listen
+    idle = args.idle_thread_unload_seconds
+    idle_after = None if idle is None or idle <= 0 else float(idle)
+    authenticator = None
+    if target.kind in ("ws", "unix"):
+        from .server.listen import ListenError, check_exposure
+        from .transport.auth import AuthConfigError, build_authenticator
+
+        try:
+            authenticator = build_authenticator(_auth_options(args))
+            # Before anything binds: an unauthenticated agent must never be reachable off this host.
+            check_exposure(target, authenticator)
+        except (AuthConfigError, ListenError) as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            return 1
     try:
-        config = load_config(codex_home_from_env(), overrides)
+        config = load_config(codex_home_from_env(), args.overrides)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for warning in config.warnings:
+        logging.getLogger("agent_app_server").warning("%s (%s)", warning.summary, warning.path)
     try:
-        asyncio.run(_serve_stdio(config))
+        if target.kind == "stdio":
+            asyncio.run(_serve_stdio(config, idle_after))
+            return 0
+        from .server.listen import ServeOptions, run_listener
+
+        return asyncio.run(
+            run_listener(config, target, ServeOptions(authenticator=authenticator, idle_unload_after_s=idle_after))
+        )
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
-async def _serve_stdio(config: object) -> None:
-    from .core.config import Config
+async def _serve_stdio(config: Any, idle_after: float | None) -> None:
     from .server import AppServer
     from .transport import StdioStream
 
-    assert isinstance(config, Config)
-    for warning in config.warnings:
-        logging.getLogger("agent_app_server").warning("%s (%s)", warning.summary, warning.path)
     app = await AppServer.open(config)
+    app.idle_unload_after_s = idle_after
+    app.start_background()
     try:
         stream = await StdioStream.open()
         await app.serve(stream)

@@ -65,7 +65,11 @@ class Reference:
         ]
 
     def type_errors(self, instance: Any, name: str) -> list[str]:
-        """Schema violations of ``instance`` against the v2 bundle's definition ``name``."""
+        """Schema violations of ``instance`` against the v2 bundle's definition ``name`` (or, for
+        the few types the reference leaves out of that bundle, such as ``FuzzyFileSearchResponse``,
+        against their own ``<name>.json``)."""
+        if name not in self.document(V2_BUNDLE)["definitions"]:
+            return self.errors(instance, f"{name}.json")
         return self.errors(instance, V2_BUNDLE, name)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from surface_samples import SURFACE_CLIENT_PARAMS, surface_methods, surface_notifications
+
 from agent_app_server.protocol import (
     AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision,
     AccountRateLimitsUpdatedNotification,
@@ -552,6 +554,10 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
             TurnSteerResponse(turn_id=TURN_ID),
         ),
         "turn/interrupt": (TurnInterruptParams(thread_id=THREAD_ID, turn_id=TURN_ID), TurnInterruptResponse()),
+        **fs_methods(),
+        **exec_methods(),
+        **tools_methods(),
+        **surface_methods(),
     }
 
 
@@ -630,6 +636,9 @@ def notifications() -> dict[str, WireModel]:
         "mcpServer/startupStatus/updated": McpServerStatusUpdatedNotification(
             name="docs", status="failed", error="boom", failure_reason="reauthenticationRequired"
         ),
+        **fs_notifications(),
+        **tools_notifications(),
+        **surface_notifications(),
     }
 
 
@@ -695,7 +704,7 @@ def server_requests() -> dict[str, tuple[WireModel, WireModel]]:
 
 
 #: ``params`` as real clients send them, one per method: camelCase JSON, mostly minimal.
-CLIENT_PARAMS: dict[str, dict[str, Any]] = {
+CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "initialize": {"clientInfo": {"name": "my-client", "version": "1.0.0"}, "capabilities": {"experimentalApi": True}},
     "thread/start": {"cwd": CWD, "approvalPolicy": "on-request", "sandbox": "workspace-write"},
     "thread/resume": {"threadId": THREAD_ID},
@@ -718,4 +727,156 @@ CLIENT_PARAMS: dict[str, dict[str, Any]] = {
     },
     "turn/steer": {"threadId": THREAD_ID, "expectedTurnId": TURN_ID, "input": [{"type": "text", "text": "more"}]},
     "turn/interrupt": {"threadId": THREAD_ID, "turnId": TURN_ID},
+    "fs/readFile": {"path": CWD + "/README.md"},
+    "fs/writeFile": {"path": CWD + "/out.bin", "dataBase64": "aGkK"},
+    "fs/createDirectory": {"path": CWD + "/build", "recursive": None},
+    "fs/getMetadata": {"path": CWD},
+    "fs/readDirectory": {"path": CWD},
+    "fs/remove": {"path": CWD + "/build", "force": False},
+    "fs/copy": {"sourcePath": CWD + "/a", "destinationPath": CWD + "/b", "recursive": True},
+    "fs/watch": {"watchId": "w1", "path": CWD + "/.git/HEAD"},
+    "fs/unwatch": {"watchId": "w1"},
+    "fuzzyFileSearch": {"query": "readme", "roots": [CWD], "cancellationToken": "t1"},
+    "command/exec": {
+        "command": ["bash", "-lc", "ls"],
+        "processId": "p1",
+        "tty": True,
+        "size": {"rows": 24, "cols": 80},
+        "env": {"TERM": "xterm", "UNSET_ME": None},
+        "timeoutMs": 5000,
+        "sandboxPolicy": {"type": "workspaceWrite", "networkAccess": True},
+    },
+    "command/exec/write": {"processId": "p1", "deltaBase64": "aGkK", "closeStdin": True},
+    "command/exec/resize": {"processId": "p1", "size": {"rows": 30, "cols": 100}},
+    "command/exec/terminate": {"processId": "p1"},
+    "thread/shellCommand": {"threadId": THREAD_ID, "command": "git status", "timeoutMs": None},
 }
+
+
+def exec_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for command/exec* and thread/shellCommand."""
+    from agent_app_server.protocol import exec as ex
+
+    size = ex.CommandExecTerminalSize(rows=24, cols=80)
+    return {
+        "command/exec": (
+            ex.CommandExecParams(command=["ls", "-la"], process_id="p1", tty=True, size=size, env={"A": None}),
+            ex.CommandExecResponse(exit_code=0, stdout="a\n", stderr=""),
+        ),
+        "command/exec/write": (
+            ex.CommandExecWriteParams(process_id="p1", delta_base64="aGkK", close_stdin=True),
+            ex.CommandExecWriteResponse(),
+        ),
+        "command/exec/resize": (
+            ex.CommandExecResizeParams(process_id="p1", size=size),
+            ex.CommandExecResizeResponse(),
+        ),
+        "command/exec/terminate": (ex.CommandExecTerminateParams(process_id="p1"), ex.CommandExecTerminateResponse()),
+        "thread/shellCommand": (
+            ex.ThreadShellCommandParams(thread_id=THREAD_ID, command="git status"),
+            ex.ThreadShellCommandResponse(),
+        ),
+    }
+
+
+def fs_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for the fs/* methods and fuzzyFileSearch."""
+    from agent_app_server.protocol import fs
+
+    path = CWD + "/src/main.py"
+    return {
+        "fs/readFile": (fs.FsReadFileParams(path=path), fs.FsReadFileResponse(data_base64="aGkK")),
+        "fs/writeFile": (fs.FsWriteFileParams(path=path, data_base64="aGkK"), fs.FsWriteFileResponse()),
+        "fs/createDirectory": (
+            fs.FsCreateDirectoryParams(path=CWD + "/build", recursive=False),
+            fs.FsCreateDirectoryResponse(),
+        ),
+        "fs/getMetadata": (
+            fs.FsGetMetadataParams(path=path),
+            fs.FsGetMetadataResponse(
+                is_directory=False, is_file=True, is_symlink=False, created_at_ms=0, modified_at_ms=1_764_000_000_000
+            ),
+        ),
+        "fs/readDirectory": (
+            fs.FsReadDirectoryParams(path=CWD),
+            fs.FsReadDirectoryResponse(
+                entries=[fs.FsReadDirectoryEntry(file_name="src", is_directory=True, is_file=False)]
+            ),
+        ),
+        "fs/remove": (fs.FsRemoveParams(path=path, recursive=True, force=True), fs.FsRemoveResponse()),
+        "fs/copy": (
+            fs.FsCopyParams(source_path=path, destination_path=CWD + "/copy.py"),
+            fs.FsCopyResponse(),
+        ),
+        "fs/watch": (fs.FsWatchParams(watch_id="w1", path=CWD), fs.FsWatchResponse(path=CWD)),
+        "fs/unwatch": (fs.FsUnwatchParams(watch_id="w1"), fs.FsUnwatchResponse()),
+        "fuzzyFileSearch": (
+            fs.FuzzyFileSearchParams(query="main", roots=[CWD], cancellation_token="t1"),
+            fs.FuzzyFileSearchResponse(
+                files=[
+                    fs.FuzzyFileSearchResult(
+                        root=CWD,
+                        path="src/main.py",
+                        match_type="file",
+                        file_name="main.py",
+                        score=120,
+                        indices=[4, 5, 6, 7],
+                    ),
+                    fs.FuzzyFileSearchResult(root=CWD, path="src", match_type="directory", file_name="src", score=3),
+                ]
+            ),
+        ),
+    }
+
+
+def fs_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol import fs
+
+    return {"fs/changed": fs.FsChangedNotification(watch_id="w1", changed_paths=[CWD + "/src/main.py"])}
+
+
+CLIENT_PARAMS.update(SURFACE_CLIENT_PARAMS)
+
+
+def tools_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for the MCP server methods."""
+    from agent_app_server.protocol import tools
+
+    tool = tools.Tool(name="echo", input_schema={"type": "object"}, description="Echo")
+    status = tools.McpServerStatus(
+        name="echo",
+        auth_status="unsupported",
+        tools={"echo": tool},
+        resources=[],
+        resource_templates=[],
+        runtime_status="connected",
+        server_info=tools.McpServerInfo(name="echo", version="1.0.0"),
+    )
+    return {
+        "mcpServerStatus/list": (
+            tools.ListMcpServerStatusParams(thread_id=THREAD_ID, detail="full"),
+            tools.ListMcpServerStatusResponse(data=[status]),
+        ),
+        "mcpServer/tool/call": (
+            tools.McpServerToolCallParams(thread_id=THREAD_ID, server="echo", tool="echo", arguments={"text": "hi"}),
+            tools.McpServerToolCallResponse(content=[{"type": "text", "text": "echo: hi"}], is_error=False),
+        ),
+    }
+
+
+def tools_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol import TerminalInteractionNotification
+
+    return {
+        "item/commandExecution/terminalInteraction": TerminalInteractionNotification(
+            thread_id=THREAD_ID, turn_id=TURN_ID, item_id="call_1", process_id="4242", stdin="yes\n"
+        )
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "mcpServerStatus/list": {},
+        "mcpServer/tool/call": {"threadId": THREAD_ID, "server": "echo", "tool": "echo", "arguments": {"text": "hi"}},
+    }
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import agent_app_server.protocol as protocol
 
 EXPORTED = [
+    "AbsolutePath",
     "AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision",
     "AccountRateLimitsUpdatedNotification",
     "ActiveThreadStatus",
@@ -76,9 +77,33 @@ EXPORTED = [
     "FileChangeThreadItem",
     "FileUpdateChange",
     "FindInPageWebSearchAction",
+    "FsChangedNotification",
+    "FsCopyParams",
+    "FsCopyResponse",
+    "FsCreateDirectoryParams",
+    "FsCreateDirectoryResponse",
+    "FsGetMetadataParams",
+    "FsGetMetadataResponse",
+    "FsReadDirectoryEntry",
+    "FsReadDirectoryParams",
+    "FsReadDirectoryResponse",
+    "FsReadFileParams",
+    "FsReadFileResponse",
+    "FsRemoveParams",
+    "FsRemoveResponse",
+    "FsUnwatchParams",
+    "FsUnwatchResponse",
+    "FsWatchParams",
+    "FsWatchResponse",
+    "FsWriteFileParams",
+    "FsWriteFileResponse",
     "FunctionCallOutputBody",
     "FunctionCallOutputContentItem",
     "FunctionCallOutputThreadItem",
+    "FuzzyFileSearchMatchType",
+    "FuzzyFileSearchParams",
+    "FuzzyFileSearchResponse",
+    "FuzzyFileSearchResult",
     "GitInfo",
     "GranularApprovalConfig",
     "GranularAskForApproval",
@@ -282,6 +307,186 @@ EXPORTED = [
     "WorkspaceWriteSandboxPolicy",
 ]
 
+# Account, models, config, skills and hooks.
+EXPORTED += [
+    "Account",
+    "AccountLoginCompletedNotification",
+    "AccountUpdatedNotification",
+    "AllowDenyRequirement",
+    "AmazonBedrockAccessKeysLoginAccountParams",
+    "AmazonBedrockAccount",
+    "AmazonBedrockLoginAccountParams",
+    "AmazonBedrockLoginAccountResponse",
+    "AnalyticsConfig",
+    "ApiKeyAccount",
+    "ApiKeyLoginAccountParams",
+    "ApiKeyLoginAccountResponse",
+    "AuthMode",
+    "AutoCompactTokenLimitScope",
+    "AutoReviewRequirements",
+    "BrowserUseAccessApprovalLifetime",
+    "BrowserUseConfig",
+    "BrowserUseExtensionRequirements",
+    "BrowserUseOriginPolicy",
+    "BrowserUseOriginPolicyConfig",
+    "BrowserUseRequirements",
+    "CancelLoginAccountParams",
+    "CancelLoginAccountResponse",
+    "CancelLoginAccountStatus",
+    "ChatgptAccount",
+    "ChatgptAuthTokensLoginAccountParams",
+    "ChatgptAuthTokensLoginAccountResponse",
+    "ChatgptDeviceCodeLoginAccountParams",
+    "ChatgptDeviceCodeLoginAccountResponse",
+    "ChatgptLoginAccountParams",
+    "ChatgptLoginAccountResponse",
+    "CliAuthCredentialsStoreMode",
+    "ComputerUseConfig",
+    "ComputerUseMacosConfig",
+    "ComputerUseMacosRequirements",
+    "ComputerUseRequirements",
+    "ComputerUseWindowsConfig",
+    "ComputerUseWindowsExeConfig",
+    "ComputerUseWindowsExeRequirement",
+    "ComputerUseWindowsRequirements",
+    "Config",
+    "ConfigBatchWriteParams",
+    "ConfigEdit",
+    "ConfigLayer",
+    "ConfigLayerMetadata",
+    "ConfigLayerSource",
+    "ConfigReadParams",
+    "ConfigReadResponse",
+    "ConfigRequirements",
+    "ConfigRequirementsReadResponse",
+    "ConfigValueWriteParams",
+    "ConfigWriteResponse",
+    "CyberAccessProgram",
+    "DesktopOnboardingEntrypoint",
+    "EnterpriseManagedConfigLayerSource",
+    "ExperimentalFeature",
+    "ExperimentalFeatureListParams",
+    "ExperimentalFeatureListResponse",
+    "ExperimentalFeatureStage",
+    "FeedbackRequirements",
+    "ForcedChatgptWorkspaceIds",
+    "ForcedLoginMethod",
+    "GcpAccount",
+    "GetAccountParams",
+    "GetAccountRateLimitsParams",
+    "GetAccountRateLimitsResponse",
+    "GetAccountResponse",
+    "HookErrorInfo",
+    "HookEventName",
+    "HookMetadata",
+    "HookSource",
+    "HookTrustStatus",
+    "HooksListEntry",
+    "HooksListParams",
+    "HooksListResponse",
+    "InAppBrowserRequirements",
+    "InputModality",
+    "LegacyManagedConfigTomlFromFileConfigLayerSource",
+    "LegacyManagedConfigTomlFromMdmConfigLayerSource",
+    "LoginAccountParams",
+    "LoginAccountResponse",
+    "LoginAppBrand",
+    "LogoutAccountResponse",
+    "MdmConfigLayerSource",
+    "MergeStrategy",
+    "Model",
+    "ModelAccessPrograms",
+    "ModelAvailabilityNux",
+    "ModelListParams",
+    "ModelListResponse",
+    "ModelServiceTier",
+    "ModelUpgradeInfo",
+    "ModelsRequirements",
+    "MultiAgentVersion",
+    "NewThreadModelDefaults",
+    "OtelExporter",
+    "OtelHttpProtocol",
+    "OtelRequirements",
+    "OtelTlsConfig",
+    "OtelToolResultLogConfig",
+    "OtlpGrpcExporterConfig",
+    "OtlpGrpcOtelExporter",
+    "OtlpHttpExporterConfig",
+    "OtlpHttpOtelExporter",
+    "OverriddenMetadata",
+    "PackagedDefaultsConfigLayerSource",
+    "ProjectConfigLayerSource",
+    "RateLimitResetCredit",
+    "RateLimitResetCreditStatus",
+    "RateLimitResetCreditsSummary",
+    "RateLimitResetType",
+    "ReasoningEffortOption",
+    "RequestHeader",
+    "ResidencyRequirement",
+    "SandboxWorkspaceWrite",
+    "SessionFlagsConfigLayerSource",
+    "SkillDependencies",
+    "SkillErrorInfo",
+    "SkillInterface",
+    "SkillMetadata",
+    "SkillScope",
+    "SkillToolDependency",
+    "SkillsChangedNotification",
+    "SkillsConfigWriteParams",
+    "SkillsConfigWriteResponse",
+    "SkillsListEntry",
+    "SkillsListParams",
+    "SkillsListResponse",
+    "SystemConfigLayerSource",
+    "ToolsV2",
+    "UserConfigLayerSource",
+    "Verbosity",
+    "WebSearchContextSize",
+    "WebSearchLocation",
+    "WebSearchMode",
+    "WebSearchProvider",
+    "WebSearchToolConfig",
+    "WindowsSandboxImplementation",
+    "WriteStatus",
+]
+
+# Client tools: dynamic tool specs, MCP server methods, terminal interaction.
+EXPORTED += [
+    "DynamicToolNamespaceTool",
+    "DynamicToolSpec",
+    "FunctionDynamicToolNamespaceTool",
+    "FunctionDynamicToolSpec",
+    "ListMcpServerStatusParams",
+    "ListMcpServerStatusResponse",
+    "McpAuthStatus",
+    "McpServerConnectionStatus",
+    "McpServerInfo",
+    "McpServerStatus",
+    "McpServerStatusDetail",
+    "McpServerToolCallParams",
+    "McpServerToolCallResponse",
+    "NamespaceDynamicToolSpec",
+    "Resource",
+    "ResourceTemplate",
+    "TerminalInteractionNotification",
+    "Tool",
+]
+
+# Standalone commands: command/exec and thread/shellCommand.
+EXPORTED += [
+    "CommandExecParams",
+    "CommandExecResizeParams",
+    "CommandExecResizeResponse",
+    "CommandExecResponse",
+    "CommandExecTerminalSize",
+    "CommandExecTerminateParams",
+    "CommandExecTerminateResponse",
+    "CommandExecWriteParams",
+    "CommandExecWriteResponse",
+    "ThreadShellCommandParams",
+    "ThreadShellCommandResponse",
+]
+
 REGISTERED_METHODS = [
     "initialize",
     "thread/start",
@@ -301,6 +506,44 @@ REGISTERED_METHODS = [
     "turn/start",
     "turn/steer",
     "turn/interrupt",
+]
+
+REGISTERED_METHODS += [
+    "account/read",
+    "account/login/start",
+    "account/login/cancel",
+    "account/logout",
+    "account/rateLimits/read",
+    "model/list",
+    "config/read",
+    "config/value/write",
+    "config/batchWrite",
+    "configRequirements/read",
+    "experimentalFeature/list",
+    "skills/list",
+    "skills/config/write",
+    "hooks/list",
+]
+
+REGISTERED_METHODS += [
+    "fs/readFile",
+    "fs/writeFile",
+    "fs/createDirectory",
+    "fs/getMetadata",
+    "fs/readDirectory",
+    "fs/remove",
+    "fs/copy",
+    "fs/watch",
+    "fs/unwatch",
+    "fuzzyFileSearch",
+]
+
+REGISTERED_METHODS += [
+    "command/exec",
+    "command/exec/write",
+    "command/exec/resize",
+    "command/exec/terminate",
+    "thread/shellCommand",
 ]
 
 REGISTERED_NOTIFICATIONS = [
@@ -336,7 +579,18 @@ REGISTERED_NOTIFICATIONS = [
     "remoteControl/status/changed",
     "command/exec/outputDelta",
     "mcpServer/startupStatus/updated",
+    "fs/changed",
 ]
+
+REGISTERED_NOTIFICATIONS += ["account/login/completed", "account/updated", "skills/changed"]
+REGISTERED_NOTIFICATIONS.insert(
+    REGISTERED_NOTIFICATIONS.index("item/fileChange/outputDelta") + 1, "item/commandExecution/terminalInteraction"
+)
+
+#: Methods whose params the reference types as null or nullable.
+PARAMS_OPTIONAL_METHODS = {"account/logout", "account/rateLimits/read", "configRequirements/read"}
+
+REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call"]
 
 REGISTERED_SERVER_REQUESTS = [
     "item/commandExecution/requestApproval",
@@ -359,7 +613,9 @@ def test_every_exported_name_exists() -> None:
 
 def test_every_registered_type_is_exported() -> None:
     specs = [*protocol.METHODS.values(), *protocol.NOTIFICATIONS.values(), *protocol.SERVER_REQUESTS.values()]
-    types = {spec.params for spec in specs} | {getattr(spec, "result", spec.params) for spec in specs}
+    types = {spec.params for spec in specs if spec.params is not None} | {
+        getattr(spec, "result", spec.params) for spec in specs
+    }
     assert {tp.__name__ for tp in types} <= set(protocol.__all__)
     assert all(getattr(protocol, tp.__name__) is tp for tp in types)
 
@@ -368,4 +624,5 @@ def test_registry_is_pinned() -> None:
     assert list(protocol.METHODS) == REGISTERED_METHODS
     assert list(protocol.NOTIFICATIONS) == REGISTERED_NOTIFICATIONS
     assert list(protocol.SERVER_REQUESTS) == REGISTERED_SERVER_REQUESTS
-    assert not any(spec.experimental or spec.params_optional for spec in protocol.METHODS.values())
+    assert not any(spec.experimental for spec in protocol.METHODS.values())
+    assert {name for name, spec in protocol.METHODS.items() if spec.params_optional} == PARAMS_OPTIONAL_METHODS

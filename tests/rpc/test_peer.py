@@ -129,7 +129,10 @@ async def test_method_must_be_a_string(pair: tuple[Client, EchoDispatcher, Peer]
 async def test_handler_errors_map_to_codes(pair: tuple[Client, EchoDispatcher, Peer]) -> None:
     client, _, _ = pair
     await client.send({"id": 1, "method": "bad_params"})
-    assert (await client.receive())["error"] == {"code": -32602, "message": "Invalid params: `threadId` must be a string"}
+    assert (await client.receive())["error"] == {
+        "code": -32602,
+        "message": "Invalid params: `threadId` must be a string",
+    }
     await client.send({"id": 2, "method": "crash"})
     error = (await client.receive())["error"]
     assert error["code"] == -32603 and "boom" in error["message"]

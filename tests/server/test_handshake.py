@@ -57,9 +57,13 @@ async def test_experimental_methods_need_the_capability(spawn, codex_home: Path)
     server: ServerProcess = await spawn()
     await server.initialize()
     response = await server.call(
-        "thread/start", {"approvalPolicy": {"granular": {"mcp_elicitations": True, "rules": True, "sandbox_approval": True}}}
+        "thread/start",
+        {"approvalPolicy": {"granular": {"mcp_elicitations": True, "rules": True, "sandbox_approval": True}}},
     )
-    assert response["error"] == {"code": -32600, "message": "askForApproval.granular requires experimentalApi capability"}
+    assert response["error"] == {
+        "code": -32600,
+        "message": "askForApproval.granular requires experimentalApi capability",
+    }
 
 
 async def test_experimental_field_allowed_after_opt_in(spawn) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +106,9 @@ async def test_malformed_config_is_a_clear_startup_error(spawn, codex_home: Path
 
 
 async def test_config_overrides_on_the_command_line(spawn) -> None:  # type: ignore[no-untyped-def]
-    server: ServerProcess = await spawn(args=("app-server", "-c", "model=from-flag", "-c", 'sandbox_mode="workspace-write"'))
+    server: ServerProcess = await spawn(
+        args=("app-server", "-c", "model=from-flag", "-c", 'sandbox_mode="workspace-write"')
+    )
     await server.initialize()
     result = await server.result("thread/start", {})
     assert result["model"] == "from-flag"

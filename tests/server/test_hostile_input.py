@@ -21,10 +21,12 @@ from support.server_process import ServerProcess
         (b'{"id": true, "method": "thread/loaded/list"}\n', -32600),
         (b'{"id": 1e400, "method": "thread/loaded/list"}\n', -32600),
         (b'{"id": 123456789012345678901234567890, "method": "thread/loaded/list"}\n', -32600),
-        (b'\xff\xfe garbage bytes\n', -32700),
+        (b"\xff\xfe garbage bytes\n", -32700),
     ],
 )
-async def test_malformed_messages_get_errors_and_the_connection_stays(server: ServerProcess, raw: bytes, code: int) -> None:
+async def test_malformed_messages_get_errors_and_the_connection_stays(
+    server: ServerProcess, raw: bytes, code: int
+) -> None:
     before = len(server.received)
     await server.send_raw(raw)
     response = await server.call("thread/loaded/list", {})

@@ -187,9 +187,7 @@ async def test_backwards_cursor(seeded: tuple[ServerProcess, list[ThreadRecord]]
     expected = _expected(records)
     page1 = await server.result("thread/list", {"limit": 30})
     page2 = await server.result("thread/list", {"limit": 30, "cursor": page1["nextCursor"]})
-    back = await server.result(
-        "thread/list", {"limit": 30, "cursor": page2["backwardsCursor"], "sortDirection": "asc"}
-    )
+    back = await server.result("thread/list", {"limit": 30, "cursor": page2["backwardsCursor"], "sortDirection": "asc"})
     assert [t["id"] for t in back["data"]] == list(reversed(expected[:30]))
 
 
@@ -209,7 +207,9 @@ async def test_excluded_ids_and_bad_list_params(seeded: tuple[ServerProcess, lis
 
 
 async def test_name_archive_unarchive_and_restart(
-    seeded: tuple[ServerProcess, list[ThreadRecord]], spawn, codex_home: Path  # type: ignore[no-untyped-def]
+    seeded: tuple[ServerProcess, list[ThreadRecord]],
+    spawn,
+    codex_home: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     server, records = seeded
     target = _expected(records)[0]

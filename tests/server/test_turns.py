@@ -101,7 +101,6 @@ async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, mode
         "item/completed",
         "thread/tokenUsage/updated",
         "account/rateLimits/updated",
-        "thread/readState/changed",
         "thread/status/changed",
         "turn/completed",
     ]
@@ -117,8 +116,8 @@ async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, mode
     assert message["text"] == "Hello there!"
     usage = seen[13]["params"]["tokenUsage"]
     assert usage["last"]["totalTokens"] == usage["total"]["totalTokens"] > 0
-    assert seen[16]["params"]["status"] == {"type": "idle"}
-    completed = seen[17]["params"]["turn"]
+    assert seen[15]["params"]["status"] == {"type": "idle"}
+    completed = seen[16]["params"]["turn"]
     assert completed["status"] == "completed" and completed["itemsView"] == "summary"
     assert completed["items"] == [message]
     assert isinstance(completed["durationMs"], int) and completed["startedAt"] and completed["completedAt"]
@@ -130,6 +129,23 @@ async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, mode
     assert any("<environment_context>" in text for text in input_texts(body))
     assert input_texts(body)[-1] == "hello"
     assert model.requests[-1].headers["authorization"] == "Bearer test-key"
+
+
+async def test_read_state_goes_to_experimental_clients_only(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer
+) -> None:
+    write_mock_config(codex_home, model.base_url)
+    server = await spawn(env=ENV)
+    await server.initialize(experimental=True)
+    thread_id = await start_thread(server)
+    model.enqueue(text_reply("done"))
+    _, seen = await run_turn(server, thread_id, "hi")
+    assert methods(seen)[-3:] == ["thread/readState/changed", "thread/status/changed", "turn/completed"]
+    read_state = seen[-3]["params"]["readState"]
+    assert read_state["firstUnread"] == {"type": "turn", "turnId": seen[-1]["params"]["turn"]["id"]}
+    model.enqueue(http_error(500, {"error": {"message": "boom"}}))
+    _, seen = await run_turn(server, thread_id, "again")
+    assert methods(seen)[-4:] == ["thread/status/changed", "error", "thread/readState/changed", "turn/completed"]
 
 
 async def test_thread_is_stored_at_first_turn_and_read_back(agent: ServerProcess, model: FakeModelServer) -> None:
@@ -161,14 +177,20 @@ async def test_unknown_tool_call_then_answer(agent: ServerProcess, model: FakeMo
     calls = [item for item in second["input"] if item.get("type") == "function_call"]
     outputs = [item for item in second["input"] if item.get("type") == "function_call_output"]
     assert calls[0]["call_id"] == "call_1"
-    assert outputs == [{"type": "function_call_output", "call_id": "call_1", "output": "unsupported call: no_such_tool"}]
+    assert outputs == [
+        {"type": "function_call_output", "call_id": "call_1", "output": "unsupported call: no_such_tool"}
+    ]
     assert methods(seen).count("thread/tokenUsage/updated") == 2
 
 
 @pytest.mark.parametrize(
     ("script", "message", "info"),
     [
-        (http_error(500, {"error": {"message": "boom"}}), "We’re currently experiencing high demand", "internalServerError"),
+        (
+            http_error(500, {"error": {"message": "boom"}}),
+            "We’re currently experiencing high demand",
+            "internalServerError",
+        ),
         (
             http_error(401, {"error": {"message": "bad key"}}),
             "unexpected status 401 Unauthorized",
@@ -181,7 +203,9 @@ async def test_unknown_tool_call_then_answer(agent: ServerProcess, model: FakeMo
             "usageLimitExceeded",
         ),
         (
-            http_error(429, {"error": {"type": "rate_limit_exceeded", "code": "rate_limit_exceeded", "message": "slow"}}),
+            http_error(
+                429, {"error": {"type": "rate_limit_exceeded", "code": "rate_limit_exceeded", "message": "slow"}}
+            ),
             "exceeded retry limit, last status: 429",
             {"responseTooManyFailedAttempts": {"httpStatusCode": 429}},
         ),
@@ -190,7 +214,11 @@ async def test_unknown_tool_call_then_answer(agent: ServerProcess, model: FakeMo
             "ran out of room in the model's context window",
             "contextWindowExceeded",
         ),
-        (disconnect_after(text_reply("partial", deltas=["par", "tial"]), 3), "stream disconnected before completion", "other"),
+        (
+            disconnect_after(text_reply("partial", deltas=["par", "tial"]), 3),
+            "stream disconnected before completion",
+            "other",
+        ),
         (response_failed("server_error", "model melted"), "model melted", "other"),
     ],
 )
@@ -281,7 +309,8 @@ async def test_steer_adds_input_to_the_running_turn(agent: ServerProcess, model:
     )
     assert "expected active turn id other" in wrong["error"]["message"]
     steered = await agent.result(
-        "turn/steer", {"threadId": thread_id, "expectedTurnId": turn_id, "input": [{"type": "text", "text": "also this"}]}
+        "turn/steer",
+        {"threadId": thread_id, "expectedTurnId": turn_id, "input": [{"type": "text", "text": "also this"}]},
     )
     assert steered == {"turnId": turn_id}
     completed = await agent.notification("turn/completed")
@@ -290,9 +319,7 @@ async def test_steer_adds_input_to_the_running_turn(agent: ServerProcess, model:
     assert input_texts(model.requests[-1].body)[-1] == "also this"
 
 
-async def test_resume_after_restart_sends_full_context(
-    spawn: Spawn, codex_home: Path, model: FakeModelServer
-) -> None:
+async def test_resume_after_restart_sends_full_context(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
     write_mock_config(codex_home, model.base_url)
     first = await spawn(env=ENV)
     await first.initialize()
@@ -398,7 +425,9 @@ async def test_compact_replaces_history_with_a_summary(agent: ServerProcess, mod
     assert "SUMMARY: asked a long question" in body and "long answer" not in body
 
 
-async def test_context_window_failure_compacts_before_the_next_turn(agent: ServerProcess, model: FakeModelServer) -> None:
+async def test_context_window_failure_compacts_before_the_next_turn(
+    agent: ServerProcess, model: FakeModelServer
+) -> None:
     thread_id = await start_thread(agent)
     model.enqueue(http_error(400, {"error": {"code": "context_length_exceeded", "message": "too long"}}))
     await run_turn(agent, thread_id, "big")
@@ -421,8 +450,13 @@ async def test_per_turn_overrides_persist(agent: ServerProcess, model: FakeModel
     model.enqueue(text_reply("a"))
     await agent.result(
         "turn/start",
-        {"threadId": thread_id, "input": [{"type": "text", "text": "x"}], "model": "other-model", "effort": "high",
-         "cwd": str(tmp_path)},
+        {
+            "threadId": thread_id,
+            "input": [{"type": "text", "text": "x"}],
+            "model": "other-model",
+            "effort": "high",
+            "cwd": str(tmp_path),
+        },
     )
     await agent.notification("turn/completed")
     model.enqueue(text_reply("b"))

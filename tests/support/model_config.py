@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_mock_config(codex_home: Path, base_url: str, *, model: str = "mock-model", wire_api: str = "responses",
-                      extra: str = "") -> None:
+def write_mock_config(
+    codex_home: Path, base_url: str, *, model: str = "mock-model", wire_api: str = "responses", extra: str = ""
+) -> None:
     (codex_home / "config.toml").write_text(
         f'model = "{model}"\n'
         'model_provider = "mock"\n'

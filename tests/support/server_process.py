@@ -17,6 +17,8 @@ from typing import Any
 from .schema_check import SchemaChecker
 
 READ_LIMIT = 256 * 1024 * 1024
+#: Extra interpreter flags for the server process (e.g. a profiler), from the environment.
+PYTHON_FLAGS = tuple(os.environ.get("AGENT_SERVER_PYTHON_FLAGS", "").split())
 
 
 class ServerProcess:
@@ -48,6 +50,7 @@ class ServerProcess:
         env = {**os.environ, "CODEX_HOME": str(self.codex_home), **self.env}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
+            *PYTHON_FLAGS,
             "-m",
             "agent_app_server",
             *self.args,
@@ -108,7 +111,9 @@ class ServerProcess:
         self._methods[request_id] = method
         return future
 
-    async def call(self, method: str, params: Any = None, *, request_id: Any = None, timeout: float = 20) -> dict[str, Any]:
+    async def call(
+        self, method: str, params: Any = None, *, request_id: Any = None, timeout: float = 20
+    ) -> dict[str, Any]:
         """Send a request and return the whole response message (result or error)."""
         rid = self.new_id() if request_id is None else request_id
         future = self.expect(rid, method)

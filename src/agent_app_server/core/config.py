@@ -88,6 +88,10 @@ KNOWN_TOP_LEVEL_KEYS = frozenset(
         "experimental_instructions_file",
         "include_apply_patch_tool",
         "tool_output_token_limit",
+        # ours: the ChatGPT login's OAuth issuer, client id and local callback port
+        "auth_issuer",
+        "auth_client_id",
+        "auth_callback_port",
     }
 )
 
@@ -157,6 +161,8 @@ class Config:
     codex_home: Path
     values: dict[str, Any]
     warnings: tuple[ConfigWarning, ...] = ()
+    #: The ``-c key=value`` overrides applied on top of config.toml, as given (to reload with).
+    overrides: tuple[str, ...] = ()
 
     @property
     def state_dir(self) -> Path:
@@ -276,7 +282,7 @@ def load_config(codex_home: Path, overrides: list[str] | tuple[str, ...] = ()) -
         keys, value = parse_override(text)
         _set_path(values, keys, value)
     warnings = tuple(_unknown_key_warnings(values, str(path)))
-    return Config(codex_home=codex_home, values=values, warnings=warnings)
+    return Config(codex_home=codex_home, values=values, warnings=warnings, overrides=tuple(overrides))
 
 
 def _set_path(values: dict[str, Any], keys: list[str], value: Any) -> None:

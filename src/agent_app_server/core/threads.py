@@ -54,6 +54,19 @@ class EventSink(Protocol):
 
     def emit(self, thread_id: str | None, method: str, params: Any) -> None: ...
 
+    def emit_encoded(self, thread_id: str, method: str, encoded: str) -> None:
+        """An already-serialized notification (the streaming hot path)."""
+        ...
+
+    async def request(self, thread_id: str, method: str, params: Any, *, notify_resolved: bool = True) -> Any:
+        """Ask the thread's clients (approvals, dynamic tool calls); the first answer wins.
+
+        Waits until some client answers (a client that never does blocks only the caller).
+        Raises ``RemoteError`` when the answer is an error. ``serverRequest/resolved`` follows
+        an answer when ``notify_resolved``, and always when the caller stops waiting.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ClientIdentity:
@@ -82,6 +95,8 @@ class ThreadSettings:
     base_instructions: str | None = None
     developer_instructions: str | None = None
     service_tier: str | None = None
+    #: ``thread/start.dynamicTools`` (wire ``DynamicToolSpec`` dicts): tools the client runs itself.
+    dynamic_tools: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -115,6 +130,8 @@ class LoadedThread:
     last_input_tokens: int = 0
     #: The event log of an ephemeral thread, which never reaches the store.
     memory_events: list[EventRecord] = field(default_factory=list)
+    #: State of ``core.tools`` for this thread (session approvals, running commands, the turn diff).
+    tools: Any = None
 
     @property
     def id(self) -> str:

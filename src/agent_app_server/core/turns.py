@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..protocol.fastpath import DeltaEncoder
 from ..store import EventRecord
 from .history import CONTEXT_ITEM, CONTEXT_RESET, ITEM_COMPLETED, TURN_COMPLETED, TURN_STARTED, fold_context
 from .ids import uuid7
@@ -75,6 +76,10 @@ class ToolCall:
         return self.item.get("type") == "custom_tool_call"
 
 
+class TurnInterrupted(Exception):
+    """Raised by a tool to end the turn as ``interrupted`` (e.g. the client answered ``cancel``)."""
+
+
 class ToolRouter:
     """Tools offered to the model and how their calls are answered.
 
@@ -87,6 +92,21 @@ class ToolRouter:
 
     async def call(self, turn: TurnRunner, call: ToolCall) -> dict[str, Any]:
         return tool_output(call, f"unsupported call: {call.name}")
+
+    def thread_started(self, thread: LoadedThread) -> None:
+        """A thread was created (``thread/start``); tools may start connecting for it."""
+
+    async def prepare(self, turn: TurnRunner) -> None:
+        """Before the turn's first model request (e.g. wait for tool servers to start)."""
+
+    async def after_round(self, turn: TurnRunner) -> None:
+        """After each model response and the tool calls it made."""
+
+    def turn_finished(self, turn: TurnRunner, status: str) -> None:
+        """The turn ended (``completed``, ``interrupted`` or ``failed``); tool work it left may stop."""
+
+    async def aclose(self) -> None:
+        """Server shutdown: stop whatever tools still run."""
 
 
 def tool_output(call: ToolCall, output: str) -> dict[str, Any]:
@@ -111,7 +131,11 @@ class TurnRunner:
     pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
     final_message: dict[str, Any] | None = None
     task: asyncio.Task[None] | None = None
+    #: A model response is streaming and has not completed yet.
+    stream_open: bool = False
     _finished: bool = False
+    #: Events to persist with the next ``engine.record`` (items completed by tools land here too).
+    history: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def thread_id(self) -> str:
@@ -142,12 +166,12 @@ class TurnRunner:
             {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "startedAtMs": now_ms()},
         )
 
-    def item_completed(self, item: dict[str, Any], history: list[tuple[str, Any]]) -> None:
+    def item_completed(self, item: dict[str, Any], history: list[tuple[str, Any]] | None = None) -> None:
         self.emit(
             "item/completed",
             {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "completedAtMs": now_ms()},
         )
-        history.append((ITEM_COMPLETED, {"turnId": self.turn_id, "item": item}))
+        (self.history if history is None else history).append((ITEM_COMPLETED, {"turnId": self.turn_id, "item": item}))
 
     def user_message_item(self, user_input: list[dict[str, Any]], history: list[tuple[str, Any]]) -> dict[str, Any]:
         item = {"type": "userMessage", "id": uuid7(), "content": user_input}
@@ -160,7 +184,7 @@ class TurnRunner:
     async def run(self) -> None:
         engine = self.engine
         thread = self.thread
-        history: list[tuple[str, Any]] = []
+        history = self.history
         try:
             self.emit("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
             history.append((TURN_STARTED, self.turn_wire("inProgress")))
@@ -182,10 +206,12 @@ class TurnRunner:
                 thread.record.preview = preview_text(self.input)
             await engine.threads.materialize(thread)
             await engine.record(self, history, new_context)
+            await engine.tools.prepare(self)
 
             while True:
                 calls = await self.sample(history, new_context)
                 outputs = [await engine.tools.call(self, call) for call in calls]
+                await engine.tools.after_round(self)
                 new_context.extend(outputs)
                 await engine.record(self, history, new_context)
                 if calls:
@@ -200,6 +226,9 @@ class TurnRunner:
         except asyncio.CancelledError:
             await self.finish("interrupted", history, None)
             raise
+        except TurnInterrupted:
+            await self.finish("interrupted", history, None)
+            return
         except TurnFailed as failure:
             await self.finish("failed", history, failure.error)
             return
@@ -235,49 +264,55 @@ class TurnRunner:
         thread_id, turn_id = self.thread_id, self.turn_id
         sink = engine.sink
         streaming: dict[str, dict[str, Any]] = {}
+        # Agent message text arrives in many small pieces; joining once beats repeated concatenation.
+        text_parts: dict[str, list[str]] = {}
+        encoders: dict[Any, DeltaEncoder] = {}
         outputs: list[dict[str, Any]] = []
         calls: list[ToolCall] = []
+        self.stream_open = False
         try:
             async for event in client.stream(request):
+                self.stream_open = True
                 if type(event) is TextDelta:
-                    text_item = streaming.get(event.item_id)
-                    if text_item is not None:
-                        text_item["text"] += event.delta
-                    sink.emit(
-                        thread_id,
-                        "item/agentMessage/delta",
-                        {"threadId": thread_id, "turnId": turn_id, "itemId": event.item_id, "delta": event.delta},
-                    )
+                    parts = text_parts.get(event.item_id)
+                    if parts is not None:
+                        parts.append(event.delta)
+                    encoder = encoders.get(event.item_id)
+                    if encoder is None:
+                        encoder = encoders[event.item_id] = DeltaEncoder(
+                            "item/agentMessage/delta", thread_id, turn_id, event.item_id
+                        )
+                    sink.emit_encoded(thread_id, "item/agentMessage/delta", encoder.encode(event.delta))
                 elif type(event) is ReasoningSummaryDelta:
                     reasoning = streaming.get(event.item_id)
                     if reasoning is not None:
                         _grow(reasoning["summary"], event.summary_index, event.delta)
-                    sink.emit(
-                        thread_id,
-                        "item/reasoning/summaryTextDelta",
-                        {
-                            "threadId": thread_id,
-                            "turnId": turn_id,
-                            "itemId": event.item_id,
-                            "delta": event.delta,
-                            "summaryIndex": event.summary_index,
-                        },
-                    )
+                    key = (event.item_id, "s", event.summary_index)
+                    encoder = encoders.get(key)
+                    if encoder is None:
+                        encoder = encoders[key] = DeltaEncoder(
+                            "item/reasoning/summaryTextDelta",
+                            thread_id,
+                            turn_id,
+                            event.item_id,
+                            {"summaryIndex": event.summary_index},
+                        )
+                    sink.emit_encoded(thread_id, "item/reasoning/summaryTextDelta", encoder.encode(event.delta))
                 elif type(event) is ReasoningTextDelta:
                     reasoning = streaming.get(event.item_id)
                     if reasoning is not None:
                         _grow(reasoning["content"], event.content_index, event.delta)
-                    sink.emit(
-                        thread_id,
-                        "item/reasoning/textDelta",
-                        {
-                            "threadId": thread_id,
-                            "turnId": turn_id,
-                            "itemId": event.item_id,
-                            "delta": event.delta,
-                            "contentIndex": event.content_index,
-                        },
-                    )
+                    key = (event.item_id, "c", event.content_index)
+                    encoder = encoders.get(key)
+                    if encoder is None:
+                        encoder = encoders[key] = DeltaEncoder(
+                            "item/reasoning/textDelta",
+                            thread_id,
+                            turn_id,
+                            event.item_id,
+                            {"contentIndex": event.content_index},
+                        )
+                    sink.emit_encoded(thread_id, "item/reasoning/textDelta", encoder.encode(event.delta))
                 elif type(event) is ReasoningSummaryPartAdded:
                     reasoning = streaming.get(event.item_id)
                     if reasoning is not None:
@@ -296,6 +331,8 @@ class TurnRunner:
                     wire = _started_item(event.item)
                     if wire is not None:
                         streaming[wire["id"]] = wire
+                        if wire["type"] == "agentMessage":
+                            text_parts[wire["id"]] = []
                         self.item_started(
                             dict(wire, summary=[], content=[]) if wire["type"] == "reasoning" else dict(wire)
                         )
@@ -306,12 +343,17 @@ class TurnRunner:
                     if kind in ("function_call", "custom_tool_call"):
                         calls.append(ToolCall(item))
                         continue
-                    wire = _completed_item(item, streaming.pop(str(item.get("id")), None))
+                    streamed = streaming.pop(str(item.get("id")), None)
+                    parts = text_parts.pop(str(item.get("id")), None)
+                    if streamed is not None and parts is not None:
+                        streamed["text"] = "".join(parts)
+                    wire = _completed_item(item, streamed)
                     if wire is not None:
                         if wire["type"] == "agentMessage":
                             self.final_message = wire
                         self.item_completed(wire, history)
                 elif type(event) is Completed:
+                    self.stream_open = False
                     engine.account_usage(self, event.usage)
                     # The reference reports rate limits after every response, known or not.
                     self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
@@ -320,6 +362,7 @@ class TurnRunner:
                 elif type(event) is Retrying:
                     # Partial output of the failed attempt is discarded: the retry starts over.
                     streaming.clear()
+                    text_parts.clear()
                     outputs.clear()
                     calls.clear()
                     self.emit(
@@ -332,9 +375,38 @@ class TurnRunner:
                         },
                     )
         except ModelError as error:
+            self.report_stream_end()
+            if error.codex_error_info == "contextWindowExceeded":
+                # The reference reports the (full) usage before failing on a context overflow.
+                engine.account_overflow(self)
             raise TurnFailed(model_error_wire(error)) from None
+        except asyncio.CancelledError:
+            self.report_stream_end()
+            raise
         new_context.extend(outputs)
         return calls
+
+    def report_stream_end(self) -> None:
+        """As the reference: a model response that opened but never completed (disconnect,
+        failure, interrupt) still reports rate limits as it ends — once."""
+        if self.stream_open:
+            self.stream_open = False
+            self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
+
+    def mark_unread(self) -> None:
+        """A finished result (answer or failure) now waits for the user's attention."""
+        thread = self.thread
+        thread.read_revision += 1
+        self.emit(
+            "thread/readState/changed",
+            {
+                "threadId": self.thread_id,
+                "readState": {
+                    "firstUnread": {"type": "turn", "turnId": self.turn_id},
+                    "revision": str(thread.read_revision),
+                },
+            },
+        )
 
     async def finish(self, status: str, history: list[tuple[str, Any]], error: dict[str, Any] | None) -> None:
         """Emit the end of the turn exactly once and persist it (also when cancelled)."""
@@ -346,6 +418,7 @@ class TurnRunner:
         if thread.active is self:
             thread.active = None
         engine.on_turn_finished(self)
+        engine.tools.turn_finished(self, status)
         items = [self.final_message] if status == "completed" and self.final_message else []
         turn = self.turn_wire(status, items=items, error=error)
         history.append((TURN_COMPLETED, {**turn, "items": []}))
@@ -358,19 +431,10 @@ class TurnRunner:
             thread.status = {"type": "systemError"}
             self.emit("thread/status/changed", {"threadId": self.thread_id, "status": thread.status})
             self.emit("error", {"error": error, "willRetry": False, "threadId": self.thread_id, "turnId": self.turn_id})
+            self.mark_unread()
         else:
             if status == "completed":
-                thread.read_revision += 1
-                self.emit(
-                    "thread/readState/changed",
-                    {
-                        "threadId": self.thread_id,
-                        "readState": {
-                            "firstUnread": {"type": "turn", "turnId": self.turn_id},
-                            "revision": str(thread.read_revision),
-                        },
-                    },
-                )
+                self.mark_unread()
             thread.status = {"type": "idle"}
             self.emit("thread/status/changed", {"threadId": self.thread_id, "status": thread.status})
         self.emit("turn/completed", {"threadId": self.thread_id, "turn": turn})
@@ -608,12 +672,34 @@ class TurnEngine:
 
     # ------------------------------------------------------------------ usage
 
+    def account_overflow(self, runner: TurnRunner) -> None:
+        """Usage after a context-window overflow: the last request filled the whole window."""
+        window = self.context_window or 0
+        last = {
+            "inputTokens": 0,
+            "cachedInputTokens": 0,
+            "cacheWriteInputTokens": 0,
+            "outputTokens": 0,
+            "reasoningOutputTokens": 0,
+            "totalTokens": window,
+        }
+        total = dict(runner.thread.token_total) or dict(last)
+        runner.emit(
+            "thread/tokenUsage/updated",
+            {
+                "threadId": runner.thread_id,
+                "turnId": runner.turn_id,
+                "tokenUsage": {"total": total, "last": last, "modelContextWindow": self.context_window},
+            },
+        )
+
     def account_usage(self, runner: TurnRunner, usage: Any) -> None:
         if usage is None:
             return
         last = {
             "inputTokens": usage.input_tokens,
             "cachedInputTokens": usage.cached_input_tokens,
+            "cacheWriteInputTokens": 0,
             "outputTokens": usage.output_tokens,
             "reasoningOutputTokens": usage.reasoning_output_tokens,
             "totalTokens": usage.total_tokens,

@@ -7,11 +7,11 @@ Imports ``_base``, ``common``, ``items``, ``threads`` and ``registry``.
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
 # otherwise compile each of hundreds of annotation strings at import.
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from typing_extensions import TypeAliasType
 
-from ._base import SnakeWireModel, WireModel
+from ._base import SnakeWireModel, WireModel, experimental_gate
 from .common import (
     ApprovalsReviewer,
     AskForApproval,
@@ -28,6 +28,7 @@ from .common import (
 )
 from .items import ThreadItem
 from .threads import Thread, Turn, TurnItemsView
+from .tools import DynamicToolSpec
 
 # ---------------------------------------------------------------------- thread lifecycle
 
@@ -50,6 +51,7 @@ class ThreadStartParams(WireModel):
     ephemeral: bool | None = None
     session_start_source: ThreadStartSource | None = None
     thread_source: str | None = None
+    dynamic_tools: Annotated[list[DynamicToolSpec] | None, experimental_gate("thread/start.dynamicTools")] = None
 
 
 class ThreadSessionResponse(WireModel):

@@ -14,6 +14,7 @@ from typing_extensions import TypeAliasType
 from . import registry
 from ._base import WireModel
 from .common import Int32, Int64, RequestId, UInt, UInt64
+from .fs import FsChangedNotification
 from .items import ThreadItem
 from .threads import Thread, ThreadReadState, ThreadStatus, ThreadTokenUsage, Turn, TurnError
 
@@ -144,6 +145,16 @@ class AgentMessageDeltaNotification(ItemDeltaNotification):
 
 class CommandExecutionOutputDeltaNotification(ItemDeltaNotification):
     """A chunk of a running command's output."""
+
+
+class TerminalInteractionNotification(WireModel):
+    """The model wrote to a running command's stdin (``write_stdin``)."""
+
+    thread_id: str
+    turn_id: str
+    item_id: str
+    process_id: str
+    stdin: str
 
 
 class FileChangeOutputDeltaNotification(ItemDeltaNotification):
@@ -351,6 +362,7 @@ registry.notification("item/reasoning/summaryTextDelta", ReasoningSummaryTextDel
 registry.notification("item/reasoning/textDelta", ReasoningTextDeltaNotification)
 registry.notification("item/commandExecution/outputDelta", CommandExecutionOutputDeltaNotification)
 registry.notification("item/fileChange/outputDelta", FileChangeOutputDeltaNotification)
+registry.notification("item/commandExecution/terminalInteraction", TerminalInteractionNotification)
 registry.notification("item/plan/delta", PlanDeltaNotification)
 registry.notification("serverRequest/resolved", ServerRequestResolvedNotification)
 registry.notification("error", ErrorNotification)
@@ -361,3 +373,5 @@ registry.notification("account/rateLimits/updated", AccountRateLimitsUpdatedNoti
 registry.notification("remoteControl/status/changed", RemoteControlStatusChangedNotification)
 registry.notification("command/exec/outputDelta", CommandExecOutputDeltaNotification)
 registry.notification("mcpServer/startupStatus/updated", McpServerStatusUpdatedNotification)
+
+registry.notification("fs/changed", FsChangedNotification)

@@ -28,7 +28,8 @@ class MethodSpec:
     """
 
     method: str
-    params: type[WireModel]
+    #: None: the method takes no params (the reference types them as null).
+    params: type[WireModel] | None
     result: type[WireModel]
     experimental: bool = False
     params_optional: bool = False
@@ -55,7 +56,7 @@ class ServerRequestSpec:
 
 #: Every client request we implement: wire name → (module, params class, result class). Methods
 #: the reference has but this table lacks answer "method not found".
-METHOD_TABLE: dict[str, tuple[str, str, str]] = {
+METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "initialize": ("handshake", "InitializeParams", "InitializeResponse"),
     "thread/start": ("methods", "ThreadStartParams", "ThreadStartResponse"),
     "thread/resume": ("methods", "ThreadResumeParams", "ThreadResumeResponse"),
@@ -75,10 +76,64 @@ METHOD_TABLE: dict[str, tuple[str, str, str]] = {
     "turn/steer": ("methods", "TurnSteerParams", "TurnSteerResponse"),
     "turn/interrupt": ("methods", "TurnInterruptParams", "TurnInterruptResponse"),
 }
+# Account, models, config, skills and hooks. A params class of None: the reference's params for
+# that method are always null (``params`` absent, null or an ignored object).
+METHOD_TABLE.update(
+    {
+        "account/read": ("account", "GetAccountParams", "GetAccountResponse"),
+        "account/login/start": ("account", "LoginAccountParams", "LoginAccountResponse"),
+        "account/login/cancel": ("account", "CancelLoginAccountParams", "CancelLoginAccountResponse"),
+        "account/logout": ("account", None, "LogoutAccountResponse"),
+        "account/rateLimits/read": ("account", "GetAccountRateLimitsParams", "GetAccountRateLimitsResponse"),
+        "model/list": ("models_api", "ModelListParams", "ModelListResponse"),
+        "config/read": ("config_api", "ConfigReadParams", "ConfigReadResponse"),
+        "config/value/write": ("config_api", "ConfigValueWriteParams", "ConfigWriteResponse"),
+        "config/batchWrite": ("config_api", "ConfigBatchWriteParams", "ConfigWriteResponse"),
+        "configRequirements/read": ("config_api", None, "ConfigRequirementsReadResponse"),
+        "experimentalFeature/list": ("config_api", "ExperimentalFeatureListParams", "ExperimentalFeatureListResponse"),
+        "skills/list": ("skills", "SkillsListParams", "SkillsListResponse"),
+        "skills/config/write": ("skills", "SkillsConfigWriteParams", "SkillsConfigWriteResponse"),
+        "hooks/list": ("skills", "HooksListParams", "HooksListResponse"),
+    }
+)
+# Files and search.
+METHOD_TABLE.update(
+    {
+        "fs/readFile": ("fs", "FsReadFileParams", "FsReadFileResponse"),
+        "fs/writeFile": ("fs", "FsWriteFileParams", "FsWriteFileResponse"),
+        "fs/createDirectory": ("fs", "FsCreateDirectoryParams", "FsCreateDirectoryResponse"),
+        "fs/getMetadata": ("fs", "FsGetMetadataParams", "FsGetMetadataResponse"),
+        "fs/readDirectory": ("fs", "FsReadDirectoryParams", "FsReadDirectoryResponse"),
+        "fs/remove": ("fs", "FsRemoveParams", "FsRemoveResponse"),
+        "fs/copy": ("fs", "FsCopyParams", "FsCopyResponse"),
+        "fs/watch": ("fs", "FsWatchParams", "FsWatchResponse"),
+        "fs/unwatch": ("fs", "FsUnwatchParams", "FsUnwatchResponse"),
+        "fuzzyFileSearch": ("fs", "FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
+    }
+)
+# Standalone commands (outside any turn) and the TUI's `!cmd`.
+METHOD_TABLE.update(
+    {
+        "command/exec": ("exec", "CommandExecParams", "CommandExecResponse"),
+        "command/exec/write": ("exec", "CommandExecWriteParams", "CommandExecWriteResponse"),
+        "command/exec/resize": ("exec", "CommandExecResizeParams", "CommandExecResizeResponse"),
+        "command/exec/terminate": ("exec", "CommandExecTerminateParams", "CommandExecTerminateResponse"),
+        "thread/shellCommand": ("exec", "ThreadShellCommandParams", "ThreadShellCommandResponse"),
+    }
+)
+# MCP servers configured in config.toml.
+METHOD_TABLE.update(
+    {
+        "mcpServerStatus/list": ("tools", "ListMcpServerStatusParams", "ListMcpServerStatusResponse"),
+        "mcpServer/tool/call": ("tools", "McpServerToolCallParams", "McpServerToolCallResponse"),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset()
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
-PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset()
+PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
+    {"account/logout", "account/rateLimits/read", "configRequirements/read"}
+)
 
 _SpecT = TypeVar("_SpecT")
 
@@ -143,7 +198,7 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
             module = importlib.import_module(f"{__package__}.{module_name}")
             spec = MethodSpec(
                 name,
-                getattr(module, params_name),
+                getattr(module, params_name) if params_name is not None else None,
                 getattr(module, result_name),
                 experimental=name in EXPERIMENTAL_METHODS,
                 params_optional=name in PARAMS_OPTIONAL_METHODS,
@@ -172,13 +227,15 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
 
 
 METHODS: dict[str, MethodSpec] = _MethodRegistry()
-NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(("notifications",))
+#: Modules that register notifications when imported; ``account`` and ``skills`` register their
+#: own (``account`` imports ``notifications``, so registering its types there would be circular).
+NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(("notifications", "account", "skills"))
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 
 
 def method(
     name: str,
-    params: type[WireModel],
+    params: type[WireModel] | None,
     result: type[WireModel],
     *,
     experimental: bool = False,

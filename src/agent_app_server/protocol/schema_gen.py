@@ -26,6 +26,8 @@ DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 _REF_PREFIX = "#/definitions/"
 
 JsonObject = dict[str, Any]
+#: The params of a method that takes none, as the reference describes them.
+_NO_PARAMS: JsonObject = {"type": "null"}
 
 
 class _WireSchemaGenerator(GenerateJsonSchema):
@@ -53,7 +55,9 @@ def build_schema(experimental: bool) -> ProtocolSchema:
     notifications = [spec for spec in registry.NOTIFICATIONS.values() if experimental or not spec.experimental]
     server_requests = [spec for spec in registry.SERVER_REQUESTS.values() if experimental or not spec.experimental]
     for method in methods:
-        types += [(method.params, "validation"), (method.result, "serialization")]
+        if method.params is not None:
+            types.append((method.params, "validation"))
+        types.append((method.result, "serialization"))
     types += [(notification.params, "serialization") for notification in notifications]
     for request in server_requests:
         types += [(request.params, "serialization"), (request.result, "validation")]
@@ -75,7 +79,7 @@ def build_schema(experimental: bool) -> ProtocolSchema:
                 _message_variant(
                     spec.method,
                     "Request",
-                    ref(spec.params, "validation"),
+                    ref(spec.params, "validation") if spec.params is not None else _NO_PARAMS,
                     request_id=ref(*request_id),
                     optional=spec.params_optional,
                 )
@@ -125,7 +129,9 @@ def _message_variant(
     if request_id is not None:
         properties["id"] = request_id
     properties["method"] = {"enum": [method], "title": f"{title}Method", "type": "string"}
-    properties["params"] = {"anyOf": [params, {"type": "null"}]} if optional else params
+    if optional and params != _NO_PARAMS:
+        params = {"anyOf": [params, {"type": "null"}]}
+    properties["params"] = params
     required = [name for name in properties if not (optional and name == "params")]
     return {"properties": properties, "required": required, "title": title, "type": "object"}
 

@@ -103,6 +103,7 @@ class Peer:
         self._awaiting_replies: dict[RequestId, asyncio.Future[Any]] = {}
         self._closed = False
         self._writer_task: asyncio.Task[None] | None = None
+        self._overflow_task: asyncio.Task[None] | None = None
         self._write_error: BaseException | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -147,6 +148,11 @@ class Peer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def queued_outbound(self) -> int:
+        """Messages waiting for the writer (a graceful shutdown waits for this to reach 0)."""
+        return len(self._outbound)
 
     # ----------------------------------------------------------------- reading
 
@@ -299,7 +305,10 @@ class Peer:
         hard = self._limits.outbound_hard_limit
         if hard is not None and len(self._outbound) > hard and self._on_overflow is not None:
             self._closed = True
-            asyncio.get_running_loop().create_task(self._on_overflow())
+            # Nobody will read these: free them now rather than when the connection is gone.
+            self._outbound.clear()
+            # Held here: the loop keeps only a weak reference to a task.
+            self._overflow_task = asyncio.get_running_loop().create_task(self._on_overflow())
 
     def _enqueue_error(self, request_id: RequestId | None, error: RpcError) -> None:
         self._enqueue(_dumps({"id": request_id, "error": error.to_wire()}))

@@ -1,33 +1,42 @@
 """The server process: shared state, thread subscriptions and notification fan-out.
 
 Owns: the connections, which connection is subscribed to which thread, and delivering each
-thread-scoped notification (serialized once) to every subscriber that has not opted out.
+thread-scoped notification (serialized once) to every subscriber that has not opted out; the
+numbering of those notifications for replay (``replay.py``); and unloading threads nobody uses.
 Layer: server.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from ..core.config import Config
 from ..core.providers import ModelClients
 from ..core.threads import ThreadManager
+from ..core.tools import AgentToolRouter
 from ..core.turns import TurnEngine
-from ..rpc import Peer, PeerLimits
-from ..store import ThreadStore
+from ..rpc import ConnectionClosed, Peer, PeerLimits, RemoteError
+from ..store import NotificationLog, ThreadStore
 from ..transport import MessageStream
 from .connection import Connection, encode_notification
+from .replay import ReplayLog, with_seq
 
 log = logging.getLogger(__name__)
 
 STATE_DB_NAME = "state.sqlite3"
+NOTIFICATION_LOG_NAME = "notifications.sqlite3"
+#: A loaded thread with no subscribers and nothing running is unloaded after this long.
+DEFAULT_IDLE_UNLOAD_S = 30 * 60.0
 
 
 class AppServer:
     """Everything one server process shares between its connections."""
 
-    def __init__(self, config: Config, store: ThreadStore) -> None:
+    def __init__(self, config: Config, store: ThreadStore, notification_log: NotificationLog | None = None) -> None:
         self.config = config
         self.store = store
         self.threads = ThreadManager(config, store, self)
@@ -38,42 +47,104 @@ class AppServer:
             self,
             client_factory=lambda thread: self.model_clients.get(thread.settings.model_provider),
             context_window=window if isinstance(window, int) else None,
+            tools=AgentToolRouter(config, sink=self),
         )
         self.connections: dict[int, Connection] = {}
+        #: Server→client requests waiting for an answer, per thread (re-sent to new subscribers).
+        self._pending_requests: dict[str, list[_PendingRequest]] = {}
+        #: Run once when a connection's client goes away (its side of the transport closed),
+        #: before in-flight requests drain: e.g. killing the processes it started.
+        self.connection_close_hooks: list[Callable[[Connection], Awaitable[None]]] = []
         self._subscribers: dict[str, dict[int, Connection]] = {}
+        self.replay = ReplayLog(
+            notification_log,
+            is_loaded=lambda thread_id: self.threads.loaded(thread_id) is not None,
+            is_ephemeral=self._is_ephemeral,
+        )
+        #: None: never unload idle threads.
+        self.idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
+        self._idle_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, config: Config) -> AppServer:
         store = await ThreadStore.open(config.state_dir / STATE_DB_NAME)
-        return cls(config, store)
+        try:
+            notification_log = await NotificationLog.open(config.state_dir / NOTIFICATION_LOG_NAME)
+        except BaseException:
+            await store.close()
+            raise
+        return cls(config, store, notification_log)
+
+    def start_background(self) -> None:
+        """Start the replay log writer and the idle-thread unloader (call once the loop runs)."""
+        self.replay.start()
+        if self.idle_unload_after_s is not None and self._idle_task is None:
+            self._idle_task = asyncio.get_running_loop().create_task(self._unload_idle_threads(), name="idle-unload")
 
     async def close(self) -> None:
         """Interrupt running turns (persisting them as interrupted), then close the store."""
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._idle_task
         for thread_id in self.threads.loaded_ids():
             thread = self.threads.loaded(thread_id)
             if thread is not None and thread.active is not None:
                 await self.turns.interrupt(thread.active)
+        await self.turns.tools.aclose()
+        # After the interruptions: their notifications are part of what a client may replay.
+        await self.replay.close()
         await self.store.close()
 
     # ------------------------------------------------------------------ connections
 
-    async def serve(self, stream: MessageStream, limits: PeerLimits | None = None) -> None:
-        """Serve one connection until its transport closes."""
+    async def serve(
+        self,
+        stream: MessageStream,
+        limits: PeerLimits | None = None,
+        on_overflow: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Serve one connection until its transport closes.
+
+        ``on_overflow`` closes the transport when the client stops reading and its outbound queue
+        passes ``limits.outbound_hard_limit``: it fills only its own queue, never anyone else's.
+        """
         connection = Connection(self)
-        peer = Peer(stream, connection, limits=limits)
+        closing = _ClosingStream(stream, lambda: self._connection_closed(connection))
+        peer = Peer(closing, connection, limits=limits, on_overflow=on_overflow)
         connection.peer = peer
+        connection.on_overflow = on_overflow
         self.connections[connection.id] = connection
         try:
             await peer.serve()
         finally:
+            await closing.closed()
             self.connections.pop(connection.id, None)
             for subscribers in self._subscribers.values():
                 subscribers.pop(connection.id, None)
 
+    async def _connection_closed(self, connection: Connection) -> None:
+        for hook in list(self.connection_close_hooks):
+            try:
+                await hook(connection)
+            except Exception:
+                log.exception("connection close hook failed")
+
     # ------------------------------------------------------------------ subscriptions
 
-    def subscribe(self, connection: Connection, thread_id: str) -> None:
+    def subscribe(self, connection: Connection, thread_id: str, *, send_pending: bool = True) -> None:
+        """``send_pending=False``: the caller sends waiting server requests later
+        (:meth:`resend_pending_requests`), e.g. after replaying missed notifications."""
         self._subscribers.setdefault(thread_id, {})[connection.id] = connection
+        if send_pending:
+            self.resend_pending_requests(connection, thread_id)
+
+    def resend_pending_requests(self, connection: Connection, thread_id: str) -> None:
+        """Server requests of the thread still waiting for an answer go to ``connection`` too
+        (e.g. an approval asked before its client reconnected); the first answer wins."""
+        for pending in self._pending_requests.get(thread_id, []):
+            if connection.id not in pending.sent:
+                self._send_request(pending, connection)
 
     def unsubscribe(self, connection: Connection, thread_id: str) -> bool:
         subscribers = self._subscribers.get(thread_id)
@@ -91,12 +162,193 @@ class AppServer:
     # ------------------------------------------------------------------ EventSink
 
     def emit(self, thread_id: str | None, method: str, params: Any) -> None:
-        recipients = self.subscribers(thread_id) if thread_id is not None else list(self.connections.values())
-        self.deliver(recipients, method, params)
+        if thread_id is None:
+            self.deliver(list(self.connections.values()), method, params)
+            return
+        subscribers = self._subscribers.get(thread_id)
+        encoded = encode_notification(method, params)
+        self._publish(thread_id, subscribers.values() if subscribers else (), method, encoded)
+
+    def emit_encoded(self, thread_id: str, method: str, encoded: str) -> None:
+        subscribers = self._subscribers.get(thread_id)
+        self._publish(thread_id, subscribers.values() if subscribers else (), method, encoded)
 
     def deliver(self, recipients: list[Connection], method: str, params: Any) -> None:
+        thread_id = params.get("threadId") if isinstance(params, dict) else None
+        if isinstance(thread_id, str):
+            # Thread-scoped (e.g. thread/name/updated to subscribers plus the caller): numbered too.
+            self._publish(thread_id, recipients, method, encode_notification(method, params))
+            return
         if not recipients:
             return
         encoded = encode_notification(method, params)
         for connection in recipients:
             connection.send_encoded(method, encoded)
+
+    def _publish(self, thread_id: str, recipients: Any, method: str, encoded: str) -> None:
+        """Number a thread notification, keep it for replay, and send it to ``recipients``."""
+        seq = self.replay.record(thread_id, method, encoded)
+        if seq is None:
+            for connection in recipients:
+                connection.send_encoded(method, encoded)
+            return
+        numbered: str | None = None
+        for connection in recipients:
+            if connection.event_replay:
+                if numbered is None:
+                    numbered = with_seq(encoded, seq)
+                connection.send_thread_event(thread_id, method, seq, numbered)
+            else:
+                connection.send_encoded(method, encoded)
+
+    # ------------------------------------------------------------------ idle threads
+
+    def _is_ephemeral(self, thread_id: str) -> bool:
+        thread = self.threads.loaded(thread_id)
+        return thread is not None and thread.ephemeral
+
+    def _idle(self, thread_id: str) -> bool:
+        thread = self.threads.loaded(thread_id)
+        return (
+            thread is not None
+            and thread.active is None
+            and not self._subscribers.get(thread_id)
+            and not self._pending_requests.get(thread_id)
+        )
+
+    async def _unload_idle_threads(self) -> None:
+        after = self.idle_unload_after_s
+        assert after is not None
+        interval = max(0.05, min(60.0, after / 4))
+        idle_since: dict[str, float] = {}
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for thread_id in self.threads.loaded_ids():
+                if not self._idle(thread_id):
+                    idle_since.pop(thread_id, None)
+                    continue
+                since = max(idle_since.setdefault(thread_id, now), self.replay.last_activity(thread_id))
+                if now - since >= after:
+                    idle_since.pop(thread_id, None)
+                    self.unload_thread(thread_id)
+            for thread_id in [tid for tid in idle_since if self.threads.loaded(tid) is None]:
+                del idle_since[thread_id]
+
+    def unload_thread(self, thread_id: str) -> None:
+        """Unload a thread nobody uses: ``thread/status/changed notLoaded``, then ``thread/closed``."""
+        if self.threads.loaded(thread_id) is None:
+            return
+        self.threads.unload(thread_id)
+        self.emit(thread_id, "thread/closed", {"threadId": thread_id})
+        self.replay.forget_recent(thread_id)
+
+    # ------------------------------------------------------------------ server→client requests
+
+    async def request(self, thread_id: str, method: str, params: Any, *, notify_resolved: bool = True) -> Any:
+        """Send ``method`` to every subscriber of the thread (and to later subscribers while it
+        waits); the first answer wins and the others are withdrawn with ``serverRequest/resolved``."""
+        pending = _PendingRequest(thread_id, method, params, asyncio.get_running_loop().create_future())
+        self._pending_requests.setdefault(thread_id, []).append(pending)
+        for connection in self.subscribers(thread_id):
+            self._send_request(pending, connection)
+        answered = False
+        try:
+            result = await pending.answer
+            answered = True
+            return result
+        except RemoteError:
+            answered = True
+            raise
+        finally:
+            waiting = self._pending_requests.get(thread_id, [])
+            if pending in waiting:
+                waiting.remove(pending)
+            if not waiting:
+                self._pending_requests.pop(thread_id, None)
+            for task in pending.tasks:
+                task.cancel()
+            if notify_resolved or not answered:
+                for connection, request_id in pending.sent.values():
+                    connection.notify("serverRequest/resolved", {"threadId": thread_id, "requestId": request_id})
+
+    def _send_request(self, pending: _PendingRequest, connection: Connection) -> None:
+        peer = connection.peer
+        if peer is None or pending.answer.done():
+            return
+
+        async def ask() -> None:
+            # Peer.request numbers the request synchronously before its first await, so the id
+            # read here is the one the client sees (needed for serverRequest/resolved).
+            request_id = peer._next_request_id
+            pending.sent[connection.id] = (connection, request_id)
+            try:
+                result = await peer.request(pending.method, pending.params)
+            except ConnectionClosed:
+                pending.sent.pop(connection.id, None)
+                return
+            except RemoteError as exc:
+                if not pending.answer.done():
+                    pending.answer.set_exception(exc)
+                return
+            if not pending.answer.done():
+                pending.answer.set_result(result)
+
+        task = asyncio.get_running_loop().create_task(ask(), name=f"server-request-{pending.method}")
+        pending.tasks.append(task)
+
+
+class _PendingRequest:
+    """One server→client request and the connections it went to."""
+
+    def __init__(self, thread_id: str, method: str, params: Any, answer: asyncio.Future[Any]) -> None:
+        self.thread_id = thread_id
+        self.method = method
+        self.params = params
+        self.answer = answer
+        #: connection id → (connection, the request id that connection saw).
+        self.sent: dict[int, tuple[Connection, Any]] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+
+
+class _ClosingStream:
+    """A :class:`MessageStream` that notices when the client's side ends.
+
+    The peer keeps serving in-flight requests after end of input (up to its drain timeout); the
+    close hooks must not wait for that, because some of those requests (``command/exec``) only
+    end when the hooks kill what they run.
+    """
+
+    def __init__(self, stream: MessageStream, on_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._stream = stream
+        self._on_close = on_close
+        self._task: asyncio.Task[None] | None = None
+
+    def _fire(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._on_close())
+
+    async def closed(self) -> None:
+        """Fire the hooks if the input never ended (the peer stopped for another reason) and
+        wait for them."""
+        self._fire()
+        assert self._task is not None
+        with contextlib.suppress(Exception):
+            await self._task
+
+    async def receive(self) -> bytes | str | None:
+        try:
+            message = await self._stream.receive()
+        except (ConnectionError, OSError):
+            self._fire()
+            raise
+        if message is None:
+            self._fire()
+        return message
+
+    async def send_many(self, messages: Sequence[str]) -> None:
+        await self._stream.send_many(messages)
+
+    async def close(self, reason: str = "") -> None:
+        await self._stream.close(reason)

@@ -7,10 +7,12 @@ Layer: server (imports everything below it).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
     from .app import AppServer
 
 _connection_ids = itertools.count(1)
+#: The request's params as the client sent them, for the few fields beyond the reference's schema
+#: (``capabilities.eventReplay``, ``thread/resume.afterSeq``) that the wire models do not carry.
+_raw_params: ContextVar[Any] = ContextVar("raw_params", default=None)
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -48,6 +53,12 @@ class Connection:
         self.client: ClientIdentity | None = None
         self.experimental_api = False
         self.opted_out: frozenset[str] = frozenset()
+        #: ``capabilities.eventReplay``: thread notifications carry ``seq`` (beyond the reference).
+        self.event_replay = False
+        #: Threads being replayed to this connection: their live notifications wait here, in order.
+        self._held: dict[str, list[tuple[int, str]]] = {}
+        #: Closes the connection when the client is hopelessly behind (set by the server).
+        self.on_overflow: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     # ------------------------------------------------------------------ dispatch
 
@@ -63,12 +74,19 @@ class Connection:
         if spec.experimental and not self.experimental_api:
             raise InvalidRequest(f"{method} requires experimentalApi capability")
         parsed = self._validate(method, spec.params, params, spec.params_optional)
+        _raw_params.set(params)
         result = await handler(self, parsed)
+        if method == "initialize":
+            capabilities = params.get("capabilities") if isinstance(params, dict) else None
+            self.event_replay = isinstance(capabilities, dict) and capabilities.get("eventReplay") is True
         if isinstance(result, Reply):
             return Reply(_to_wire(result.result), result.then)
         return _to_wire(result)
 
-    def _validate(self, method: str, model: type[WireModel], params: Any, optional: bool) -> Any:
+    def _validate(self, method: str, model: type[WireModel] | None, params: Any, optional: bool) -> Any:
+        if model is None:
+            # A method without params: like the reference, whatever was sent is ignored.
+            return None
         if params is None:
             if optional:
                 return None
@@ -100,6 +118,62 @@ class Connection:
         if self.peer is None or method in self.opted_out:
             return
         self.peer.send_encoded(encoded)
+
+    # ------------------------------------------------------------------ event replay
+
+    def send_thread_event(self, thread_id: str, method: str, seq: int, encoded: str) -> None:
+        """A numbered notification (``encoded`` already carries ``seq``) for an opted-in client."""
+        if self.peer is None or method in self.opted_out:
+            return
+        if self._held:
+            held = self._held.get(thread_id)
+            if held is not None:
+                held.append((seq, encoded))
+                if len(held) > _MAX_HELD and self.on_overflow is not None:
+                    # The replay cannot catch up with the live stream: same fate as a client
+                    # that stopped reading.
+                    self._held.clear()
+                    task = asyncio.get_running_loop().create_task(self.on_overflow())
+                    _background.add(task)
+                    task.add_done_callback(_background.discard)
+                return
+        self.peer.send_encoded(encoded)
+
+    def hold(self, thread_id: str) -> None:
+        """Queue the thread's live notifications until :meth:`release_held` (a replay runs first)."""
+        self._held[thread_id] = []
+
+    def send_replayed(self, method: str, encoded: str) -> None:
+        if self.peer is not None and method not in self.opted_out:
+            self.peer.send_encoded(encoded)
+
+    def release_held(self, thread_id: str, replayed_upto: int) -> None:
+        """Send what waited (skipping what the replay already sent) and go live again."""
+        held = self._held.pop(thread_id, None)
+        if held is None or self.peer is None:
+            return
+        for seq, encoded in held:
+            if seq > replayed_upto:
+                self.peer.send_encoded(encoded)
+        self.app.resend_pending_requests(self, thread_id)
+
+    def drop_held(self, thread_id: str) -> None:
+        self._held.pop(thread_id, None)
+
+    async def abort(self, reason: str) -> None:
+        if self.peer is not None:
+            await self.peer.close(reason)
+
+
+def raw_param(name: str) -> Any:
+    """A top-level field of the current request's params as sent (None when absent)."""
+    params = _raw_params.get()
+    return params.get(name) if isinstance(params, dict) else None
+
+
+#: Live notifications one connection may accumulate while a replay to it runs.
+_MAX_HELD = 50_000
+_background: set[asyncio.Task[None]] = set()
 
 
 def _to_wire(result: Any) -> Any:

@@ -5,9 +5,15 @@ it never imports the protocol, transport, rpc, core or server packages. It store
 JSON blobs; the core maps them to and from wire types.
 """
 
+from ._history import ItemsView, MemoryHistory
 from ._schema import SCHEMA_VERSION
 from .records import (
+    AnchorNotFound,
     EventRecord,
+    HistoryAnchor,
+    HistoryItem,
+    HistoryPage,
+    HistoryTurn,
     InvalidCursor,
     SchemaVersionError,
     SortKey,
@@ -17,15 +23,26 @@ from .records import (
     ThreadQuery,
     ThreadRecord,
 )
+from .replay_log import LoggedNotification, NotificationLog, ThreadLogInfo
 from .thread_store import ThreadStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AnchorNotFound",
     "EventRecord",
+    "HistoryAnchor",
+    "HistoryItem",
+    "HistoryPage",
+    "HistoryTurn",
     "InvalidCursor",
+    "ItemsView",
+    "LoggedNotification",
+    "MemoryHistory",
+    "NotificationLog",
     "SchemaVersionError",
     "SortKey",
     "StoreClosed",
+    "ThreadLogInfo",
     "ThreadNotFound",
     "ThreadPage",
     "ThreadQuery",

@@ -7,11 +7,13 @@ Imports only the standard library.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
+from ._history import V2_DDL, backfill
 from .records import SchemaVersionError
 
 #: The version this code writes. Bump it and add a step to ``_MIGRATIONS`` when the schema changes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 
@@ -56,7 +58,10 @@ CREATE TABLE events (
 """
 
 #: ``_MIGRATIONS[n]`` takes a database from version n to n + 1; version 0 is an empty file.
-_MIGRATIONS: dict[int, str] = {0: _V1_DDL}
+#: Version 2 adds the history index (turns and items by position), filled from existing events.
+_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: V2_DDL}
+#: Data steps run after the DDL of the same migration, in the same transaction.
+_BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {1: backfill}
 
 
 def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
@@ -80,6 +85,9 @@ def ensure_schema(conn: sqlite3.Connection, path: str) -> None:
             # executescript() would COMMIT first, breaking the all-or-nothing migration.
             for statement in _split_statements(_MIGRATIONS[version]):
                 conn.execute(statement)
+            step = _BACKFILLS.get(version)
+            if step is not None:
+                step(conn)
             version += 1
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "

@@ -7,7 +7,7 @@ library: these are storage shapes, not wire types (the core maps them to and fro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 #: Sort keys ``list_threads`` understands; anything else is a caller bug.
 SortKey = Literal["created_at", "updated_at"]
@@ -75,6 +75,59 @@ class EventRecord:
     kind: str
     payload: Any
     created_at_ms: int
+
+
+@dataclass(slots=True, frozen=True)
+class HistoryAnchor:
+    """A position in a thread's history: the seq of a turn's ``turn/started`` event or of an item's
+    ``item/completed`` event, and the id of that turn or item (checked, so a stale position is refused).
+
+    An inclusive anchor's page starts with the anchored turn or item; an exclusive one right after it.
+    """
+
+    seq: int
+    key: str
+    inclusive: bool
+
+
+@dataclass(slots=True)
+class HistoryItem:
+    seq: int
+    turn_id: str
+    item_id: str
+    #: The item as logged (the wire ThreadItem JSON).
+    item: Any
+    #: When its event was written to the log (Unix ms).
+    created_at_ms: int
+
+
+@dataclass(slots=True)
+class HistoryTurn:
+    seq: int
+    turn_id: str
+    #: The ``turn/started`` payload, and the ``turn/completed`` one once it was logged.
+    started: dict[str, Any]
+    completed: dict[str, Any] | None
+    #: The turn's items as the page asked for them (none, all, or a summary), in log order.
+    items: list[HistoryItem]
+
+
+_Row = TypeVar("_Row")
+
+
+@dataclass(slots=True)
+class HistoryPage(Generic[_Row]):
+    rows: list[_Row]
+    #: Whether more rows follow the page in its direction.
+    more: bool
+
+
+class AnchorNotFound(LookupError):
+    """A history anchor whose turn or item is not (or no longer) at that position in the thread."""
+
+    def __init__(self, anchor: HistoryAnchor) -> None:
+        super().__init__(f"no history entry {anchor.key} at position {anchor.seq}")
+        self.anchor = anchor
 
 
 class InvalidCursor(ValueError):

@@ -1,8 +1,9 @@
 """``ThreadStore``: threads and their append-only event logs in one SQLite (WAL) file.
 
-Owns: the connection, its single worker thread, transactions, and thread listing with keyset
-pagination. Imports only the standard library (and this package): the store is protocol-agnostic
-and keeps plain fields and JSON blobs.
+Owns: the connection, its single worker thread, transactions, thread listing with keyset
+pagination, and pages of a thread's turns and items (served from the history index that every
+event write keeps in step, see ``_history.py``). Imports only the standard library (and this
+package): the store is protocol-agnostic and keeps plain fields and JSON blobs.
 
 Every sqlite call runs on one dedicated worker thread that owns the only connection, so the event
 loop never blocks on disk and the connection is never used from two threads at once. Arguments are
@@ -26,9 +27,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
+from . import _history
 from ._cursor import decode_cursor, encode_cursor
+from ._history import IndexEntry, ItemsView, index_entry
 from ._schema import ensure_schema
-from .records import EventRecord, StoreClosed, ThreadNotFound, ThreadPage, ThreadQuery, ThreadRecord
+from .records import (
+    EventRecord,
+    HistoryAnchor,
+    HistoryItem,
+    HistoryPage,
+    HistoryTurn,
+    StoreClosed,
+    ThreadNotFound,
+    ThreadPage,
+    ThreadQuery,
+    ThreadRecord,
+)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -182,6 +196,52 @@ class ThreadStore:
         columns = _update_columns(thread_updates or {})
         await self._run(_replace_events, thread_id, rows, _now_ms(), columns)
 
+    # -- history pages -------------------------------------------------------------------------
+
+    async def list_turns(
+        self,
+        thread_id: str,
+        *,
+        anchor: HistoryAnchor | None = None,
+        descending: bool = False,
+        limit: int = 25,
+        items: ItemsView = "none",
+        summary: tuple[str, str] = ("", ""),
+    ) -> HistoryPage[HistoryTurn]:
+        """One page of turns from ``anchor`` in the given direction, in O(page) reads.
+
+        ``items="summary"`` gives each turn the first item of type ``summary[0]`` and the last of
+        type ``summary[1]``. Raises ``AnchorNotFound`` when the anchor's turn is not at its position.
+        """
+        return await self._run(_history.list_turns, thread_id, anchor, descending, _clamp_limit(limit), items, summary)
+
+    async def list_items(
+        self,
+        thread_id: str,
+        *,
+        turn_id: str | None = None,
+        anchor: HistoryAnchor | None = None,
+        descending: bool = False,
+        limit: int = 25,
+    ) -> HistoryPage[HistoryItem]:
+        """One page of completed items (of one turn, or of the whole thread) from ``anchor``.
+
+        Raises ``AnchorNotFound`` when the anchor's item is not at its position.
+        """
+        return await self._run(_history.list_items, thread_id, turn_id, anchor, descending, _clamp_limit(limit))
+
+    async def find_turn(self, thread_id: str, turn_id: str) -> int | None:
+        """The position (``turn/started`` seq) of a turn, None if the thread has no such turn."""
+        return await self._run(_history.find_turn, thread_id, turn_id)
+
+    async def find_item(self, thread_id: str, turn_id: str, item_id: str) -> int | None:
+        """The position of the first item ``item_id`` of turn ``turn_id``, None if there is none."""
+        return await self._run(_history.find_item, thread_id, turn_id, item_id)
+
+    async def history_heads(self, thread_id: str) -> tuple[HistoryAnchor | None, HistoryAnchor | None]:
+        """Inclusive anchors at the thread's newest turn and newest item."""
+        return await self._run(_history.heads, thread_id)
+
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _run(
@@ -233,8 +293,12 @@ def _update_columns(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: _column_value(name, value) for name, value in fields.items()}
 
 
-def _event_rows(events: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
-    return [(kind, _dumps(payload)) for kind, payload in events]
+#: An event ready for the worker: kind, JSON payload, and what it adds to the history index.
+_EventRow = tuple[str, str, IndexEntry | None]
+
+
+def _event_rows(events: Sequence[tuple[str, Any]]) -> list[_EventRow]:
+    return [(kind, _dumps(payload), index_entry(kind, payload)) for kind, payload in events]
 
 
 def _clamp_limit(limit: int) -> int:
@@ -408,6 +472,7 @@ def _delete_thread(conn: sqlite3.Connection, thread_id: str) -> bool:
         # Explicit rather than relying on the cascade, which a connection without
         # PRAGMA foreign_keys (e.g. an sqlite3 shell) would skip.
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
+        _history.clear_index(conn, thread_id)
         return conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,)).rowcount > 0
 
 
@@ -417,12 +482,17 @@ def _last_seq(conn: sqlite3.Connection, thread_id: str) -> int:
 
 
 def _insert_events(
-    conn: sqlite3.Connection, thread_id: str, first_seq: int, rows: list[tuple[str, str]], now_ms: int
+    conn: sqlite3.Connection, thread_id: str, first_seq: int, rows: list[_EventRow], now_ms: int
 ) -> list[int]:
     seqs = list(range(first_seq, first_seq + len(rows)))
     conn.executemany(
         "INSERT INTO events (thread_id, seq, kind, payload, created_at_ms) VALUES (?, ?, ?, ?, ?)",
-        [(thread_id, seq, kind, payload, now_ms) for seq, (kind, payload) in zip(seqs, rows, strict=True)],
+        [(thread_id, seq, kind, payload, now_ms) for seq, (kind, payload, _) in zip(seqs, rows, strict=True)],
+    )
+    _history.add_to_index(
+        conn,
+        thread_id,
+        [(seq, entry) for seq, (_, _, entry) in zip(seqs, rows, strict=True) if entry is not None],
     )
     return seqs
 
@@ -430,7 +500,7 @@ def _insert_events(
 def _append_events(
     conn: sqlite3.Connection,
     thread_id: str,
-    rows: list[tuple[str, str]],
+    rows: list[_EventRow],
     now_ms: int,
     columns: dict[str, Any],
 ) -> list[int]:
@@ -443,7 +513,7 @@ def _append_events(
 def _replace_events(
     conn: sqlite3.Connection,
     thread_id: str,
-    rows: list[tuple[str, str]],
+    rows: list[_EventRow],
     now_ms: int,
     columns: dict[str, Any],
 ) -> None:
@@ -451,6 +521,7 @@ def _replace_events(
         if not _apply_updates(conn, thread_id, columns):
             raise ThreadNotFound(thread_id)
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
+        _history.clear_index(conn, thread_id)
         _insert_events(conn, thread_id, 1, rows, now_ms)
 
 

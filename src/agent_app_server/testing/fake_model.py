@@ -582,8 +582,8 @@ class FakeModelServer:
         return len(self._queue)
 
     async def wait_for_requests(self, count: int) -> list[RecordedRequest]:
-        """Wait until at least ``count`` requests have been recorded; returns them all (bound it
-        with ``asyncio.timeout``)."""
+        """Wait until at least ``count`` requests have been recorded; returns them all. Needs
+        ``record_requests``; bound it with ``asyncio.timeout``."""
         async with self._arrived:
             await self._arrived.wait_for(lambda: len(self.requests) >= count)
         return list(self.requests)

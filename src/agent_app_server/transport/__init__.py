@@ -1,4 +1,6 @@
-"""Transports: bytes and frames in, whole text messages out (stdio JSONL, in-memory pair).
+"""Transports: bytes and frames in, whole text messages out (stdio JSONL, in-memory pair; the
+WebSocket listener in ``websocket``, its ``auth`` and the ``unix`` socket paths are imported on
+demand, so serving stdio never loads the ``websockets`` library).
 
 Layer: imports only ``protocol``. Knows no JSON-RPC and no method names.
 """

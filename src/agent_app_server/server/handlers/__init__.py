@@ -51,11 +51,53 @@ _MODULE_OF: dict[str, str] = {
             "thread/resume",
             "thread/fork",
             "thread/revert",
-            "thread/turns/list",
             "thread/compact/start",
         ],
         "turns",
     ),
+    **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
+    **dict.fromkeys(
+        [
+            "fs/readFile",
+            "fs/writeFile",
+            "fs/createDirectory",
+            "fs/getMetadata",
+            "fs/readDirectory",
+            "fs/remove",
+            "fs/copy",
+            "fs/watch",
+            "fs/unwatch",
+            "fuzzyFileSearch",
+        ],
+        "fs",
+    ),
+    **dict.fromkeys(
+        [
+            "command/exec",
+            "command/exec/write",
+            "command/exec/resize",
+            "command/exec/terminate",
+            "thread/shellCommand",
+        ],
+        "exec",
+    ),
+    **dict.fromkeys(
+        ["account/read", "account/login/start", "account/login/cancel", "account/logout", "account/rateLimits/read"],
+        "account",
+    ),
+    "model/list": "models",
+    **dict.fromkeys(
+        [
+            "config/read",
+            "config/value/write",
+            "config/batchWrite",
+            "configRequirements/read",
+            "experimentalFeature/list",
+        ],
+        "config",
+    ),
+    **dict.fromkeys(["skills/list", "skills/config/write", "hooks/list"], "skills"),
+    **dict.fromkeys(["mcpServerStatus/list", "mcpServer/tool/call"], "mcp"),
 }
 
 

@@ -73,11 +73,18 @@ async def thread_start(conn: Connection, params: ThreadStartParams) -> Reply:
     settings.base_instructions = params.base_instructions
     settings.developer_instructions = params.developer_instructions
     settings.service_tier = params.service_tier
+    if params.dynamic_tools:
+        settings.dynamic_tools = [_wire(spec) for spec in params.dynamic_tools]
     thread = threads.start_thread(_client(conn), settings, ephemeral=bool(params.ephemeral))
     app.subscribe(conn, thread.id)
     wire_thread = threads.to_wire(thread.record, thread)
     response = ThreadStartResponse(thread=wire_thread, **_thread_session_fields(thread))
-    return Reply(response, lambda: app.emit(thread.id, "thread/started", {"thread": wire_thread.to_wire()}))
+
+    def announce() -> None:
+        app.emit(thread.id, "thread/started", {"thread": wire_thread.to_wire()})
+        app.turns.tools.thread_started(thread)
+
+    return Reply(response, announce)
 
 
 @handler("thread/read")

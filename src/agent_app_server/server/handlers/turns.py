@@ -1,13 +1,14 @@
 """Turn and history methods: turn/start, turn/steer, turn/interrupt, thread/resume, thread/fork,
-thread/revert, thread/turns/list, thread/compact/start."""
+thread/revert, thread/compact/start (history pages are in ``pages``)."""
 
 from __future__ import annotations
 
-import base64
-import json
+import asyncio
+import functools
 from typing import Any
 
 from ...core.history import HISTORY_KINDS, fold_turns
+from ...core.ids import parse_thread_id
 from ...core.threads import LoadedThread, ThreadSettings, sandbox_policy_for_mode
 from ...protocol import (
     ThreadCompactStartParams,
@@ -18,8 +19,6 @@ from ...protocol import (
     ThreadResumeResponse,
     ThreadRevertParams,
     ThreadRevertResponse,
-    ThreadTurnsListParams,
-    ThreadTurnsListResponse,
     TurnInterruptParams,
     TurnInterruptResponse,
     TurnStartParams,
@@ -28,11 +27,11 @@ from ...protocol import (
     TurnSteerResponse,
 )
 from ...rpc import InvalidParams, InvalidRequest, Reply
-from ..connection import Connection
+from ..connection import Connection, raw_param
 from . import handler
+from .pages import backwards_cursors
 from .threads import _client, _thread_session_fields, _wire
 
-DEFAULT_TURNS_PAGE = 25
 _DEPRECATED_TURNS = {
     "summary": "thread history with every turn loaded at once is deprecated",
     "details": "Pass excludeTurns: true and page with thread/turns/list instead.",
@@ -116,7 +115,9 @@ def _active_turn(thread: LoadedThread, expected: str, action: str) -> Any:
 async def turn_interrupt(conn: Connection, params: TurnInterruptParams) -> Reply:
     thread = conn.app.threads.require_loaded(params.thread_id)
     runner = _active_turn(thread, params.turn_id, "interrupt")
-    # The reply goes out first; the interrupted turn/completed follows it.
+    # As the reference: the aborted model stream is reported before the reply; the interrupted
+    # turn/completed follows it.
+    runner.report_stream_end()
     return Reply(TurnInterruptResponse(), lambda: runner.task.cancel() if runner.task else None)
 
 
@@ -138,41 +139,80 @@ async def _turns(conn: Connection, thread_id: str) -> list[dict[str, Any]]:
     return fold_turns(await conn.app.threads.events(thread_id, HISTORY_KINDS))
 
 
-def _backwards_cursors(turns: list[dict[str, Any]]) -> tuple[str | None, str | None]:
-    if not turns:
-        return None, None
-    last = turns[-1]
-    items = last.get("items") or []
-    item_cursor = _encode_cursor({"turn": last["id"], "item": items[-1]["id"]}) if items else None
-    return _encode_cursor({"turn": last["id"]}), item_cursor
+def _after_seq(conn: Connection) -> int | None:
+    """``afterSeq`` (beyond the reference's schema): replay what the client missed."""
+    value = raw_param("afterSeq")
+    if value is None:
+        return None
+    if not conn.event_replay:
+        raise InvalidRequest("afterSeq requires the eventReplay capability; send capabilities.eventReplay: true")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParams(
+            f"Invalid params for thread/resume: `afterSeq`: expected a non-negative integer, got {value!r}"
+        )
+    return value
+
+
+async def _prepare_numbering(conn: Connection, thread_id: str) -> str | None:
+    """Continue the thread's notification numbers from the log before it emits anything here."""
+    try:
+        canonical = parse_thread_id(thread_id)
+    except ValueError:
+        return None  # threads.resume reports the bad id
+    await conn.app.replay.prepare(canonical)
+    return canonical
 
 
 @handler("thread/resume")
 async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
     app = conn.app
+    after_seq = _after_seq(conn)
+    canonical = await _prepare_numbering(conn, params.thread_id)
+    if after_seq is not None and canonical is not None:
+        app.replay.check_after_seq(canonical, after_seq)
     thread, newly_loaded = await app.threads.resume(params.thread_id)
     _apply_overrides(conn, thread.settings, params)
-    app.subscribe(conn, thread.id)
-    turns = await _turns(conn, thread.id)
+    replay_end = 0
+    if after_seq is not None:
+        # From here on the thread's live notifications wait for the replay of (afterSeq, replay_end).
+        conn.hold(thread.id)
+        replay_end = app.replay.next_seq(thread.id)
+    app.subscribe(conn, thread.id, send_pending=after_seq is None)
+    # With excludeTurns the reply costs the same however long the thread: no fold, two index reads.
+    turns = [] if params.exclude_turns else await _turns(conn, thread.id)
     if thread.active is not None:
         # The running turn is live, not interrupted: report it as the client will see it continue.
         for turn in turns:
             if turn["id"] == thread.active.turn_id:
                 turn["status"] = "inProgress"
-    turns_cursor, items_cursor = _backwards_cursors(turns)
+    turns_cursor, items_cursor = await backwards_cursors(conn, thread.id)
     if not params.exclude_turns:
         conn.notify("deprecationNotice", _DEPRECATED_TURNS)
     if newly_loaded:
         app.emit(thread.id, "thread/status/changed", {"threadId": thread.id, "status": thread.status})
     wire_thread = app.threads.to_wire(thread.record, thread, [] if params.exclude_turns else turns)
+    # The missed notifications follow the reply, then what arrived meanwhile, then live ones.
+    then = None if after_seq is None else functools.partial(_start_replay, conn, thread.id, after_seq, replay_end)
     return Reply(
         ThreadResumeResponse(
             thread=wire_thread,
             turns_backwards_cursor=turns_cursor,
             items_backwards_cursor=items_cursor,
             **_thread_session_fields(thread),
-        )
+        ),
+        then,
     )
+
+
+_replays: set[asyncio.Task[None]] = set()
+
+
+def _start_replay(conn: Connection, thread_id: str, after_seq: int, end_seq: int) -> None:
+    from ..replay import replay_to
+
+    task = asyncio.get_running_loop().create_task(replay_to(conn.app.replay, conn, thread_id, after_seq, end_seq))
+    _replays.add(task)
+    task.add_done_callback(_replays.discard)
 
 
 @handler("thread/fork")
@@ -203,12 +243,12 @@ async def thread_fork(conn: Connection, params: ThreadForkParams) -> Reply:
 @handler("thread/revert")
 async def thread_revert(conn: Connection, params: ThreadRevertParams) -> Reply:
     app = conn.app
+    await _prepare_numbering(conn, params.thread_id)
     thread, _ = await app.threads.resume(params.thread_id)
     if thread.active is not None:
         raise InvalidRequest(f"thread {thread.id} has a turn in progress; interrupt it before reverting")
     await app.threads.revert(thread, params.before_turn_id)
-    turns = await _turns(conn, thread.id)
-    turns_cursor, items_cursor = _backwards_cursors(turns)
+    turns_cursor, items_cursor = await backwards_cursors(conn, thread.id)
     app.subscribe(conn, thread.id)
     response = ThreadRevertResponse(
         thread=app.threads.to_wire(thread.record, thread),
@@ -216,58 +256,6 @@ async def thread_revert(conn: Connection, params: ThreadRevertParams) -> Reply:
         items_backwards_cursor=items_cursor,
     )
     return Reply(response, lambda: app.emit(thread.id, "thread/reverted", {"threadId": thread.id}))
-
-
-@handler("thread/turns/list")
-async def thread_turns_list(conn: Connection, params: ThreadTurnsListParams) -> ThreadTurnsListResponse:
-    record, _ = await conn.app.threads.read(params.thread_id)
-    turns = await _turns(conn, record.id)
-    descending = params.sort_direction != "asc"
-    ordered = list(reversed(turns)) if descending else turns
-    start = 0
-    if params.cursor:
-        anchor = _decode_cursor(params.cursor).get("turn")
-        positions = {turn["id"]: index for index, turn in enumerate(ordered)}
-        if anchor not in positions:
-            raise InvalidParams(f"invalid cursor: {params.cursor}")
-        # Cursors from thread/resume include their anchor turn; our own next cursors do not.
-        start = positions[anchor] + (0 if _decode_cursor(params.cursor).get("inclusive", True) else 1)
-    if params.limit is not None and params.limit < 1:
-        raise InvalidParams("limit must be at least 1")
-    limit = params.limit or DEFAULT_TURNS_PAGE
-    page = ordered[start : start + limit]
-    view = params.items_view or "summary"
-    for turn in page:
-        _apply_items_view(turn, view)
-    more = start + limit < len(ordered)
-    next_cursor = _encode_cursor({"turn": page[-1]["id"], "inclusive": False}) if page and more else None
-    backwards = _encode_cursor({"turn": page[0]["id"]}) if page else None
-    return ThreadTurnsListResponse.model_validate(
-        {"data": page, "nextCursor": next_cursor, "backwardsCursor": backwards}
-    )
-
-
-def _apply_items_view(turn: dict[str, Any], view: str) -> None:
-    turn["itemsView"] = view
-    if view == "notLoaded":
-        turn["items"] = []
-    elif view == "summary":
-        messages = [item for item in turn["items"] if item.get("type") == "agentMessage"]
-        turn["items"] = messages[-1:]
-
-
-def _encode_cursor(value: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidParams(f"invalid cursor: {cursor}") from None
-    if not isinstance(value, dict):
-        raise InvalidParams(f"invalid cursor: {cursor}")
-    return value
 
 
 @handler("thread/compact/start")

@@ -1,0 +1,447 @@
+"""Unified exec: the ``exec_command`` and ``write_stdin`` tools.
+
+Owns: running a model's shell command under the thread's sandbox (pipes or a PTY), streaming its
+output as ``item/commandExecution/outputDelta``, waiting up to ``yield_time_ms`` and then either
+reporting the exit code or keeping the process as a session the model polls and writes to with
+``write_stdin``; the approval and retry-without-sandbox flow around each attempt; the bounded
+text the model gets back (the reference's "Chunk ID / Wall time / Process exited with code …"
+format); and killing a command's whole process tree when its turn is interrupted.
+
+Layer: core (uses ``core.sandbox`` and ``core.processes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import secrets
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import sandbox
+from ..processes import ManagedProcess
+from . import approvals
+from .command_actions import _split, command_actions
+from .output import DEFAULT_MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS_CAP, HeadTailBuffer, approx_tokens, truncate_for_model
+
+if TYPE_CHECKING:
+    from ..turns import TurnRunner
+    from .router import ThreadTools
+
+DEFAULT_YIELD_MS = 10_000
+MIN_YIELD_MS = 250
+MAX_YIELD_MS = 30_000
+WRITE_YIELD_MS = 250
+POLL_MIN_YIELD_MS = 5_000
+POLL_MAX_YIELD_MS = 300_000
+#: Running sessions a thread may keep; starting one more ends the oldest.
+MAX_SESSIONS = 64
+
+#: Set for every command: tools must not page or colour what the model reads.
+COMMAND_ENV = {"NO_COLOR": "1", "PAGER": "cat", "GIT_PAGER": "cat", "GH_PAGER": "cat"}
+
+
+def default_shell() -> str:
+    return os.environ.get("SHELL") or "/bin/bash"
+
+
+def _int_arg(args: dict[str, Any], name: str, default: int) -> int:
+    value = args.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return int(value)
+
+
+def _resolve(cwd: str, path: str) -> str:
+    return os.path.normpath(os.path.join(cwd, path))
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+@dataclass(eq=False)
+class ExecSession:
+    """One command the model started; lives on as a session while it runs."""
+
+    process: ManagedProcess
+    runner: TurnRunner
+    item: dict[str, Any]
+    sandboxed: bool
+    started: float
+    pending: bytearray = field(default_factory=bytearray)
+    aggregated: HeadTailBuffer = field(default_factory=HeadTailBuffer)
+    exit_code: int | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    output: asyncio.Event = field(default_factory=asyncio.Event)
+    item_completed: bool = False
+    reader: asyncio.Task[None] | None = None
+    watcher: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> int:
+        return self.process.pid
+
+    def start_reader(self) -> None:
+        self.reader = asyncio.get_running_loop().create_task(self._pump(), name=f"exec-{self.id}")
+
+    async def _pump(self) -> None:
+        runner = self.runner
+        thread_id, turn_id, item_id = runner.thread_id, runner.turn_id, self.item["id"]
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        emit = runner.engine.sink.emit
+        try:
+            while True:
+                chunk = await self.process.read()
+                if chunk is None:
+                    break
+                data = chunk[1]
+                self.pending += data
+                self.aggregated.append(data)
+                self.output.set()
+                text = decoder.decode(data)
+                if text:
+                    emit(
+                        thread_id,
+                        "item/commandExecution/outputDelta",
+                        {"threadId": thread_id, "turnId": turn_id, "itemId": item_id, "delta": text},
+                    )
+            self.exit_code = await self.process.wait()
+        finally:
+            self.done.set()
+            self.output.set()
+
+    async def wait(self, timeout_s: float) -> None:
+        """Until the process exited (and its output is read) or ``timeout_s`` passed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.done.wait(), timeout_s)
+
+    def take_output(self) -> str:
+        data = bytes(self.pending)
+        self.pending.clear()
+        return data.decode("utf-8", "replace")
+
+    async def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.process.terminate(grace_s=0.5)
+        if self.reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self.reader), 2)
+        with contextlib.suppress(Exception):
+            await self.process.close()
+
+    def complete_item(self) -> None:
+        """Emit the item's ``item/completed`` once, with the final exit code and output."""
+        if self.item_completed:
+            return
+        self.item_completed = True
+        code = self.exit_code
+        output = self.aggregated.text()
+        item = dict(
+            self.item,
+            status="completed" if code == 0 else "failed",
+            exitCode=code,
+            aggregatedOutput=output or None,
+            durationMs=int((time.monotonic() - self.started) * 1000),
+            processId=str(self.process.pid),
+            source="unifiedExecStartup",
+        )
+        runner = self.runner
+        if runner.thread.active is runner:
+            runner.item_completed(item)
+        else:
+            # The turn ended while the command ran on: tell clients, nothing left to persist into.
+            runner.emit(
+                "item/completed",
+                {"item": item, "threadId": runner.thread_id, "turnId": runner.turn_id, "completedAtMs": _now_ms()},
+            )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def format_output(*, output: str, wall_s: float, exit_code: int | None, session_id: int | None, max_tokens: int) -> str:
+    """The text the model gets for one exec_command / write_stdin call."""
+    lines = [f"Chunk ID: {secrets.token_hex(3)}", f"Wall time: {wall_s:.4f} seconds"]
+    if exit_code is not None:
+        lines.append(f"Process exited with code {exit_code}")
+    if session_id is not None:
+        lines.append(f"Process running with session ID {session_id}")
+    lines.append(f"Original token count: {approx_tokens(output)}")
+    lines.append("Output:")
+    lines.append(truncate_for_model(output, max_tokens))
+    return "\n".join(lines)
+
+
+class UnifiedExec:
+    """``exec_command`` / ``write_stdin`` for every thread; sessions live in each thread's tools state."""
+
+    def __init__(self, *, read_only_paths: list[str] | None = None) -> None:
+        self._read_only_paths = read_only_paths or []
+        self._all: set[ExecSession] = set()
+
+    # ------------------------------------------------------------------ exec_command
+
+    async def exec_command(self, runner: TurnRunner, call_id: str, args: dict[str, Any], state: ThreadTools) -> str:
+        cmd = args.get("cmd")
+        if not isinstance(cmd, str) or not cmd.strip():
+            return "exec_command failed: `cmd` is required and must be a non-empty shell command string"
+        settings = runner.thread.settings
+        workdir = args.get("workdir")
+        cwd = settings.cwd
+        if isinstance(workdir, str) and workdir:
+            cwd = _resolve(settings.cwd, workdir)
+        if not await asyncio.to_thread(os.path.isdir, cwd):
+            return f"exec_command failed: workdir {cwd} is not an existing directory"
+        shell = args.get("shell") if isinstance(args.get("shell"), str) and args.get("shell") else default_shell()
+        login = args.get("login") is not False
+        argv = [str(shell), "-lc" if login else "-c", cmd]
+        tty = args.get("tty") is True
+        yield_ms = _clamp(_int_arg(args, "yield_time_ms", DEFAULT_YIELD_MS), MIN_YIELD_MS, MAX_YIELD_MS)
+        max_tokens = _clamp(_int_arg(args, "max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS), 1, MAX_OUTPUT_TOKENS_CAP)
+        policy = settings.approval_policy
+        sandbox_policy = settings.sandbox_policy
+        escalated = args.get("sandbox_permissions") == "require_escalated" and approvals.escalation_allowed(policy)
+        justification = args.get("justification") if isinstance(args.get("justification"), str) else None
+
+        actions = command_actions(cmd, cwd)
+        simple = _split(cmd)
+        amendment = list(simple[0][0]) if simple and len(simple[0][0]) > 0 else list(argv)
+        item: dict[str, Any] = {
+            "type": "commandExecution",
+            "id": call_id,
+            "command": shlex.join(argv),
+            "cwd": cwd,
+            "processId": None,
+            "source": "agent",
+            "status": "inProgress",
+            "commandActions": actions,
+            "aggregatedOutput": None,
+            "exitCode": None,
+            "durationMs": None,
+        }
+        started_item = False
+        approved = False
+
+        async def ask(reason: str | None) -> str | None:
+            """Ask for approval; None when granted, else the text for the model."""
+            nonlocal started_item, approved
+            if not started_item:
+                approvals.set_waiting(runner, True)
+                runner.item_started(item)
+                started_item = True
+            else:
+                approvals.set_waiting(runner, True)
+            params: dict[str, Any] = {
+                "kind": "command",
+                "threadId": runner.thread_id,
+                "turnId": runner.turn_id,
+                "itemId": call_id,
+                "startedAtMs": item_started_ms,
+                "environmentId": "local",
+            }
+            if reason:
+                params["reason"] = reason
+            params.update(
+                command=item["command"],
+                cwd=cwd,
+                commandActions=actions,
+                proposedExecpolicyAmendment=amendment,
+                availableDecisions=approvals.command_decisions(amendment),
+            )
+            decision, detail = await approvals.ask(runner, "item/commandExecution/requestApproval", params)
+            if decision in ("decline", "cancel"):
+                runner.item_completed(dict(item, status="declined"))
+                if decision == "cancel":
+                    raise approvals.ApprovalCancelled()
+                return approvals.COMMAND_REJECTED
+            if decision == "acceptForSession":
+                state.approvals.commands.add(tuple(argv))
+            elif decision == "acceptWithExecpolicyAmendment" and detail:
+                state.approvals.prefixes.append(tuple(detail))
+            approved = True
+            return None
+
+        item_started_ms = _now_ms()
+        if approvals.command_needs_approval(policy, escalated=escalated):
+            if state.approvals.command_approved(argv, amendment):
+                approved = True
+            else:
+                refused = await ask(justification if escalated else None)
+                if refused is not None:
+                    return refused
+        use_sandbox = sandbox.needs_sandbox(sandbox_policy) and not (escalated and approved)
+
+        t0 = time.monotonic()
+        session, error = await self._spawn(runner, item, argv, cwd, tty=tty, use_sandbox=use_sandbox, state=state)
+        if session is None:
+            return self._spawn_failed(runner, item, started_item, error or "unknown error")
+        if not started_item:
+            item["processId"] = str(session.id)
+            item["source"] = "unifiedExecStartup"
+            runner.item_started(item)
+            started_item = True
+        session.item = item
+        session.start_reader()
+        await self._wait(session, yield_ms / 1000)
+
+        if (
+            session.done.is_set()
+            and session.sandboxed
+            and sandbox.looks_like_sandbox_denial(session.exit_code, session.aggregated.text())
+            and approvals.retry_without_sandbox(policy)
+        ):
+            if not approved:
+                refused = await ask(approvals.RETRY_REASON)
+                if refused is not None:
+                    await self._discard(session, state)
+                    return refused
+            await self._discard(session, state)
+            session, error = await self._spawn(runner, item, argv, cwd, tty=tty, use_sandbox=False, state=state)
+            if session is None:
+                return self._spawn_failed(runner, item, True, error or "unknown error")
+            session.item = item
+            session.started = t0
+            session.start_reader()
+            await self._wait(session, yield_ms / 1000)
+        return self._report(session, state, time.monotonic() - t0, max_tokens)
+
+    def _spawn_failed(self, runner: TurnRunner, item: dict[str, Any], started: bool, error: str) -> str:
+        if not started:
+            runner.item_started(item)
+        runner.item_completed(dict(item, status="failed", aggregatedOutput=error, exitCode=None))
+        return f"exec_command failed: {error}"
+
+    async def _spawn(
+        self,
+        runner: TurnRunner,
+        item: dict[str, Any],
+        argv: list[str],
+        cwd: str,
+        *,
+        tty: bool,
+        use_sandbox: bool,
+        state: ThreadTools,
+    ) -> tuple[ExecSession | None, str | None]:
+        settings = runner.thread.settings
+        env = {**os.environ, **COMMAND_ENV, "TERM": "xterm-256color" if tty else "dumb"}
+        policy = settings.sandbox_policy if use_sandbox else {"type": "dangerFullAccess"}
+        try:
+            if use_sandbox:
+                await asyncio.to_thread(sandbox.probe)
+            wrapped = sandbox.wrap(
+                argv,
+                policy=policy,
+                cwd=cwd,
+                env=env,
+                tty=tty,
+                sandbox_cwd=settings.cwd,
+                read_only_paths=self._read_only_paths,
+            )
+        except sandbox.SandboxUnavailable as exc:
+            return None, str(exc)
+        try:
+            process = await ManagedProcess.spawn(
+                wrapped.argv, cwd=cwd, env=wrapped.env, tty=tty, cleanup=wrapped.cleanup
+            )
+        except OSError as exc:
+            return None, f"could not start {argv[0]}: {exc.strerror or exc}"
+        session = ExecSession(process, runner, item, sandboxed=use_sandbox, started=time.monotonic())
+        self._all.add(session)
+        state.sessions[session.id] = session
+        state.turn_sessions.setdefault(runner.turn_id, set()).add(session.id)
+        if len(state.sessions) > MAX_SESSIONS:
+            oldest = next(iter(state.sessions))
+            victim = state.sessions.pop(oldest)
+            asyncio.get_running_loop().create_task(self._end(victim))
+        return session, None
+
+    async def _wait(self, session: ExecSession, timeout_s: float) -> None:
+        """Wait for output/exit; on cancellation (turn interrupted) the process tree dies."""
+        try:
+            await session.wait(timeout_s)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._end(session))
+            raise
+
+    async def _discard(self, session: ExecSession, state: ThreadTools) -> None:
+        state.sessions.pop(session.id, None)
+        session.item_completed = True
+        await self._end(session)
+
+    async def _end(self, session: ExecSession) -> None:
+        await session.kill()
+        self._all.discard(session)
+        session.complete_item()
+
+    def _report(self, session: ExecSession, state: ThreadTools, wall_s: float, max_tokens: int) -> str:
+        output = session.take_output()
+        if session.done.is_set():
+            state.sessions.pop(session.id, None)
+            self._all.discard(session)
+            session.complete_item()
+            return format_output(
+                output=output, wall_s=wall_s, exit_code=session.exit_code, session_id=None, max_tokens=max_tokens
+            )
+        if session.watcher is None:
+            session.watcher = asyncio.get_running_loop().create_task(self._watch(session))
+        return format_output(output=output, wall_s=wall_s, exit_code=None, session_id=session.id, max_tokens=max_tokens)
+
+    async def _watch(self, session: ExecSession) -> None:
+        """A session left running: complete its item when it exits (the model may poll later)."""
+        await session.done.wait()
+        session.complete_item()
+        self._all.discard(session)
+
+    # ------------------------------------------------------------------ write_stdin
+
+    async def write_stdin(self, runner: TurnRunner, args: dict[str, Any], state: ThreadTools) -> str:
+        raw_id = args.get("session_id")
+        session = state.sessions.get(int(raw_id)) if isinstance(raw_id, int | float) else None
+        if session is None:
+            return f"write_stdin failed: Unknown process id {raw_id}"
+        chars = args.get("chars") if isinstance(args.get("chars"), str) else ""
+        max_tokens = _clamp(_int_arg(args, "max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS), 1, MAX_OUTPUT_TOKENS_CAP)
+        t0 = time.monotonic()
+        if chars:
+            yield_ms = _clamp(_int_arg(args, "yield_time_ms", WRITE_YIELD_MS), MIN_YIELD_MS, MAX_YIELD_MS)
+            runner.emit(
+                "item/commandExecution/terminalInteraction",
+                {
+                    "threadId": runner.thread_id,
+                    "turnId": runner.turn_id,
+                    "itemId": session.item["id"],
+                    "processId": str(session.id),
+                    "stdin": chars,
+                },
+            )
+            if not session.done.is_set():
+                with contextlib.suppress(BrokenPipeError):
+                    await session.process.write(chars.encode("utf-8"))
+        else:
+            yield_ms = _clamp(_int_arg(args, "yield_time_ms", POLL_MIN_YIELD_MS), POLL_MIN_YIELD_MS, POLL_MAX_YIELD_MS)
+        await self._wait(session, yield_ms / 1000)
+        return self._report(session, state, time.monotonic() - t0, max_tokens)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def kill_turn(self, state: ThreadTools, turn_id: str) -> None:
+        """The turn was interrupted: everything it started dies."""
+        for session_id in state.turn_sessions.pop(turn_id, set()):
+            session = state.sessions.pop(session_id, None)
+            if session is not None:
+                await self._end(session)
+
+    def forget_turn(self, state: ThreadTools, turn_id: str) -> None:
+        state.turn_sessions.pop(turn_id, None)
+
+    async def close(self) -> None:
+        """Server shutdown: no command outlives the server."""
+        sessions = list(self._all)
+        self._all.clear()
+        await asyncio.gather(*(session.kill() for session in sessions), return_exceptions=True)

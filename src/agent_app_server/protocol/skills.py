@@ -1,0 +1,187 @@
+"""Skills and hooks: ``skills/list``, ``skills/config/write``, ``skills/changed`` and ``hooks/list``.
+
+Owns: the wire types of those methods and of the notification, which it registers. Imports ``_base``,
+``common`` and ``registry``.
+"""
+
+# Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
+# otherwise compile each annotation string at import.
+from typing import Literal
+
+from pydantic import ConfigDict
+from typing_extensions import TypeAliasType
+
+from . import registry
+from ._base import WireModel
+from .common import Int64, UInt, UInt64
+
+# ---------------------------------------------------------------------- skills
+
+SkillScope = TypeAliasType("SkillScope", Literal["user", "repo", "system", "admin"])
+
+
+class SkillsListParams(WireModel):
+    """``cwds`` empty: the server's working directory. ``forceReload``: bypass the cache."""
+
+    cwds: list[str] = []
+    force_reload: bool = False
+
+
+class SkillToolDependency(WireModel):
+    type: str
+    value: str
+    command: str | None = None
+    description: str | None = None
+    transport: str | None = None
+    url: str | None = None
+
+
+class SkillDependencies(WireModel):
+    tools: list[SkillToolDependency]
+
+
+class SkillInterface(WireModel):
+    display_name: str | None = None
+    short_description: str | None = None
+    icon_small: str | None = None
+    icon_large: str | None = None
+    icon_small_url: str | None = None
+    icon_large_url: str | None = None
+    brand_color: str | None = None
+    default_prompt: str | None = None
+
+
+class SkillMetadata(WireModel):
+    name: str
+    description: str
+    path: str
+    scope: SkillScope
+    enabled: bool
+    short_description: str | None = None
+    interface: SkillInterface | None = None
+    dependencies: SkillDependencies | None = None
+    plugin_id: str | None = None
+
+
+class SkillErrorInfo(WireModel):
+    """A ``SKILL.md`` that could not be loaded, and why."""
+
+    path: str
+    message: str
+
+
+class SkillsListEntry(WireModel):
+    cwd: str
+    skills: list[SkillMetadata]
+    errors: list[SkillErrorInfo]
+
+
+class SkillsListResponse(WireModel):
+    data: list[SkillsListEntry]
+
+
+class SkillsChangedNotification(WireModel):
+    """Skill files changed on disk; clients call ``skills/list`` again."""
+
+
+class SkillsConfigWriteParams(WireModel):
+    """Enable or disable one skill, named by exactly one of ``path`` and ``name``."""
+
+    enabled: bool
+    name: str | None = None
+    path: str | None = None
+
+
+class SkillsConfigWriteResponse(WireModel):
+    effective_enabled: bool
+
+
+# ---------------------------------------------------------------------- hooks
+
+HookEventName = TypeAliasType(
+    "HookEventName",
+    Literal[
+        "preModelRequest",
+        "postModelRequest",
+        "preToolUse",
+        "permissionRequest",
+        "postToolUse",
+        "preCompact",
+        "postCompact",
+        "sessionStart",
+        "sessionEnd",
+        "userPromptSubmit",
+        "subagentStart",
+        "subagentStop",
+        "stop",
+        "interrupt",
+    ],
+)
+HookSource = TypeAliasType(
+    "HookSource",
+    Literal[
+        "system",
+        "user",
+        "project",
+        "mdm",
+        "sessionFlags",
+        "plugin",
+        "cloudRequirements",
+        "cloudManagedConfig",
+        "legacyManagedConfigFile",
+        "legacyManagedConfigMdm",
+        "unknown",
+    ],
+)
+HookTrustStatus = TypeAliasType("HookTrustStatus", Literal["managed", "untrusted", "trusted", "modified"])
+
+
+class HooksListParams(WireModel):
+    cwds: list[str] = []
+    thread_id: str | None = None
+
+
+class HookMetadata(WireModel):
+    """One configured hook handler.
+
+    The reference describes the handler as a union on ``handlerType`` (``command`` with
+    ``command``/``async``, ``mcpTool`` with ``server``/``tool``, ``prompt``, ``agent``) beside these
+    common fields; the handler's own keys are carried as extra fields, set by the caller.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    key: str
+    event_name: HookEventName
+    matcher: str | None = None
+    timeout_sec: UInt64
+    status_message: str | None = None
+    additional_context_limit: UInt | None = None
+    source_path: str
+    source: HookSource
+    plugin_id: str | None = None
+    environment_id: str | None = None
+    display_order: Int64
+    enabled: bool
+    is_managed: bool
+    current_hash: str
+    trust_status: HookTrustStatus
+
+
+class HookErrorInfo(WireModel):
+    path: str
+    message: str
+
+
+class HooksListEntry(WireModel):
+    cwd: str
+    hooks: list[HookMetadata]
+    warnings: list[str]
+    errors: list[HookErrorInfo]
+
+
+class HooksListResponse(WireModel):
+    data: list[HooksListEntry]
+
+
+registry.notification("skills/changed", SkillsChangedNotification)

@@ -1,0 +1,60 @@
+"""MCP server methods: ``mcpServerStatus/list`` and ``mcpServer/tool/call``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.tools.mcp import McpError, McpManager
+from ...protocol import (
+    ListMcpServerStatusParams,
+    ListMcpServerStatusResponse,
+    McpServerToolCallParams,
+    McpServerToolCallResponse,
+)
+from ...rpc import InternalError, InvalidParams
+from ..connection import Connection
+from . import handler
+
+
+def _manager(conn: Connection) -> McpManager:
+    manager = getattr(conn.app.turns.tools, "mcp", None)
+    if not isinstance(manager, McpManager):
+        raise InternalError("MCP support is not available in this server")
+    return manager
+
+
+@handler("mcpServerStatus/list")
+async def mcp_server_status_list(conn: Connection, params: ListMcpServerStatusParams) -> ListMcpServerStatusResponse:
+    manager = _manager(conn)
+    thread = conn.app.threads.require_loaded(params.thread_id) if params.thread_id else None
+    statuses = await manager.status_list(thread, params.server_name)
+    start = 0
+    if params.cursor:
+        if not params.cursor.isdigit() or int(params.cursor) > len(statuses):
+            raise InvalidParams(f"invalid cursor: {params.cursor}")
+        start = int(params.cursor)
+    end = len(statuses) if not params.limit else min(len(statuses), start + params.limit)
+    next_cursor = str(end) if end < len(statuses) else None
+    return ListMcpServerStatusResponse.model_validate({"data": statuses[start:end], "nextCursor": next_cursor})
+
+
+@handler("mcpServer/tool/call")
+async def mcp_server_tool_call(conn: Connection, params: McpServerToolCallParams) -> dict[str, Any]:
+    manager = _manager(conn)
+    thread = conn.app.threads.require_loaded(params.thread_id)
+    await manager.ready(thread)
+    try:
+        connection = manager.connection(thread.id, params.server)
+    except McpError as exc:
+        raise InvalidParams(str(exc)) from None
+    arguments = params.arguments if isinstance(params.arguments, dict) else None
+    try:
+        result = await connection.call_tool(params.tool, arguments)
+    except McpError as exc:
+        raise InternalError(f"MCP tool call {params.server}/{params.tool} failed: {exc}") from None
+    response: dict[str, Any] = {"content": result.get("content") or []}
+    for key in ("structuredContent", "isError", "_meta"):
+        if key in result:
+            response[key] = result[key]
+    McpServerToolCallResponse.model_validate(response)
+    return response

@@ -1,0 +1,90 @@
+"""Skills and hooks: ``skills/list``, ``skills/config/write``, ``hooks/list``, and ``skills/changed``
+to every client when skill files change on disk (after the first ``skills/list``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tomllib
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...core.config_edit import ConfigWriteError, user_config_path
+from ...core.skills import SkillsCache, list_hooks, write_skill_enabled
+from ...protocol import (
+    HooksListParams,
+    HooksListResponse,
+    SkillsConfigWriteParams,
+    SkillsConfigWriteResponse,
+    SkillsListParams,
+    SkillsListResponse,
+)
+from ...rpc import InternalError, InvalidParams
+from ..connection import Connection
+from . import handler
+from .config import absolute_path
+
+if TYPE_CHECKING:
+    from ..app import AppServer
+
+_caches: weakref.WeakKeyDictionary[AppServer, SkillsCache] = weakref.WeakKeyDictionary()
+
+
+def _cache(app: AppServer) -> SkillsCache:
+    cache = _caches.get(app)
+    if cache is None:
+        cache = _caches[app] = SkillsCache(app.config.codex_home)
+        cache.watch(lambda: app.emit(None, "skills/changed", {}))
+    return cache
+
+
+def _cwds(method: str, cwds: list[str]) -> list[Path]:
+    return [absolute_path(method, "cwds", cwd) for cwd in cwds] or [Path(os.getcwd())]
+
+
+def _user_values(home: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(user_config_path(home).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+@handler("skills/list")
+async def skills_list(conn: Connection, params: SkillsListParams) -> SkillsListResponse:
+    cwds = _cwds("skills/list", params.cwds)
+    cache = _cache(conn.app)
+    # Read fresh: skills/config/write may have changed which skills are enabled.
+    values = await asyncio.to_thread(_user_values, conn.app.config.codex_home)
+    data = []
+    for cwd in cwds:
+        found = await cache.list(cwd, values, params.force_reload)
+        data.append({"cwd": str(cwd), "skills": found.skills, "errors": found.errors})
+    return SkillsListResponse.model_validate({"data": data})
+
+
+@handler("skills/config/write")
+async def skills_config_write(conn: Connection, params: SkillsConfigWriteParams) -> SkillsConfigWriteResponse:
+    if (params.name is None) == (params.path is None):
+        raise InvalidParams("skills/config/write requires exactly one of path or name")
+    if params.path is not None:
+        absolute_path("skills/config/write", "path", params.path)
+    home = conn.app.config.codex_home
+    try:
+        await asyncio.to_thread(write_skill_enabled, home, params.name, params.path, params.enabled)
+    except ConfigWriteError as exc:
+        raise InvalidParams(exc.message, data={"config_write_error_code": exc.code}) from None
+    except OSError as exc:
+        raise InternalError(f"cannot write {user_config_path(home)}: {exc.strerror}") from None
+    return SkillsConfigWriteResponse(effective_enabled=params.enabled)
+
+
+@handler("hooks/list")
+async def hooks_list(conn: Connection, params: HooksListParams) -> HooksListResponse:
+    cwds = _cwds("hooks/list", params.cwds)
+    home = conn.app.config.codex_home
+    data = []
+    for cwd in cwds:
+        hooks, warnings, errors = await asyncio.to_thread(list_hooks, home, cwd)
+        data.append({"cwd": str(cwd), "hooks": hooks, "warnings": warnings, "errors": errors})
+    return HooksListResponse.model_validate({"data": data})

@@ -1,0 +1,205 @@
+"""Running the server on the chosen ``--listen`` transport, and shutting it down gracefully.
+
+Owns: parsing ``--listen`` (``stdio://``, ``ws://IP:PORT``, ``unix://[PATH]``, ``off``), the
+start-up guard that refuses a non-loopback WebSocket listener without authentication (before
+binding anything), the per-connection limits of network clients, the start-up banner, and
+SIGINT/SIGTERM: stop taking new connections (``/readyz`` turns 503), interrupt running turns, flush
+the store, close every connection with a reason, exit 0. A second signal exits at once.
+Layer: server. Heavy modules are imported only when a listener actually runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ..rpc import PeerLimits
+
+if TYPE_CHECKING:
+    from ..core.config import Config
+    from ..transport.auth import Authenticator
+    from .app import AppServer
+
+log = logging.getLogger(__name__)
+
+#: Network clients get a hard bound on what may queue for them: a client that stops reading is
+#: closed (1013) once this many messages wait, so it costs bounded memory and slows nobody else.
+#: Replies alone cannot reach the bound (reading stops at the high-water mark, and at most
+#: ``max_pending_requests`` handlers are in flight); only unsolicited notifications can.
+NETWORK_LIMITS = PeerLimits(max_pending_requests=512, outbound_high_water=1024, outbound_hard_limit=4096)
+OVERFLOW_REASON = "client is not reading; too many undelivered messages (resume with afterSeq)"
+#: How long shutdown waits for queued messages (e.g. interrupted turns) to reach the clients.
+SHUTDOWN_FLUSH_S = 2.0
+
+
+class ListenError(ValueError):
+    """An unusable ``--listen`` value; the message is the reference's wording."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenTarget:
+    kind: Literal["stdio", "ws", "unix", "off"]
+    host: str = ""
+    port: int = 0
+    path: str | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port`` as the reference prints it (IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        return ipaddress.ip_address(self.host).is_loopback
+
+
+def parse_listen(text: str) -> ListenTarget:
+    if text in ("stdio://", "stdio"):
+        return ListenTarget("stdio")
+    if text == "off":
+        return ListenTarget("off")
+    if text.startswith("unix://"):
+        path = text[len("unix://") :]
+        return ListenTarget("unix", path=path or None)
+    if text.startswith("ws://"):
+        rest = text[len("ws://") :]
+        invalid = ListenError(f"invalid websocket --listen URL `{text}`; expected `ws://IP:PORT`")
+        host, sep, port_text = rest.rpartition(":")
+        if not sep or not port_text.isdigit():
+            raise invalid
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise invalid from None
+        port = int(port_text)
+        if port > 65535:
+            raise invalid
+        return ListenTarget("ws", host=str(address), port=port)
+    raise ListenError(
+        f"unsupported --listen URL `{text}`; expected `stdio://`, `unix://`, `unix://PATH`, `ws://IP:PORT`, or `off`"
+    )
+
+
+def check_exposure(target: ListenTarget, authenticator: Authenticator | None) -> None:
+    """Refuse, before binding, to serve an unauthenticated WebSocket beyond this machine."""
+    if target.kind == "ws" and authenticator is None and not target.is_loopback:
+        raise ListenError(
+            f"refusing to start non-loopback websocket listener {target.address} without auth; "
+            "configure `--ws-auth capability-token` or `--ws-auth signed-bearer-token`"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    authenticator: Authenticator | None = None
+    #: None: keep idle threads loaded.
+    idle_unload_after_s: float | None = 30 * 60.0
+
+
+async def run_listener(config: Config, target: ListenTarget, options: ServeOptions) -> int:
+    """Serve ``target`` (ws, unix or off) until SIGINT/SIGTERM; returns the exit code."""
+    from ..transport.unix import UnixSocketError, default_socket_path, link_if_needed, prepare_socket_path
+    from ..transport.websocket import (
+        CLOSE_TRY_AGAIN_LATER,
+        SLOW_CLIENT_CLOSE_TIMEOUT_S,
+        ListenerOptions,
+        WebSocketListener,
+        WebSocketStream,
+    )
+    from .app import AppServer
+
+    app = await AppServer.open(config)
+    app.idle_unload_after_s = options.idle_unload_after_s
+    app.start_background()
+
+    async def handle(stream: WebSocketStream) -> None:
+        async def overflow() -> None:
+            log.warning(
+                "closing a client that stopped reading (%d messages queued)", NETWORK_LIMITS.outbound_hard_limit
+            )
+            await stream.close_with(CLOSE_TRY_AGAIN_LATER, OVERFLOW_REASON, within=SLOW_CLIENT_CLOSE_TIMEOUT_S)
+
+        await app.serve(stream, NETWORK_LIMITS, overflow)
+
+    listener = WebSocketListener(handle, ListenerOptions(authenticator=options.authenticator))
+    unix_path = None
+    try:
+        if target.kind == "ws":
+            host, port = await listener.start_tcp(target.host, target.port)
+            shown = ListenTarget("ws", host=host, port=port).address
+            _banner(f"ws://{shown}", f"http://{shown}", loopback=target.is_loopback)
+        elif target.kind == "unix":
+            path = Path(target.path) if target.path else default_socket_path(config.codex_home)
+            try:
+                unix_path = await asyncio.to_thread(prepare_socket_path, path)
+            except (UnixSocketError, OSError) as exc:
+                print(f"Error: {exc}", file=sys.stderr)
+                return 1
+            await listener.start_unix(str(unix_path.bind_path))
+            link_if_needed(unix_path)
+            _banner(f"unix://{unix_path.path}", None, loopback=True)
+    except OSError as exc:
+        print(f"Error: {exc.strerror or exc} (os error {exc.errno})", file=sys.stderr)
+        await app.close()
+        return 1
+    except BaseException:
+        await app.close()
+        raise
+    try:
+        await _wait_for_signal()
+        print("agent-app-server: shutting down", file=sys.stderr, flush=True)
+        await _shutdown(app, listener)
+    finally:
+        if unix_path is not None:
+            unix_path.cleanup()
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        # A second signal ends the process without waiting for the graceful path.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+async def _shutdown(app: AppServer, listener: object) -> None:
+    from ..transport.websocket import WebSocketListener
+
+    assert isinstance(listener, WebSocketListener)
+    listener.begin_shutdown()
+    # Turns end as interrupted (clients see turn/completed), the replay log and the store are
+    # written and closed; connections are still open so those notifications reach the clients.
+    await app.close()
+    for _ in range(int(SHUTDOWN_FLUSH_S / 0.02)):
+        if not any(c.peer is not None and c.peer.queued_outbound > 0 for c in app.connections.values()):
+            break
+        await asyncio.sleep(0.02)
+    await listener.close_connections()
+    with contextlib.suppress(Exception):
+        await listener.stop()
+
+
+def _banner(url: str, http_url: str | None, *, loopback: bool) -> None:
+    lines = ["agent-app-server (WebSockets)", f"  listening on: {url}"]
+    if http_url is not None:
+        lines += [f"  readyz: {http_url}/readyz", f"  healthz: {http_url}/healthz"]
+    if http_url is not None and loopback:
+        lines.append("  note: binds localhost only (use SSH port-forwarding for remote access)")
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -1,0 +1,206 @@
+"""fs/* and fuzzyFileSearch through the real server: every method, its bad inputs, and a watch
+that sees a change."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+from support.server_process import ServerProcess
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def real(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def error_of(response: dict[str, Any]) -> tuple[int, str]:
+    assert "error" in response, response
+    return response["error"]["code"], response["error"]["message"]
+
+
+async def test_files_round_trip(server: ServerProcess, tmp_path: Path) -> None:
+    work = tmp_path / "work"  # tmp_path also holds the server's CODEX_HOME
+    work.mkdir()
+    data = bytes(range(256)) * 3
+    target = work / "nested" / "deeper"
+    assert await server.result("fs/createDirectory", {"path": str(target)}) == {}
+    assert await server.result("fs/writeFile", {"path": str(target / "blob.bin"), "dataBase64": b64(data)}) == {}
+    read = await server.result("fs/readFile", {"path": str(target / "blob.bin")})
+    assert base64.b64decode(read["dataBase64"]) == data
+    # Paths are normalized before use.
+    read = await server.result("fs/readFile", {"path": f"{work}/nested/../nested/deeper/./blob.bin"})
+    assert base64.b64decode(read["dataBase64"]) == data
+
+    meta = await server.result("fs/getMetadata", {"path": str(target / "blob.bin")})
+    assert (meta["isFile"], meta["isDirectory"], meta["isSymlink"]) == (True, False, False)
+    assert abs(meta["modifiedAtMs"] - os.stat(target / "blob.bin").st_mtime * 1000) < 1000
+    os.symlink(target, work / "link")
+    meta = await server.result("fs/getMetadata", {"path": str(work / "link")})
+    assert (meta["isFile"], meta["isDirectory"], meta["isSymlink"]) == (False, True, True)
+
+    (work / "a.txt").write_text("a")
+    listing = await server.result("fs/readDirectory", {"path": str(work)})
+    assert listing["entries"] == [
+        {"fileName": "a.txt", "isDirectory": False, "isFile": True},
+        {"fileName": "link", "isDirectory": True, "isFile": False},
+        {"fileName": "nested", "isDirectory": True, "isFile": False},
+    ]
+
+    assert (
+        await server.result("fs/copy", {"sourcePath": str(work / "a.txt"), "destinationPath": str(work / "b.txt")})
+        == {}
+    )
+    assert (work / "b.txt").read_text() == "a"
+    os.symlink("blob.bin", target / "alias")
+    copy = {"sourcePath": str(work / "nested"), "destinationPath": str(work / "copy"), "recursive": True}
+    assert await server.result("fs/copy", copy) == {}
+    assert (work / "copy" / "deeper" / "blob.bin").read_bytes() == data
+    assert os.readlink(work / "copy" / "deeper" / "alias") == "blob.bin"
+
+    assert await server.result("fs/remove", {"path": str(work / "copy")}) == {}
+    assert not (work / "copy").exists()
+    assert await server.result("fs/remove", {"path": str(work / "b.txt")}) == {}
+    # A missing path is fine by default (force defaults to true).
+    assert await server.result("fs/remove", {"path": str(work / "b.txt")}) == {}
+
+
+async def test_bad_file_requests(server: ServerProcess, tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "inside.txt").write_text("x")
+    (tmp_path / "file.txt").write_text("x")
+
+    for method, params in [
+        ("fs/readFile", {"path": "relative/file.txt"}),
+        ("fs/writeFile", {"path": "out.bin", "dataBase64": ""}),
+        ("fs/getMetadata", {"path": "."}),
+        ("fs/copy", {"sourcePath": str(tmp_path / "file.txt"), "destinationPath": "copy.txt"}),
+        ("fs/watch", {"watchId": "w", "path": "src"}),
+    ]:
+        code, message = error_of(await server.call(method, params))
+        assert code == -32602 and "must be an absolute path" in message, message
+    assert (
+        "`destinationPath`"
+        in error_of(
+            await server.call("fs/copy", {"sourcePath": str(tmp_path / "file.txt"), "destinationPath": "c.txt"})
+        )[1]
+    )
+
+    async def fails(method: str, params: dict[str, Any], *expected: str) -> None:
+        code, message = error_of(await server.call(method, params))
+        assert code == -32602 and all(part in message for part in expected), message
+
+    await fails("fs/readFile", {"path": str(tmp_path / "dir")}, "is a directory", "fs/readDirectory")
+    await fails("fs/readFile", {"path": str(tmp_path / "missing")}, str(tmp_path / "missing"), "no such file")
+    await fails("fs/readDirectory", {"path": str(tmp_path / "file.txt")}, "not a directory")
+    await fails("fs/writeFile", {"path": str(tmp_path / "x.bin"), "dataBase64": "not base64!"}, "base64")
+    await fails("fs/writeFile", {"path": str(tmp_path / "no" / "x.bin"), "dataBase64": ""}, "parent directory")
+    await fails("fs/createDirectory", {"path": str(tmp_path / "dir"), "recursive": False}, "already exists")
+    await fails("fs/createDirectory", {"path": str(tmp_path / "file.txt")}, str(tmp_path / "file.txt"))
+    await fails("fs/remove", {"path": str(tmp_path / "missing"), "force": False}, "does not exist")
+    await fails("fs/remove", {"path": str(tmp_path / "dir"), "recursive": False}, "not empty", "recursive: true")
+    await fails(
+        "fs/copy",
+        {"sourcePath": str(tmp_path / "dir"), "destinationPath": str(tmp_path / "dir2")},
+        "recursive: true",
+    )
+    await fails(
+        "fs/copy",
+        {"sourcePath": str(tmp_path / "dir"), "destinationPath": str(tmp_path / "dir" / "sub"), "recursive": True},
+        "into itself",
+    )
+    await fails(
+        "fs/copy",
+        {"sourcePath": str(tmp_path / "file.txt"), "destinationPath": str(tmp_path / "file.txt")},
+        "same file",
+    )
+    await fails("fs/copy", {"sourcePath": str(tmp_path / "nope"), "destinationPath": str(tmp_path / "x")}, "no such")
+    await fails("fs/getMetadata", {"path": str(tmp_path / "nope")}, "no such file")
+    # Nothing was damaged along the way.
+    assert (tmp_path / "file.txt").read_text() == "x" and (tmp_path / "dir" / "inside.txt").exists()
+    assert not (tmp_path / "dir2").exists()
+
+
+async def test_watch_sees_changes(server: ServerProcess, tmp_path: Path) -> None:
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    (tmp_path / "HEAD").write_text("ref: main\n")
+    reply = await server.result("fs/watch", {"watchId": "dir", "path": str(watched)})
+    assert reply == {"path": real(watched)}
+    assert await server.result("fs/watch", {"watchId": "head", "path": str(tmp_path / "HEAD")}) == {
+        "path": real(tmp_path / "HEAD")
+    }
+    code, message = error_of(await server.call("fs/watch", {"watchId": "dir", "path": str(tmp_path)}))
+    assert code == -32602 and "watchId already exists: dir" in message
+
+    (watched / "new.txt").write_text("hello")
+    changed = await server.notification("fs/changed", timeout=15)
+    assert changed["params"]["watchId"] == "dir"
+    assert real(watched / "new.txt") in changed["params"]["changedPaths"]
+
+    (tmp_path / "HEAD").write_text("ref: other\n")
+    changed = await server.notification("fs/changed", timeout=15)
+    assert changed["params"] == {"watchId": "head", "changedPaths": [real(tmp_path / "HEAD")]}
+
+    # After fs/unwatch nothing more arrives for that watch; unknown ids are fine.
+    assert await server.result("fs/unwatch", {"watchId": "dir"}) == {}
+    assert await server.result("fs/unwatch", {"watchId": "never-watched"}) == {}
+    server.drain_notifications()
+    (watched / "later.txt").write_text("ignored")
+    (tmp_path / "HEAD").write_text("ref: third\n")
+    changed = await server.notification("fs/changed", timeout=15)
+    assert changed["params"]["watchId"] == "head"
+    late = [n for n in await server.settle(0.5) if n["method"] == "fs/changed"]
+    assert all(n["params"]["watchId"] == "head" for n in late)
+    # The id is free again once unwatched.
+    assert await server.result("fs/watch", {"watchId": "dir", "path": str(watched)}) == {"path": real(watched)}
+
+
+async def test_fuzzy_file_search(server: ServerProcess, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    for relative in [
+        "src/server/handler.py",
+        "src/server/request_handler.py",
+        "docs/handling.md",
+        "build/handler.py",
+        "node_modules/lib/handler.js",
+        "debug.log",
+    ]:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text("x")
+    (root / ".gitignore").write_text("build/\nnode_modules/\n*.log\n")
+    (root / ".git").mkdir()
+    (root / ".git" / "handler").write_text("x")
+
+    found = await server.result("fuzzyFileSearch", {"query": "handler", "roots": [str(root)]})
+    files = found["files"]
+    assert [f["path"] for f in files][:2] == ["src/server/handler.py", "src/server/request_handler.py"]
+    assert not any(f["path"].startswith(("build", "node_modules", ".git")) for f in files)
+    first = files[0]
+    assert first["root"] == str(root) and first["file_name"] == "handler.py" and first["match_type"] == "file"
+    assert "".join(first["path"][i] for i in first["indices"]) == "handler"
+    assert [f["score"] for f in files] == sorted((f["score"] for f in files), reverse=True)
+    directories = await server.result("fuzzyFileSearch", {"query": "srvr", "roots": [str(root)]})
+    assert {"path": "src/server", "match_type": "directory"}.items() <= directories["files"][0].items()
+
+    assert (await server.result("fuzzyFileSearch", {"query": "", "roots": [str(root)]}))["files"] == []
+    assert (await server.result("fuzzyFileSearch", {"query": "x", "roots": []}))["files"] == []
+    missing = await server.result("fuzzyFileSearch", {"query": "x", "roots": [str(tmp_path / "nope")]})
+    assert missing["files"] == []
+    code, message = error_of(await server.call("fuzzyFileSearch", {"query": "x", "roots": ["repo"]}))
+    assert code == -32602 and "absolute" in message
+
+    # Typing on with one cancellation token: every search answers, the last one with results.
+    answers = await asyncio.gather(
+        *(
+            server.result("fuzzyFileSearch", {"query": query, "roots": [str(root)], "cancellationToken": "t"})
+            for query in ("h", "ha", "han", "hand")
+        )
+    )
+    assert answers[-1]["files"] and answers[-1]["files"][0]["file_name"].startswith("hand")

@@ -1,0 +1,156 @@
+"""MCP servers from config.toml: a stdio server written with the official SDK, started by the
+test through the real server (tests/support/mcp_echo_server.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_app_server.testing.fake_model import FakeModelServer, SseEvent, function_call_reply, text_reply
+from support.agent_turns import ENV, run_turn, start_thread, tool_outputs
+from support.model_config import write_mock_config
+from support.server_process import ServerProcess
+
+Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
+MCP_CONFIG = f'[mcp_servers.echo]\ncommand = "{sys.executable}"\nargs = ["{ECHO_SERVER}"]\nstartup_timeout_sec = 30\n'
+
+
+def namespaced(events: list[Any], namespace: str) -> list[Any]:
+    """A function call the model makes to a tool inside a namespace."""
+    for event in events:
+        item = event.data.get("item") if isinstance(event, SseEvent) else None
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            item["namespace"] = namespace
+    return events
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[FakeModelServer]:
+    async with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
+    write_mock_config(codex_home, model.base_url)
+    with (codex_home / "config.toml").open("a") as config:
+        config.write(MCP_CONFIG)
+    server = await spawn(env=ENV)
+    await server.initialize()
+    return server
+
+
+async def test_mcp_server_tools_reach_the_model_and_the_client(
+    agent: ServerProcess, model: FakeModelServer, tmp_path: Path
+) -> None:
+    thread_id = await start_thread(agent, cwd=str(tmp_path), approvalPolicy="on-request")
+    starting = await agent.notification("mcpServer/startupStatus/updated", timeout=60)
+    ready = await agent.notification("mcpServer/startupStatus/updated", timeout=60)
+    assert [starting["params"]["status"], ready["params"]["status"]] == ["starting", "ready"]
+    assert ready["params"] == {
+        "threadId": thread_id,
+        "name": "echo",
+        "status": "ready",
+        "error": None,
+        "failureReason": None,
+    }
+
+    model.enqueue(
+        namespaced(function_call_reply("echo", json.dumps({"text": "hi"}), "call_1"), "mcp__echo"),
+        namespaced(function_call_reply("broken", "{}", "call_2"), "mcp__echo"),
+        namespaced(function_call_reply("add", json.dumps({"a": 1, "b": 2}), "call_3"), "mcp__echo"),
+        text_reply("done"),
+    )
+
+    def allow(request: dict[str, Any]) -> Any:
+        assert request["method"] == "mcpServer/elicitation/request"
+        return {
+            "action": "accept",
+            "content": {},
+            "_meta": {"persist": "session"} if "echo" in request["params"]["message"] else None,
+        }
+
+    log = await run_turn(agent, thread_id, answer=allow)
+    namespace = next(tool for tool in model.requests[0].body["tools"] if tool["name"] == "mcp__echo")
+    assert namespace["type"] == "namespace"
+    assert [tool["name"] for tool in namespace["tools"]] == ["add", "broken", "echo"]
+    assert namespace["tools"][2]["parameters"] == {
+        "type": "object",
+        "properties": {"text": {"type": "string"}},
+        "required": ["text"],
+    }
+    request = log.requests[0]["params"]
+    assert request["serverName"] == "echo" and request["message"] == 'Allow the echo MCP server to run tool "echo"?'
+    assert request["_meta"]["tool_params"] == {"text": "hi"}
+
+    echo, broken, add = log.items("mcpToolCall")
+    assert echo["status"] == "completed" and echo["server"] == "echo" and echo["tool"] == "echo"
+    assert echo["result"]["content"] == [{"type": "text", "text": "echo: hi"}]
+    assert broken["status"] == "failed" and broken["result"]["content"][0]["text"].startswith("Error executing tool")
+    assert add["result"]["structuredContent"] == {"result": 3}
+    methods = log.methods(skip=("thread/tokenUsage/updated", "account/rateLimits/updated"))
+    at = methods.index("item/started:mcpToolCall")
+    assert methods[at : at + 6] == [
+        "item/started:mcpToolCall",
+        "thread/status/changed",
+        "mcpServer/elicitation/request",
+        "serverRequest/resolved",
+        "thread/status/changed",
+        "item/completed:mcpToolCall",
+    ]
+
+    outputs = tool_outputs(model.requests[3].body)
+    assert outputs["call_1"].startswith("Wall time: ") and outputs["call_1"].endswith(
+        '\nOutput:\n{"result":"echo: hi"}'
+    )
+    assert outputs["call_3"].endswith('Output:\n{"result":3}')
+    assert outputs["call_2"][1]["text"].startswith("Error executing tool broken")
+
+    status = await agent.result("mcpServerStatus/list", {"threadId": thread_id})
+    (entry,) = status["data"]
+    assert entry["name"] == "echo" and entry["runtimeStatus"] == "connected"
+    assert sorted(entry["tools"]) == ["add", "broken", "echo"]
+    assert entry["serverInfo"]["name"] == "echo"
+
+    direct = await agent.result(
+        "mcpServer/tool/call",
+        {"threadId": thread_id, "server": "echo", "tool": "echo", "arguments": {"text": "direct"}},
+    )
+    assert direct["content"] == [{"type": "text", "text": "echo: direct"}] and direct["isError"] is False
+    unknown = await agent.call("mcpServer/tool/call", {"threadId": thread_id, "server": "nope", "tool": "echo"})
+    assert "unknown MCP server 'nope'" in unknown["error"]["message"]
+
+
+async def test_policy_never_refuses_mcp_tools_that_need_approval(
+    agent: ServerProcess, model: FakeModelServer, tmp_path: Path
+) -> None:
+    thread_id = await start_thread(agent, cwd=str(tmp_path), approvalPolicy="never")
+    model.enqueue(
+        namespaced(function_call_reply("echo", json.dumps({"text": "hi"}), "call_1"), "mcp__echo"),
+        text_reply("done"),
+    )
+    log = await run_turn(agent, thread_id)
+    assert log.requests == []
+    item = log.items("mcpToolCall")[0]
+    assert item["status"] == "failed"
+    assert item["error"] == {"message": "MCP tool call requires approval, but approval policy is never"}
+
+
+async def test_status_list_without_a_thread_connects_to_list(agent: ServerProcess) -> None:
+    status = await agent.result("mcpServerStatus/list", {})
+    (entry,) = status["data"]
+    assert entry["runtimeStatus"] is None and sorted(entry["tools"]) == ["add", "broken", "echo"]
+    assert entry["tools"]["add"]["inputSchema"]["required"] == ["a", "b"]
+
+
+async def test_no_configured_servers_list_empty(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
+    write_mock_config(codex_home, model.base_url)
+    server = await spawn(env=ENV)
+    await server.initialize()
+    assert await server.result("mcpServerStatus/list", {}) == {"data": [], "nextCursor": None}

@@ -1,0 +1,115 @@
+"""Skills and hooks through the real server: SKILL.md discovery in $CODEX_HOME/skills and the
+project's .codex/skills, per-file errors, skills/changed, skills/config/write, and hooks/list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from support.server_process import ServerProcess
+
+Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+
+
+def write_skill(root: Path, folder: str, front_matter: str | None, body: str = "Do the thing.\n") -> Path:
+    path = root / folder / "SKILL.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((f"---\n{front_matter}---\n" if front_matter is not None else "") + body)
+    return path
+
+
+def make_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    return project
+
+
+async def test_skills_list_discovers_user_and_project_skills(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    user_skills = codex_home / "skills"
+    repo_skills = project / ".codex" / "skills"
+    mine = write_skill(user_skills, "my-skill", "name: my-skill\ndescription: Does my thing\n")
+    unnamed = write_skill(user_skills, "unnamed", "description: >\n  Folded\n  description\n")
+    repo = write_skill(
+        repo_skills, "deploy", "name: deploy\ndescription: Ship it\nmetadata:\n  short-description: ship\n"
+    )
+    broken = write_skill(repo_skills, "broken", None)
+    nodesc = write_skill(repo_skills, "nodesc", "name: nodesc\n")
+    server = await spawn()
+    await server.initialize()
+
+    result = await server.result("skills/list", {"cwds": [str(project)]})
+    entry = result["data"][0]
+    assert entry["cwd"] == str(project)
+    assert [(s["name"], s["scope"], s["path"]) for s in entry["skills"]] == [
+        ("deploy", "repo", str(repo)),
+        ("my-skill", "user", str(mine)),
+        ("unnamed", "user", str(unnamed)),
+    ]
+    assert entry["skills"][0]["shortDescription"] == "ship" and entry["skills"][0]["enabled"] is True
+    assert entry["skills"][2]["description"] == "Folded description"
+    errors = {e["path"]: e["message"] for e in entry["errors"]}
+    assert set(errors) == {str(broken), str(nodesc)}
+    assert "frontmatter" in errors[str(broken)] and "description" in errors[str(nodesc)]
+
+    relative = await server.call("skills/list", {"cwds": ["project"]})
+    assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
+
+
+async def test_skills_changed_and_config_write(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (codex_home / "config.toml").write_text("# keep me\n")
+    server = await spawn()
+    await server.initialize()
+    first = await server.result("skills/list", {"cwds": [str(project)]})
+    assert first["data"][0]["skills"] == []
+
+    path = write_skill(codex_home / "skills", "new-skill", "name: new-skill\ndescription: New\n")
+    changed = await server.notification("skills/changed", timeout=20)
+    assert changed["params"] == {}
+    listed = await server.result("skills/list", {"cwds": [str(project)]})
+    assert [s["name"] for s in listed["data"][0]["skills"]] == ["new-skill"]
+
+    assert await server.result("skills/config/write", {"name": "new-skill", "enabled": False}) == {
+        "effectiveEnabled": False
+    }
+    again = await server.result("skills/list", {"cwds": [str(project)], "forceReload": True})
+    assert again["data"][0]["skills"][0]["enabled"] is False
+    text = (codex_home / "config.toml").read_text()
+    assert text.startswith("# keep me\n") and "[[skills.config]]" in text
+
+    await server.result("skills/config/write", {"path": str(path), "enabled": True})
+    await server.result("skills/config/write", {"name": "new-skill", "enabled": True})
+    enabled = await server.result("skills/list", {"cwds": [str(project)]})
+    assert enabled["data"][0]["skills"][0]["enabled"] is True
+
+    for bad in ({"enabled": False}, {"enabled": False, "name": "a", "path": str(path)}):
+        response = await server.call("skills/config/write", bad)
+        assert response["error"]["code"] == -32602
+        assert "exactly one of path or name" in response["error"]["message"]
+
+
+async def test_hooks_list(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    server_empty = await spawn()
+    await server_empty.initialize()
+    empty = await server_empty.result("hooks/list", {"cwds": [str(project)]})
+    assert empty == {"data": [{"cwd": str(project), "hooks": [], "warnings": [], "errors": []}]}
+
+    (codex_home / "config.toml").write_text(
+        '[[hooks.PreToolUse]]\nmatcher = "Bash"\n[[hooks.PreToolUse.hooks]]\ntype = "command"\n'
+        'command = "echo hi"\ntimeout = 30\n\n[[hooks.Stop]]\n[[hooks.Stop.hooks]]\ntype = "command"\n'
+    )
+    server = await spawn()
+    await server.initialize()
+    result = await server.result("hooks/list", {"cwds": [str(project)]})
+    entry = result["data"][0]
+    assert len(entry["hooks"]) == 1
+    hook = entry["hooks"][0]
+    assert hook["eventName"] == "preToolUse" and hook["handlerType"] == "command"
+    assert hook["command"] == "echo hi" and hook["async"] is False and hook["matcher"] == "Bash"
+    assert hook["timeoutSec"] == 30 and hook["source"] == "user"
+    assert hook["sourcePath"] == str(codex_home / "config.toml")
+    assert hook["currentHash"].startswith("sha256:")
+    assert len(entry["errors"]) == 1 and "command" in entry["errors"][0]["message"]

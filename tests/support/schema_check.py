@@ -22,6 +22,13 @@ REFERENCE_DIR = Path(
 )
 
 
+if not (REFERENCE_DIR / "schema").is_dir():
+    raise RuntimeError(
+        f"the reference schema is not at {REFERENCE_DIR}: tests expect ../shared/ beside the repository "
+        "(as CI provides it) or AGENT_REFERENCE_DIR pointing at reference/codex-0.169.0"
+    )
+
+
 @cache
 def _load(flavor: str, name: str) -> dict[str, Any]:
     folder = "schema-experimental" if flavor == "experimental" else "schema"

@@ -77,7 +77,10 @@ class ServerProcess:
                 continue
             self.received.append(message)
             request_method = self._methods.get(message.get("id")) if "method" not in message else None
-            self.checker.check(message, request_method)
+            try:
+                self.checker.check(message, request_method)
+            except Exception as exc:  # a broken check must fail the test, not hang its reader
+                self.checker.violations.append(f"schema check crashed: {exc!r}")
             if "method" in message and "id" in message:
                 await self.server_requests.put(message)
             elif "method" in message:

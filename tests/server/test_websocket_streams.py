@@ -107,7 +107,10 @@ async def test_two_clients_on_one_thread_receive_every_delta_in_order(
     assert [m["method"] for m in seen_first] == [m["method"] for m in seen_second]
     assert all("seq" not in m for m in seen_first)
     seqs = [m["seq"] for m in seen_second]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert seqs == sorted(set(seqs)), "seq strictly increases"
+    # Numbers are per thread: the one notification withheld from non-experimental clients
+    # (thread/readState/changed) leaves the only gap.
+    assert seqs[-1] - seqs[0] + 1 - len(seqs) <= 1
     assert {k: v for k, v in seen_second[5].items() if k != "seq"} == seen_first[5]
 
 

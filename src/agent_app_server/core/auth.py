@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -45,29 +46,6 @@ _AUTH_CLAIMS = "https://api.openai.com/auth"
 _PROFILE_CLAIMS = "https://api.openai.com/profile"
 _MAX_REQUEST_BYTES = 16 * 1024
 
-PLAN_TYPES = frozenset(
-    {
-        "free",
-        "go",
-        "plus",
-        "pro",
-        "prolite",
-        "promax",
-        "team",
-        "self_serve_business_prolite",
-        "self_serve_business_usage_based",
-        "business",
-        "ent26",
-        "enterprise_cbp_automation",
-        "enterprise_cbp_usage_based",
-        "enterprise",
-        "edu",
-        "edu_plus",
-        "edu_pro",
-        "sci",
-        "sci_plus",
-    }
-)
 
 AuthMode = Literal["apikey", "chatgpt", "chatgptAuthTokens"]
 
@@ -100,7 +78,7 @@ class AuthState:
 
 
 def normalize_plan(raw: Any) -> str:
-    return raw if isinstance(raw, str) and raw in PLAN_TYPES else "unknown"
+    return raw if isinstance(raw, str) and raw in _plan_types() else "unknown"
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -660,3 +638,13 @@ async def _respond(writer: asyncio.StreamWriter, status: int, text: str) -> None
 
 def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@functools.cache
+def _plan_types() -> frozenset[str]:
+    """The plan names the wire knows (``PlanType``); loaded on first use to keep start-up light."""
+    from typing import get_args
+
+    from ..protocol.notifications import PlanType
+
+    return frozenset(get_args(PlanType.__value__))

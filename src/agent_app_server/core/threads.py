@@ -168,6 +168,10 @@ class ThreadManager:
     def config(self) -> Config:
         return self._config
 
+    def reload(self, config: Config) -> None:
+        """Threads started from now on use ``config``'s defaults; loaded threads keep theirs."""
+        self._config = config
+
     @property
     def store(self) -> ThreadStore:
         return self._store

@@ -351,8 +351,9 @@ class Peer:
         """Queue an already-serialized message (notifications fanned out to many peers)."""
         self._enqueue(encoded)
 
-    async def request(self, method: str, params: Any) -> Any:
-        """Send a request to the client and wait for its answer (raises RemoteError on error)."""
+    def start_request(self, method: str, params: Any) -> tuple[RequestId, Coroutine[Any, Any, Any]]:
+        """Queue a request to the client now; returns its id and a coroutine awaiting the answer
+        (for callers that must know the id before the answer, e.g. to announce its resolution)."""
         if self._closed:
             raise ConnectionClosed("connection is closed")
         request_id = self._next_request_id
@@ -360,10 +361,19 @@ class Peer:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._awaiting_replies[request_id] = future
         self._enqueue(_dumps({"id": request_id, "method": method, "params": params}))
-        try:
-            return await future
-        finally:
-            self._awaiting_replies.pop(request_id, None)
+
+        async def answer() -> Any:
+            try:
+                return await future
+            finally:
+                self._awaiting_replies.pop(request_id, None)
+
+        return request_id, answer()
+
+    async def request(self, method: str, params: Any) -> Any:
+        """Send a request to the client and wait for its answer (raises RemoteError on error)."""
+        _, answer = self.start_request(method, params)
+        return await answer
 
 
 def _valid_id(value: Any) -> bool:

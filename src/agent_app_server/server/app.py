@@ -279,12 +279,14 @@ class AppServer:
             return
 
         async def ask() -> None:
-            # Peer.request numbers the request synchronously before its first await, so the id
-            # read here is the one the client sees (needed for serverRequest/resolved).
-            request_id = peer._next_request_id
+            try:
+                request_id, answer = peer.start_request(pending.method, pending.params)
+            except ConnectionClosed:
+                return
+            # The id the client sees, needed for serverRequest/resolved.
             pending.sent[connection.id] = (connection, request_id)
             try:
-                result = await peer.request(pending.method, pending.params)
+                result = await answer
             except ConnectionClosed:
                 pending.sent.pop(connection.id, None)
                 return

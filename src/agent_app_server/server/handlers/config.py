@@ -138,8 +138,7 @@ async def reload_user_config(conn: Connection) -> None:
         raise InternalError(f"the config was written but cannot be reloaded: {exc}") from None
     app.config = new
     app.model_clients.reconfigure(new)
-    # ThreadManager has no public setter yet; new threads must see the reloaded defaults.
-    app.threads._config = new
+    app.threads.reload(new)
 
 
 @handler("configRequirements/read")

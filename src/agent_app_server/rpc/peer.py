@@ -23,6 +23,7 @@ import asyncio
 import collections
 import json
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -77,6 +78,9 @@ class PeerLimits:
     outbound_high_water: int = 4096
     #: None: never give up on a slow reader (stdio: the client is our parent process).
     outbound_hard_limit: int | None = None
+    #: A client counts as "not reading" only once one write to it has been blocked this long:
+    #: a client that reads, just slower than a burst, is never mistaken for a stalled one.
+    stalled_write_s: float = 2.0
 
 
 class Peer:
@@ -105,6 +109,10 @@ class Peer:
         self._writer_task: asyncio.Task[None] | None = None
         self._overflow_task: asyncio.Task[None] | None = None
         self._write_error: BaseException | None = None
+        #: When the write in progress began (None while the writer is idle).
+        self._write_started: float | None = None
+        self._overflow_timer: asyncio.TimerHandle | None = None
+        self._in_flight = 0
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -303,12 +311,32 @@ class Peer:
         self._outbound.append(encoded)
         self._outbound_ready.set()
         hard = self._limits.outbound_hard_limit
-        if hard is not None and len(self._outbound) > hard and self._on_overflow is not None:
-            self._closed = True
-            # Nobody will read these: free them now rather than when the connection is gone.
-            self._outbound.clear()
-            # Held here: the loop keeps only a weak reference to a task.
-            self._overflow_task = asyncio.get_running_loop().create_task(self._on_overflow())
+        if hard is not None and len(self._outbound) + self._in_flight > hard and self._on_overflow is not None:
+            self._check_overflow()
+
+    def _check_overflow(self) -> None:
+        """Past the hard limit: give up on the client once its current write has been blocked
+        for ``stalled_write_s``; until then re-check when that time is up."""
+        hard = self._limits.outbound_hard_limit
+        # Count the batch the writer is stuck on too: it has left the queue but not the server.
+        if self._closed or hard is None or len(self._outbound) + self._in_flight <= hard or self._on_overflow is None:
+            return
+        started = self._write_started
+        waited = time.monotonic() - started if started is not None else 0.0
+        if started is None or waited <= self._limits.stalled_write_s:
+            if self._overflow_timer is None:
+                delay = self._limits.stalled_write_s - waited + 0.05
+                self._overflow_timer = asyncio.get_running_loop().call_later(delay, self._overflow_timer_fired)
+            return
+        self._closed = True
+        # Nobody will read these: free them now rather than when the connection is gone.
+        self._outbound.clear()
+        # Held here: the loop keeps only a weak reference to a task.
+        self._overflow_task = asyncio.get_running_loop().create_task(self._on_overflow())
+
+    def _overflow_timer_fired(self) -> None:
+        self._overflow_timer = None
+        self._check_overflow()
 
     def _enqueue_error(self, request_id: RequestId | None, error: RpcError) -> None:
         self._enqueue(_dumps({"id": request_id, "error": error.to_wire()}))
@@ -326,7 +354,11 @@ class Peer:
                     continue
                 batch = list(outbound)
                 outbound.clear()
+                self._write_started = time.monotonic()
+                self._in_flight = len(batch)
                 await self._stream.send_many(batch)
+                self._write_started = None
+                self._in_flight = 0
                 if not self._writable.is_set() and len(outbound) <= low_water:
                     self._writable.set()
         except (ConnectionError, OSError, RuntimeError) as exc:

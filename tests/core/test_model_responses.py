@@ -15,7 +15,6 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,8 +55,9 @@ from agent_app_server.testing.fake_model import (
     response_failed,
     text_reply,
 )
+from support.reference import REFERENCE_DIR
 
-OBSERVED = Path("/work/shared/reference/codex-0.169.0/observed/model_requests")
+OBSERVED = REFERENCE_DIR / "observed" / "model_requests"
 HIGH_DEMAND = "We\u2019re currently experiencing high demand, which may cause temporary errors."
 STREAM_CLOSED = "stream disconnected before completion: stream closed before response.completed"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -12,12 +11,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-REFERENCE_DIR = Path(
-    os.environ.get(
-        "AGENT_REFERENCE_DIR",
-        Path(__file__).resolve().parents[3] / "shared" / "reference" / "codex-0.169.0",
-    )
-)
+from support.reference import REFERENCE_DIR
+
 V2_BUNDLE = "codex_app_server_protocol.v2.schemas.json"
 TOP_BUNDLE = "codex_app_server_protocol.schemas.json"
 

@@ -6,26 +6,17 @@ Deliberate deviations (docs/compatibility.md) are the only exceptions, and each 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft7Validator
 
-REFERENCE_DIR = Path(
-    os.environ.get(
-        "AGENT_REFERENCE_DIR",
-        Path(__file__).resolve().parents[3] / "shared" / "reference" / "codex-0.169.0",
-    )
-)
-
+from .reference import REFERENCE_DIR
 
 if not (REFERENCE_DIR / "schema").is_dir():
     raise RuntimeError(
-        f"the reference schema is not at {REFERENCE_DIR}: tests expect ../shared/ beside the repository "
-        "(as CI provides it) or AGENT_REFERENCE_DIR pointing at reference/codex-0.169.0"
+        f"the reference schema is not at {REFERENCE_DIR}; regenerate it with `python scripts/reference.py schema`"
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from test_model_responses import RawServer, collect, fail, raw_response, request, settings, sse_body
 
+from agent_app_server.core.config import ModelProvider
 from agent_app_server.core.model import (
     ChatClient,
     Completed,
@@ -27,6 +28,7 @@ from agent_app_server.core.model import (
     make_client,
 )
 from agent_app_server.core.model.chat import build_chat_body
+from agent_app_server.core.providers import is_openai_service
 
 HIGH_DEMAND = "We\u2019re currently experiencing high demand, which may cause temporary errors."
 
@@ -60,7 +62,8 @@ async def server() -> AsyncIterator[RawServer]:
 
 @pytest.fixture
 async def client(server: RawServer) -> AsyncIterator[ChatClient]:
-    chat = make_client(settings(server.base_url, wire_api="chat"), backoff_base_s=0.001)
+    # A local server (llama.cpp, Ollama ...): not OpenAI's own service.
+    chat = make_client(settings(server.base_url, wire_api="chat", openai_service=False), backoff_base_s=0.001)
     assert isinstance(chat, ChatClient)
     yield chat
     await chat.aclose()
@@ -204,10 +207,19 @@ def test_request_conversion() -> None:
         assert responses_only not in body
 
 
-def test_tool_calls_without_preceding_text_start_their_own_assistant_message() -> None:
+@pytest.mark.parametrize("text_before", [None, ""], ids=["call-alone", "after-empty-message"])
+def test_tool_call_replay_has_empty_string_content(text_before: str | None) -> None:
+    # Regression: `"content": null` (or no content) made llama-cpp-python's server answer 500 to the
+    # request after every tool call; `""` is accepted by it, llama-server, Ollama, vLLM and OpenAI.
+    before = (
+        []
+        if text_before is None
+        else [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text_before}]}]
+    )
     req = request(
         input=[
             {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
+            *before,
             {"type": "function_call", "name": "a", "arguments": "{}", "call_id": "x"},
             {"type": "function_call_output", "call_id": "x", "output": [{"type": "input_text", "text": "done"}]},
         ]
@@ -215,10 +227,11 @@ def test_tool_calls_without_preceding_text_start_their_own_assistant_message() -
     messages = build_chat_body(req)["messages"]
     assert messages[1] == {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [{"id": "x", "type": "function", "function": {"name": "a", "arguments": "{}"}}],
     }
     assert messages[2] == {"role": "tool", "tool_call_id": "x", "content": "done"}
+    assert len(messages) == 3
     assert "tools" not in build_chat_body(req)  # no tools: no tool_choice/parallel_tool_calls either
 
 
@@ -388,7 +401,11 @@ async def test_stream_cut_before_the_end_is_retried(server: RawServer, client: C
     events = await collect(client)
     retry = next(event for event in events if isinstance(event, Retrying))
     assert retry.partial_output
-    assert retry.error.message == "stream disconnected before completion: stream closed before response.completed"
+    # In chat terms: a chat stream has no response.completed.
+    assert retry.error.message == (
+        "stream disconnected before completion: stream closed before the chat completion finished "
+        "(no finish_reason, no [DONE])"
+    )
     texts = [event.delta for event in events if isinstance(event, TextDelta)]
     assert texts == ["partial", "full"]
     assert isinstance(events[-1], Completed)
@@ -403,11 +420,17 @@ async def test_error_chunk_mid_stream(server: RawServer, client: ChatClient) -> 
     assert len(server.requests) == 3
 
 
-async def test_http_errors_are_classified_like_responses(server: RawServer, client: ChatClient) -> None:
+@pytest.mark.compat("model:provider-errors")
+async def test_provider_errors_are_shown_in_the_providers_words(server: RawServer, client: ChatClient) -> None:
     for _ in range(3):
         server.script.append(raw_response(503, b'{"error":{"message":"loading model"}}'))
-    error, _ = await fail(client)
-    assert (error.message, error.codex_error_info) == (HIGH_DEMAND, "internalServerError")
+    error, events = await fail(client)
+    assert (
+        error.message
+        == f"unexpected status 503 Service Unavailable: loading model, url: {server.base_url}/chat/completions"
+    )
+    assert error.codex_error_info == "internalServerError"
+    assert [event.error.message for event in events if isinstance(event, Retrying)] == [error.message] * 2
 
     server.script.append(
         raw_response(404, b'{"error":{"message":"model \\"qwen9\\" not found, try pulling it first"}}')
@@ -429,3 +452,93 @@ async def test_http_errors_are_classified_like_responses(server: RawServer, clie
     server.script.append(raw_response(400, json.dumps(llama_cpp).encode()))
     error, _ = await fail(client)
     assert error.codex_error_info == "contextWindowExceeded"
+
+
+@pytest.mark.compat("model:provider-errors")
+async def test_a_request_the_provider_calls_invalid_is_not_retried(server: RawServer, client: ChatClient) -> None:
+    # llama-cpp-python's answer to a request its schema rejects: HTTP 500 with pydantic's text.
+    detail = (
+        "1 validation error for CreateChatCompletionRequest\nmessages.1.content\n  Input should be a valid string "
+        + "x" * 2000
+    )
+    body = {"error": {"message": detail, "type": "internal_server_error", "param": None, "code": None}}
+    server.script.append(raw_response(500, json.dumps(body).encode()))
+    error, events = await fail(client)
+    assert len(server.requests) == 1 and not events
+    assert not error.retryable
+    prefix = "unexpected status 500 Internal Server Error: 1 validation error for CreateChatCompletionRequest\n"
+    assert error.message.startswith(prefix)
+    shown = error.message.removeprefix("unexpected status 500 Internal Server Error: ")
+    assert shown == f"{detail[:1000]}..., url: {server.base_url}/chat/completions"
+    assert error.codex_error_info == "internalServerError"
+
+    server.script.append(raw_response(502, b'{"error":{"type":"invalid_request_error","message":"bad tools"}}'))
+    error, _ = await fail(client)
+    assert (error.message.split(",")[0], error.retryable) == ("unexpected status 502 Bad Gateway: bad tools", False)
+
+    server.script.append(raw_response(400, b"not json at all"))
+    error, _ = await fail(client)
+    assert (
+        error.message == f"unexpected status 400 Bad Request: not json at all, url: {server.base_url}/chat/completions"
+    )
+    assert error.codex_error_info == "other"
+    assert len(server.requests) == 3
+
+
+async def test_openai_service_keeps_the_reference_texts(server: RawServer) -> None:
+    chat = make_client(settings(server.base_url, wire_api="chat", openai_service=True), backoff_base_s=0.001)
+    try:
+        for _ in range(3):
+            server.script.append(raw_response(500, b'{"error":{"message":"1 validation error for X"}}'))
+        error, _ = await fail(chat)
+        assert (error.message, error.codex_error_info) == (HIGH_DEMAND, "internalServerError")
+        assert len(server.requests) == 3  # retried, as the reference does
+        server.script.append(raw_response(400, b'{"error":{"message":"bad"}}'))
+        error, _ = await fail(chat)
+        assert error.message == '{"error":{"message":"bad"}}'
+    finally:
+        await chat.aclose()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "provider_id", "requires_openai_auth", "expected"),
+    [
+        ("https://api.openai.com/v1", "openai", True, True),
+        ("http://127.0.0.1:9/v1", "openai", True, True),  # the built-in provider, pointed elsewhere
+        ("https://chatgpt.com/backend-api/codex", "custom", False, True),
+        ("https://eu.api.openai.com/v1", "custom", False, True),
+        ("https://proxy.example/v1", "corp", True, True),
+        ("http://127.0.0.1:8080/v1", "llama", False, False),
+        ("http://localhost:11434/v1", "ollama", False, False),
+        ("https://notopenai.com/v1", "other", False, False),
+    ],
+)
+def test_which_providers_are_openais_own_service(
+    base_url: str, provider_id: str, requires_openai_auth: bool, expected: bool
+) -> None:
+    provider = ModelProvider(
+        id=provider_id, name=provider_id, base_url=base_url, requires_openai_auth=requires_openai_auth
+    )
+    assert is_openai_service(provider) is expected
+
+
+@pytest.mark.compat("model:chat-empty-answer")
+async def test_an_answer_without_any_output_is_an_error(server: RawServer, client: ChatClient) -> None:
+    usage = {"prompt_tokens": 30, "completion_tokens": 1, "total_tokens": 31}
+    server.script.append(
+        chat_stream(
+            chunk({"role": "assistant", "content": ""}), chunk({"content": ""}, "stop"), chunk(None, usage=usage)
+        )
+    )
+    error, events = await fail(client)
+    assert not events and not error.retryable
+    assert error.codex_error_info == "other"
+    assert error.message.startswith(
+        "The model returned no output (finish_reason: stop, output tokens: 1): no text and no tool call."
+    )
+
+
+async def test_an_answer_with_only_reasoning_is_not_empty(server: RawServer, client: ChatClient) -> None:
+    server.script.append(chat_stream(chunk({"reasoning_content": "hmm"}), chunk({}, "stop")))
+    events = await collect(client)
+    assert [type(event).__name__ for event in events] == ["ItemAdded", "ReasoningTextDelta", "ItemDone", "Completed"]

@@ -143,6 +143,7 @@ def sse_body(*payloads: dict[str, Any] | str) -> bytes:
 
 
 def settings(base_url: str, **overrides: Any) -> ProviderSettings:
+    """A provider standing in for OpenAI's own service: its failures get the reference's texts."""
     values: dict[str, Any] = {
         "id": "test",
         "base_url": base_url,
@@ -152,6 +153,7 @@ def settings(base_url: str, **overrides: Any) -> ProviderSettings:
         "request_max_retries": 2,
         "stream_max_retries": 2,
         "stream_idle_timeout_ms": 5_000,
+        "openai_service": True,
     }
     values.update(overrides)
     return ProviderSettings(**values)

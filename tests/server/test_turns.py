@@ -187,8 +187,9 @@ async def test_unknown_tool_call_then_answer(agent: ServerProcess, model: FakeMo
     ("script", "message", "info"),
     [
         (
+            # The mock provider is not OpenAI's service: its own status and message are shown.
             http_error(500, {"error": {"message": "boom"}}),
-            "We’re currently experiencing high demand",
+            "unexpected status 500 Internal Server Error: boom, url: ",
             "internalServerError",
         ),
         (

@@ -15,6 +15,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .auth import DEFAULT_CALLBACK_PORT, DEFAULT_CHATGPT_BASE_URL, DEFAULT_CLIENT_ID, DEFAULT_ISSUER
 from .config import Config, ConfigError, ModelProvider
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from .model import ModelClient, ModelEvent, ModelRequest, ProviderSettings
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+#: Domains of OpenAI's own service (the API and the ChatGPT backend), subdomains included.
+_OPENAI_DOMAINS = ("openai.com", "chatgpt.com")
 
 AUTH_FILE_NAME = "auth.json"
 
@@ -68,6 +71,16 @@ def uses_openai_auth(provider: ModelProvider) -> bool:
     return provider.requires_openai_auth or provider.id == "openai"
 
 
+def is_openai_service(provider: ModelProvider) -> bool:
+    """Whether ``provider`` is OpenAI's own service: the built-in ``openai`` provider, one that uses
+    OpenAI auth, or any ``base_url`` on an OpenAI domain. Its failures get the reference's texts;
+    every other provider's are shown in its own words."""
+    if uses_openai_auth(provider):
+        return True
+    host = (urlsplit(provider.base_url).hostname or "").lower()
+    return any(host == domain or host.endswith(f".{domain}") for domain in _OPENAI_DOMAINS)
+
+
 def provider_settings(config: Config, provider_id: str, auth: AuthManager | None = None) -> ProviderSettings:
     """The provider's settings with credentials resolved: its ``env_key`` variable first; for
     providers that use OpenAI auth, then the logged-in account (API key or ChatGPT tokens)."""
@@ -104,6 +117,7 @@ def provider_settings(config: Config, provider_id: str, auth: AuthManager | None
         request_max_retries=provider.request_max_retries,
         stream_max_retries=provider.stream_max_retries,
         stream_idle_timeout_ms=provider.stream_idle_timeout_ms,
+        openai_service=is_openai_service(provider),
     )
 
 

@@ -239,6 +239,7 @@ class ThreadManager:
         )
         thread = LoadedThread(record=record, settings=settings, ephemeral=ephemeral)
         self._loaded[record.id] = thread
+        _preload_model_sdk()
         return thread
 
     async def materialize(self, thread: LoadedThread) -> None:
@@ -397,6 +398,7 @@ class ThreadManager:
         settings.sandbox_policy = defaults.sandbox_policy
         thread = LoadedThread(record=record, settings=settings, materialized=True)
         self._loaded[canonical] = thread
+        _preload_model_sdk()
         return thread, True
 
     async def fork(
@@ -464,6 +466,14 @@ class ThreadManager:
     def unload(self, thread_id: str) -> None:
         if self._loaded.pop(thread_id, None) is not None:
             self._sink.emit(thread_id, "thread/status/changed", {"threadId": thread_id, "status": NOT_LOADED})
+
+
+def _preload_model_sdk() -> None:
+    """A turn will soon need the model SDK: import it in the background (imported here, lazily,
+    so that start-up does not load the model layer)."""
+    from .model import preload_sdk_soon
+
+    preload_sdk_soon()
 
 
 def _canonical_id(thread_id: str) -> str:

@@ -355,8 +355,10 @@ class TurnRunner:
                 elif type(event) is Completed:
                     self.stream_open = False
                     engine.account_usage(self, event.usage)
-                    # The reference reports rate limits after every response, known or not.
-                    self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
+                    # The reference reports rate limits after every response, known or not (a
+                    # chat provider that sends no rate-limit headers has none: nothing to report).
+                    if self.thread.rate_limits:
+                        self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
                 elif type(event) is RateLimits:
                     self.thread.rate_limits = dict(event.snapshot)
                 elif type(event) is Retrying:
@@ -391,7 +393,8 @@ class TurnRunner:
         failure, interrupt) still reports rate limits as it ends — once."""
         if self.stream_open:
             self.stream_open = False
-            self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
+            if self.thread.rate_limits:
+                self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
 
     def mark_unread(self) -> None:
         """A finished result (answer or failure) now waits for the user's attention."""

@@ -4,8 +4,8 @@ Owns: talking to the model. ``make_client(settings)`` returns a ``ModelClient`` 
 wire API (``responses``: ``POST /responses``; ``chat``: ``POST /chat/completions``, converted both
 ways); its ``stream(request)`` yields ``ModelEvent``s and raises ``ModelError`` classified as the
 reference classifies upstream failures. Importing this package is cheap: the ``openai`` SDK is
-imported on a client's first request (in a worker thread), or ahead of time with
-``await preload_sdk()``.
+imported off the event loop, ahead of time by ``preload_sdk_soon()`` (a daemon thread, started when
+a thread is started) or at the latest on a client's first request.
 
 Layer: core; imports nothing from ``server``/``rpc``/``store``.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 from .chat import ChatClient
 from .errors import CodexErrorInfo, ModelError
 from .responses import ResponsesClient
-from .transport import BaseModelClient, preload_sdk
+from .transport import BaseModelClient, preload_sdk, preload_sdk_soon
 from .types import (
     Completed,
     ItemAdded,
@@ -69,4 +69,5 @@ __all__ = [
     "WireApi",
     "make_client",
     "preload_sdk",
+    "preload_sdk_soon",
 ]

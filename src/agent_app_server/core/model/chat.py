@@ -122,10 +122,10 @@ def to_chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
             if previous is not None and previous["role"] == "assistant":
                 # Calls of one response (and the text before them) are a single assistant turn.
                 previous.setdefault("tool_calls", []).append(_tool_call(item))
-                if previous["content"] == "":
-                    previous["content"] = None
             else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [_tool_call(item)]})
+                # `""`, never null or absent: llama-cpp-python's server answers 500 (a validation
+                # error) to both, and OpenAI, vLLM, Ollama, llama-server and LM Studio accept `""`.
+                messages.append({"role": "assistant", "content": "", "tool_calls": [_tool_call(item)]})
         elif kind in ("function_call_output", "custom_tool_call_output"):
             messages.append(
                 {"role": "tool", "tool_call_id": item.get("call_id") or "", "content": _tool_output(item.get("output"))}
@@ -249,7 +249,7 @@ class ChatTranslator:
         self.custom_tools = custom_tools
         self.response_id = ""
         self.usage: Usage | None = None
-        self.finished = False
+        self.finish_reason: str | None = None
         self.message_id: str | None = None
         self.text: list[str] = []
         self.reasoning_id: str | None = None
@@ -315,8 +315,9 @@ class ChatTranslator:
                 self._close_reasoning(out)
                 for position, tool_call in enumerate(tool_calls):
                     self._on_tool_call(tool_call, position, out)
-            if choice.get("finish_reason"):
-                self.finished = True
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish_reason = str(reason)
         return out
 
     def _on_tool_call(self, tool_call: dict[str, Any], position: int, out: list[ModelEvent]) -> None:
@@ -347,7 +348,16 @@ class ChatTranslator:
             call.announced = True
             out.append(ItemAdded(call.item(done=False)))
 
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
     def finish(self) -> list[ModelEvent]:
+        if self.message_id is None and self.reasoning_id is None and not self.calls:
+            # A Responses answer without output completes silently (as the reference does); a
+            # chat answer like this is nearly always a local model or template failing, and a
+            # turn that ends with nothing on screen leaves the user guessing.
+            raise errors.empty_chat_answer(self.finish_reason, self.usage.output_tokens if self.usage else None)
         out: list[ModelEvent] = []
         self._close_reasoning(out)
         if self.message_id is not None:
@@ -376,6 +386,7 @@ class ChatClient(BaseModelClient):
     """``wire_api = "chat"``: OpenAI-compatible ``/chat/completions`` servers."""
 
     path = "/chat/completions"
+    closed_early = errors.CHAT_STREAM_CLOSED
 
     def build_body(self, request: ModelRequest) -> dict[str, Any]:
         return build_chat_body(request)
@@ -422,4 +433,4 @@ class ChatClient(BaseModelClient):
             for event in translator.finish():
                 yield event
             return
-        raise errors.stream_disconnected()
+        raise errors.stream_disconnected(self.closed_early)

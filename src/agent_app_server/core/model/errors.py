@@ -2,9 +2,11 @@
 
 Owns: ``ModelError`` and the mapping from what went wrong (HTTP status + body + headers, a refused
 connection, a stream that stopped early, a ``response.failed`` event) to the message text the
-client sees, the wire ``codexErrorInfo`` value, and whether/how the failure is retried. Texts follow
-codex 0.169.0 (observed/NOTES.md, table "(e) upstream errors"), typographic apostrophes included,
-because clients match on them.
+client sees, the wire ``codexErrorInfo`` value, and whether/how the failure is retried. For OpenAI's
+own service the texts follow codex 0.169.0 (observed/NOTES.md, table "(e) upstream errors"),
+typographic apostrophes included, because clients match on them. Any other provider's failure is
+shown in its own words (status line and message) rather than the reference's OpenAI-specific
+wording, and a request it calls invalid is not retried (compatibility.md ``model:provider-errors``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ CONTEXT_WINDOW_EXCEEDED = (
 )
 STREAM_PREFIX = "stream disconnected before completion: "
 STREAM_CLOSED = "stream closed before response.completed"
+CHAT_STREAM_CLOSED = "stream closed before the chat completion finished (no finish_reason, no [DONE])"
 IDLE_TIMEOUT = "idle timeout waiting for SSE"
 
 #: Error codes (``error.code`` or ``error.type``) that mean "the prompt no longer fits". The second
@@ -43,6 +46,12 @@ _HIGH_DEMAND_STATUSES = frozenset({500, 502, 503, 504})
 #: Client errors worth another attempt (timeouts and conflicts); every other 4xx is final.
 _RETRYABLE_4XX = frozenset({408, 409})
 _UNEXPECTED_BODY_MAX_BYTES = 1000
+#: How much of a provider's own error message is shown (a validation error can be pages long).
+PROVIDER_MESSAGE_MAX_CHARS = 1000
+#: ``error.type``/``error.code`` values that say the request itself is wrong (retrying cannot help).
+_INVALID_REQUEST_CODES = frozenset({"invalid_request_error", "validation_error", "invalid_request", "bad_request"})
+#: Pydantic's "3 validation errors for CreateChatCompletionRequest" (llama-cpp-python answers 500).
+_VALIDATION_RE = re.compile(r"(?i)\bvalidation errors? for\b")
 _TRY_AGAIN_RE = re.compile(r"(?i)try again in\s*(\d+(?:\.\d+)?)\s*(s|ms|seconds?)")
 
 
@@ -223,17 +232,25 @@ def _usage_limit_error(error: Mapping[str, Any], headers: Mapping[str, str], sta
 # --- classification ------------------------------------------------------------------------------
 
 
-def unexpected_status_message(status: int, body_text: str, url: str, headers: Mapping[str, str]) -> str:
-    """``unexpected status 401 Unauthorized: <error.message or body>, url: <url>[, request id: ..]``."""
+def _truncated(text: str, max_bytes: int) -> str:
+    if len(text.encode()) <= max_bytes:
+        return text
+    return text.encode()[:max_bytes].decode(errors="ignore") + "..."
+
+
+def unexpected_status_message(
+    status: int, body_text: str, url: str, headers: Mapping[str, str], *, max_message_chars: int | None = None
+) -> str:
+    """``unexpected status 401 Unauthorized: <error.message or body>, url: <url>[, request id: ..]``.
+
+    ``max_message_chars`` also bounds ``error.message`` (the body is always bounded)."""
     message = _error_object(_parse_json(body_text)).get("message")
     if isinstance(message, str) and message.strip():
         shown = message.strip()
+        if max_message_chars is not None and len(shown) > max_message_chars:
+            shown = shown[:max_message_chars] + "..."
     else:
-        shown = body_text.strip()
-        if not shown:
-            shown = "Unknown error"
-        elif len(shown.encode()) > _UNEXPECTED_BODY_MAX_BYTES:
-            shown = shown.encode()[:_UNEXPECTED_BODY_MAX_BYTES].decode(errors="ignore") + "..."
+        shown = _truncated(body_text.strip(), _UNEXPECTED_BODY_MAX_BYTES) or "Unknown error"
     text = f"unexpected status {status_line(status)}: {shown}, url: {url}"
     cf_ray = headers.get("cf-ray")
     if cf_ray:
@@ -242,6 +259,18 @@ def unexpected_status_message(status: int, body_text: str, url: str, headers: Ma
     if request_id:
         text += f", request id: {request_id}"
     return text
+
+
+def says_invalid_request(body_text: str) -> bool:
+    """Whether an error body says the request itself is wrong, whatever the status it came with."""
+    body = _parse_json(body_text)
+    error = _error_object(body)
+    if _codes(error) & _INVALID_REQUEST_CODES:
+        return True
+    if isinstance(body, dict) and isinstance(body.get("detail"), list):
+        return True  # FastAPI's request validation answer
+    message = error.get("message")
+    return bool(_VALIDATION_RE.search(message if isinstance(message, str) else body_text))
 
 
 def missing_credentials_message(provider_id: str, env_key: str | None) -> str:
@@ -265,12 +294,18 @@ def from_http_status(
     provider_id: str = "",
     has_credentials: bool = True,
     env_key: str | None = None,
+    openai_service: bool = True,
 ) -> ModelError:
-    """Classify a non-2xx answer to the model request (headers must be case-insensitive)."""
+    """Classify a non-2xx answer to the model request (headers must be case-insensitive).
+
+    ``openai_service``: the provider is OpenAI's own service, whose failures get the reference's
+    texts; any other provider's 400 and 5xx answers are shown as its status line and message."""
     error = _error_object(_parse_json(body_text))
     codes = _codes(error)
     if codes & _CONTEXT_CODES:
         return ModelError(CONTEXT_WINDOW_EXCEEDED, "contextWindowExceeded", http_status=status)
+    if not openai_service and status not in (401, 429) and not codes & _OVERLOADED_CODES:
+        return _provider_status_error(status, body_text, headers, url)
     if status == 400:
         # The reference shows a rejected request's body untouched: it is the most precise text.
         return ModelError(body_text, "other", http_status=status)
@@ -327,6 +362,35 @@ def from_http_status(
         retryable=status >= 500 or status in _RETRYABLE_4XX,
         http_status=status,
         retry_after_s=retry_after_from_headers(headers),
+    )
+
+
+def _provider_status_error(status: int, body_text: str, headers: Mapping[str, str], url: str) -> ModelError:
+    """A non-OpenAI provider's failure in its own words; the wire info is the reference's."""
+    if status in _HIGH_DEMAND_STATUSES:
+        info: CodexErrorInfo = "internalServerError"
+    elif status == 400:
+        info = "other"
+    else:
+        info = {"httpConnectionFailed": {"httpStatusCode": status}}
+    transient = status >= 500 or status in _RETRYABLE_4XX
+    return ModelError(
+        unexpected_status_message(status, body_text, url, headers, max_message_chars=PROVIDER_MESSAGE_MAX_CHARS),
+        info,
+        retryable=transient and not says_invalid_request(body_text),
+        http_status=status,
+        retry_after_s=retry_after_from_headers(headers),
+    )
+
+
+def empty_chat_answer(finish_reason: str | None, output_tokens: int | None) -> ModelError:
+    """A chat completion that finished without text, reasoning or a tool call."""
+    tokens = "" if output_tokens is None else f", output tokens: {output_tokens}"
+    return ModelError(
+        f"The model returned no output (finish_reason: {finish_reason or 'none'}{tokens}): no text and no "
+        "tool call. With a local model this usually means its chat template does not fit the conversation "
+        "or its context window is full; the model server's log says which.",
+        "other",
     )
 
 

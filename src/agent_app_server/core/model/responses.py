@@ -184,4 +184,4 @@ class ResponsesClient(BaseModelClient):
                         return
         finally:
             await chunks.aclose()
-        raise errors.stream_disconnected()
+        raise errors.stream_disconnected(self.closed_early)

@@ -1,7 +1,8 @@
 """The HTTP side shared by both wire APIs: the SDK client, the request, retries, cleanup.
 
-Owns: creating the ``openai.AsyncOpenAI`` client (lazily, in a worker thread: importing the SDK
-takes ~0.7 s), the headers of a model request, turning SDK/HTTP exceptions into ``ModelError``, the
+Owns: importing the ``openai`` SDK off the event loop (it takes ~0.7 s: ``preload_sdk_soon()`` starts
+it in a daemon thread when a thread is started, so the first turn does not wait for it), creating
+the ``openai.AsyncOpenAI`` client, the headers of a model request, turning SDK/HTTP exceptions into ``ModelError``, the
 retry loop with its two budgets, and closing the HTTP response whatever happens. The SDK is used
 for the request only (URL, query, auth, headers, status errors); the streamed body is read raw and
 handed to the wire-specific subclass, because the SDK's typed event parsing costs more per token
@@ -11,9 +12,11 @@ than the whole rest of the pipeline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import random
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
@@ -44,9 +47,36 @@ _CREDENTIAL_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 _CONNECT_TIMEOUT_S = 30.0
 
 
+#: Set once the SDK modules are fully imported; until then importing them on the event loop could
+#: block it on another thread's import lock.
+_sdk_imported = threading.Event()
+
+
+def _import_sdk() -> None:
+    for name in ("openai", "httpx2"):
+        importlib.import_module(name)
+    _sdk_imported.set()
+
+
+def _import_sdk_quietly() -> None:
+    # A failed import is reported by the first request that needs the SDK, with its real cause.
+    try:
+        _import_sdk()
+    except Exception:
+        return
+
+
+@functools.cache
+def preload_sdk_soon() -> None:
+    """Start importing the SDK in a daemon thread (once per process) and return at once."""
+    if not _sdk_imported.is_set():
+        threading.Thread(target=_import_sdk_quietly, name="openai-sdk-preload", daemon=True).start()
+
+
 async def preload_sdk() -> None:
-    """Import the ``openai`` SDK in a worker thread, e.g. at startup, so the first turn is fast."""
-    await asyncio.to_thread(importlib.import_module, "openai")
+    """Import the SDK without blocking the event loop; returns when it is usable."""
+    if not _sdk_imported.is_set():
+        await asyncio.to_thread(_import_sdk)
 
 
 def _overlay(headers: dict[str, Any], extra: Mapping[str, str]) -> None:
@@ -75,6 +105,8 @@ class BaseModelClient:
     """
 
     path: str = ""
+    #: The reason given when the body ends before the response is complete.
+    closed_early: str = errors.STREAM_CLOSED
 
     def __init__(self, settings: ProviderSettings, *, backoff_base_s: float = 0.2, backoff_cap_s: float = 10.0) -> None:
         self.settings = settings
@@ -165,6 +197,7 @@ class BaseModelClient:
                 provider_id=self.settings.id,
                 has_credentials=has_credentials,
                 env_key=self.settings.env_key,
+                openai_service=self.settings.openai_service,
             ) from None
         except self._timeout_error as exc:
             raise errors.connection_failed(_request_url(exc, self._url()), "operation timed out") from None
@@ -214,7 +247,7 @@ class BaseModelClient:
                 except self._transport_error:
                     # A reset or truncated body reads, for the client, like the server closing
                     # early: the reference reports both the same way.
-                    error = errors.stream_disconnected()
+                    error = errors.stream_disconnected(self.closed_early)
                 finally:
                     await response.aclose()
             if not error.retryable:

@@ -33,6 +33,9 @@ class ProviderSettings:
     request_max_retries: int = 4
     stream_max_retries: int = 5
     stream_idle_timeout_ms: int = 300_000
+    #: OpenAI's own service (the API or the ChatGPT backend): its failures are worded as the
+    #: reference words them. Any other provider's are shown in the provider's own words.
+    openai_service: bool = False
 
 
 @dataclass(slots=True)

@@ -53,6 +53,13 @@ case "${1:-}" in
     echo "== mypy" && "$VENV/bin/mypy"
     echo "== pytest" && exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  test-models)
+    # The real-model tier (tests/models/): builds llama.cpp servers and a small model into .cache/
+    # the first time (~1 h on 2 cores), then runs the tier through our server. See scripts/models.py.
+    shift
+    setup dev
+    exec "$VENV/bin/python" scripts/models.py test "$@"
+    ;;
   *)
     echo "usage: scripts/dev.sh serve [agent-app-server flags] | scripts/dev.sh test [pytest args]" >&2
     exit 2

@@ -241,8 +241,9 @@ class RecordingProxy:
             writer.close()
 
 
-def chat_content_arrivals(exchange: Exchange) -> list[tuple[float, str]]:
-    """(arrival time, text) of every non-empty ``delta.content`` in a recorded chat stream."""
+def text_arrivals(exchange: Exchange) -> list[tuple[float, str]]:
+    """(arrival time, text) of every non-empty text delta in a recorded stream: ``delta.content``
+    of a chat stream, ``response.output_text.delta`` of a Responses stream."""
     out: list[tuple[float, str]] = []
     buffer = b""
     for arrived, piece in exchange.pieces:
@@ -251,22 +252,25 @@ def chat_content_arrivals(exchange: Exchange) -> list[tuple[float, str]]:
         for line in lines:
             if not line.startswith(b"data: {"):
                 continue
-            chunk = json.loads(line[6:])
-            for choice in chunk.get("choices") or ():
+            event = json.loads(line[6:])
+            if event.get("type") == "response.output_text.delta" and event.get("delta"):
+                out.append((arrived, event["delta"]))
+            for choice in event.get("choices") or ():
                 content = (choice.get("delta") or {}).get("content")
                 if content:
                     out.append((arrived, content))
     return out
 
 
-async def stream_chat_directly(base_url: str, body: dict[str, Any]) -> AsyncIterator[tuple[float, dict[str, Any]]]:
-    """POST a streaming chat completion straight to a model server; yields (arrival, chunk)."""
-    host_port = base_url.split("//", 1)[1].split("/", 1)[0]
+async def stream_directly(base_url: str, path: str, body: Any) -> AsyncIterator[tuple[float, dict[str, Any]]]:
+    """POST a streaming request (``path`` under ``base_url``) straight to a model server; yields
+    (arrival time, event) for every SSE ``data:`` object."""
+    host_port, _, prefix = base_url.split("//", 1)[1].partition("/")
     host, port = host_port.rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     raw = json.dumps(body).encode()
     writer.write(
-        f"POST /v1/chat/completions HTTP/1.0\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
+        f"POST /{prefix}{path} HTTP/1.0\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(raw)}\r\nConnection: close\r\n\r\n".encode()
         + raw
     )

@@ -299,7 +299,8 @@ def from_http_status(
     """Classify a non-2xx answer to the model request (headers must be case-insensitive).
 
     ``openai_service``: the provider is OpenAI's own service, whose failures get the reference's
-    texts; any other provider's 400 and 5xx answers are shown as its status line and message."""
+    texts; any other provider's answers are shown as its status line and message, except 401
+    and 429, whose reference texts carry both already."""
     error = _error_object(_parse_json(body_text))
     codes = _codes(error)
     if codes & _CONTEXT_CODES:

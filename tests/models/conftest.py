@@ -8,7 +8,7 @@ otherwise every test is skipped with a message that says how to build it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -24,21 +24,24 @@ def pytest_report_header() -> list[str]:
     return ["real-model tier: running (build cached in .cache/models-venv)", *([server] if server else [])]
 
 
+async def _serve(
+    unavailable: str | None, make: Callable[[Path], ModelServer], log_dir: Path
+) -> AsyncIterator[ModelServer]:
+    if unavailable is not None:
+        pytest.skip(unavailable)
+    async with make(log_dir) as server:
+        yield server
+
+
 @pytest.fixture
 async def chat_model(tmp_path: Path) -> AsyncIterator[ModelServer]:
     """llama-cpp-python's OpenAI-compatible server with SmolLM2, on a free 127.0.0.1 port."""
-    reason = tier_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    async with llama_cpp_python(tmp_path / "logs") as server:
+    async for server in _serve(tier_unavailable(), llama_cpp_python, tmp_path / "logs"):
         yield server
 
 
 @pytest.fixture
 async def llama_cpp_server(tmp_path: Path) -> AsyncIterator[ModelServer]:
     """llama.cpp's own llama-server with SmolLM2 (chat completions and the Responses API)."""
-    reason = llama_server_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    async with llama_server(tmp_path / "logs") as server:
+    async for server in _serve(llama_server_unavailable(), llama_server, tmp_path / "logs"):
         yield server

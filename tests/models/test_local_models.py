@@ -17,8 +17,8 @@ from support.server_process import ServerProcess
 
 README = REPO_ROOT / "README.md"
 #: Settings the tests add to the README's provider config: no approval prompts, no retries (the
-#: errors must show up at once), and no sandbox dependence for the one `echo` the model runs.
-TEST_SETTINGS = 'approval_policy = "never"\nsandbox_mode = "danger-full-access"\n'
+#: errors must show up at once), and whatever command the model writes runs read-only.
+TEST_SETTINGS = 'approval_policy = "never"\nsandbox_mode = "read-only"\n'
 NO_RETRIES = "request_max_retries = 0\nstream_max_retries = 0\n"
 TOOL_OUTPUT = "hello-from-the-tool"
 

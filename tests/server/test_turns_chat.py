@@ -13,6 +13,13 @@ from support.model_config import write_mock_config
 from support.server_process import ServerProcess
 
 
+async def start_thread_on(chat: FakeChatServer, spawn: Any, codex_home: Path) -> tuple[ServerProcess, str]:
+    write_mock_config(codex_home, chat.base_url, wire_api="chat")
+    server: ServerProcess = await spawn(env={"MOCK_API_KEY": "k"})
+    await server.initialize()
+    return server, (await server.result("thread/start", {}))["thread"]["id"]
+
+
 async def run_chat_turn(server: ServerProcess, thread_id: str, text: str) -> list[dict[str, Any]]:
     await server.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": text}]})
     seen = []
@@ -26,10 +33,7 @@ async def run_chat_turn(server: ServerProcess, thread_id: str, text: str) -> lis
 @pytest.mark.compat("model:chat-wire")
 async def test_chat_provider_turn_with_a_tool_call(spawn: Any, codex_home: Path) -> None:
     async with FakeChatServer() as chat:
-        write_mock_config(codex_home, chat.base_url, wire_api="chat")
-        server: ServerProcess = await spawn(env={"MOCK_API_KEY": "k"})
-        await server.initialize()
-        thread_id = (await server.result("thread/start", {}))["thread"]["id"]
+        server, thread_id = await start_thread_on(chat, spawn, codex_home)
         chat.scripts.append(chat_tool_call("lookup", json.dumps({"q": "x"}), "call_9"))
         chat.scripts.append(chat_text("Local model says hi"))
         seen = await run_chat_turn(server, thread_id, "hello")
@@ -54,10 +58,7 @@ async def test_chat_provider_turn_with_a_tool_call(spawn: Any, codex_home: Path)
 @pytest.mark.compat("model:chat-empty-answer")
 async def test_an_empty_chat_answer_fails_the_turn_saying_so(spawn: Any, codex_home: Path) -> None:
     async with FakeChatServer() as chat:
-        write_mock_config(codex_home, chat.base_url, wire_api="chat")
-        server: ServerProcess = await spawn(env={"MOCK_API_KEY": "k"})
-        await server.initialize()
-        thread_id = (await server.result("thread/start", {}))["thread"]["id"]
+        server, thread_id = await start_thread_on(chat, spawn, codex_home)
         chat.scripts.append(chat_text(""))
         seen = await run_chat_turn(server, thread_id, "hello")
         turn = seen[-1]["params"]["turn"]

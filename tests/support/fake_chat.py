@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from typing import Any
+from typing import Any, Self
 
 
 def chat_text(text: str, pieces: int = 3) -> list[dict[str, Any]]:
@@ -29,13 +29,13 @@ def chat_tool_call(name: str, arguments: str, call_id: str) -> list[dict[str, An
     ]
 
 
-class FakeChatServer:
-    def __init__(self) -> None:
-        self.scripts: deque[list[dict[str, Any]]] = deque()
-        self.requests: list[dict[str, Any]] = []
-        self._server: asyncio.Server | None = None
+class LoopbackHttpServer:
+    """An HTTP server on a free 127.0.0.1 port for the duration of an ``async with``; subclasses
+    answer each connection in ``_handle``. ``base_url`` ends in ``/v1``, as providers expect."""
 
-    async def __aenter__(self) -> FakeChatServer:
+    _server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         return self
 
@@ -48,6 +48,15 @@ class FakeChatServer:
     def base_url(self) -> str:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class FakeChatServer(LoopbackHttpServer):
+    def __init__(self) -> None:
+        self.scripts: deque[list[dict[str, Any]]] = deque()
+        self.requests: list[dict[str, Any]] = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .fake_chat import LoopbackHttpServer
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE = REPO_ROOT / ".cache"
 MODELS_VENV = CACHE / "models-venv"
@@ -182,7 +184,7 @@ class Exchange:
         return b"".join(piece for _, piece in self.pieces).decode(errors="replace")
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackHttpServer):
     """Forwards HTTP/1.1 requests to ``upstream`` (host, port) one connection per request, lets
     ``rewrite`` change a JSON request body (e.g. to force ``tool_choice``), and records each
     exchange. Upstream is asked for HTTP/1.0 so its body arrives unframed (no chunked encoding),
@@ -192,21 +194,6 @@ class RecordingProxy:
         self.upstream_port = upstream_port
         self.rewrite = rewrite
         self.exchanges: list[Exchange] = []
-        self._server: asyncio.Server | None = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
-
-    async def __aenter__(self) -> RecordingProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

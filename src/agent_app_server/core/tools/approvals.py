@@ -7,7 +7,7 @@ config-only ``on-failure``) applied to commands and patches, the
 thread remembers for the rest of its session (``acceptForSession``, accepted execpolicy
 prefixes, patch directories).
 
-The rules follow the reference (see ``shared/design/security-tests.md`` §1.5):
+The rules follow the reference (as ``tests/server/test_approvals.py`` checks them):
 
 * commands — pre-approval: ``untrusted`` always; ``on-request`` and ``granular`` only when the
   model asks to run outside the sandbox (``sandbox_permissions: require_escalated``);

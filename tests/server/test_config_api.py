@@ -36,7 +36,7 @@ def make_project(tmp_path: Path, *, trusted_in: Path | None) -> Path:
 async def test_config_read_layers_and_origins(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     (codex_home / "config.toml").write_text(USER_CONFIG)
     project = make_project(tmp_path, trusted_in=codex_home)
-    server = await spawn(args=("-c", "sandbox_mode=workspace-write"))
+    server = await spawn(args=("-c", "sandbox_mode=workspace-write"), cwd=tmp_path)
     await server.initialize()
     result = await server.result("config/read", {"includeLayers": True, "cwd": str(project / "src")})
     config = result["config"]
@@ -59,8 +59,12 @@ async def test_config_read_layers_and_origins(spawn: Spawn, codex_home: Path, tm
     plain = await server.result("config/read", {})
     assert plain["layers"] is None and plain["config"]["model_reasoning_effort"] is None
 
-    relative = await server.call("config/read", {"cwd": "project"})
-    assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
+    # A relative cwd is resolved against the server's working directory, as the reference does
+    # (its TUI sends "."): the same layers as for the absolute path.
+    relative = await server.result(
+        "config/read", {"includeLayers": True, "cwd": str((project / "src").relative_to(tmp_path))}
+    )
+    assert relative["layers"] == result["layers"]
 
 
 async def test_untrusted_project_layer_is_disabled(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:

@@ -51,7 +51,9 @@ def absolute_path(method: str, field: str, value: str) -> Path:
 @handler("config/read")
 async def config_read(conn: Connection, params: ConfigReadParams) -> Any:
     config = conn.app.config
-    cwd = absolute_path("config/read", "cwd", params.cwd) if params.cwd is not None else None
+    # A relative cwd (the reference TUI sends ".") is resolved against the server's working
+    # directory, as the reference does.
+    cwd = Path.cwd() / params.cwd if params.cwd is not None else None
     try:
         layers = await asyncio.to_thread(read_layers, config.codex_home, config.overrides, cwd)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -110,6 +110,7 @@ async def start_wrapped(tmp_path: Path, codex_home: Path, workspace: Path, *, bl
     return server
 
 
+@pytest.mark.compat("exec:fail-closed")
 async def test_fail_closed_when_no_sandbox_can_be_built(tmp_path: Path, codex_home: Path, workspace: Path) -> None:
     server = await start_wrapped(tmp_path, codex_home, workspace, block_landlock=True)
     try:
@@ -144,6 +145,7 @@ async def test_fail_closed_when_no_sandbox_can_be_built(tmp_path: Path, codex_ho
         server.assert_schema_clean()
 
 
+@pytest.mark.compat("exec:landlock-fallback")
 async def test_landlock_fallback_confines_writes(tmp_path: Path, codex_home: Path, workspace: Path) -> None:
     server = await start_wrapped(tmp_path, codex_home, workspace, block_landlock=False)
     try:

@@ -186,6 +186,7 @@ async def tui(tmp_path: Path, codex: Path, server: WsServer) -> AsyncIterator[Pa
         await pane.tmux("kill-server")
 
 
+@pytest.mark.compat("tui:reference-client")
 async def test_the_reference_tui_streams_an_answer_and_runs_an_approved_command(
     tui: Pane, model: FakeModelServer
 ) -> None:

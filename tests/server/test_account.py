@@ -64,12 +64,15 @@ async def test_account_read_without_credentials(spawn: Spawn, codex_home: Path, 
     assert (await other.result("account/read", {"refreshToken": False}))["requiresOpenaiAuth"] is False
 
 
+@pytest.mark.compat("account:api-key-checked")
+@pytest.mark.compat("account:bedrock")
 async def test_api_key_login_saves_auth_json_and_logout_removes_it(spawn: Spawn, codex_home: Path) -> None:
     server = await spawn(env={"OPENAI_API_KEY": ""})
     await server.initialize()
 
-    empty = await server.call("account/login/start", {"type": "apiKey", "apiKey": "  "})
-    assert empty["error"]["code"] == -32602 and "apiKey" in empty["error"]["message"]
+    for unusable in ("  ", "sk-two words"):
+        refused = await server.call("account/login/start", {"type": "apiKey", "apiKey": unusable})
+        assert refused["error"]["code"] == -32602 and "apiKey" in refused["error"]["message"]
     assert not (codex_home / "auth.json").exists()
 
     result = await server.result("account/login/start", {"type": "apiKey", "apiKey": SECRET_KEY})
@@ -92,10 +95,12 @@ async def test_api_key_login_saves_auth_json_and_logout_removes_it(spawn: Spawn,
 
     unknown = await server.call("account/login/start", {"type": "amazonBedrock", "apiKey": "k", "region": "us"})
     assert unknown["error"]["code"] == -32602
+    assert "`amazonBedrock` is not supported by this server" in unknown["error"]["message"]
     await server.stop()
     assert_no_secret(server, SECRET_KEY)
 
 
+@pytest.mark.compat("account:rate-limits-local")
 async def test_saved_api_key_is_used_by_the_model_provider(
     spawn: Spawn, codex_home: Path, model: FakeModelServer
 ) -> None:
@@ -114,6 +119,8 @@ async def test_saved_api_key_is_used_by_the_model_provider(
     assert_no_secret(server, SECRET_KEY)
 
 
+@pytest.mark.compat("account:errors")
+@pytest.mark.compat("account:host-tokens-local")
 async def test_chatgpt_auth_tokens_refresh_after_401(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
     write_openai_auth_config(codex_home, model.base_url)
     first = make_jwt({**chatgpt_claims(plan="plus", account="acct-1"), "n": "first-SECRET"})

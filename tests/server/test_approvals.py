@@ -51,6 +51,7 @@ def statuses(log: Any) -> list[list[str]]:
     ]
 
 
+@pytest.mark.compat("tools:available-decisions")
 async def test_untrusted_accept_asks_first_with_the_reference_order(
     agent: ServerProcess, model: FakeModelServer, workspace: Path
 ) -> None:
@@ -138,6 +139,7 @@ async def test_granular_sandbox_denial_asks_to_retry_and_decline_keeps_the_file_
 
 
 @pytest.mark.parametrize("policy", ["on-request", "never"])
+@pytest.mark.compat("tools:denied-item")
 async def test_no_retry_prompt_under_on_request_and_never(
     agent: ServerProcess, model: FakeModelServer, workspace: Path, policy: str
 ) -> None:

@@ -101,6 +101,7 @@ async def test_stdin_streaming_write_and_close(server: ServerProcess) -> None:
     assert await asyncio.wait_for(reply, 30) == {"exitCode": 0, "stdout": "", "stderr": ""}
 
 
+@pytest.mark.compat("exec:terminate-exit-code")
 async def test_tty_echo_resize_and_terminate(server: ServerProcess) -> None:
     reply = asyncio.ensure_future(
         exec_full(
@@ -123,9 +124,14 @@ async def test_tty_echo_resize_and_terminate(server: ServerProcess) -> None:
     assert gone["error"] == {"code": -32600, "message": 'no active command/exec for process id "tty1"'}
 
 
+@pytest.mark.compat("exec:cap-keeps-draining")
 async def test_output_cap_and_timeout(server: ServerProcess) -> None:
     capped = await exec_full(server, ["sh", "-c", "printf 0123456789; printf abcdefghij >&2"], outputBytesCap=4)
     assert capped == {"exitCode": 0, "stdout": "0123", "stderr": "abcd"}
+    # Past the cap the rest is still read (and dropped): a megabyte through a 4-byte cap does not
+    # block on a full pipe until the timeout.
+    chatty = await exec_full(server, ["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x"], outputBytesCap=4)
+    assert chatty == {"exitCode": 0, "stdout": "xxxx", "stderr": ""}
     big = await exec_full(server, ["sh", "-c", "head -c 1100000 /dev/zero | tr '\\0' x"])
     assert len(big["stdout"]) == 1024 * 1024
     uncapped = await exec_full(server, ["sh", "-c", "head -c 1100000 /dev/zero | tr '\\0' x"], disableOutputCap=True)
@@ -143,6 +149,7 @@ async def test_output_cap_and_timeout(server: ServerProcess) -> None:
     assert timed_out == {"exitCode": 124, "stdout": "started\n", "stderr": ""}
 
 
+@pytest.mark.compat("exec:terminate-exit-code")
 async def test_terminate_kills_the_process_tree(server: ServerProcess, tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild"
     reply = asyncio.ensure_future(
@@ -202,6 +209,22 @@ async def test_terminate_kills_the_process_tree(server: ServerProcess, tmp_path:
 async def test_validation_errors(server: ServerProcess, params: dict[str, Any], code: int, message: str) -> None:
     response = await server.call("command/exec", {**params, "sandboxPolicy": FULL})
     assert response["error"] == {"code": code, "message": message}
+
+
+@pytest.mark.compat("exec:permission-profile")
+async def test_a_permission_profile_is_refused_not_ignored(spawn: Spawn, tmp_path: Path) -> None:
+    server = await spawn()
+    await server.initialize(experimental=True)
+    marker = tmp_path / "ran"
+    response = await server.call(
+        "command/exec", {"command": ["sh", "-c", f": > {marker}"], "permissionProfile": {"fileSystem": {}}}
+    )
+    assert response["error"]["code"] == -32602
+    assert (
+        "`permissionProfile` is not supported by this server; send `sandboxPolicy` instead"
+        in (response["error"]["message"])
+    )
+    assert not marker.exists()
 
 
 async def test_control_errors(server: ServerProcess) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from support.server_process import ServerProcess
 
 Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
@@ -33,6 +35,7 @@ def make_project(tmp_path: Path, *, trusted_in: Path | None) -> Path:
     return project
 
 
+@pytest.mark.compat("config:read-shape")
 async def test_config_read_layers_and_origins(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     (codex_home / "config.toml").write_text(USER_CONFIG)
     project = make_project(tmp_path, trusted_in=codex_home)
@@ -78,6 +81,8 @@ async def test_untrusted_project_layer_is_disabled(spawn: Spawn, codex_home: Pat
     assert project_layer["name"]["type"] == "project" and "trusted" in project_layer["disabledReason"]
 
 
+@pytest.mark.compat("config:comments-kept")
+@pytest.mark.compat("config:write-errors")
 async def test_writes_keep_comments_and_refused_writes_leave_the_file(spawn: Spawn, codex_home: Path) -> None:
     path = codex_home / "config.toml"
     path.write_text(USER_CONFIG)
@@ -140,6 +145,7 @@ async def test_writes_keep_comments_and_refused_writes_leave_the_file(spawn: Spa
     assert removed["status"] == "ok" and "alt" not in path.read_text()
 
 
+@pytest.mark.compat("config:reload")
 async def test_batch_write_reloads_the_user_config(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     server = await spawn(args=("-c", 'approval_policy="never"'))
     await server.initialize()
@@ -160,6 +166,8 @@ async def test_batch_write_reloads_the_user_config(spawn: Spawn, codex_home: Pat
     assert started["model"] == "gpt-reloaded" and started["approvalPolicy"] == "never"
 
 
+@pytest.mark.compat("config:requirements-and-features")
+@pytest.mark.compat("account:rate-limits-local")
 async def test_client_start_up_calls_succeed(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     """What the reference's TUI and IDE extension call when they start: every call answers."""
     server = await spawn(
@@ -169,6 +177,8 @@ async def test_client_start_up_calls_succeed(spawn: Spawn, codex_home: Path, tmp
     assert (await server.result("account/read", {"refreshToken": False}))["requiresOpenaiAuth"] is True
     limits = await server.result("account/rateLimits/read")
     assert limits["rateLimits"]["limitId"] == "codex"
+    # Nothing seen from a model yet: unknown, not an error.
+    assert limits["rateLimits"]["primary"] is None and limits["rateLimits"]["secondary"] is None
     assert await server.result("configRequirements/read") == {
         "requirements": None,
         "supportsIndependentSpeedModes": None,

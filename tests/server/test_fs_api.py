@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from support.server_process import ServerProcess
 
 
@@ -25,6 +27,8 @@ def error_of(response: dict[str, Any]) -> tuple[int, str]:
     return response["error"]["code"], response["error"]["message"]
 
 
+@pytest.mark.compat("fs:read-directory-order")
+@pytest.mark.compat("fs:metadata-created")
 async def test_files_round_trip(server: ServerProcess, tmp_path: Path) -> None:
     work = tmp_path / "work"  # tmp_path also holds the server's CODEX_HOME
     work.mkdir()
@@ -41,6 +45,7 @@ async def test_files_round_trip(server: ServerProcess, tmp_path: Path) -> None:
     meta = await server.result("fs/getMetadata", {"path": str(target / "blob.bin")})
     assert (meta["isFile"], meta["isDirectory"], meta["isSymlink"]) == (True, False, False)
     assert abs(meta["modifiedAtMs"] - os.stat(target / "blob.bin").st_mtime * 1000) < 1000
+    assert meta["createdAtMs"] == 0  # no birth time from Python's stat on Linux
     os.symlink(target, work / "link")
     meta = await server.result("fs/getMetadata", {"path": str(work / "link")})
     assert (meta["isFile"], meta["isDirectory"], meta["isSymlink"]) == (False, True, True)
@@ -71,6 +76,7 @@ async def test_files_round_trip(server: ServerProcess, tmp_path: Path) -> None:
     assert await server.result("fs/remove", {"path": str(work / "b.txt")}) == {}
 
 
+@pytest.mark.compat("fs:errors")
 async def test_bad_file_requests(server: ServerProcess, tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     (tmp_path / "dir" / "inside.txt").write_text("x")
@@ -127,6 +133,7 @@ async def test_bad_file_requests(server: ServerProcess, tmp_path: Path) -> None:
     assert not (tmp_path / "dir2").exists()
 
 
+@pytest.mark.compat("fs:watch-targets")
 async def test_watch_sees_changes(server: ServerProcess, tmp_path: Path) -> None:
     watched = tmp_path / "watched"
     watched.mkdir()
@@ -162,6 +169,8 @@ async def test_watch_sees_changes(server: ServerProcess, tmp_path: Path) -> None
     assert await server.result("fs/watch", {"watchId": "dir", "path": str(watched)}) == {"path": real(watched)}
 
 
+@pytest.mark.compat("fuzzy:ranking")
+@pytest.mark.compat("fuzzy:relative-roots")
 async def test_fuzzy_file_search(server: ServerProcess, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     for relative in [
@@ -194,7 +203,7 @@ async def test_fuzzy_file_search(server: ServerProcess, tmp_path: Path) -> None:
     missing = await server.result("fuzzyFileSearch", {"query": "x", "roots": [str(tmp_path / "nope")]})
     assert missing["files"] == []
     code, message = error_of(await server.call("fuzzyFileSearch", {"query": "x", "roots": ["repo"]}))
-    assert code == -32602 and "absolute" in message
+    assert code == -32602 and "absolute" in message and "`roots`" in message
 
     # Typing on with one cancellation token: every search answers, the last one with results.
     answers = await asyncio.gather(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from support.server_process import ServerProcess
 
 
@@ -15,6 +17,14 @@ async def test_initialize_result(spawn, codex_home: Path) -> None:  # type: igno
     assert result["codexHome"] == str(codex_home)
     assert result["platformFamily"] == "unix"
     assert result["platformOs"] == "linux"
+
+
+@pytest.mark.compat("init:remote-control")
+async def test_no_remote_control_status_after_initialize(server: ServerProcess) -> None:
+    # Whatever the server sends after initialize arrives before the reply to the next request.
+    await server.result("thread/loaded/list", {})
+    sent = [m.get("method") for m in server.received]
+    assert "remoteControl/status/changed" not in sent, sent
 
 
 async def test_requests_before_initialize_are_refused(spawn) -> None:  # type: ignore[no-untyped-def]

@@ -55,6 +55,8 @@ def error_of(response: dict[str, Any]) -> tuple[int, str]:
     return response["error"]["code"], response["error"]["message"]
 
 
+@pytest.mark.compat("history:cursor-errors")
+@pytest.mark.compat("history:item-times")
 async def test_pages_of_real_turns(agent: ServerProcess, model: FakeModelServer) -> None:
     thread_id = await start_thread(agent)
     turn_ids = []
@@ -85,6 +87,7 @@ async def test_pages_of_real_turns(agent: ServerProcess, model: FakeModelServer)
     items = await agent.result("thread/items/list", {"threadId": thread_id})
     assert [entry["turnId"] for entry in items["data"]] == [t for t in turn_ids for _ in range(2)]
     assert [entry["item"]["type"] for entry in items["data"]] == ["userMessage", "agentMessage"] * 3
+    assert all(entry["startedAtMs"] is None and entry["completedAtMs"] is None for entry in items["data"])
     assert items["nextCursor"] is None
     user_item = items["data"][2]["item"]["id"]
     of_turn = await agent.result("thread/items/list", {"threadId": thread_id, "turnId": turn_ids[1]})
@@ -122,6 +125,8 @@ async def test_pages_of_real_turns(agent: ServerProcess, model: FakeModelServer)
     assert [turn["id"] for turn in kept["data"]] == [turn_ids[0]]
 
 
+@pytest.mark.compat("history:page-limit")
+@pytest.mark.compat("history:cursor-errors")
 async def test_bad_page_requests(agent: ServerProcess, model: FakeModelServer) -> None:
     thread_id = await start_thread(agent)
     model.enqueue(text_reply("hi"))
@@ -233,6 +238,7 @@ async def page_through(server: ServerProcess, method: str, params: dict[str, Any
     raise AssertionError("paging did not end")
 
 
+@pytest.mark.compat("history:page-limit")
 async def test_ten_thousand_items_paged_both_ways(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     thread_id = await seed_long_thread(codex_home, tmp_path)
     server = await spawn()
@@ -240,6 +246,11 @@ async def test_ten_thousand_items_paged_both_ways(spawn: Spawn, codex_home: Path
     expected = [item["id"] for t in range(TURNS) for _, event in seeded_turn(t)[1:-1] for item in [event["item"]]]
     assert len(expected) == TURNS * ITEMS_PER_TURN == 10_000
 
+    # Pages hold 25 by default and never more than 100.
+    default = await server.result("thread/items/list", {"threadId": thread_id})
+    assert len(default["data"]) == 25
+    capped = await server.result("thread/items/list", {"threadId": thread_id, "limit": 500})
+    assert len(capped["data"]) == 100
     # Not loaded: served straight from the store.
     forward = await page_through(server, "thread/items/list", {"threadId": thread_id, "limit": 100})
     assert [entry["item"]["id"] for entry in forward] == expected

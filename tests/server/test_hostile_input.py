@@ -24,6 +24,8 @@ from support.server_process import ServerProcess
         (b"\xff\xfe garbage bytes\n", -32700),
     ],
 )
+@pytest.mark.compat("rpc:parse-error-reply")
+@pytest.mark.compat("rpc:id-range")
 async def test_malformed_messages_get_errors_and_the_connection_stays(
     server: ServerProcess, raw: bytes, code: int
 ) -> None:
@@ -49,6 +51,7 @@ async def test_message_without_method_or_result(server: ServerProcess) -> None:
     assert response["error"]["code"] == -32600
 
 
+@pytest.mark.compat("rpc:standard-codes")
 async def test_unknown_method_is_method_not_found(server: ServerProcess) -> None:
     error = (await server.call("foo/bar", {}))["error"]
     assert error["code"] == -32601 and "foo/bar" in error["message"]
@@ -76,6 +79,7 @@ async def test_bad_params_name_the_field(server: ServerProcess, method: str, par
     assert f"`{field}`" in error["message"], error["message"]
 
 
+@pytest.mark.compat("rpc:params-optional")
 async def test_missing_params_is_an_empty_object(server: ServerProcess) -> None:
     assert "result" in await server.call("thread/loaded/list")
 
@@ -97,6 +101,7 @@ async def test_a_huge_message_is_refused_and_the_server_survives(server: ServerP
     assert "result" in await server.call("thread/loaded/list", {})
 
 
+@pytest.mark.compat("rpc:never-drop-replies")
 async def test_ten_thousand_pipelined_requests_all_answered(server: ServerProcess) -> None:
     total = 10_000
     futures = [server.expect(i, "thread/loaded/list") for i in range(100_000, 100_000 + total)]

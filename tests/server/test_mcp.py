@@ -46,6 +46,8 @@ async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> Serve
     return server
 
 
+@pytest.mark.compat("tools:mcp-errors")
+@pytest.mark.compat("tools:mcp-status-list")
 async def test_mcp_server_tools_reach_the_model_and_the_client(
     agent: ServerProcess, model: FakeModelServer, tmp_path: Path
 ) -> None:
@@ -124,7 +126,7 @@ async def test_mcp_server_tools_reach_the_model_and_the_client(
     )
     assert direct["content"] == [{"type": "text", "text": "echo: direct"}] and direct["isError"] is False
     unknown = await agent.call("mcpServer/tool/call", {"threadId": thread_id, "server": "nope", "tool": "echo"})
-    assert "unknown MCP server 'nope'" in unknown["error"]["message"]
+    assert unknown["error"]["code"] == -32602 and "unknown MCP server 'nope'" in unknown["error"]["message"]
 
 
 async def test_policy_never_refuses_mcp_tools_that_need_approval(
@@ -142,6 +144,7 @@ async def test_policy_never_refuses_mcp_tools_that_need_approval(
     assert item["error"] == {"message": "MCP tool call requires approval, but approval policy is never"}
 
 
+@pytest.mark.compat("tools:mcp-status-list")
 async def test_status_list_without_a_thread_connects_to_list(agent: ServerProcess) -> None:
     status = await agent.result("mcpServerStatus/list", {})
     (entry,) = status["data"]

@@ -7,6 +7,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from support.server_process import ServerProcess
 
 Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
@@ -57,6 +59,7 @@ async def test_skills_list_discovers_user_and_project_skills(spawn: Spawn, codex
     assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
 
 
+@pytest.mark.compat("skills:changed")
 async def test_skills_changed_and_config_write(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     project = make_project(tmp_path)
     (codex_home / "config.toml").write_text("# keep me\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from support.server_process import ServerProcess
 INTERACTIVE = {"cli", "vscode", "appServer", "unknown"}
 
 
+@pytest.mark.compat("thread:source")
 async def test_thread_start_reply_then_started(server: ServerProcess, tmp_path: Path) -> None:
     result = await server.result("thread/start", {"cwd": str(tmp_path)})
     thread = result["thread"]
@@ -57,6 +59,8 @@ async def test_unmaterialized_thread_is_readable_but_not_listed(server: ServerPr
     assert listed["data"] == [] and listed["nextCursor"] is None
 
 
+@pytest.mark.compat("rpc:standard-codes")
+@pytest.mark.compat("thread:read-unknown")
 async def test_read_errors(server: ServerProcess) -> None:
     missing = "019a0000-0000-7000-8000-000000000000"
     error = (await server.call("thread/read", {"threadId": missing}))["error"]
@@ -206,6 +210,7 @@ async def test_excluded_ids_and_bad_list_params(seeded: tuple[ServerProcess, lis
     assert error["code"] == -32602 and "100" in error["message"]
 
 
+@pytest.mark.compat("thread:name-empty")
 async def test_name_archive_unarchive_and_restart(
     seeded: tuple[ServerProcess, list[ThreadRecord]],
     spawn,
@@ -238,10 +243,38 @@ async def test_name_archive_unarchive_and_restart(
     assert (await again.result("thread/list", {"limit": 1}))["data"][0]["id"] == target
 
 
+@pytest.mark.compat("thread:name-empty")
 async def test_name_must_not_be_empty(seeded: tuple[ServerProcess, list[ThreadRecord]]) -> None:
     server, records = seeded
     error = (await server.call("thread/name/set", {"threadId": records[0].id, "name": "   "}))["error"]
     assert error["code"] == -32602 and "empty" in error["message"]
+
+
+@pytest.mark.compat("thread:archive-unsaved")
+async def test_a_thread_without_a_turn_cannot_be_archived(server: ServerProcess) -> None:
+    thread_id = (await server.result("thread/start", {}))["thread"]["id"]
+    error = (await server.call("thread/archive", {"threadId": thread_id}))["error"]
+    assert error["code"] == -32602 and "nothing to archive" in error["message"]
+    # Still loaded and usable.
+    assert thread_id in (await server.result("thread/loaded/list", {}))["data"]
+
+
+@pytest.mark.compat("thread:list-limit")
+async def test_list_limit_bounds(spawn, codex_home: Path) -> None:  # type: ignore[no-untyped-def]
+    records = [
+        dataclasses.replace(r, archived=False, archived_at=None, source_kind="cli", source="cli")
+        for r in make_records(1005)
+    ]
+    await seed_threads(codex_home, records)
+    server: ServerProcess = await spawn()
+    await server.initialize()
+    for limit in (0, -1):
+        error = (await server.call("thread/list", {"limit": limit}))["error"]
+        assert error["code"] == -32602 and "limit" in error["message"]
+    page = await server.result("thread/list", {"limit": 5000})
+    assert len(page["data"]) == 1000 and page["nextCursor"]
+    rest = await server.result("thread/list", {"limit": 5000, "cursor": page["nextCursor"]})
+    assert len(rest["data"]) == 5 and rest["nextCursor"] is None
 
 
 async def test_unsubscribe_statuses(server: ServerProcess) -> None:

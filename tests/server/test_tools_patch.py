@@ -188,6 +188,7 @@ async def test_untrusted_patch_approval_accept_and_decline(
     assert log.completed["status"] == "completed"
 
 
+@pytest.mark.compat("tools:patch-in-process")
 async def test_writes_outside_the_workspace_need_approval_and_never_refuses(
     agent: ServerProcess, model: FakeModelServer, workspace: Path, tmp_path: Path
 ) -> None:
@@ -227,6 +228,7 @@ async def test_apply_patch_heredoc_through_exec_command(
     assert output.startswith("Wall time: ") and output.endswith("Success. Updated the following files:\nA hello.txt\n")
 
 
+@pytest.mark.compat("tools:catalog")
 async def test_apply_patch_is_a_freeform_tool_on_responses(
     agent: ServerProcess, model: FakeModelServer, workspace: Path
 ) -> None:

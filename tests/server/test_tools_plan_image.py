@@ -81,6 +81,7 @@ async def test_view_image_shows_the_image_to_the_model(
     assert outputs["call_3"].startswith(f"unable to locate image at `{tmp_path / 'missing.png'}`")
 
 
+@pytest.mark.compat("tools:catalog")
 async def test_unknown_tools_are_answered_as_unsupported(
     agent: ServerProcess, model: FakeModelServer, tmp_path: Path
 ) -> None:

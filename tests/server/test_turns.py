@@ -78,6 +78,8 @@ def input_texts(body: dict[str, Any]) -> list[str]:
     return texts
 
 
+@pytest.mark.compat("turn:model-metadata-warning")
+@pytest.mark.compat("turn:context-window")
 async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, model: FakeModelServer) -> None:
     model.enqueue(text_reply("Hello there!", deltas=["Hel", "lo ", "there!"], reasoning_summary="Greeting."))
     thread_id = await start_thread(agent)
@@ -116,6 +118,7 @@ async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, mode
     assert message["text"] == "Hello there!"
     usage = seen[13]["params"]["tokenUsage"]
     assert usage["last"]["totalTokens"] == usage["total"]["totalTokens"] > 0
+    assert usage["modelContextWindow"] is None  # not configured: no window is invented
     assert seen[15]["params"]["status"] == {"type": "idle"}
     completed = seen[16]["params"]["turn"]
     assert completed["status"] == "completed" and completed["itemsView"] == "summary"
@@ -129,6 +132,17 @@ async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, mode
     assert any("<environment_context>" in text for text in input_texts(body))
     assert input_texts(body)[-1] == "hello"
     assert model.requests[-1].headers["authorization"] == "Bearer test-key"
+
+
+@pytest.mark.compat("turn:context-window")
+async def test_context_window_comes_from_the_config(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
+    write_mock_config(codex_home, model.base_url, extra="model_context_window = 123456")
+    server = await spawn(env=ENV)
+    await server.initialize()
+    model.enqueue(text_reply("hi"))
+    _, seen = await run_turn(server, await start_thread(server), "hello")
+    usage = next(n for n in seen if n["method"] == "thread/tokenUsage/updated")
+    assert usage["params"]["tokenUsage"]["modelContextWindow"] == 123456
 
 
 async def test_read_state_goes_to_experimental_clients_only(
@@ -268,6 +282,7 @@ async def test_retries_report_will_retry(spawn: Spawn, codex_home: Path, model: 
     assert seen[-1]["params"]["turn"]["status"] == "completed"
 
 
+@pytest.mark.compat("turn:abort-note")
 async def test_interrupt_mid_stream(agent: ServerProcess, model: FakeModelServer) -> None:
     model.enqueue(paused_reply("slow answer", ["slow", " ", "answer"], 5))
     thread_id = await start_thread(agent)
@@ -319,6 +334,7 @@ async def test_steer_adds_input_to_the_running_turn(agent: ServerProcess, model:
     assert input_texts(model.requests[-1].body)[-1] == "also this"
 
 
+@pytest.mark.compat("thread:resume-goal")
 async def test_resume_after_restart_sends_full_context(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
     write_mock_config(codex_home, model.base_url)
     first = await spawn(env=ENV)
@@ -336,7 +352,10 @@ async def test_resume_after_restart_sends_full_context(spawn: Spawn, codex_home:
     assert resumed["turnsBackwardsCursor"]
     assert resumed["sandbox"] == {"type": "readOnly", "networkAccess": False}
     model.enqueue(text_reply("About 2 million."))
-    await run_turn(second, thread_id, "And its population?")
+    _, seen = await run_turn(second, thread_id, "And its population?")
+    assert "thread/goal/cleared" not in methods(seen), "no goals here, so none are cleared on resume"
+    goal = await second.call("thread/goal/get", {"threadId": thread_id})
+    assert goal["error"]["code"] == -32601
     texts = input_texts(model.requests[-1].body)
     assert "What is the capital of France?" in texts
     assert "The capital is Paris." in json.dumps(model.requests[-1].body)

@@ -1,0 +1,68 @@
+"""docs/compatibility.md and the tests agree both ways: every row's id is carried by at least one
+test (``@pytest.mark.compat("id")``), and every id a test carries has a row.
+
+Marks are read from the source of every test module (AST), so the check does not depend on what
+was collected, skipped or deselected in this run.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+
+from support.reference import REPO_ROOT
+
+MANIFEST = REPO_ROOT / "docs" / "compatibility.md"
+TESTS = REPO_ROOT / "tests"
+ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|")
+
+
+def manifest_ids() -> list[str]:
+    """The id of every row of the table, in order."""
+    return [match.group(1) for line in MANIFEST.read_text().splitlines() if (match := ROW.match(line))]
+
+
+def _is_compat(call: ast.Call) -> bool:
+    func = call.func
+    return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) == "compat"
+
+
+def tagged_ids() -> dict[str, list[str]]:
+    """compat id → where a test carries it (``path:line``), over every module under tests/."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(TESTS.rglob("*.py")):
+        where = path.relative_to(REPO_ROOT)
+        for call in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(call, ast.Call) and _is_compat(call)):
+                continue
+            for argument in call.args:
+                assert isinstance(argument, ast.Constant) and isinstance(argument.value, str), (
+                    f"{where}:{call.lineno}: compat() takes literal ids, so they can be checked without running tests"
+                )
+                found[argument.value].append(f"{where}:{call.lineno}")
+    return dict(found)
+
+
+def test_the_manifest_has_rows() -> None:
+    ids = manifest_ids()
+    assert len(ids) > 50, f"could not read the table of {MANIFEST}"
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    assert not duplicates, f"ids used by more than one row of {MANIFEST.name}: {duplicates}"
+
+
+def test_every_row_is_carried_by_a_test() -> None:
+    tagged = tagged_ids()
+    untested = [i for i in manifest_ids() if i not in tagged]
+    assert not untested, (
+        f"rows of docs/compatibility.md that no test carries (tag the test that checks each with "
+        f'@pytest.mark.compat("id"), or write one): {untested}'
+    )
+
+
+def test_every_tagged_id_has_a_row() -> None:
+    rows = set(manifest_ids())
+    unknown = {i: where for i, where in tagged_ids().items() if i not in rows}
+    assert not unknown, (
+        f"compat ids used by tests with no row in docs/compatibility.md (add the row or fix the id): {unknown}"
+    )

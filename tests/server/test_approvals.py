@@ -123,6 +123,32 @@ async def test_accept_for_session_stops_asking_for_the_same_command(
     assert [item["status"] for item in log.items("commandExecution")] == ["completed", "completed", "declined"]
 
 
+@pytest.mark.compat("tools:execpolicy-amendment")
+async def test_an_execpolicy_amendment_is_remembered_for_the_thread_only(
+    agent: ServerProcess, model: FakeModelServer, workspace: Path, codex_home: Path
+) -> None:
+    amend = {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["touch"]}}
+    thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="untrusted", sandbox="workspace-write")
+    model.enqueue(
+        function_call_reply("exec_command", exec_args("touch one.txt"), "call_1"),
+        function_call_reply("exec_command", exec_args("touch two.txt"), "call_2"),
+        function_call_reply("exec_command", exec_args("mkdir sub"), "call_3"),
+        text_reply("done"),
+    )
+    log = await run_turn(agent, thread_id, answer=[amend, "decline"])
+    assert log.requests[0]["params"]["proposedExecpolicyAmendment"] == ["touch", "one.txt"]
+    # `touch two.txt` starts with the accepted prefix and runs unprompted; `mkdir` still asks.
+    assert [r["params"]["itemId"] for r in log.requests] == ["call_1", "call_3"]
+    assert (workspace / "two.txt").exists() and not (workspace / "sub").exists()
+    # No exec-policy rules file is written (the reference's go to $CODEX_HOME/rules), and another
+    # thread asks again.
+    assert not (codex_home / "rules").exists()
+    other = await start_thread(agent, cwd=str(workspace), approvalPolicy="untrusted", sandbox="workspace-write")
+    model.enqueue(function_call_reply("exec_command", exec_args("touch three.txt"), "call_4"), text_reply("ok"))
+    log = await run_turn(agent, other, answer=["decline"])
+    assert [r["params"]["itemId"] for r in log.requests] == ["call_4"]
+
+
 async def test_granular_sandbox_denial_asks_to_retry_and_decline_keeps_the_file_unwritten(
     agent: ServerProcess, model: FakeModelServer, workspace: Path
 ) -> None:

@@ -171,6 +171,29 @@ async def test_watch_sees_changes(server: ServerProcess, tmp_path: Path) -> None
 
 @pytest.mark.compat("fuzzy:ranking")
 @pytest.mark.compat("fuzzy:relative-roots")
+@pytest.mark.compat("fs:watch-targets")
+async def test_a_file_watch_survives_atomic_saves_and_a_missing_path_is_seen_appearing(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text("{}")
+    assert await server.result("fs/watch", {"watchId": "file", "path": str(settings)}) == {"path": real(settings)}
+    for version in (1, 2):  # an editor's save: write a temporary file, rename it over the original
+        temporary = tmp_path / f".settings.json.{version}"
+        temporary.write_text(f'{{"v": {version}}}')
+        os.replace(temporary, settings)
+        changed = await server.notification("fs/changed", timeout=15)
+        assert changed["params"] == {"watchId": "file", "changedPaths": [real(settings)]}
+
+    # Not there yet: reported when a directory on the way to it appears.
+    later = tmp_path / "later" / "notes.txt"
+    await server.result("fs/watch", {"watchId": "later", "path": str(later)})
+    (tmp_path / "unrelated").mkdir()
+    later.parent.mkdir()
+    changed = await server.notification("fs/changed", timeout=15)
+    assert changed["params"] == {"watchId": "later", "changedPaths": [real(later.parent)]}
+
+
 async def test_fuzzy_file_search(server: ServerProcess, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     for relative in [

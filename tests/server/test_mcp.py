@@ -129,6 +129,31 @@ async def test_mcp_server_tools_reach_the_model_and_the_client(
     assert unknown["error"]["code"] == -32602 and "unknown MCP server 'nope'" in unknown["error"]["message"]
 
 
+@pytest.mark.compat("tools:mcp-approval-persist")
+async def test_an_always_approval_lasts_for_the_thread_and_writes_no_config(
+    agent: ServerProcess, model: FakeModelServer, codex_home: Path, tmp_path: Path
+) -> None:
+    config_before = (codex_home / "config.toml").read_bytes()
+
+    def echo(call_id: str) -> list[Any]:
+        return namespaced(function_call_reply("echo", json.dumps({"text": call_id}), call_id), "mcp__echo")
+
+    def always(request: dict[str, Any]) -> Any:
+        return {"action": "accept", "content": {}, "_meta": {"persist": "always"}}
+
+    thread_id = await start_thread(agent, cwd=str(tmp_path), approvalPolicy="on-request")
+    model.enqueue(echo("call_1"), echo("call_2"), text_reply("done"))
+    log = await run_turn(agent, thread_id, answer=always)
+    assert len(log.requests) == 1, "the second call of the same tool is not asked again"
+    assert [item["status"] for item in log.items("mcpToolCall")] == ["completed", "completed"]
+    assert (codex_home / "config.toml").read_bytes() == config_before
+
+    other = await start_thread(agent, cwd=str(tmp_path), approvalPolicy="on-request")
+    model.enqueue(echo("call_3"), text_reply("done"))
+    log = await run_turn(agent, other, answer=always)
+    assert len(log.requests) == 1, "a new thread asks again"
+
+
 async def test_policy_never_refuses_mcp_tools_that_need_approval(
     agent: ServerProcess, model: FakeModelServer, tmp_path: Path
 ) -> None:

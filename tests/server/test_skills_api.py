@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from agent_app_server.testing.fake_model import FakeModelServer, text_reply
+from support.model_config import write_mock_config
 from support.server_process import ServerProcess
 
 Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
@@ -60,6 +62,47 @@ async def test_skills_list_discovers_user_and_project_skills(spawn: Spawn, codex
 
 
 @pytest.mark.compat("skills:changed")
+@pytest.mark.compat("skills:system")
+async def test_system_skills_are_listed_only_when_present(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    server = await spawn()
+    await server.initialize()
+    listed = await server.result("skills/list", {"cwds": [str(project)]})
+    assert listed["data"][0]["skills"] == []
+    assert not (codex_home / "skills").exists(), "nothing is installed into CODEX_HOME"
+
+    path = write_skill(codex_home / "skills" / ".system", "helper", "name: helper\ndescription: Helps\n")
+    listed = await server.result("skills/list", {"cwds": [str(project)], "forceReload": True})
+    (skill,) = listed["data"][0]["skills"]
+    assert (skill["name"], skill["scope"], skill["path"]) == ("helper", "system", str(path))
+    assert skill["interface"] is None and skill["dependencies"] is None
+
+
+@pytest.mark.compat("hooks:listed-not-run")
+async def test_configured_hooks_are_listed_but_not_run(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    events = ("SessionStart", "UserPromptSubmit", "Stop")
+    hooks = "\n".join(
+        f'[[hooks.{event}]]\n[[hooks.{event}.hooks]]\ntype = "command"\ncommand = "touch {tmp_path / event}"\n'
+        for event in events
+    )
+    async with FakeModelServer() as model:
+        write_mock_config(codex_home, model.base_url, extra=hooks)
+        server = await spawn(env={"MOCK_API_KEY": "k"})
+        await server.initialize()
+        listed = await server.result("hooks/list", {"cwds": [str(tmp_path)]})
+        assert sorted(h["eventName"] for h in listed["data"][0]["hooks"]) == [
+            "sessionStart",
+            "stop",
+            "userPromptSubmit",
+        ]
+        thread_id = (await server.result("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+        model.enqueue(text_reply("done"))
+        await server.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "hi"}]})
+        completed = await server.notification("turn/completed")
+        assert completed["params"]["turn"]["status"] == "completed"
+    assert [event for event in events if (tmp_path / event).exists()] == []
+
+
 async def test_skills_changed_and_config_write(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     project = make_project(tmp_path)
     (codex_home / "config.toml").write_text("# keep me\n")

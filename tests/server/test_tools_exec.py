@@ -108,6 +108,33 @@ async def test_long_running_session_and_write_stdin(
     assert "got hello" in completed[0]["aggregatedOutput"]
 
 
+@pytest.mark.compat("tools:background-completion")
+async def test_a_command_outliving_its_turn_completes_when_it_exits(
+    agent: ServerProcess, model: FakeModelServer, workspace: Path
+) -> None:
+    gate = workspace / "gate"
+    os.mkfifo(gate)
+    thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="never", sandbox="workspace-write")
+    script = "echo started; read line < gate; echo finished $line"
+    model.enqueue(function_call_reply("exec_command", exec_args(script, yield_time_ms=500), "call_1"), text_reply("ok"))
+    log = await run_turn(agent, thread_id)
+    output = tool_outputs(model.requests[1].body)["call_1"]
+    assert "Process running with session ID" in output and "started" in output
+    assert log.completed["status"] == "completed"
+    assert log.items("commandExecution") == [], "still running when the turn ended"
+
+    def release() -> None:
+        with gate.open("w") as writer:  # the command is already waiting to read
+            writer.write("go\n")
+
+    await asyncio.wait_for(asyncio.to_thread(release), 30)
+    completed = await agent.notification("item/completed", timeout=30)
+    item = completed["params"]["item"]
+    assert item["id"] == "call_1" and item["status"] == "completed" and item["exitCode"] == 0
+    assert item["aggregatedOutput"] == "started\nfinished go\n"
+    assert completed["params"]["turnId"] == log.reply["turn"]["id"]
+
+
 async def test_unknown_session_and_bad_arguments(agent: ServerProcess, model: FakeModelServer, workspace: Path) -> None:
     thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="never", sandbox="workspace-write")
     model.enqueue(

@@ -36,6 +36,12 @@ async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> Serve
     return server
 
 
+def enqueue_commands(model: FakeModelServer, *commands: str) -> None:
+    """The model runs each command in turn (call ids ``call_1``, ``call_2``...), then says done."""
+    calls = [function_call_reply("exec_command", exec_args(c), f"call_{n}") for n, c in enumerate(commands, 1)]
+    model.enqueue(*calls, text_reply("done"))
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     path = tmp_path / "ws"
@@ -111,12 +117,7 @@ async def test_accept_for_session_stops_asking_for_the_same_command(
     agent: ServerProcess, model: FakeModelServer, workspace: Path
 ) -> None:
     thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="untrusted", sandbox="workspace-write")
-    model.enqueue(
-        function_call_reply("exec_command", exec_args("echo one >> log.txt"), "call_1"),
-        function_call_reply("exec_command", exec_args("echo one >> log.txt"), "call_2"),
-        function_call_reply("exec_command", exec_args("echo two >> log.txt"), "call_3"),
-        text_reply("done"),
-    )
+    enqueue_commands(model, "echo one >> log.txt", "echo one >> log.txt", "echo two >> log.txt")
     log = await run_turn(agent, thread_id, answer=["acceptForSession", "decline"])
     assert [r["params"]["itemId"] for r in log.requests] == ["call_1", "call_3"]
     assert (workspace / "log.txt").read_text() == "one\none\n"
@@ -129,12 +130,7 @@ async def test_an_execpolicy_amendment_is_remembered_for_the_thread_only(
 ) -> None:
     amend = {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["touch"]}}
     thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="untrusted", sandbox="workspace-write")
-    model.enqueue(
-        function_call_reply("exec_command", exec_args("touch one.txt"), "call_1"),
-        function_call_reply("exec_command", exec_args("touch two.txt"), "call_2"),
-        function_call_reply("exec_command", exec_args("mkdir sub"), "call_3"),
-        text_reply("done"),
-    )
+    enqueue_commands(model, "touch one.txt", "touch two.txt", "mkdir sub")
     log = await run_turn(agent, thread_id, answer=[amend, "decline"])
     assert log.requests[0]["params"]["proposedExecpolicyAmendment"] == ["touch", "one.txt"]
     # `touch two.txt` starts with the accepted prefix and runs unprompted; `mkdir` still asks.

@@ -557,6 +557,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **fs_methods(),
         **exec_methods(),
         **tools_methods(),
+        **server_info_methods(),
         **surface_methods(),
     }
 
@@ -879,4 +880,45 @@ CLIENT_PARAMS.update(
         "mcpServerStatus/list": {},
         "mcpServer/tool/call": {"threadId": THREAD_ID, "server": "echo", "tool": "echo", "arguments": {"text": "hi"}},
     }
+)
+
+
+def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for the methods about the server itself."""
+    from agent_app_server.protocol import server_info
+
+    gateway = server_info.CustomGatewayProviderSettings(
+        auth=server_info.EnvironmentVariableGatewayAuth(env_key="MOCK_API_KEY")
+    )
+    return {
+        "modelProvider/list": (
+            server_info.ModelProviderListParams(),
+            server_info.ModelProviderListResponse(
+                data=[
+                    server_info.ModelProviderSummary(
+                        id="mock", name="mock", base_url="http://127.0.0.1:9/v1", can_edit=True, settings=gateway
+                    ),
+                    server_info.ModelProviderSummary(
+                        id="openai", name="OpenAI", can_edit=False, settings=server_info.OpenaiProviderSettings()
+                    ),
+                ],
+                default_provider_id="mock",
+                can_change_default=True,
+            ),
+        ),
+        "modelProvider/capabilities/read": (
+            server_info.ModelProviderCapabilitiesReadParams(),
+            server_info.ModelProviderCapabilitiesReadResponse(image_generation=False, web_search=False),
+        ),
+        "permissionProfile/list": (
+            server_info.PermissionProfileListParams(limit=1),
+            server_info.PermissionProfileListResponse(
+                data=[server_info.PermissionProfileSummary(id=":read-only", allowed=True)], next_cursor="1"
+            ),
+        ),
+    }
+
+
+CLIENT_PARAMS.update(
+    {"modelProvider/list": {}, "modelProvider/capabilities/read": {}, "permissionProfile/list": {"limit": 1}}
 )

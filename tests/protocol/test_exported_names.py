@@ -397,6 +397,21 @@ EXPORTED += [
     "Model",
     "ModelAccessPrograms",
     "ModelAvailabilityNux",
+    "CustomGatewayProviderSettings",
+    "EnvironmentVariableGatewayAuth",
+    "GatewayAuth",
+    "ModeGatewayAuth",
+    "ModelProviderCapabilitiesReadParams",
+    "ModelProviderCapabilitiesReadResponse",
+    "ModelProviderListParams",
+    "ModelProviderListResponse",
+    "ModelProviderSummary",
+    "NoneGatewayAuth",
+    "OpenaiProviderSettings",
+    "PermissionProfileListParams",
+    "PermissionProfileListResponse",
+    "PermissionProfileSummary",
+    "ProviderSettings",
     "ModelListParams",
     "ModelListResponse",
     "ModelServiceTier",
@@ -591,6 +606,7 @@ REGISTERED_NOTIFICATIONS.insert(
 PARAMS_OPTIONAL_METHODS = {"account/logout", "account/rateLimits/read", "configRequirements/read"}
 
 REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call"]
+REGISTERED_METHODS += ["modelProvider/list", "modelProvider/capabilities/read", "permissionProfile/list"]
 
 REGISTERED_SERVER_REQUESTS = [
     "item/commandExecution/requestApproval",

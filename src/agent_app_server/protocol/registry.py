@@ -128,6 +128,18 @@ METHOD_TABLE.update(
         "mcpServer/tool/call": ("tools", "McpServerToolCallParams", "McpServerToolCallResponse"),
     }
 )
+# About this server: model providers and permission profiles.
+METHOD_TABLE.update(
+    {
+        "modelProvider/list": ("server_info", "ModelProviderListParams", "ModelProviderListResponse"),
+        "modelProvider/capabilities/read": (
+            "server_info",
+            "ModelProviderCapabilitiesReadParams",
+            "ModelProviderCapabilitiesReadResponse",
+        ),
+        "permissionProfile/list": ("server_info", "PermissionProfileListParams", "PermissionProfileListResponse"),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset()
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).

@@ -98,6 +98,14 @@ _MODULE_OF: dict[str, str] = {
     ),
     **dict.fromkeys(["skills/list", "skills/config/write", "hooks/list"], "skills"),
     **dict.fromkeys(["mcpServerStatus/list", "mcpServer/tool/call"], "mcp"),
+    **dict.fromkeys(
+        [
+            "modelProvider/list",
+            "modelProvider/capabilities/read",
+            "permissionProfile/list",
+        ],
+        "server_info",
+    ),
 }
 
 

@@ -185,13 +185,13 @@ class ThreadManager:
         return sorted(self._loaded)
 
     def require_loaded(self, thread_id: str) -> LoadedThread:
-        thread = self._loaded.get(_canonical_id(thread_id))
+        thread = self._loaded.get(canonical_thread_id(thread_id))
         if thread is None:
             raise InvalidParams(f"thread not loaded: {thread_id}; call thread/resume first")
         return thread
 
     async def _record(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
-        canonical = _canonical_id(thread_id)
+        canonical = canonical_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded.record, loaded
@@ -317,7 +317,7 @@ class ThreadManager:
             raise InvalidParams(
                 f"excludedThreadIds has {len(excluded_ids)} entries; at most {MAX_EXCLUDED_IDS} are allowed"
             )
-        excluded = [_canonical_id(value) for value in excluded_ids or []]
+        excluded = [canonical_thread_id(value) for value in excluded_ids or []]
         query = ThreadQuery(
             sort_key=key,
             descending=sort_direction != "asc",
@@ -370,6 +370,18 @@ class ThreadManager:
         record.archived_at = None
         return record
 
+    async def delete(self, thread_id: str) -> str:
+        """Unload the thread and remove its stored history; its canonical id.
+
+        The caller interrupts a running turn first, so nothing writes to the thread afterwards.
+        """
+        canonical = canonical_thread_id(thread_id)
+        was_loaded = canonical in self._loaded
+        self.unload(canonical)
+        if not await self._store.delete_thread(canonical) and not was_loaded:
+            raise InvalidParams(f"no rollout found for thread id {thread_id}")
+        return canonical
+
     # ------------------------------------------------------------------ history
 
     async def events(self, thread_id: str, kinds: list[str] | None = None) -> list[EventRecord]:
@@ -383,7 +395,7 @@ class ThreadManager:
 
     async def resume(self, thread_id: str) -> tuple[LoadedThread, bool]:
         """The loaded thread, loading it from the store if needed; the flag says it was loaded now."""
-        canonical = _canonical_id(thread_id)
+        canonical = canonical_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded, False
@@ -466,7 +478,8 @@ class ThreadManager:
             self._sink.emit(thread_id, "thread/status/changed", {"threadId": thread_id, "status": NOT_LOADED})
 
 
-def _canonical_id(thread_id: str) -> str:
+def canonical_thread_id(thread_id: str) -> str:
+    """The id as the store keys it (e.g. without a ``urn:uuid:`` prefix); -32602 for a malformed one."""
     try:
         return parse_thread_id(thread_id)
     except ValueError as exc:

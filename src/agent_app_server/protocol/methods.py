@@ -204,6 +204,14 @@ class ThreadSetNameResponse(WireModel):
     """Empty; subscribers also get ``thread/name/updated``."""
 
 
+class ThreadDeleteParams(WireModel):
+    thread_id: str
+
+
+class ThreadDeleteResponse(WireModel):
+    pass
+
+
 class ThreadArchiveParams(WireModel):
     thread_id: str
 

@@ -67,6 +67,7 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/name/set": ("methods", "ThreadSetNameParams", "ThreadSetNameResponse"),
     "thread/archive": ("methods", "ThreadArchiveParams", "ThreadArchiveResponse"),
     "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse"),
+    "thread/delete": ("methods", "ThreadDeleteParams", "ThreadDeleteResponse"),
     "thread/unsubscribe": ("methods", "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse"),
     "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse"),
     "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse"),

@@ -39,6 +39,7 @@ _MODULE_OF: dict[str, str] = {
             "thread/name/set",
             "thread/archive",
             "thread/unarchive",
+            "thread/delete",
             "thread/unsubscribe",
         ],
         "threads",

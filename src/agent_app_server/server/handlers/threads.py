@@ -1,13 +1,15 @@
-"""Thread methods: start, read, list, name, archive, unarchive, unsubscribe."""
+"""Thread methods: start, read, list, name, archive, unarchive, delete, unsubscribe."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...core.threads import ClientIdentity, LoadedThread, sandbox_policy_for_mode
+from ...core.threads import ClientIdentity, LoadedThread, canonical_thread_id, sandbox_policy_for_mode
 from ...protocol import (
     ThreadArchiveParams,
     ThreadArchiveResponse,
+    ThreadDeleteParams,
+    ThreadDeleteResponse,
     ThreadListParams,
     ThreadListResponse,
     ThreadLoadedListParams,
@@ -171,6 +173,21 @@ async def thread_unarchive(conn: Connection, params: ThreadUnarchiveParams) -> R
     response = ThreadUnarchiveResponse(thread=app.threads.to_wire(record, app.threads.loaded(record.id)))
     recipients = _with_caller(app.subscribers(record.id), conn)
     return Reply(response, lambda: app.deliver(recipients, "thread/unarchived", {"threadId": record.id}))
+
+
+@handler("thread/delete")
+async def thread_delete(conn: Connection, params: ThreadDeleteParams) -> Reply:
+    app = conn.app
+    thread_id = canonical_thread_id(params.thread_id)
+    thread = app.threads.loaded(thread_id)
+    if thread is not None and thread.active is not None:
+        # Its turn ends `interrupted` (subscribers see it) and withdraws its pending approvals, so
+        # nothing writes to the thread once it is gone.
+        await app.turns.interrupt(thread.active)
+    await app.threads.delete(thread_id)
+    await app.replay.delete_thread(thread_id)
+    recipients = _with_caller(app.drop_subscriptions(thread_id), conn)
+    return Reply(ThreadDeleteResponse(), lambda: app.deliver(recipients, "thread/deleted", {"threadId": thread_id}))
 
 
 @handler("thread/unsubscribe")

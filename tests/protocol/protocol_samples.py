@@ -141,6 +141,9 @@ from agent_app_server.protocol import (
     ThreadListResponse,
     ThreadLoadedListParams,
     ThreadLoadedListResponse,
+    ThreadMetadataGitInfoUpdateParams,
+    ThreadMetadataUpdateParams,
+    ThreadMetadataUpdateResponse,
     ThreadNameUpdatedNotification,
     ThreadReadParams,
     ThreadReadResponse,
@@ -509,6 +512,12 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         "thread/name/set": (ThreadSetNameParams(thread_id=THREAD_ID, name="Renamed"), ThreadSetNameResponse()),
         "thread/archive": (ThreadArchiveParams(thread_id=THREAD_ID), ThreadArchiveResponse()),
         "thread/delete": (ThreadDeleteParams(thread_id=THREAD_ID), ThreadDeleteResponse()),
+        "thread/metadata/update": (
+            ThreadMetadataUpdateParams(
+                thread_id=THREAD_ID, git_info=ThreadMetadataGitInfoUpdateParams(branch="main", sha=None)
+            ),
+            ThreadMetadataUpdateResponse(thread=thread(with_turns=False)),
+        ),
         "thread/unarchive": (
             ThreadUnarchiveParams(thread_id=THREAD_ID),
             ThreadUnarchiveResponse(thread=thread(with_turns=False)),
@@ -722,6 +731,7 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "thread/archive": {"threadId": THREAD_ID},
     "thread/unarchive": {"threadId": THREAD_ID},
     "thread/delete": {"threadId": THREAD_ID},
+    "thread/metadata/update": {"threadId": THREAD_ID, "gitInfo": {"branch": "main", "sha": None}},
     "thread/unsubscribe": {"threadId": THREAD_ID},
     "thread/revert": {"threadId": THREAD_ID, "beforeTurnId": TURN_ID},
     "thread/turns/list": {"threadId": THREAD_ID, "sortDirection": "desc"},

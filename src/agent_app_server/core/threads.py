@@ -349,6 +349,16 @@ class ThreadManager:
             await self._store.update_thread(record.id, name=trimmed)
         return record.id, trimmed
 
+    async def update_git_info(self, thread_id: str, changes: dict[str, str | None]) -> ThreadRecord:
+        """Patch the thread's stored Git metadata (wire names: ``sha``, ``branch``, ``originUrl``);
+        a None value clears that field."""
+        record, loaded = await self._record(thread_id)
+        merged = {"sha": None, "branch": None, "originUrl": None, **(record.extra.get("gitInfo") or {}), **changes}
+        record.extra["gitInfo"] = merged if any(value is not None for value in merged.values()) else None
+        if loaded is None or loaded.materialized:
+            await self._store.update_thread(record.id, extra=record.extra)
+        return record
+
     async def archive(self, thread_id: str) -> str:
         record, loaded = await self._record(thread_id)
         if loaded is not None and not loaded.materialized:

@@ -220,6 +220,23 @@ class ThreadArchiveResponse(WireModel):
     """Empty; subscribers also get ``thread/archived``."""
 
 
+class ThreadMetadataGitInfoUpdateParams(WireModel):
+    """Each field: omitted leaves it, null clears it, a non-empty string replaces it."""
+
+    sha: str | None = None
+    branch: str | None = None
+    origin_url: str | None = None
+
+
+class ThreadMetadataUpdateParams(WireModel):
+    thread_id: str
+    git_info: ThreadMetadataGitInfoUpdateParams | None = None
+
+
+class ThreadMetadataUpdateResponse(WireModel):
+    thread: Thread
+
+
 class ThreadUnarchiveParams(WireModel):
     thread_id: str
 

@@ -68,6 +68,7 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/archive": ("methods", "ThreadArchiveParams", "ThreadArchiveResponse"),
     "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse"),
     "thread/delete": ("methods", "ThreadDeleteParams", "ThreadDeleteResponse"),
+    "thread/metadata/update": ("methods", "ThreadMetadataUpdateParams", "ThreadMetadataUpdateResponse"),
     "thread/unsubscribe": ("methods", "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse"),
     "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse"),
     "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse"),

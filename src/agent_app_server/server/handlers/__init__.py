@@ -40,6 +40,7 @@ _MODULE_OF: dict[str, str] = {
             "thread/archive",
             "thread/unarchive",
             "thread/delete",
+            "thread/metadata/update",
             "thread/unsubscribe",
         ],
         "threads",

@@ -1,4 +1,4 @@
-"""Thread methods: start, read, list, name, archive, unarchive, delete, unsubscribe."""
+"""Thread methods: start, read, list, name, metadata, archive, unarchive, delete, unsubscribe."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from ...protocol import (
     ThreadListResponse,
     ThreadLoadedListParams,
     ThreadLoadedListResponse,
+    ThreadMetadataUpdateParams,
+    ThreadMetadataUpdateResponse,
     ThreadReadParams,
     ThreadReadResponse,
     ThreadSetNameParams,
@@ -156,6 +158,25 @@ async def thread_name_set(conn: Connection, params: ThreadSetNameParams) -> Repl
         ThreadSetNameResponse(),
         lambda: app.deliver(recipients, "thread/name/updated", {"threadId": thread_id, "threadName": name}),
     )
+
+
+@handler("thread/metadata/update")
+async def thread_metadata_update(conn: Connection, params: ThreadMetadataUpdateParams) -> ThreadMetadataUpdateResponse:
+    git_info = params.git_info
+    changes: dict[str, str | None] = {}
+    if git_info is not None:
+        # Only the fields the client sent change: absent keeps, null clears.
+        for field in sorted(git_info.model_fields_set):
+            value = getattr(git_info, field)
+            wire = type(git_info).model_fields[field].alias or field
+            if value is not None and not value.strip():
+                raise InvalidParams(f"gitInfo.{wire} must not be empty (send null to clear it)")
+            changes[wire] = value
+    if not changes:
+        raise InvalidParams("thread metadata update must include at least one field (gitInfo.sha, branch or originUrl)")
+    threads = conn.app.threads
+    record = await threads.update_git_info(params.thread_id, changes)
+    return ThreadMetadataUpdateResponse(thread=threads.to_wire(record, threads.loaded(record.id)))
 
 
 @handler("thread/archive")

@@ -571,6 +571,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **exec_methods(),
         **tools_methods(),
         **server_info_methods(),
+        **attachment_methods(),
         **surface_methods(),
     }
 
@@ -653,6 +654,7 @@ def notifications() -> dict[str, WireModel]:
         ),
         **fs_notifications(),
         **tools_notifications(),
+        **attachment_notifications(),
         **surface_notifications(),
     }
 
@@ -937,4 +939,61 @@ def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
 
 CLIENT_PARAMS.update(
     {"modelProvider/list": {}, "modelProvider/capabilities/read": {}, "permissionProfile/list": {"limit": 1}}
+)
+
+
+def attachment_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for thread attachments."""
+    from agent_app_server.protocol import attachments as a
+
+    attachment = a.ThreadAttachment(
+        id="01a23592-1b42-7a33-b7e7-5bdd385b4426",
+        attachment_type="pullRequest",
+        identity_key="github.com/o/r/pull/1",
+        payload={"title": "Fix", "draft": False},
+        created_at=1_796_195_097,
+    )
+    return {
+        "thread/attachment/add": (
+            a.ThreadAttachmentAddParams(
+                thread_id=THREAD_ID, attachment_type="pullRequest", identity_key="github.com/o/r/pull/1", payload=[1]
+            ),
+            a.ThreadAttachmentAddResponse(attachment=attachment, outcome="created"),
+        ),
+        "thread/attachment/list": (
+            a.ThreadAttachmentListParams(thread_id=THREAD_ID, limit=10),
+            a.ThreadAttachmentListResponse(data=[attachment], next_cursor=attachment.id),
+        ),
+        "thread/attachment/remove": (
+            a.ThreadAttachmentRemoveParams(thread_id=THREAD_ID, attachment_type="pullRequest", identity_key="k"),
+            a.ThreadAttachmentRemoveResponse(),
+        ),
+        "thread/attachmentOwner/list": (
+            a.ThreadAttachmentOwnerListParams(attachment_type="pullRequest", identity_key="k", archived=False),
+            a.ThreadAttachmentOwnerListResponse(data=[a.ThreadAttachmentOwner(thread_id=THREAD_ID, archived=False)]),
+        ),
+    }
+
+
+def attachment_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol.attachments import ThreadAttachmentUpdatedNotification
+
+    return {
+        "thread/attachment/updated": ThreadAttachmentUpdatedNotification(
+            thread_id=THREAD_ID,
+            attachment_type="pullRequest",
+            identity_key="k",
+            attachment_id="a1",
+            operation="created",
+        )
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/attachment/add": {"threadId": THREAD_ID, "attachmentType": "t", "identityKey": "k", "payload": None},
+        "thread/attachment/list": {"threadId": THREAD_ID},
+        "thread/attachment/remove": {"threadId": THREAD_ID, "attachmentType": "t", "identityKey": "k"},
+        "thread/attachmentOwner/list": {"attachmentType": "t", "identityKey": "k", "archived": None},
+    }
 )

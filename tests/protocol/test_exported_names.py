@@ -418,6 +418,19 @@ EXPORTED += [
     "PermissionProfileListResponse",
     "PermissionProfileSummary",
     "ProviderSettings",
+    "ThreadAttachment",
+    "ThreadAttachmentAddOutcome",
+    "ThreadAttachmentAddParams",
+    "ThreadAttachmentAddResponse",
+    "ThreadAttachmentListParams",
+    "ThreadAttachmentListResponse",
+    "ThreadAttachmentOperation",
+    "ThreadAttachmentOwner",
+    "ThreadAttachmentOwnerListParams",
+    "ThreadAttachmentOwnerListResponse",
+    "ThreadAttachmentRemoveParams",
+    "ThreadAttachmentRemoveResponse",
+    "ThreadAttachmentUpdatedNotification",
     "ModelListParams",
     "ModelListResponse",
     "ModelServiceTier",
@@ -521,6 +534,10 @@ REGISTERED_METHODS = [
     "thread/unarchive",
     "thread/delete",
     "thread/metadata/update",
+    "thread/attachment/add",
+    "thread/attachment/list",
+    "thread/attachment/remove",
+    "thread/attachmentOwner/list",
     "thread/unsubscribe",
     "thread/revert",
     "thread/turns/list",
@@ -606,7 +623,12 @@ REGISTERED_NOTIFICATIONS = [
     "fs/changed",
 ]
 
-REGISTERED_NOTIFICATIONS += ["account/login/completed", "account/updated", "skills/changed"]
+REGISTERED_NOTIFICATIONS += [
+    "account/login/completed",
+    "account/updated",
+    "skills/changed",
+    "thread/attachment/updated",
+]
 REGISTERED_NOTIFICATIONS.insert(
     REGISTERED_NOTIFICATIONS.index("item/fileChange/outputDelta") + 1, "item/commandExecution/terminalInteraction"
 )

@@ -69,6 +69,14 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse"),
     "thread/delete": ("methods", "ThreadDeleteParams", "ThreadDeleteResponse"),
     "thread/metadata/update": ("methods", "ThreadMetadataUpdateParams", "ThreadMetadataUpdateResponse"),
+    "thread/attachment/add": ("attachments", "ThreadAttachmentAddParams", "ThreadAttachmentAddResponse"),
+    "thread/attachment/list": ("attachments", "ThreadAttachmentListParams", "ThreadAttachmentListResponse"),
+    "thread/attachment/remove": ("attachments", "ThreadAttachmentRemoveParams", "ThreadAttachmentRemoveResponse"),
+    "thread/attachmentOwner/list": (
+        "attachments",
+        "ThreadAttachmentOwnerListParams",
+        "ThreadAttachmentOwnerListResponse",
+    ),
     "thread/unsubscribe": ("methods", "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse"),
     "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse"),
     "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse"),
@@ -243,7 +251,7 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
 METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
-NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(("notifications", "account", "skills"))
+NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(("notifications", "account", "skills", "attachments"))
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 
 

@@ -5,6 +5,7 @@ it never imports the protocol, transport, rpc, core or server packages. It store
 JSON blobs; the core maps them to and from wire types.
 """
 
+from ._attachments import Attachment, AttachmentOwner
 from ._history import ItemsView, MemoryHistory
 from ._schema import SCHEMA_VERSION
 from .records import (
@@ -29,6 +30,8 @@ from .thread_store import ThreadStore
 __all__ = [
     "SCHEMA_VERSION",
     "AnchorNotFound",
+    "Attachment",
+    "AttachmentOwner",
     "EventRecord",
     "HistoryAnchor",
     "HistoryItem",

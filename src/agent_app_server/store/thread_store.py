@@ -27,7 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
-from . import _history
+from . import _attachments, _history
+from ._attachments import Attachment, AttachmentOwner
 from ._cursor import decode_cursor, encode_cursor
 from ._history import IndexEntry, ItemsView, index_entry
 from ._schema import ensure_schema
@@ -241,6 +242,26 @@ class ThreadStore:
     async def history_heads(self, thread_id: str) -> tuple[HistoryAnchor | None, HistoryAnchor | None]:
         """Inclusive anchors at the thread's newest turn and newest item."""
         return await self._run(_history.heads, thread_id)
+
+    # -- attachments ---------------------------------------------------------------------------
+
+    async def add_attachment(self, thread_id: str, candidate: Attachment) -> tuple[Attachment, bool]:
+        """The thread's attachment with ``candidate``'s identity, stored now if new (the flag)."""
+        return await self._run(_attachments.add, thread_id, candidate)
+
+    async def remove_attachment(self, thread_id: str, attachment_type: str, identity_key: str) -> str | None:
+        return await self._run(_attachments.remove, thread_id, attachment_type, identity_key)
+
+    async def list_attachments(self, thread_id: str, cursor: str | None, limit: int) -> tuple[list[Attachment], bool]:
+        """Raises ``InvalidCursor`` for a cursor that is not an attachment of this thread."""
+        return await self._run(_attachments.page, thread_id, cursor, _clamp_limit(limit))
+
+    async def attachment_owners(
+        self, attachment_type: str, identity_key: str, archived: bool | None, cursor: str | None, limit: int
+    ) -> tuple[list[AttachmentOwner], bool]:
+        return await self._run(
+            _attachments.owners, attachment_type, identity_key, archived, cursor, _clamp_limit(limit)
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -473,6 +494,7 @@ def _delete_thread(conn: sqlite3.Connection, thread_id: str) -> bool:
         # PRAGMA foreign_keys (e.g. an sqlite3 shell) would skip.
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
         _history.clear_index(conn, thread_id)
+        _attachments.delete_thread(conn, thread_id)
         return conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,)).rowcount > 0
 
 
@@ -522,6 +544,7 @@ def _replace_events(
             raise ThreadNotFound(thread_id)
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
         _history.clear_index(conn, thread_id)
+        _attachments.delete_thread(conn, thread_id)
         _insert_events(conn, thread_id, 1, rows, now_ms)
 
 

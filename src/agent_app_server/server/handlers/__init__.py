@@ -59,6 +59,10 @@ _MODULE_OF: dict[str, str] = {
     ),
     **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
     **dict.fromkeys(
+        ["thread/attachment/add", "thread/attachment/list", "thread/attachment/remove", "thread/attachmentOwner/list"],
+        "attachments",
+    ),
+    **dict.fromkeys(
         [
             "fs/readFile",
             "fs/writeFile",

@@ -572,6 +572,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **tools_methods(),
         **server_info_methods(),
         **attachment_methods(),
+        **section_methods(),
         **surface_methods(),
     }
 
@@ -655,6 +656,7 @@ def notifications() -> dict[str, WireModel]:
         **fs_notifications(),
         **tools_notifications(),
         **attachment_notifications(),
+        **section_notifications(),
         **surface_notifications(),
     }
 
@@ -995,5 +997,51 @@ CLIENT_PARAMS.update(
         "thread/attachment/list": {"threadId": THREAD_ID},
         "thread/attachment/remove": {"threadId": THREAD_ID, "attachmentType": "t", "identityKey": "k"},
         "thread/attachmentOwner/list": {"attachmentType": "t", "identityKey": "k", "archived": None},
+    }
+)
+
+
+def section_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for thread sections."""
+    from agent_app_server.protocol import sections as sec
+    from agent_app_server.protocol.threads import ThreadSection, ThreadSectionAppearance
+
+    work = ThreadSection(
+        id="01a23592-6a3d-7b80-90e3-8559fd53211b", name="Work", appearance=ThreadSectionAppearance(color="red")
+    )
+    return {
+        "threadSection/list": (
+            sec.ThreadSectionListParams(limit=1),
+            sec.ThreadSectionListResponse(data=[work], next_cursor=work.id),
+        ),
+        "threadSection/create": (
+            sec.ThreadSectionCreateParams(name="Work", appearance=ThreadSectionAppearance(color="red")),
+            sec.ThreadSectionCreateResponse(section=work),
+        ),
+        "threadSection/update": (
+            sec.ThreadSectionUpdateParams(section_id=work.id, name="Work"),
+            sec.ThreadSectionUpdateResponse(section=work),
+        ),
+        "threadSection/delete": (sec.ThreadSectionDeleteParams(section_id=work.id), sec.ThreadSectionDeleteResponse()),
+        "thread/section/move": (
+            sec.ThreadSectionMoveParams(thread_id=THREAD_ID, section_id=work.id),
+            sec.ThreadSectionMoveResponse(),
+        ),
+    }
+
+
+def section_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol.sections import ThreadSectionChangedNotification
+
+    return {"thread/section/changed": ThreadSectionChangedNotification(thread_id=THREAD_ID, section_id=None)}
+
+
+CLIENT_PARAMS.update(
+    {
+        "threadSection/list": {},
+        "threadSection/create": {"name": "Work", "appearance": {"icon": "briefcase"}},
+        "threadSection/update": {"sectionId": "s1", "name": "Work", "appearance": None},
+        "threadSection/delete": {"sectionId": "s1"},
+        "thread/section/move": {"threadId": THREAD_ID, "sectionId": None},
     }
 )

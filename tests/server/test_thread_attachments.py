@@ -102,6 +102,7 @@ async def test_pages_and_owners_across_threads(agent: ServerProcess, model: Fake
     assert [owner["threadId"] for owner in owners["data"]] == [second]
 
 
+@pytest.mark.compat("pages:unknown-cursor")
 async def test_bad_attachment_requests_name_what_to_fix(agent: ServerProcess) -> None:
     thread_id = await start_thread(agent)
     blank = await agent.call(

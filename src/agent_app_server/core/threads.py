@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .. import PROTOCOL_VERSION
 from ..rpc.errors import InvalidParams
-from ..store import EventRecord, InvalidCursor, ThreadQuery, ThreadRecord, ThreadStore
+from ..store import EventRecord, InvalidCursor, SectionRecord, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
 from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
 from .history import CONTEXT_KINDS, fold_context, turn_started_positions
@@ -155,6 +155,10 @@ def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, An
     return {"type": "readOnly", "networkAccess": False}
 
 
+#: The reference's built-in section (fixed id, as clients know it); it cannot be renamed or deleted.
+PINNED_SECTION = SectionRecord("01984de2-8f74-7c91-a3b2-5c5e937cf318", "Pinned", None, 0)
+
+
 class ThreadManager:
     """All threads of one server process: the loaded ones in memory, the rest in the store."""
 
@@ -183,6 +187,9 @@ class ThreadManager:
 
     def loaded_ids(self) -> list[str]:
         return sorted(self._loaded)
+
+    def loaded_threads(self) -> list[LoadedThread]:
+        return list(self._loaded.values())
 
     def require_loaded(self, thread_id: str) -> LoadedThread:
         thread = self._loaded.get(canonical_thread_id(thread_id))
@@ -278,6 +285,7 @@ class ThreadManager:
                 "agentNickname": None,
                 "agentRole": None,
                 "gitInfo": record.extra.get("gitInfo"),
+                **self._section_fields(record),
                 "name": record.name,
                 "originator": record.originator,
                 "parentThreadId": None,
@@ -285,6 +293,19 @@ class ThreadManager:
                 "turns": turns or [],
             }
         )
+
+    def _section_fields(self, record: ThreadRecord) -> dict[str, Any]:
+        membership = record.extra.get("section")
+        if not isinstance(membership, dict):
+            return {"section": None, "sectionEnteredAt": None}
+        section_id = membership.get("id")
+        section = PINNED_SECTION if section_id == PINNED_SECTION.id else self._store.sections.get(str(section_id))
+        if section is None:
+            return {"section": None, "sectionEnteredAt": None}
+        return {
+            "section": {"id": section.id, "name": section.name, "appearance": section.appearance},
+            "sectionEnteredAt": membership.get("enteredAt"),
+        }
 
     async def read(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
         return await self._record(thread_id)
@@ -304,15 +325,18 @@ class ThreadManager:
         cwds: list[str] | None,
         search_term: str | None,
         excluded_ids: list[str] | None,
+        section_id: str | None = None,
     ) -> tuple[list[Thread], str | None, str | None]:
         if limit is not None and limit < 1:
             raise InvalidParams("limit must be at least 1 (omit it for the default page of 25)")
         effective_limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
-        key: Literal["created_at", "updated_at"] = "created_at"
+        key: Literal["created_at", "updated_at", "section_position"] = "created_at"
         if sort_key in ("updated_at", "recency_at"):
             key = "updated_at"
         elif sort_key == "section_position":
-            raise InvalidParams("sortKey `section_position` needs thread sections, which this server does not have")
+            if section_id is None:
+                raise InvalidParams("section-position sorting requires a section filter (sectionId)")
+            key = "section_position"
         if excluded_ids is not None and len(excluded_ids) > MAX_EXCLUDED_IDS:
             raise InvalidParams(
                 f"excludedThreadIds has {len(excluded_ids)} entries; at most {MAX_EXCLUDED_IDS} are allowed"
@@ -320,7 +344,8 @@ class ThreadManager:
         excluded = [canonical_thread_id(value) for value in excluded_ids or []]
         query = ThreadQuery(
             sort_key=key,
-            descending=sort_direction != "asc",
+            # A section's order is top to bottom unless the client asks for the reverse.
+            descending=sort_direction == "desc" if key == "section_position" else sort_direction != "asc",
             cursor=cursor,
             limit=effective_limit,
             archived=bool(archived),
@@ -329,6 +354,7 @@ class ThreadManager:
             cwds=cwds or None,
             search_term=search_term or None,
             exclude_ids=excluded or None,
+            section_id=section_id,
         )
         try:
             page = await self._store.list_threads(query)

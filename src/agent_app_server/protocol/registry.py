@@ -69,6 +69,11 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse"),
     "thread/delete": ("methods", "ThreadDeleteParams", "ThreadDeleteResponse"),
     "thread/metadata/update": ("methods", "ThreadMetadataUpdateParams", "ThreadMetadataUpdateResponse"),
+    "threadSection/list": ("sections", "ThreadSectionListParams", "ThreadSectionListResponse"),
+    "threadSection/create": ("sections", "ThreadSectionCreateParams", "ThreadSectionCreateResponse"),
+    "threadSection/update": ("sections", "ThreadSectionUpdateParams", "ThreadSectionUpdateResponse"),
+    "threadSection/delete": ("sections", "ThreadSectionDeleteParams", "ThreadSectionDeleteResponse"),
+    "thread/section/move": ("sections", "ThreadSectionMoveParams", "ThreadSectionMoveResponse"),
     "thread/attachment/add": ("attachments", "ThreadAttachmentAddParams", "ThreadAttachmentAddResponse"),
     "thread/attachment/list": ("attachments", "ThreadAttachmentListParams", "ThreadAttachmentListResponse"),
     "thread/attachment/remove": ("attachments", "ThreadAttachmentRemoveParams", "ThreadAttachmentRemoveResponse"),
@@ -251,7 +256,9 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
 METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
-NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(("notifications", "account", "skills", "attachments"))
+NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(
+    ("notifications", "account", "skills", "attachments", "sections")
+)
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 
 

@@ -8,6 +8,7 @@ JSON blobs; the core maps them to and from wire types.
 from ._attachments import Attachment, AttachmentOwner
 from ._history import ItemsView, MemoryHistory
 from ._schema import SCHEMA_VERSION
+from ._sections import SectionRecord
 from .records import (
     AnchorNotFound,
     EventRecord,
@@ -43,6 +44,7 @@ __all__ = [
     "MemoryHistory",
     "NotificationLog",
     "SchemaVersionError",
+    "SectionRecord",
     "SortKey",
     "StoreClosed",
     "ThreadLogInfo",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from ._attachments import V3_DDL
 from ._history import V2_DDL, backfill
+from ._sections import SECTIONS_DDL
 from .records import SchemaVersionError
 
 #: The version this code writes. Bump it and add a step to ``_MIGRATIONS`` when the schema changes.
@@ -60,8 +61,8 @@ CREATE TABLE events (
 
 #: ``_MIGRATIONS[n]`` takes a database from version n to n + 1; version 0 is an empty file.
 #: Version 2 adds the history index (turns and items by position), filled from existing events;
-#: version 3 adds thread attachments.
-_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: V2_DDL, 2: V3_DDL}
+#: version 3 adds thread attachments and sections.
+_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: V2_DDL, 2: V3_DDL + SECTIONS_DDL}
 #: Data steps run after the DDL of the same migration, in the same transaction.
 _BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {1: backfill}
 

@@ -59,6 +59,16 @@ _MODULE_OF: dict[str, str] = {
     ),
     **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
     **dict.fromkeys(
+        [
+            "threadSection/list",
+            "threadSection/create",
+            "threadSection/update",
+            "threadSection/delete",
+            "thread/section/move",
+        ],
+        "sections",
+    ),
+    **dict.fromkeys(
         ["thread/attachment/add", "thread/attachment/list", "thread/attachment/remove", "thread/attachmentOwner/list"],
         "attachments",
     ),

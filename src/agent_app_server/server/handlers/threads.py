@@ -132,6 +132,7 @@ async def thread_list(conn: Connection, params: ThreadListParams) -> ThreadListR
         cwds=cwds,
         search_term=params.search_term,
         excluded_ids=params.excluded_thread_ids,
+        section_id=params.section_id,
     )
     return ThreadListResponse(data=data, next_cursor=next_cursor, backwards_cursor=backwards_cursor)
 

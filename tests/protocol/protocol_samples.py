@@ -132,6 +132,8 @@ from agent_app_server.protocol import (
     ThreadDeleteResponse,
     ThreadForkParams,
     ThreadForkResponse,
+    ThreadInjectItemsParams,
+    ThreadInjectItemsResponse,
     ThreadItem,
     ThreadItemEntry,
     ThreadItemsListAnchor,
@@ -512,6 +514,10 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         "thread/name/set": (ThreadSetNameParams(thread_id=THREAD_ID, name="Renamed"), ThreadSetNameResponse()),
         "thread/archive": (ThreadArchiveParams(thread_id=THREAD_ID), ThreadArchiveResponse()),
         "thread/delete": (ThreadDeleteParams(thread_id=THREAD_ID), ThreadDeleteResponse()),
+        "thread/inject_items": (
+            ThreadInjectItemsParams(thread_id=THREAD_ID, items=[{"type": "message", "role": "user", "content": []}]),
+            ThreadInjectItemsResponse(),
+        ),
         "thread/metadata/update": (
             ThreadMetadataUpdateParams(
                 thread_id=THREAD_ID, git_info=ThreadMetadataGitInfoUpdateParams(branch="main", sha=None)
@@ -735,6 +741,10 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "thread/archive": {"threadId": THREAD_ID},
     "thread/unarchive": {"threadId": THREAD_ID},
     "thread/delete": {"threadId": THREAD_ID},
+    "thread/inject_items": {
+        "threadId": THREAD_ID,
+        "items": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}],
+    },
     "thread/metadata/update": {"threadId": THREAD_ID, "gitInfo": {"branch": "main", "sha": None}},
     "thread/unsubscribe": {"threadId": THREAD_ID},
     "thread/revert": {"threadId": THREAD_ID, "beforeTurnId": TURN_ID},

@@ -237,6 +237,16 @@ class ThreadMetadataUpdateResponse(WireModel):
     thread: Thread
 
 
+class ThreadInjectItemsParams(WireModel):
+    thread_id: str
+    #: Raw Responses-API items (checked by the core, as the reference checks them).
+    items: list[Any]
+
+
+class ThreadInjectItemsResponse(WireModel):
+    pass
+
+
 class ThreadUnarchiveParams(WireModel):
     thread_id: str
 

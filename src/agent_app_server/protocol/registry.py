@@ -69,6 +69,7 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse"),
     "thread/delete": ("methods", "ThreadDeleteParams", "ThreadDeleteResponse"),
     "thread/metadata/update": ("methods", "ThreadMetadataUpdateParams", "ThreadMetadataUpdateResponse"),
+    "thread/inject_items": ("methods", "ThreadInjectItemsParams", "ThreadInjectItemsResponse"),
     "threadSection/list": ("sections", "ThreadSectionListParams", "ThreadSectionListResponse"),
     "threadSection/create": ("sections", "ThreadSectionCreateParams", "ThreadSectionCreateResponse"),
     "threadSection/update": ("sections", "ThreadSectionUpdateParams", "ThreadSectionUpdateResponse"),

@@ -41,6 +41,7 @@ _MODULE_OF: dict[str, str] = {
             "thread/unarchive",
             "thread/delete",
             "thread/metadata/update",
+            "thread/inject_items",
             "thread/unsubscribe",
         ],
         "threads",

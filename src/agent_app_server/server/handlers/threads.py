@@ -1,4 +1,5 @@
-"""Thread methods: start, read, list, name, metadata, archive, unarchive, delete, unsubscribe."""
+"""Thread methods: start, read, list, name, metadata, injected history, archive, unarchive, delete,
+unsubscribe."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from ...protocol import (
     ThreadArchiveResponse,
     ThreadDeleteParams,
     ThreadDeleteResponse,
+    ThreadInjectItemsParams,
+    ThreadInjectItemsResponse,
     ThreadListParams,
     ThreadListResponse,
     ThreadLoadedListParams,
@@ -178,6 +181,14 @@ async def thread_metadata_update(conn: Connection, params: ThreadMetadataUpdateP
     threads = conn.app.threads
     record = await threads.update_git_info(params.thread_id, changes)
     return ThreadMetadataUpdateResponse(thread=threads.to_wire(record, threads.loaded(record.id)))
+
+
+@handler("thread/inject_items")
+async def thread_inject_items(conn: Connection, params: ThreadInjectItemsParams) -> ThreadInjectItemsResponse:
+    from ...core.inject import inject_items
+
+    await inject_items(conn.app.threads, conn.app.turns, params.thread_id, params.items)
+    return ThreadInjectItemsResponse()
 
 
 @handler("thread/archive")

@@ -1,5 +1,6 @@
-"""thread/delete through the real server: history, replay log and subscriptions go; a running
-turn is interrupted first; the order of notifications is the reference's."""
+"""thread/delete and thread/inject_items through the real server: deletion takes history, replay
+log and subscriptions (a running turn is interrupted first, notifications in the reference's
+order); injected items join the model-visible history durably."""
 
 from __future__ import annotations
 
@@ -97,3 +98,44 @@ async def test_delete_of_a_thread_never_used_and_of_bad_ids(agent: ServerProcess
     assert malformed["error"]["code"] == -32602 and "invalid thread id" in malformed["error"]["message"]
     missing = await agent.call("thread/delete", {})
     assert missing["error"]["code"] == -32602 and "threadId" in missing["error"]["message"]
+
+
+async def test_injected_items_reach_the_model_after_the_history_and_survive_a_restart(
+    agent: ServerProcess, model: FakeModelServer, spawn: Spawn
+) -> None:
+    injected = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "INJECTED notes"}]}
+    thread_id = await start_thread(agent)
+    assert await agent.result("thread/inject_items", {"threadId": thread_id, "items": [injected]}) == {}
+    model.enqueue(text_reply("seen"))
+    await run_turn(agent, thread_id, "question")
+    texts = [part["text"] for item in model.requests[-1].body["input"] for part in item.get("content") or []]
+    # As the reference: after the environment context, before the turn's own input.
+    assert texts.index("INJECTED notes") == texts.index("question") - 1
+    await agent.stop()
+
+    restarted = await spawn(env=ENV)
+    await restarted.initialize()
+    await restarted.result("thread/resume", {"threadId": thread_id})
+    model.enqueue(text_reply("again"))
+    await run_turn(restarted, thread_id, "next")
+    texts = [part["text"] for item in model.requests[-1].body["input"] for part in item.get("content") or []]
+    assert "INJECTED notes" in texts and texts.index("INJECTED notes") < texts.index("question")
+
+
+async def test_inject_items_refuses_what_is_not_a_response_item(agent: ServerProcess) -> None:
+    thread_id = await start_thread(agent)
+    cases = {
+        "items must not be empty": [],
+        "items[0] is not a valid response item: expected an object with a `type`": [1],
+        "items[0] is not a valid response item: missing field `type`": [{"foo": "bar"}],
+        "items[1] is not a valid response item: a message needs `role`": [
+            {"type": "reasoning", "summary": []},
+            {"type": "message", "content": []},
+        ],
+    }
+    for message, items in cases.items():
+        refused = await agent.call("thread/inject_items", {"threadId": thread_id, "items": items})
+        assert refused["error"]["code"] == -32602 and refused["error"]["message"].startswith(message), refused
+    unknown = "01a23592-0000-7000-8000-000000000000"
+    missing = await agent.call("thread/inject_items", {"threadId": unknown, "items": [{"type": "message"}]})
+    assert missing["error"]["code"] == -32602

@@ -888,6 +888,12 @@ def tools_methods() -> dict[str, tuple[WireModel, WireModel]]:
             tools.ListMcpServerStatusParams(thread_id=THREAD_ID, detail="full"),
             tools.ListMcpServerStatusResponse(data=[status]),
         ),
+        "mcpServer/resource/read": (
+            tools.McpResourceReadParams(server="echo", uri="echo://greeting", thread_id=THREAD_ID),
+            tools.McpResourceReadResponse(
+                contents=[tools.ResourceContent(uri="echo://greeting", mime_type="text/plain", text="hello")]
+            ),
+        ),
         "mcpServer/tool/call": (
             tools.McpServerToolCallParams(thread_id=THREAD_ID, server="echo", tool="echo", arguments={"text": "hi"}),
             tools.McpServerToolCallResponse(content=[{"type": "text", "text": "echo: hi"}], is_error=False),
@@ -908,6 +914,7 @@ def tools_notifications() -> dict[str, WireModel]:
 CLIENT_PARAMS.update(
     {
         "mcpServerStatus/list": {},
+        "mcpServer/resource/read": {"server": "echo", "uri": "echo://greeting"},
         "mcpServer/tool/call": {"threadId": THREAD_ID, "server": "echo", "tool": "echo", "arguments": {"text": "hi"}},
     }
 )

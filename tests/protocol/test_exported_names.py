@@ -511,6 +511,10 @@ EXPORTED += [
     "McpServerStatus",
     "McpServerStatusDetail",
     "McpServerToolCallParams",
+    "McpResourceReadParams",
+    "McpResourceReadResponse",
+    "McpResourceReadTarget",
+    "ResourceContent",
     "McpServerToolCallResponse",
     "NamespaceDynamicToolSpec",
     "Resource",
@@ -656,7 +660,7 @@ REGISTERED_NOTIFICATIONS.insert(
 #: Methods whose params the reference types as null or nullable.
 PARAMS_OPTIONAL_METHODS = {"account/logout", "account/rateLimits/read", "configRequirements/read"}
 
-REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call"]
+REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call", "mcpServer/resource/read"]
 REGISTERED_METHODS += ["modelProvider/list", "modelProvider/capabilities/read", "permissionProfile/list"]
 
 REGISTERED_SERVER_REQUESTS = [

@@ -132,6 +132,12 @@ def _reference_objects(definitions: dict[str, Any]) -> dict[str, Expected]:
         members = schema.get("oneOf") or schema.get("anyOf") or []
         if _is_object(schema):
             index[name] = Expected(name, _properties(schema), set(schema.get("required", [])))
+        elif len(members) > 1 and all(m.get("type") == "object" and "title" not in m for m in members):
+            # An untagged union of objects (``ResourceContent``: text or blob) that we model as one
+            # object: every member's properties, required where every member requires them.
+            requireds = [set(member.get("required", [])) for member in members]
+            merged = {key: value for member in members for key, value in member.get("properties", {}).items()}
+            index.setdefault(name, Expected(name, merged, set.intersection(*requireds)))
         elif len(members) == 1 and "title" in members[0]:
             # A one-variant union (``ImageGenerationFailure``): we model the variant itself.
             index[name] = index[members[0]["title"]]

@@ -142,6 +142,7 @@ METHOD_TABLE.update(
     {
         "mcpServerStatus/list": ("tools", "ListMcpServerStatusParams", "ListMcpServerStatusResponse"),
         "mcpServer/tool/call": ("tools", "McpServerToolCallParams", "McpServerToolCallResponse"),
+        "mcpServer/resource/read": ("tools", "McpResourceReadParams", "McpResourceReadResponse"),
     }
 )
 # About this server: model providers and permission profiles.

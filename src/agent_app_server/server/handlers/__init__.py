@@ -114,7 +114,7 @@ _MODULE_OF: dict[str, str] = {
         "config",
     ),
     **dict.fromkeys(["skills/list", "skills/config/write", "hooks/list"], "skills"),
-    **dict.fromkeys(["mcpServerStatus/list", "mcpServer/tool/call"], "mcp"),
+    **dict.fromkeys(["mcpServerStatus/list", "mcpServer/tool/call", "mcpServer/resource/read"], "mcp"),
     **dict.fromkeys(
         [
             "modelProvider/list",

@@ -1,4 +1,4 @@
-"""MCP server methods: ``mcpServerStatus/list`` and ``mcpServer/tool/call``."""
+"""MCP server methods: ``mcpServerStatus/list``, ``mcpServer/tool/call`` and ``mcpServer/resource/read``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from ...core.tools.mcp import McpError, McpManager
 from ...protocol import (
     ListMcpServerStatusParams,
     ListMcpServerStatusResponse,
+    McpResourceReadParams,
+    McpResourceReadResponse,
     McpServerToolCallParams,
     McpServerToolCallResponse,
 )
@@ -58,3 +60,16 @@ async def mcp_server_tool_call(conn: Connection, params: McpServerToolCallParams
             response[key] = result[key]
     McpServerToolCallResponse.model_validate(response)
     return response
+
+
+@handler("mcpServer/resource/read")
+async def mcp_server_resource_read(conn: Connection, params: McpResourceReadParams) -> McpResourceReadResponse:
+    manager = _manager(conn)
+    thread = conn.app.threads.require_loaded(params.thread_id) if params.thread_id else None
+    try:
+        result = await manager.read_resource(thread, params.server, params.uri)
+    except McpError as exc:
+        if params.server not in manager.server_names():
+            raise InvalidParams(str(exc)) from None
+        raise InternalError(f"reading {params.uri} from MCP server {params.server} failed: {exc}") from None
+    return McpResourceReadResponse.model_validate({"contents": result.get("contents") or []})

@@ -888,6 +888,7 @@ def tools_methods() -> dict[str, tuple[WireModel, WireModel]]:
             tools.ListMcpServerStatusParams(thread_id=THREAD_ID, detail="full"),
             tools.ListMcpServerStatusResponse(data=[status]),
         ),
+        "config/mcpServer/reload": (None, tools.McpServerRefreshResponse()),
         "mcpServer/resource/read": (
             tools.McpResourceReadParams(server="echo", uri="echo://greeting", thread_id=THREAD_ID),
             tools.McpResourceReadResponse(
@@ -915,6 +916,7 @@ CLIENT_PARAMS.update(
     {
         "mcpServerStatus/list": {},
         "mcpServer/resource/read": {"server": "echo", "uri": "echo://greeting"},
+        "config/mcpServer/reload": None,
         "mcpServer/tool/call": {"threadId": THREAD_ID, "server": "echo", "tool": "echo", "arguments": {"text": "hi"}},
     }
 )

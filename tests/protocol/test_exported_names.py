@@ -511,6 +511,7 @@ EXPORTED += [
     "McpServerStatus",
     "McpServerStatusDetail",
     "McpServerToolCallParams",
+    "McpServerRefreshResponse",
     "McpResourceReadParams",
     "McpResourceReadResponse",
     "McpResourceReadTarget",
@@ -658,9 +659,19 @@ REGISTERED_NOTIFICATIONS.insert(
 )
 
 #: Methods whose params the reference types as null or nullable.
-PARAMS_OPTIONAL_METHODS = {"account/logout", "account/rateLimits/read", "configRequirements/read"}
+PARAMS_OPTIONAL_METHODS = {
+    "account/logout",
+    "account/rateLimits/read",
+    "configRequirements/read",
+    "config/mcpServer/reload",
+}
 
-REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call", "mcpServer/resource/read"]
+REGISTERED_METHODS += [
+    "mcpServerStatus/list",
+    "mcpServer/tool/call",
+    "mcpServer/resource/read",
+    "config/mcpServer/reload",
+]
 REGISTERED_METHODS += ["modelProvider/list", "modelProvider/capabilities/read", "permissionProfile/list"]
 
 REGISTERED_SERVER_REQUESTS = [

@@ -180,3 +180,17 @@ async def test_resources_are_listed_and_read_with_or_without_a_thread(agent: Ser
     unknown_uri = await agent.call("mcpServer/resource/read", {"server": "echo", "uri": "echo://missing"})
     assert unknown_uri["error"]["code"] == -32603 and "echo://missing" in unknown_uri["error"]["message"]
     agent.assert_schema_clean()
+
+
+async def test_reload_picks_up_servers_added_to_config(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
+    write_mock_config(codex_home, model.base_url)
+    server = await spawn(env=ENV)
+    await server.initialize()
+    assert (await server.result("mcpServerStatus/list", {}))["data"] == []
+    with (codex_home / "config.toml").open("a") as config:
+        config.write(MCP_CONFIG)
+    assert await server.result("config/mcpServer/reload") == {}
+    (echo,) = (await server.result("mcpServerStatus/list", {}))["data"]
+    assert echo["name"] == "echo" and sorted(echo["tools"]) == ["add", "broken", "echo"]
+    read = await server.result("mcpServer/resource/read", {"server": "echo", "uri": "echo://greeting"})
+    assert read["contents"][0]["text"] == "hello from echo"

@@ -143,6 +143,7 @@ METHOD_TABLE.update(
         "mcpServerStatus/list": ("tools", "ListMcpServerStatusParams", "ListMcpServerStatusResponse"),
         "mcpServer/tool/call": ("tools", "McpServerToolCallParams", "McpServerToolCallResponse"),
         "mcpServer/resource/read": ("tools", "McpResourceReadParams", "McpResourceReadResponse"),
+        "config/mcpServer/reload": ("tools", None, "McpServerRefreshResponse"),
     }
 )
 # About this server: model providers and permission profiles.
@@ -161,7 +162,7 @@ METHOD_TABLE.update(
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset()
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
-    {"account/logout", "account/rateLimits/read", "configRequirements/read"}
+    {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
 )
 
 _SpecT = TypeVar("_SpecT")

@@ -185,6 +185,10 @@ class McpResourceReadResponse(WireModel):
     origin_call_id: str | None = None
 
 
+class McpServerRefreshResponse(WireModel):
+    pass
+
+
 class McpServerToolCallResponse(WireModel):
     content: list[Any]
     structured_content: Any = None

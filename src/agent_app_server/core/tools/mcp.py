@@ -341,6 +341,11 @@ class McpManager:
     def configured(self) -> bool:
         return bool(self._servers)
 
+    def reconfigure(self, config: Config) -> None:
+        """Use ``config``'s ``[mcp_servers]`` for connections started from now on; threads keep
+        the connections they have until they are unloaded (``config:reload``)."""
+        self._servers = configured_servers(config)
+
     async def _load(self) -> dict[str, Any]:
         async with self._sdk_lock:
             if self._sdk is None:

@@ -114,7 +114,9 @@ _MODULE_OF: dict[str, str] = {
         "config",
     ),
     **dict.fromkeys(["skills/list", "skills/config/write", "hooks/list"], "skills"),
-    **dict.fromkeys(["mcpServerStatus/list", "mcpServer/tool/call", "mcpServer/resource/read"], "mcp"),
+    **dict.fromkeys(
+        ["mcpServerStatus/list", "mcpServer/tool/call", "mcpServer/resource/read", "config/mcpServer/reload"], "mcp"
+    ),
     **dict.fromkeys(
         [
             "modelProvider/list",

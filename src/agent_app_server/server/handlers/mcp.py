@@ -1,4 +1,5 @@
-"""MCP server methods: ``mcpServerStatus/list``, ``mcpServer/tool/call`` and ``mcpServer/resource/read``."""
+"""MCP server methods: ``mcpServerStatus/list``, ``mcpServer/tool/call``, ``mcpServer/resource/read``
+and ``config/mcpServer/reload``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ...protocol import (
     ListMcpServerStatusResponse,
     McpResourceReadParams,
     McpResourceReadResponse,
+    McpServerRefreshResponse,
     McpServerToolCallParams,
     McpServerToolCallResponse,
 )
@@ -73,3 +75,13 @@ async def mcp_server_resource_read(conn: Connection, params: McpResourceReadPara
             raise InvalidParams(str(exc)) from None
         raise InternalError(f"reading {params.uri} from MCP server {params.server} failed: {exc}") from None
     return McpResourceReadResponse.model_validate({"contents": result.get("contents") or []})
+
+
+@handler("config/mcpServer/reload")
+async def config_mcp_server_reload(conn: Connection, params: None) -> McpServerRefreshResponse:
+    from .config import reload_user_config
+
+    # The whole user config is re-read (as reloadUserConfig does), so MCP servers and the rest
+    # never disagree; threads whose servers start from now on use the new [mcp_servers].
+    await reload_user_config(conn)
+    return McpServerRefreshResponse()

@@ -127,8 +127,13 @@ from agent_app_server.protocol import (
     ThreadClosedNotification,
     ThreadCompactStartParams,
     ThreadCompactStartResponse,
+    ThreadDeletedNotification,
+    ThreadDeleteParams,
+    ThreadDeleteResponse,
     ThreadForkParams,
     ThreadForkResponse,
+    ThreadInjectItemsParams,
+    ThreadInjectItemsResponse,
     ThreadItem,
     ThreadItemEntry,
     ThreadItemsListAnchor,
@@ -138,6 +143,9 @@ from agent_app_server.protocol import (
     ThreadListResponse,
     ThreadLoadedListParams,
     ThreadLoadedListResponse,
+    ThreadMetadataGitInfoUpdateParams,
+    ThreadMetadataUpdateParams,
+    ThreadMetadataUpdateResponse,
     ThreadNameUpdatedNotification,
     ThreadReadParams,
     ThreadReadResponse,
@@ -505,6 +513,17 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         ),
         "thread/name/set": (ThreadSetNameParams(thread_id=THREAD_ID, name="Renamed"), ThreadSetNameResponse()),
         "thread/archive": (ThreadArchiveParams(thread_id=THREAD_ID), ThreadArchiveResponse()),
+        "thread/delete": (ThreadDeleteParams(thread_id=THREAD_ID), ThreadDeleteResponse()),
+        "thread/inject_items": (
+            ThreadInjectItemsParams(thread_id=THREAD_ID, items=[{"type": "message", "role": "user", "content": []}]),
+            ThreadInjectItemsResponse(),
+        ),
+        "thread/metadata/update": (
+            ThreadMetadataUpdateParams(
+                thread_id=THREAD_ID, git_info=ThreadMetadataGitInfoUpdateParams(branch="main", sha=None)
+            ),
+            ThreadMetadataUpdateResponse(thread=thread(with_turns=False)),
+        ),
         "thread/unarchive": (
             ThreadUnarchiveParams(thread_id=THREAD_ID),
             ThreadUnarchiveResponse(thread=thread(with_turns=False)),
@@ -557,6 +576,9 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **fs_methods(),
         **exec_methods(),
         **tools_methods(),
+        **server_info_methods(),
+        **attachment_methods(),
+        **section_methods(),
         **surface_methods(),
     }
 
@@ -571,6 +593,7 @@ def notifications() -> dict[str, WireModel]:
         "thread/name/updated": ThreadNameUpdatedNotification(thread_id=THREAD_ID, thread_name="Renamed"),
         "thread/archived": ThreadArchivedNotification(thread_id=THREAD_ID),
         "thread/unarchived": ThreadUnarchivedNotification(thread_id=THREAD_ID),
+        "thread/deleted": ThreadDeletedNotification(thread_id=THREAD_ID),
         "thread/closed": ThreadClosedNotification(thread_id=THREAD_ID),
         "thread/reverted": ThreadRevertedNotification(thread_id=THREAD_ID),
         "thread/compacted": ContextCompactedNotification(**ids),
@@ -638,6 +661,8 @@ def notifications() -> dict[str, WireModel]:
         ),
         **fs_notifications(),
         **tools_notifications(),
+        **attachment_notifications(),
+        **section_notifications(),
         **surface_notifications(),
     }
 
@@ -715,6 +740,12 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "thread/name/set": {"threadId": THREAD_ID, "name": "New name"},
     "thread/archive": {"threadId": THREAD_ID},
     "thread/unarchive": {"threadId": THREAD_ID},
+    "thread/delete": {"threadId": THREAD_ID},
+    "thread/inject_items": {
+        "threadId": THREAD_ID,
+        "items": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}],
+    },
+    "thread/metadata/update": {"threadId": THREAD_ID, "gitInfo": {"branch": "main", "sha": None}},
     "thread/unsubscribe": {"threadId": THREAD_ID},
     "thread/revert": {"threadId": THREAD_ID, "beforeTurnId": TURN_ID},
     "thread/turns/list": {"threadId": THREAD_ID, "sortDirection": "desc"},
@@ -857,6 +888,13 @@ def tools_methods() -> dict[str, tuple[WireModel, WireModel]]:
             tools.ListMcpServerStatusParams(thread_id=THREAD_ID, detail="full"),
             tools.ListMcpServerStatusResponse(data=[status]),
         ),
+        "config/mcpServer/reload": (None, tools.McpServerRefreshResponse()),
+        "mcpServer/resource/read": (
+            tools.McpResourceReadParams(server="echo", uri="echo://greeting", thread_id=THREAD_ID),
+            tools.McpResourceReadResponse(
+                contents=[tools.ResourceContent(uri="echo://greeting", mime_type="text/plain", text="hello")]
+            ),
+        ),
         "mcpServer/tool/call": (
             tools.McpServerToolCallParams(thread_id=THREAD_ID, server="echo", tool="echo", arguments={"text": "hi"}),
             tools.McpServerToolCallResponse(content=[{"type": "text", "text": "echo: hi"}], is_error=False),
@@ -877,6 +915,152 @@ def tools_notifications() -> dict[str, WireModel]:
 CLIENT_PARAMS.update(
     {
         "mcpServerStatus/list": {},
+        "mcpServer/resource/read": {"server": "echo", "uri": "echo://greeting"},
+        "config/mcpServer/reload": None,
         "mcpServer/tool/call": {"threadId": THREAD_ID, "server": "echo", "tool": "echo", "arguments": {"text": "hi"}},
+    }
+)
+
+
+def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for the methods about the server itself."""
+    from agent_app_server.protocol import server_info
+
+    gateway = server_info.CustomGatewayProviderSettings(
+        auth=server_info.EnvironmentVariableGatewayAuth(env_key="MOCK_API_KEY")
+    )
+    return {
+        "modelProvider/list": (
+            server_info.ModelProviderListParams(),
+            server_info.ModelProviderListResponse(
+                data=[
+                    server_info.ModelProviderSummary(
+                        id="mock", name="mock", base_url="http://127.0.0.1:9/v1", can_edit=True, settings=gateway
+                    ),
+                    server_info.ModelProviderSummary(
+                        id="openai", name="OpenAI", can_edit=False, settings=server_info.OpenaiProviderSettings()
+                    ),
+                ],
+                default_provider_id="mock",
+                can_change_default=True,
+            ),
+        ),
+        "modelProvider/capabilities/read": (
+            server_info.ModelProviderCapabilitiesReadParams(),
+            server_info.ModelProviderCapabilitiesReadResponse(image_generation=False, web_search=False),
+        ),
+        "permissionProfile/list": (
+            server_info.PermissionProfileListParams(limit=1),
+            server_info.PermissionProfileListResponse(
+                data=[server_info.PermissionProfileSummary(id=":read-only", allowed=True)], next_cursor="1"
+            ),
+        ),
+    }
+
+
+CLIENT_PARAMS.update(
+    {"modelProvider/list": {}, "modelProvider/capabilities/read": {}, "permissionProfile/list": {"limit": 1}}
+)
+
+
+def attachment_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for thread attachments."""
+    from agent_app_server.protocol import attachments as a
+
+    attachment = a.ThreadAttachment(
+        id="01a23592-1b42-7a33-b7e7-5bdd385b4426",
+        attachment_type="pullRequest",
+        identity_key="github.com/o/r/pull/1",
+        payload={"title": "Fix", "draft": False},
+        created_at=1_796_195_097,
+    )
+    return {
+        "thread/attachment/add": (
+            a.ThreadAttachmentAddParams(
+                thread_id=THREAD_ID, attachment_type="pullRequest", identity_key="github.com/o/r/pull/1", payload=[1]
+            ),
+            a.ThreadAttachmentAddResponse(attachment=attachment, outcome="created"),
+        ),
+        "thread/attachment/list": (
+            a.ThreadAttachmentListParams(thread_id=THREAD_ID, limit=10),
+            a.ThreadAttachmentListResponse(data=[attachment], next_cursor=attachment.id),
+        ),
+        "thread/attachment/remove": (
+            a.ThreadAttachmentRemoveParams(thread_id=THREAD_ID, attachment_type="pullRequest", identity_key="k"),
+            a.ThreadAttachmentRemoveResponse(),
+        ),
+        "thread/attachmentOwner/list": (
+            a.ThreadAttachmentOwnerListParams(attachment_type="pullRequest", identity_key="k", archived=False),
+            a.ThreadAttachmentOwnerListResponse(data=[a.ThreadAttachmentOwner(thread_id=THREAD_ID, archived=False)]),
+        ),
+    }
+
+
+def attachment_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol.attachments import ThreadAttachmentUpdatedNotification
+
+    return {
+        "thread/attachment/updated": ThreadAttachmentUpdatedNotification(
+            thread_id=THREAD_ID,
+            attachment_type="pullRequest",
+            identity_key="k",
+            attachment_id="a1",
+            operation="created",
+        )
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/attachment/add": {"threadId": THREAD_ID, "attachmentType": "t", "identityKey": "k", "payload": None},
+        "thread/attachment/list": {"threadId": THREAD_ID},
+        "thread/attachment/remove": {"threadId": THREAD_ID, "attachmentType": "t", "identityKey": "k"},
+        "thread/attachmentOwner/list": {"attachmentType": "t", "identityKey": "k", "archived": None},
+    }
+)
+
+
+def section_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for thread sections."""
+    from agent_app_server.protocol import sections as sec
+    from agent_app_server.protocol.threads import ThreadSection, ThreadSectionAppearance
+
+    work = ThreadSection(
+        id="01a23592-6a3d-7b80-90e3-8559fd53211b", name="Work", appearance=ThreadSectionAppearance(color="red")
+    )
+    return {
+        "threadSection/list": (
+            sec.ThreadSectionListParams(limit=1),
+            sec.ThreadSectionListResponse(data=[work], next_cursor=work.id),
+        ),
+        "threadSection/create": (
+            sec.ThreadSectionCreateParams(name="Work", appearance=ThreadSectionAppearance(color="red")),
+            sec.ThreadSectionCreateResponse(section=work),
+        ),
+        "threadSection/update": (
+            sec.ThreadSectionUpdateParams(section_id=work.id, name="Work"),
+            sec.ThreadSectionUpdateResponse(section=work),
+        ),
+        "threadSection/delete": (sec.ThreadSectionDeleteParams(section_id=work.id), sec.ThreadSectionDeleteResponse()),
+        "thread/section/move": (
+            sec.ThreadSectionMoveParams(thread_id=THREAD_ID, section_id=work.id),
+            sec.ThreadSectionMoveResponse(),
+        ),
+    }
+
+
+def section_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol.sections import ThreadSectionChangedNotification
+
+    return {"thread/section/changed": ThreadSectionChangedNotification(thread_id=THREAD_ID, section_id=None)}
+
+
+CLIENT_PARAMS.update(
+    {
+        "threadSection/list": {},
+        "threadSection/create": {"name": "Work", "appearance": {"icon": "briefcase"}},
+        "threadSection/update": {"sectionId": "s1", "name": "Work", "appearance": None},
+        "threadSection/delete": {"sectionId": "s1"},
+        "thread/section/move": {"threadId": THREAD_ID, "sectionId": None},
     }
 )

@@ -182,3 +182,43 @@ async def test_no_configured_servers_list_empty(spawn: Spawn, codex_home: Path, 
     server = await spawn(env=ENV)
     await server.initialize()
     assert await server.result("mcpServerStatus/list", {}) == {"data": [], "nextCursor": None}
+
+
+async def test_resources_are_listed_and_read_with_or_without_a_thread(agent: ServerProcess, tmp_path: Path) -> None:
+    status = await agent.result("mcpServerStatus/list", {})
+    (echo,) = status["data"]
+    assert [resource["uri"] for resource in echo["resources"]] == ["echo://greeting"]
+    assert echo["resources"][0]["name"] == "greeting" and echo["resources"][0]["mimeType"] == "text/plain"
+    # Without a thread: a connection opened for this read.
+    read = await agent.result("mcpServer/resource/read", {"server": "echo", "uri": "echo://greeting"})
+    assert read == {
+        "contents": [{"uri": "echo://greeting", "mimeType": "text/plain", "text": "hello from echo", "_meta": None}],
+        "originCallId": None,
+    }
+    # Through the thread's own connection.
+    thread_id = await start_thread(agent, cwd=str(tmp_path))
+    in_thread = await agent.result(
+        "mcpServer/resource/read", {"server": "echo", "uri": "echo://greeting", "threadId": thread_id}
+    )
+    assert in_thread["contents"][0]["text"] == "hello from echo"
+    unknown_server = await agent.call("mcpServer/resource/read", {"server": "nope", "uri": "x://y"})
+    assert (
+        unknown_server["error"]["code"] == -32602 and "unknown MCP server 'nope'" in unknown_server["error"]["message"]
+    )
+    unknown_uri = await agent.call("mcpServer/resource/read", {"server": "echo", "uri": "echo://missing"})
+    assert unknown_uri["error"]["code"] == -32603 and "echo://missing" in unknown_uri["error"]["message"]
+    agent.assert_schema_clean()
+
+
+async def test_reload_picks_up_servers_added_to_config(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
+    write_mock_config(codex_home, model.base_url)
+    server = await spawn(env=ENV)
+    await server.initialize()
+    assert (await server.result("mcpServerStatus/list", {}))["data"] == []
+    with (codex_home / "config.toml").open("a") as config:
+        config.write(MCP_CONFIG)
+    assert await server.result("config/mcpServer/reload") == {}
+    (echo,) = (await server.result("mcpServerStatus/list", {}))["data"]
+    assert echo["name"] == "echo" and sorted(echo["tools"]) == ["add", "broken", "echo"]
+    read = await server.result("mcpServer/resource/read", {"server": "echo", "uri": "echo://greeting"})
+    assert read["contents"][0]["text"] == "hello from echo"

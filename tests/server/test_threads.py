@@ -300,3 +300,27 @@ async def test_loaded_list_pages(server: ServerProcess) -> None:
 async def test_ephemeral_threads_are_flagged(server: ServerProcess) -> None:
     thread = (await server.result("thread/start", {"ephemeral": True}))["thread"]
     assert thread["ephemeral"] is True
+
+
+async def test_metadata_update_patches_git_info_field_by_field(server: ServerProcess) -> None:
+    thread_id = (await server.result("thread/start", {}))["thread"]["id"]
+    first = await server.result("thread/metadata/update", {"threadId": thread_id, "gitInfo": {"branch": "main"}})
+    assert first["thread"]["gitInfo"] == {"sha": None, "branch": "main", "originUrl": None}
+    second = await server.result(
+        "thread/metadata/update", {"threadId": thread_id, "gitInfo": {"sha": "abc123", "originUrl": "git@x:y.git"}}
+    )
+    assert second["thread"]["gitInfo"] == {"sha": "abc123", "branch": "main", "originUrl": "git@x:y.git"}
+    cleared = await server.result("thread/metadata/update", {"threadId": thread_id, "gitInfo": {"branch": None}})
+    assert cleared["thread"]["gitInfo"] == {"sha": "abc123", "branch": None, "originUrl": "git@x:y.git"}
+    read = await server.result("thread/read", {"threadId": thread_id})
+    assert read["thread"]["gitInfo"] == cleared["thread"]["gitInfo"]
+
+    nothing = await server.call("thread/metadata/update", {"threadId": thread_id})
+    assert nothing["error"]["code"] == -32602 and "at least one field" in nothing["error"]["message"]
+    empty = await server.call("thread/metadata/update", {"threadId": thread_id, "gitInfo": {"branch": ""}})
+    assert empty["error"]["code"] == -32602 and "gitInfo.branch must not be empty" in empty["error"]["message"]
+    unknown = await server.call(
+        "thread/metadata/update", {"threadId": "01a23592-0000-7000-8000-000000000000", "gitInfo": {"sha": "x"}}
+    )
+    assert unknown["error"]["code"] == -32602
+    server.assert_schema_clean()

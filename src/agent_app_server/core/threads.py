@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .. import PROTOCOL_VERSION
 from ..rpc.errors import InvalidParams
-from ..store import EventRecord, InvalidCursor, ThreadQuery, ThreadRecord, ThreadStore
+from ..store import EventRecord, InvalidCursor, SectionRecord, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
 from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
 from .history import CONTEXT_KINDS, fold_context, turn_started_positions
@@ -155,6 +155,10 @@ def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, An
     return {"type": "readOnly", "networkAccess": False}
 
 
+#: The reference's built-in section (fixed id, as clients know it); it cannot be renamed or deleted.
+PINNED_SECTION = SectionRecord("01984de2-8f74-7c91-a3b2-5c5e937cf318", "Pinned", None, 0)
+
+
 class ThreadManager:
     """All threads of one server process: the loaded ones in memory, the rest in the store."""
 
@@ -184,14 +188,17 @@ class ThreadManager:
     def loaded_ids(self) -> list[str]:
         return sorted(self._loaded)
 
+    def loaded_threads(self) -> list[LoadedThread]:
+        return list(self._loaded.values())
+
     def require_loaded(self, thread_id: str) -> LoadedThread:
-        thread = self._loaded.get(_canonical_id(thread_id))
+        thread = self._loaded.get(canonical_thread_id(thread_id))
         if thread is None:
             raise InvalidParams(f"thread not loaded: {thread_id}; call thread/resume first")
         return thread
 
     async def _record(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
-        canonical = _canonical_id(thread_id)
+        canonical = canonical_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded.record, loaded
@@ -278,6 +285,7 @@ class ThreadManager:
                 "agentNickname": None,
                 "agentRole": None,
                 "gitInfo": record.extra.get("gitInfo"),
+                **self._section_fields(record),
                 "name": record.name,
                 "originator": record.originator,
                 "parentThreadId": None,
@@ -285,6 +293,19 @@ class ThreadManager:
                 "turns": turns or [],
             }
         )
+
+    def _section_fields(self, record: ThreadRecord) -> dict[str, Any]:
+        membership = record.extra.get("section")
+        if not isinstance(membership, dict):
+            return {"section": None, "sectionEnteredAt": None}
+        section_id = membership.get("id")
+        section = PINNED_SECTION if section_id == PINNED_SECTION.id else self._store.sections.get(str(section_id))
+        if section is None:
+            return {"section": None, "sectionEnteredAt": None}
+        return {
+            "section": {"id": section.id, "name": section.name, "appearance": section.appearance},
+            "sectionEnteredAt": membership.get("enteredAt"),
+        }
 
     async def read(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
         return await self._record(thread_id)
@@ -304,23 +325,27 @@ class ThreadManager:
         cwds: list[str] | None,
         search_term: str | None,
         excluded_ids: list[str] | None,
+        section_id: str | None = None,
     ) -> tuple[list[Thread], str | None, str | None]:
         if limit is not None and limit < 1:
             raise InvalidParams("limit must be at least 1 (omit it for the default page of 25)")
         effective_limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
-        key: Literal["created_at", "updated_at"] = "created_at"
+        key: Literal["created_at", "updated_at", "section_position"] = "created_at"
         if sort_key in ("updated_at", "recency_at"):
             key = "updated_at"
         elif sort_key == "section_position":
-            raise InvalidParams("sortKey `section_position` needs thread sections, which this server does not have")
+            if section_id is None:
+                raise InvalidParams("section-position sorting requires a section filter (sectionId)")
+            key = "section_position"
         if excluded_ids is not None and len(excluded_ids) > MAX_EXCLUDED_IDS:
             raise InvalidParams(
                 f"excludedThreadIds has {len(excluded_ids)} entries; at most {MAX_EXCLUDED_IDS} are allowed"
             )
-        excluded = [_canonical_id(value) for value in excluded_ids or []]
+        excluded = [canonical_thread_id(value) for value in excluded_ids or []]
         query = ThreadQuery(
             sort_key=key,
-            descending=sort_direction != "asc",
+            # A section's order is top to bottom unless the client asks for the reverse.
+            descending=sort_direction == "desc" if key == "section_position" else sort_direction != "asc",
             cursor=cursor,
             limit=effective_limit,
             archived=bool(archived),
@@ -329,6 +354,7 @@ class ThreadManager:
             cwds=cwds or None,
             search_term=search_term or None,
             exclude_ids=excluded or None,
+            section_id=section_id,
         )
         try:
             page = await self._store.list_threads(query)
@@ -348,6 +374,16 @@ class ThreadManager:
         if loaded is None or loaded.materialized:
             await self._store.update_thread(record.id, name=trimmed)
         return record.id, trimmed
+
+    async def update_git_info(self, thread_id: str, changes: dict[str, str | None]) -> ThreadRecord:
+        """Patch the thread's stored Git metadata (wire names: ``sha``, ``branch``, ``originUrl``);
+        a None value clears that field."""
+        record, loaded = await self._record(thread_id)
+        merged = {"sha": None, "branch": None, "originUrl": None, **(record.extra.get("gitInfo") or {}), **changes}
+        record.extra["gitInfo"] = merged if any(value is not None for value in merged.values()) else None
+        if loaded is None or loaded.materialized:
+            await self._store.update_thread(record.id, extra=record.extra)
+        return record
 
     async def archive(self, thread_id: str) -> str:
         record, loaded = await self._record(thread_id)
@@ -370,6 +406,18 @@ class ThreadManager:
         record.archived_at = None
         return record
 
+    async def delete(self, thread_id: str) -> str:
+        """Unload the thread and remove its stored history; its canonical id.
+
+        The caller interrupts a running turn first, so nothing writes to the thread afterwards.
+        """
+        canonical = canonical_thread_id(thread_id)
+        was_loaded = canonical in self._loaded
+        self.unload(canonical)
+        if not await self._store.delete_thread(canonical) and not was_loaded:
+            raise InvalidParams(f"no rollout found for thread id {thread_id}")
+        return canonical
+
     # ------------------------------------------------------------------ history
 
     async def events(self, thread_id: str, kinds: list[str] | None = None) -> list[EventRecord]:
@@ -383,7 +431,7 @@ class ThreadManager:
 
     async def resume(self, thread_id: str) -> tuple[LoadedThread, bool]:
         """The loaded thread, loading it from the store if needed; the flag says it was loaded now."""
-        canonical = _canonical_id(thread_id)
+        canonical = canonical_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded, False
@@ -466,7 +514,8 @@ class ThreadManager:
             self._sink.emit(thread_id, "thread/status/changed", {"threadId": thread_id, "status": NOT_LOADED})
 
 
-def _canonical_id(thread_id: str) -> str:
+def canonical_thread_id(thread_id: str) -> str:
+    """The id as the store keys it (e.g. without a ``urn:uuid:`` prefix); -32602 for a malformed one."""
     try:
         return parse_thread_id(thread_id)
     except ValueError as exc:

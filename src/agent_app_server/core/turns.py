@@ -96,6 +96,10 @@ class ToolRouter:
     def thread_started(self, thread: LoadedThread) -> None:
         """A thread was created (``thread/start``); tools may start connecting for it."""
 
+    def reconfigure(self, config: Any) -> None:
+        """The user's configuration was reloaded (a :class:`~.config.Config`); tools configured
+        there apply from now on."""
+
     async def prepare(self, turn: TurnRunner) -> None:
         """Before the turn's first model request (e.g. wait for tool servers to start)."""
 

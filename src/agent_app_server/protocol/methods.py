@@ -204,12 +204,47 @@ class ThreadSetNameResponse(WireModel):
     """Empty; subscribers also get ``thread/name/updated``."""
 
 
+class ThreadDeleteParams(WireModel):
+    thread_id: str
+
+
+class ThreadDeleteResponse(WireModel):
+    pass
+
+
 class ThreadArchiveParams(WireModel):
     thread_id: str
 
 
 class ThreadArchiveResponse(WireModel):
     """Empty; subscribers also get ``thread/archived``."""
+
+
+class ThreadMetadataGitInfoUpdateParams(WireModel):
+    """Each field: omitted leaves it, null clears it, a non-empty string replaces it."""
+
+    sha: str | None = None
+    branch: str | None = None
+    origin_url: str | None = None
+
+
+class ThreadMetadataUpdateParams(WireModel):
+    thread_id: str
+    git_info: ThreadMetadataGitInfoUpdateParams | None = None
+
+
+class ThreadMetadataUpdateResponse(WireModel):
+    thread: Thread
+
+
+class ThreadInjectItemsParams(WireModel):
+    thread_id: str
+    #: Raw Responses-API items (checked by the core, as the reference checks them).
+    items: list[Any]
+
+
+class ThreadInjectItemsResponse(WireModel):
+    pass
 
 
 class ThreadUnarchiveParams(WireModel):

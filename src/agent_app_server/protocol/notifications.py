@@ -39,6 +39,10 @@ class ThreadArchivedNotification(WireModel):
     thread_id: str
 
 
+class ThreadDeletedNotification(WireModel):
+    thread_id: str
+
+
 class ThreadUnarchivedNotification(WireModel):
     thread_id: str
 
@@ -345,6 +349,7 @@ registry.notification("thread/status/changed", ThreadStatusChangedNotification)
 registry.notification("thread/name/updated", ThreadNameUpdatedNotification)
 registry.notification("thread/archived", ThreadArchivedNotification)
 registry.notification("thread/unarchived", ThreadUnarchivedNotification)
+registry.notification("thread/deleted", ThreadDeletedNotification)
 registry.notification("thread/closed", ThreadClosedNotification)
 registry.notification("thread/reverted", ThreadRevertedNotification)
 registry.notification("thread/compacted", ContextCompactedNotification)

@@ -67,6 +67,22 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/name/set": ("methods", "ThreadSetNameParams", "ThreadSetNameResponse"),
     "thread/archive": ("methods", "ThreadArchiveParams", "ThreadArchiveResponse"),
     "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse"),
+    "thread/delete": ("methods", "ThreadDeleteParams", "ThreadDeleteResponse"),
+    "thread/metadata/update": ("methods", "ThreadMetadataUpdateParams", "ThreadMetadataUpdateResponse"),
+    "thread/inject_items": ("methods", "ThreadInjectItemsParams", "ThreadInjectItemsResponse"),
+    "threadSection/list": ("sections", "ThreadSectionListParams", "ThreadSectionListResponse"),
+    "threadSection/create": ("sections", "ThreadSectionCreateParams", "ThreadSectionCreateResponse"),
+    "threadSection/update": ("sections", "ThreadSectionUpdateParams", "ThreadSectionUpdateResponse"),
+    "threadSection/delete": ("sections", "ThreadSectionDeleteParams", "ThreadSectionDeleteResponse"),
+    "thread/section/move": ("sections", "ThreadSectionMoveParams", "ThreadSectionMoveResponse"),
+    "thread/attachment/add": ("attachments", "ThreadAttachmentAddParams", "ThreadAttachmentAddResponse"),
+    "thread/attachment/list": ("attachments", "ThreadAttachmentListParams", "ThreadAttachmentListResponse"),
+    "thread/attachment/remove": ("attachments", "ThreadAttachmentRemoveParams", "ThreadAttachmentRemoveResponse"),
+    "thread/attachmentOwner/list": (
+        "attachments",
+        "ThreadAttachmentOwnerListParams",
+        "ThreadAttachmentOwnerListResponse",
+    ),
     "thread/unsubscribe": ("methods", "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse"),
     "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse"),
     "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse"),
@@ -126,13 +142,27 @@ METHOD_TABLE.update(
     {
         "mcpServerStatus/list": ("tools", "ListMcpServerStatusParams", "ListMcpServerStatusResponse"),
         "mcpServer/tool/call": ("tools", "McpServerToolCallParams", "McpServerToolCallResponse"),
+        "mcpServer/resource/read": ("tools", "McpResourceReadParams", "McpResourceReadResponse"),
+        "config/mcpServer/reload": ("tools", None, "McpServerRefreshResponse"),
+    }
+)
+# About this server: model providers and permission profiles.
+METHOD_TABLE.update(
+    {
+        "modelProvider/list": ("server_info", "ModelProviderListParams", "ModelProviderListResponse"),
+        "modelProvider/capabilities/read": (
+            "server_info",
+            "ModelProviderCapabilitiesReadParams",
+            "ModelProviderCapabilitiesReadResponse",
+        ),
+        "permissionProfile/list": ("server_info", "PermissionProfileListParams", "PermissionProfileListResponse"),
     }
 )
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset()
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
-    {"account/logout", "account/rateLimits/read", "configRequirements/read"}
+    {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
 )
 
 _SpecT = TypeVar("_SpecT")
@@ -229,7 +259,9 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
 METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
-NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(("notifications", "account", "skills"))
+NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(
+    ("notifications", "account", "skills", "attachments", "sections")
+)
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 
 

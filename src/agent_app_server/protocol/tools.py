@@ -15,7 +15,7 @@ from pydantic import Field
 from typing_extensions import TypeAliasType
 
 from ._base import WireModel
-from .common import Int64, UInt32
+from .common import AlternativeKeys, Int64, UInt32, alternative
 
 # ---------------------------------------------------------------------- dynamic tools
 
@@ -151,6 +151,42 @@ class McpServerToolCallParams(WireModel):
     tool: str
     arguments: Any = None
     meta: Any = Field(default=None, alias="_meta")
+
+
+class McpResourceReadTarget(WireModel):
+    connector_id: str
+    link_id: str | None
+
+
+class McpResourceReadParams(WireModel):
+    server: str
+    uri: str
+    thread_id: str | None = None
+    #: Hosted-app routing of the reference; no such apps exist here, so these are not used.
+    connector_id: str | None = None
+    origin_call_id: str | None = None
+    target: McpResourceReadTarget | None = None
+    meta: Any = Field(default=None, alias="_meta")
+
+
+class ResourceContent(AlternativeKeys):
+    """Text (``text``) or binary (``blob``, base64) contents of one resource."""
+
+    alternatives = ("text", "blob")
+    uri: str
+    mime_type: str | None = None
+    text: str | None = alternative()
+    blob: str | None = alternative()
+    meta: Any = Field(default=None, alias="_meta")
+
+
+class McpResourceReadResponse(WireModel):
+    contents: list[ResourceContent]
+    origin_call_id: str | None = None
+
+
+class McpServerRefreshResponse(WireModel):
+    pass
 
 
 class McpServerToolCallResponse(WireModel):

@@ -68,7 +68,7 @@ class Connection:
         spec = METHODS.get(method)
         handler = get_handler(method)
         if spec is None or handler is None:
-            raise MethodNotFound(f"Method not found: `{method}` is not implemented by this server")
+            raise MethodNotFound(_not_found_message(method))
         if method != "initialize" and not self.initialized:
             raise InvalidRequest("Not initialized")
         if spec.experimental and not self.experimental_api:
@@ -222,3 +222,12 @@ def _json_type(value: Any) -> str:
 
 
 Handler = Callable[[Connection, Any], Any]
+
+
+def _not_found_message(method: str) -> str:
+    from ..protocol.not_offered import not_offered_reason
+
+    reason = not_offered_reason(method)
+    if reason is not None:
+        return f"Method not found: `{method}` is not offered by this server: {reason}"
+    return f"Method not found: `{method}` is not implemented by this server"

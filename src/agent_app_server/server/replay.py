@@ -178,6 +178,13 @@ class ReplayLog:
         while state.recent and state.recent[0][0] <= state.flushed_upto:
             state.recent.popleft()
 
+    async def delete_thread(self, thread_id: str) -> None:
+        """A deleted thread: nothing of it is kept or replayable any more, in memory or in the log."""
+        self._threads.pop(thread_id, None)
+        self._pending = [row for row in self._pending if row[0] != thread_id]
+        if self._store is not None:
+            await self._store.delete_thread(thread_id)
+
     def _trim(self, state: _ThreadEvents) -> None:
         recent = state.recent
         if state.persist:

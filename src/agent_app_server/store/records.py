@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 #: Sort keys ``list_threads`` understands; anything else is a caller bug.
-SortKey = Literal["created_at", "updated_at"]
+SortKey = Literal["created_at", "updated_at", "section_position"]
 
 
 @dataclass(slots=True)
@@ -56,6 +56,8 @@ class ThreadQuery:
     #: Case-insensitive (``str.casefold``) substring of the title: name if set, else preview.
     search_term: str | None = None
     exclude_ids: list[str] | None = None
+    #: Only threads in this section (see ``_sections``); required by the ``section_position`` sort.
+    section_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -259,6 +259,14 @@ class AgentToolRouter(ToolRouter):
         # Only a config with [mcp_servers] ever loads the MCP module (and, later, the SDK).
         self._mcp_configured = sink is not None and bool(config.values.get("mcp_servers"))
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded configuration: MCP servers configured now are offered to threads whose
+        servers start from now on."""
+        self.config = config
+        self._mcp_configured = self._sink is not None and bool(config.values.get("mcp_servers"))
+        if self._mcp is not None:
+            self._mcp.reconfigure(config)
+
     # Built on first use so that start-up does not import what a session may never need.
     @property
     def exec(self) -> UnifiedExec:

@@ -39,6 +39,9 @@ _MODULE_OF: dict[str, str] = {
             "thread/name/set",
             "thread/archive",
             "thread/unarchive",
+            "thread/delete",
+            "thread/metadata/update",
+            "thread/inject_items",
             "thread/unsubscribe",
         ],
         "threads",
@@ -56,6 +59,20 @@ _MODULE_OF: dict[str, str] = {
         "turns",
     ),
     **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
+    **dict.fromkeys(
+        [
+            "threadSection/list",
+            "threadSection/create",
+            "threadSection/update",
+            "threadSection/delete",
+            "thread/section/move",
+        ],
+        "sections",
+    ),
+    **dict.fromkeys(
+        ["thread/attachment/add", "thread/attachment/list", "thread/attachment/remove", "thread/attachmentOwner/list"],
+        "attachments",
+    ),
     **dict.fromkeys(
         [
             "fs/readFile",
@@ -97,7 +114,17 @@ _MODULE_OF: dict[str, str] = {
         "config",
     ),
     **dict.fromkeys(["skills/list", "skills/config/write", "hooks/list"], "skills"),
-    **dict.fromkeys(["mcpServerStatus/list", "mcpServer/tool/call"], "mcp"),
+    **dict.fromkeys(
+        ["mcpServerStatus/list", "mcpServer/tool/call", "mcpServer/resource/read", "config/mcpServer/reload"], "mcp"
+    ),
+    **dict.fromkeys(
+        [
+            "modelProvider/list",
+            "modelProvider/capabilities/read",
+            "permissionProfile/list",
+        ],
+        "server_info",
+    ),
 }
 
 

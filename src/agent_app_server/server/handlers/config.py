@@ -141,6 +141,7 @@ async def reload_user_config(conn: Connection) -> None:
     app.config = new
     app.model_clients.reconfigure(new)
     app.threads.reload(new)
+    app.turns.tools.reconfigure(new)
 
 
 @handler("configRequirements/read")

@@ -1,17 +1,24 @@
-"""Thread methods: start, read, list, name, archive, unarchive, unsubscribe."""
+"""Thread methods: start, read, list, name, metadata, injected history, archive, unarchive, delete,
+unsubscribe."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...core.threads import ClientIdentity, LoadedThread, sandbox_policy_for_mode
+from ...core.threads import ClientIdentity, LoadedThread, canonical_thread_id, sandbox_policy_for_mode
 from ...protocol import (
     ThreadArchiveParams,
     ThreadArchiveResponse,
+    ThreadDeleteParams,
+    ThreadDeleteResponse,
+    ThreadInjectItemsParams,
+    ThreadInjectItemsResponse,
     ThreadListParams,
     ThreadListResponse,
     ThreadLoadedListParams,
     ThreadLoadedListResponse,
+    ThreadMetadataUpdateParams,
+    ThreadMetadataUpdateResponse,
     ThreadReadParams,
     ThreadReadResponse,
     ThreadSetNameParams,
@@ -128,6 +135,7 @@ async def thread_list(conn: Connection, params: ThreadListParams) -> ThreadListR
         cwds=cwds,
         search_term=params.search_term,
         excluded_ids=params.excluded_thread_ids,
+        section_id=params.section_id,
     )
     return ThreadListResponse(data=data, next_cursor=next_cursor, backwards_cursor=backwards_cursor)
 
@@ -156,6 +164,33 @@ async def thread_name_set(conn: Connection, params: ThreadSetNameParams) -> Repl
     )
 
 
+@handler("thread/metadata/update")
+async def thread_metadata_update(conn: Connection, params: ThreadMetadataUpdateParams) -> ThreadMetadataUpdateResponse:
+    git_info = params.git_info
+    changes: dict[str, str | None] = {}
+    if git_info is not None:
+        # Only the fields the client sent change: absent keeps, null clears.
+        for field in sorted(git_info.model_fields_set):
+            value = getattr(git_info, field)
+            wire = type(git_info).model_fields[field].alias or field
+            if value is not None and not value.strip():
+                raise InvalidParams(f"gitInfo.{wire} must not be empty (send null to clear it)")
+            changes[wire] = value
+    if not changes:
+        raise InvalidParams("thread metadata update must include at least one field (gitInfo.sha, branch or originUrl)")
+    threads = conn.app.threads
+    record = await threads.update_git_info(params.thread_id, changes)
+    return ThreadMetadataUpdateResponse(thread=threads.to_wire(record, threads.loaded(record.id)))
+
+
+@handler("thread/inject_items")
+async def thread_inject_items(conn: Connection, params: ThreadInjectItemsParams) -> ThreadInjectItemsResponse:
+    from ...core.inject import inject_items
+
+    await inject_items(conn.app.threads, conn.app.turns, params.thread_id, params.items)
+    return ThreadInjectItemsResponse()
+
+
 @handler("thread/archive")
 async def thread_archive(conn: Connection, params: ThreadArchiveParams) -> Reply:
     app = conn.app
@@ -171,6 +206,21 @@ async def thread_unarchive(conn: Connection, params: ThreadUnarchiveParams) -> R
     response = ThreadUnarchiveResponse(thread=app.threads.to_wire(record, app.threads.loaded(record.id)))
     recipients = _with_caller(app.subscribers(record.id), conn)
     return Reply(response, lambda: app.deliver(recipients, "thread/unarchived", {"threadId": record.id}))
+
+
+@handler("thread/delete")
+async def thread_delete(conn: Connection, params: ThreadDeleteParams) -> Reply:
+    app = conn.app
+    thread_id = canonical_thread_id(params.thread_id)
+    thread = app.threads.loaded(thread_id)
+    if thread is not None and thread.active is not None:
+        # Its turn ends `interrupted` (subscribers see it) and withdraws its pending approvals, so
+        # nothing writes to the thread once it is gone.
+        await app.turns.interrupt(thread.active)
+    await app.threads.delete(thread_id)
+    await app.replay.delete_thread(thread_id)
+    recipients = _with_caller(app.drop_subscriptions(thread_id), conn)
+    return Reply(ThreadDeleteResponse(), lambda: app.deliver(recipients, "thread/deleted", {"threadId": thread_id}))
 
 
 @handler("thread/unsubscribe")

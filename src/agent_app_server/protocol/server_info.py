@@ -1,0 +1,115 @@
+"""What a client may ask about this server itself: its model providers and their capabilities,
+and its permission profiles.
+
+Owns: the params/result models of ``modelProvider/list``, ``modelProvider/capabilities/read`` and
+``permissionProfile/list``.
+Imports ``_base`` and ``common``.
+"""
+
+# Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
+# otherwise compile each annotation string at import.
+from typing import Annotated, Literal
+
+from pydantic import Field
+from typing_extensions import TypeAliasType
+
+from ._base import WireModel
+from .common import UInt32
+
+__all__ = [
+    "CustomGatewayProviderSettings",
+    "EnvironmentVariableGatewayAuth",
+    "GatewayAuth",
+    "ModeGatewayAuth",
+    "ModelProviderCapabilitiesReadParams",
+    "ModelProviderCapabilitiesReadResponse",
+    "ModelProviderListParams",
+    "ModelProviderListResponse",
+    "ModelProviderSummary",
+    "NoneGatewayAuth",
+    "OpenaiProviderSettings",
+    "PermissionProfileListParams",
+    "PermissionProfileListResponse",
+    "PermissionProfileSummary",
+    "ProviderSettings",
+]
+
+
+class NoneGatewayAuth(WireModel):
+    mode: Literal["none"] = "none"
+
+
+class EnvironmentVariableGatewayAuth(WireModel):
+    mode: Literal["environmentVariable"] = "environmentVariable"
+    env_key: str
+
+
+class ModeGatewayAuth(WireModel):
+    mode: Literal["externallyConfigured"] = "externallyConfigured"
+    env_key: str | None = None
+
+
+GatewayAuth = TypeAliasType(
+    "GatewayAuth",
+    Annotated[NoneGatewayAuth | EnvironmentVariableGatewayAuth | ModeGatewayAuth, Field(discriminator="mode")],
+)
+
+
+class OpenaiProviderSettings(WireModel):
+    type: Literal["openai"] = "openai"
+
+
+class CustomGatewayProviderSettings(WireModel):
+    type: Literal["customGateway"] = "customGateway"
+    auth: GatewayAuth
+
+
+ProviderSettings = TypeAliasType(
+    "ProviderSettings",
+    Annotated[OpenaiProviderSettings | CustomGatewayProviderSettings, Field(discriminator="type")],
+)
+
+
+class ModelProviderSummary(WireModel):
+    id: str
+    name: str
+    #: Null when the endpoint is absent or cannot be safely displayed (the reference's rule).
+    base_url: str | None = None
+    can_edit: bool
+    settings: ProviderSettings
+
+
+class ModelProviderListParams(WireModel):
+    pass
+
+
+class ModelProviderListResponse(WireModel):
+    data: list[ModelProviderSummary]
+    default_provider_id: str
+    can_change_default: bool
+
+
+class ModelProviderCapabilitiesReadParams(WireModel):
+    pass
+
+
+class ModelProviderCapabilitiesReadResponse(WireModel):
+    image_generation: bool
+    web_search: bool
+
+
+class PermissionProfileListParams(WireModel):
+    cursor: str | None = None
+    limit: UInt32 | None = None
+    cwd: str | None = None
+
+
+class PermissionProfileSummary(WireModel):
+    id: str
+    description: str | None = None
+    allowed: bool
+
+
+class PermissionProfileListResponse(WireModel):
+    data: list[PermissionProfileSummary]
+    next_cursor: str | None = None

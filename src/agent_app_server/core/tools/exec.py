@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import sandbox
-from ..processes import ManagedProcess
+from ..process_runner import UNSANDBOXED, ProcessRun, spawn
 from . import approvals
 from .command_actions import _split, command_actions
 from .output import DEFAULT_MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS_CAP, HeadTailBuffer, approx_tokens, truncate_for_model
@@ -68,71 +68,44 @@ def _clamp(value: int, low: int, high: int) -> int:
 class ExecSession:
     """One command the model started; lives on as a session while it runs."""
 
-    process: ManagedProcess
+    run: ProcessRun
     runner: TurnRunner
     item: dict[str, Any]
     sandboxed: bool
     started: float
     pending: bytearray = field(default_factory=bytearray)
     aggregated: HeadTailBuffer = field(default_factory=HeadTailBuffer)
-    exit_code: int | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    output: asyncio.Event = field(default_factory=asyncio.Event)
     item_completed: bool = False
-    reader: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
 
     @property
     def id(self) -> int:
-        return self.process.pid
+        return self.run.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.run.exit_code
 
     def start_reader(self) -> None:
-        self.reader = asyncio.get_running_loop().create_task(self._pump(), name=f"exec-{self.id}")
-
-    async def _pump(self) -> None:
         runner = self.runner
-        thread_id, turn_id, item_id = runner.thread_id, runner.turn_id, self.item["id"]
+        thread_id = runner.thread_id
+        delta = {"threadId": thread_id, "turnId": runner.turn_id, "itemId": self.item["id"]}
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         emit = runner.engine.sink.emit
-        try:
-            while True:
-                chunk = await self.process.read()
-                if chunk is None:
-                    break
-                data = chunk[1]
-                self.pending += data
-                self.aggregated.append(data)
-                self.output.set()
-                text = decoder.decode(data)
-                if text:
-                    emit(
-                        thread_id,
-                        "item/commandExecution/outputDelta",
-                        {"threadId": thread_id, "turnId": turn_id, "itemId": item_id, "delta": text},
-                    )
-            self.exit_code = await self.process.wait()
-        finally:
-            self.done.set()
-            self.output.set()
 
-    async def wait(self, timeout_s: float) -> None:
-        """Until the process exited (and its output is read) or ``timeout_s`` passed."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.done.wait(), timeout_s)
+        async def on_output(stream: str, data: bytes) -> None:
+            self.pending += data
+            self.aggregated.append(data)
+            text = decoder.decode(data)
+            if text:
+                emit(thread_id, "item/commandExecution/outputDelta", {**delta, "delta": text})
+
+        self.run.start(on_output)
 
     def take_output(self) -> str:
         data = bytes(self.pending)
         self.pending.clear()
         return data.decode("utf-8", "replace")
-
-    async def kill(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.process.terminate(grace_s=0.5)
-        if self.reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self.reader), 2)
-        with contextlib.suppress(Exception):
-            await self.process.close()
 
     def complete_item(self) -> None:
         """Emit the item's ``item/completed`` once, with the final exit code and output."""
@@ -147,7 +120,7 @@ class ExecSession:
             exitCode=code,
             aggregatedOutput=output or None,
             durationMs=int((time.monotonic() - self.started) * 1000),
-            processId=str(self.process.pid),
+            processId=str(self.id),
             source="unifiedExecStartup",
         )
         runner = self.runner
@@ -291,7 +264,7 @@ class UnifiedExec:
         await self._wait(session, yield_ms / 1000)
 
         if (
-            session.done.is_set()
+            session.run.done.is_set()
             and session.sandboxed
             and sandbox.looks_like_sandbox_denial(session.exit_code, session.aggregated.text())
             and approvals.retry_without_sandbox(policy)
@@ -330,11 +303,9 @@ class UnifiedExec:
     ) -> tuple[ExecSession | None, str | None]:
         settings = runner.thread.settings
         env = {**os.environ, **COMMAND_ENV, "TERM": "xterm-256color" if tty else "dumb"}
-        policy = settings.sandbox_policy if use_sandbox else {"type": "dangerFullAccess"}
+        policy = settings.sandbox_policy if use_sandbox else UNSANDBOXED
         try:
-            if use_sandbox:
-                await asyncio.to_thread(sandbox.probe)
-            wrapped = sandbox.wrap(
+            run = await spawn(
                 argv,
                 policy=policy,
                 cwd=cwd,
@@ -345,13 +316,9 @@ class UnifiedExec:
             )
         except sandbox.SandboxUnavailable as exc:
             return None, str(exc)
-        try:
-            process = await ManagedProcess.spawn(
-                wrapped.argv, cwd=cwd, env=wrapped.env, tty=tty, cleanup=wrapped.cleanup
-            )
         except OSError as exc:
             return None, f"could not start {argv[0]}: {exc.strerror or exc}"
-        session = ExecSession(process, runner, item, sandboxed=use_sandbox, started=time.monotonic())
+        session = ExecSession(run, runner, item, sandboxed=use_sandbox, started=time.monotonic())
         self._all.add(session)
         state.sessions[session.id] = session
         state.turn_sessions.setdefault(runner.turn_id, set()).add(session.id)
@@ -364,7 +331,7 @@ class UnifiedExec:
     async def _wait(self, session: ExecSession, timeout_s: float) -> None:
         """Wait for output/exit; on cancellation (turn interrupted) the process tree dies."""
         try:
-            await session.wait(timeout_s)
+            await session.run.wait(timeout_s)
         except asyncio.CancelledError:
             await asyncio.shield(self._end(session))
             raise
@@ -375,13 +342,13 @@ class UnifiedExec:
         await self._end(session)
 
     async def _end(self, session: ExecSession) -> None:
-        await session.kill()
+        await session.run.kill(grace_s=0.5)
         self._all.discard(session)
         session.complete_item()
 
     def _report(self, session: ExecSession, state: ThreadTools, wall_s: float, max_tokens: int) -> str:
         output = session.take_output()
-        if session.done.is_set():
+        if session.run.done.is_set():
             state.sessions.pop(session.id, None)
             self._all.discard(session)
             session.complete_item()
@@ -394,7 +361,7 @@ class UnifiedExec:
 
     async def _watch(self, session: ExecSession) -> None:
         """A session left running: complete its item when it exits (the model may poll later)."""
-        await session.done.wait()
+        await session.run.done.wait()
         session.complete_item()
         self._all.discard(session)
 
@@ -420,9 +387,9 @@ class UnifiedExec:
                     "stdin": chars,
                 },
             )
-            if not session.done.is_set():
+            if not session.run.done.is_set():
                 with contextlib.suppress(BrokenPipeError):
-                    await session.process.write(chars.encode("utf-8"))
+                    await session.run.process.write(chars.encode("utf-8"))
         else:
             yield_ms = _clamp(_int_arg(args, "yield_time_ms", POLL_MIN_YIELD_MS), POLL_MIN_YIELD_MS, POLL_MAX_YIELD_MS)
         await self._wait(session, yield_ms / 1000)
@@ -444,4 +411,4 @@ class UnifiedExec:
         """Server shutdown: no command outlives the server."""
         sessions = list(self._all)
         self._all.clear()
-        await asyncio.gather(*(session.kill() for session in sessions), return_exceptions=True)
+        await asyncio.gather(*(session.run.kill(grace_s=0.5) for session in sessions), return_exceptions=True)

@@ -5,6 +5,7 @@ notifications every client receives when the credentials change.
 The credentials themselves live in ``core.auth`` (owned by the process's ``ModelClients``); this
 module turns them into wire answers and wires the host application's token refresh
 (``account/chatgptAuthTokens/refresh``) to the connection that supplied the tokens.
+Layer: server.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ REFRESH_ANSWER_TIMEOUT_S = 60.0
 EXTERNAL_AUTH_ACTIVE = (
     "External auth is active. Use account/login/start (chatgptAuthTokens) to update it or account/logout to clear it."
 )
+
 
 def _auth(conn: Connection) -> AuthManager:
     return conn.app.model_clients.auth

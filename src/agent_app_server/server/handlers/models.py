@@ -2,6 +2,7 @@
 
 The listing is cached and refreshed in the background (``core.models_catalog``); a provider that
 cannot be reached only shortens the list, it is never an error.
+Layer: server (the catalog is ``AppServer.services.model_catalog``).
 """
 
 from __future__ import annotations

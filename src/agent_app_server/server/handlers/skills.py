@@ -1,5 +1,8 @@
 """Skills and hooks: ``skills/list``, ``skills/config/write``, ``hooks/list``, and ``skills/changed``
-to every client when skill files change on disk (after the first ``skills/list``)."""
+to every client when skill files change on disk (after the first ``skills/list``).
+
+Layer: server (discovery is ``core.skills``; the cache is ``AppServer.services.skills``).
+"""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ reporting the exit code or keeping the process as a session the model polls and 
 text the model gets back (the reference's "Chunk ID / Wall time / Process exited with code …"
 format); and killing a command's whole process tree when its turn is interrupted.
 
-Layer: core (uses ``core.sandbox`` and ``core.processes``).
+Layer: core (uses ``core.process_runner`` and ``core.sandbox``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import asyncio
 import codecs
 import contextlib
 import os
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import process_runner
 from .ids import uuid7
 from .instructions import user_message
+from .tools.exec import command_ended, command_item
 from .turns import TurnRunner
 
 if TYPE_CHECKING:
@@ -141,19 +141,7 @@ async def run_user_shell(runner: TurnRunner, command: str, timeout_ms: int, hist
     thread = runner.thread
     argv = user_shell_argv(command)
     cwd = thread.settings.cwd
-    item: dict[str, Any] = {
-        "type": "commandExecution",
-        "id": uuid7(),
-        "command": shlex.join(argv),
-        "cwd": cwd,
-        "processId": None,
-        "source": "userShell",
-        "status": "inProgress",
-        "commandActions": [{"type": "unknown", "command": command}],
-        "aggregatedOutput": None,
-        "exitCode": None,
-        "durationMs": None,
-    }
+    item = command_item(uuid7(), argv, cwd, "userShell", [{"type": "unknown", "command": command}])
     runner.item_started(dict(item))
     started = time.monotonic()
     output = bytearray()
@@ -197,10 +185,5 @@ def _complete_item(
 ) -> None:
     if item["status"] != "inProgress":
         return
-    item.update(
-        status="completed" if exit_code == 0 else "failed",
-        exitCode=exit_code,
-        aggregatedOutput=text or None,
-        durationMs=int((time.monotonic() - started) * 1000),
-    )
+    item.update(command_ended(exit_code, text, started))
     runner.item_completed(dict(item), history)

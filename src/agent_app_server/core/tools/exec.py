@@ -64,6 +64,33 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
+def command_item(item_id: str, argv: list[str], cwd: str, source: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``commandExecution`` item as it starts (``inProgress``)."""
+    return {
+        "type": "commandExecution",
+        "id": item_id,
+        "command": shlex.join(argv),
+        "cwd": cwd,
+        "processId": None,
+        "source": source,
+        "status": "inProgress",
+        "commandActions": actions,
+        "aggregatedOutput": None,
+        "exitCode": None,
+        "durationMs": None,
+    }
+
+
+def command_ended(exit_code: int | None, output: str, started: float) -> dict[str, Any]:
+    """The fields of a ``commandExecution`` item that ended (``started``: its ``time.monotonic()``)."""
+    return {
+        "status": "completed" if exit_code == 0 else "failed",
+        "exitCode": exit_code,
+        "aggregatedOutput": output or None,
+        "durationMs": int((time.monotonic() - started) * 1000),
+    }
+
+
 @dataclass(eq=False)
 class ExecSession:
     """One command the model started; lives on as a session while it runs."""
@@ -112,17 +139,8 @@ class ExecSession:
         if self.item_completed:
             return
         self.item_completed = True
-        code = self.exit_code
-        output = self.aggregated.text()
-        item = dict(
-            self.item,
-            status="completed" if code == 0 else "failed",
-            exitCode=code,
-            aggregatedOutput=output or None,
-            durationMs=int((time.monotonic() - self.started) * 1000),
-            processId=str(self.id),
-            source="unifiedExecStartup",
-        )
+        ended = command_ended(self.exit_code, self.aggregated.text(), self.started)
+        item = {**self.item, **ended, "processId": str(self.id), "source": "unifiedExecStartup"}
         runner = self.runner
         if runner.thread.active is runner:
             runner.item_completed(item)
@@ -185,19 +203,7 @@ class UnifiedExec:
         actions = command_actions(cmd, cwd)
         simple = _split(cmd)
         amendment = list(simple[0][0]) if simple and len(simple[0][0]) > 0 else list(argv)
-        item: dict[str, Any] = {
-            "type": "commandExecution",
-            "id": call_id,
-            "command": shlex.join(argv),
-            "cwd": cwd,
-            "processId": None,
-            "source": "agent",
-            "status": "inProgress",
-            "commandActions": actions,
-            "aggregatedOutput": None,
-            "exitCode": None,
-            "durationMs": None,
-        }
+        item = command_item(call_id, argv, cwd, "agent", actions)
         started_item = False
         approved = False
 

@@ -60,7 +60,6 @@ def _parser() -> argparse.ArgumentParser:
         target.add_argument(
             "--idle-thread-unload-seconds",
             type=float,
-            default=30 * 60.0,
             metavar="SECONDS",
             help="unload a thread with no subscribers and nothing running after this long (default 1800; 0: never)",
         )
@@ -125,10 +124,11 @@ def _auth_options(args: argparse.Namespace) -> Any:
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="agent-app-server %(levelname)s: %(message)s")
     from .core.config import ConfigError, codex_home_from_env, load_config
+    from .server.app import DEFAULT_IDLE_UNLOAD_S
 
     target = args.listen
-    idle = args.idle_thread_unload_seconds
-    idle_after = None if idle is None or idle <= 0 else float(idle)
+    idle = DEFAULT_IDLE_UNLOAD_S if args.idle_thread_unload_seconds is None else args.idle_thread_unload_seconds
+    idle_after = None if idle <= 0 else float(idle)
     authenticator = None
     if target.kind in ("ws", "unix"):
         from .server.listen import ListenError, check_exposure

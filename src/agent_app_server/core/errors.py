@@ -1,19 +1,18 @@
 """Domain errors of the agent core, as the wire errors clients see.
 
-Owns: the messages for unknown/invalid threads and turns. Messages follow the reference's text
-(``thread not found: <id>``) so clients that match on them keep working; codes are the standard
-JSON-RPC ones (see docs/compatibility.md).
+Owns: the messages for invalid thread ids and cursors. Messages follow the reference's text so
+clients that match on them keep working; codes are the standard JSON-RPC ones (see
+docs/compatibility.md). An unknown thread is the store's :class:`ThreadNotFound` (``thread not
+found: <id>``), re-exported here; the server answers it as -32602.
+Layer: core (imports ``rpc`` errors and ``store``).
 """
 
 from __future__ import annotations
 
 from ..rpc.errors import InvalidParams
+from ..store import ThreadNotFound
 
-
-class ThreadNotFound(InvalidParams):
-    def __init__(self, thread_id: str) -> None:
-        super().__init__(f"thread not found: {thread_id}")
-        self.thread_id = thread_id
+__all__ = ["InvalidCursorError", "InvalidThreadId", "ThreadNotFound"]
 
 
 class InvalidThreadId(InvalidParams):

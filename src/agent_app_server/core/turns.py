@@ -185,14 +185,18 @@ class TurnRunner:
 
     # ------------------------------------------------------------------ the loop
 
+    async def begin(self, history: list[tuple[str, Any]]) -> None:
+        """Announce the turn (``turn/started``), record its start and load the thread's context."""
+        self.emit("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
+        history.append((TURN_STARTED, self.turn_wire("inProgress")))
+        await self.engine.ensure_context(self.thread)
+
     async def run(self) -> None:
         engine = self.engine
         thread = self.thread
         history = self.history
         try:
-            self.emit("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
-            history.append((TURN_STARTED, self.turn_wire("inProgress")))
-            await engine.ensure_context(thread)
+            await self.begin(history)
             new_context: list[dict[str, Any]] = []
             if self.compact_only:
                 await engine.compact(self, history, new_context)
@@ -580,8 +584,12 @@ class TurnEngine:
             output_schema=output_schema,
             compact_only=compact_only,
         )
-        thread.active = runner
-        thread.status = {"type": "active", "activeFlags": []}
+        return self.activate(runner)
+
+    def activate(self, runner: TurnRunner) -> TurnRunner:
+        """Make ``runner`` its thread's running turn; :meth:`launch` it once the reply is queued."""
+        runner.thread.active = runner
+        runner.thread.status = {"type": "active", "activeFlags": []}
         return runner
 
     def launch(self, runner: TurnRunner) -> None:

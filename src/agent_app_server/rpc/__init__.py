@@ -1,6 +1,8 @@
 """JSON-RPC 2.0 peer, transport-independent: ids both ways, errors, backpressure.
 
-Layer: imports only ``protocol`` and ``transport``. Knows no method names.
+Layer: rpc; may import ``protocol`` and ``transport`` (today only ``transport``: the peer serves a
+``MessageStream``), never ``store``, ``core`` or ``server``. Knows no method names: a ``Dispatcher``
+maps them.
 """
 
 from .errors import (

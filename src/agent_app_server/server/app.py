@@ -24,6 +24,7 @@ from ..store import NotificationLog, ThreadStore
 from ..transport import MessageStream
 from .connection import Connection, encode_notification
 from .replay import ReplayLog, with_seq
+from .services import ServerServices
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class AppServer:
         #: None: never unload idle threads.
         self.idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
         self._idle_task: asyncio.Task[None] | None = None
+        self.services = ServerServices(self)
 
     @classmethod
     async def open(cls, config: Config) -> AppServer:

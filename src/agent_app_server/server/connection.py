@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ..core.threads import ClientIdentity
 from ..protocol import EXPERIMENTAL_CONTEXT_KEY, METHODS, ExperimentalNotEnabled, WireModel
 from ..rpc import InvalidParams, InvalidRequest, MethodNotFound, Peer, Reply, RequestId
+from ..store import ThreadNotFound
 
 if TYPE_CHECKING:
     from .app import AppServer
@@ -75,7 +76,10 @@ class Connection:
             raise InvalidRequest(f"{method} requires experimentalApi capability")
         parsed = self._validate(method, spec.params, params, spec.params_optional)
         _raw_params.set(params)
-        result = await handler(self, parsed)
+        try:
+            result = await handler(self, parsed)
+        except ThreadNotFound as missing:
+            raise InvalidParams(str(missing)) from None
         if method == "initialize":
             capabilities = params.get("capabilities") if isinstance(params, dict) else None
             self.event_replay = isinstance(capabilities, dict) and capabilities.get("eventReplay") is True

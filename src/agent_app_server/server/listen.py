@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..rpc import PeerLimits
+from .app import DEFAULT_IDLE_UNLOAD_S
 
 if TYPE_CHECKING:
     from ..core.config import Config
@@ -103,7 +104,7 @@ def check_exposure(target: ListenTarget, authenticator: Authenticator | None) ->
 class ServeOptions:
     authenticator: Authenticator | None = None
     #: None: keep idle threads loaded.
-    idle_unload_after_s: float | None = 30 * 60.0
+    idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
 
 
 async def run_listener(config: Config, target: ListenTarget, options: ServeOptions) -> int:

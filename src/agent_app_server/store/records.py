@@ -141,7 +141,8 @@ class InvalidCursor(ValueError):
 
 
 class ThreadNotFound(LookupError):
-    """An event write named a thread the store does not have (events always belong to a thread)."""
+    """A thread id that names no thread (the one such error: the core raises it too, and the server
+    answers it as -32602 with this message, the reference's text)."""
 
     def __init__(self, thread_id: str) -> None:
         super().__init__(f"thread not found: {thread_id}")

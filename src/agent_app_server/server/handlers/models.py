@@ -2,32 +2,20 @@
 
 The listing is cached and refreshed in the background (``core.models_catalog``); a provider that
 cannot be reached only shortens the list, it is never an error.
+Layer: server (the catalog is ``AppServer.services.model_catalog``).
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...core.config import ConfigError
-from ...core.models_catalog import ModelCatalog, ProviderRequest, model_page
+from ...core.models_catalog import ProviderRequest, model_page
 from ...core.providers import MissingCredentials, provider_settings
 from ...protocol import ModelListParams
 from ...rpc import InvalidParams
 from ..connection import Connection
 from . import handler
-
-if TYPE_CHECKING:
-    from ..app import AppServer
-
-_catalogs: weakref.WeakKeyDictionary[AppServer, ModelCatalog] = weakref.WeakKeyDictionary()
-
-
-def _catalog(app: AppServer) -> ModelCatalog:
-    catalog = _catalogs.get(app)
-    if catalog is None:
-        catalog = _catalogs[app] = ModelCatalog(app.config.state_dir)
-    return catalog
 
 
 def _request(conn: Connection, provider_id: str) -> ProviderRequest:
@@ -58,7 +46,7 @@ async def model_list(conn: Connection, params: ModelListParams) -> dict[str, Any
         start = int(params.cursor)
     if params.limit is not None and params.limit < 1:
         raise InvalidParams("Invalid params for model/list: `limit` must be at least 1")
-    listed = await _catalog(conn.app).listed(request)
+    listed = await conn.app.services.model_catalog.listed(request)
     models = model_page(config, provider_id, listed, include_hidden=bool(params.include_hidden))
     if start > len(models):
         raise InvalidParams(f"invalid cursor: {params.cursor}")

@@ -1,17 +1,19 @@
 """Skills and hooks: ``skills/list``, ``skills/config/write``, ``hooks/list``, and ``skills/changed``
-to every client when skill files change on disk (after the first ``skills/list``)."""
+to every client when skill files change on disk (after the first ``skills/list``).
+
+Layer: server (discovery is ``core.skills``; the cache is ``AppServer.services.skills``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import tomllib
-import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...core.config_edit import ConfigWriteError, user_config_path
-from ...core.skills import SkillsCache, list_hooks, write_skill_enabled
+from ...core.skills import list_hooks, write_skill_enabled
 from ...protocol import (
     HooksListParams,
     HooksListResponse,
@@ -24,19 +26,6 @@ from ...rpc import InternalError, InvalidParams
 from ..connection import Connection
 from . import handler
 from .config import absolute_path
-
-if TYPE_CHECKING:
-    from ..app import AppServer
-
-_caches: weakref.WeakKeyDictionary[AppServer, SkillsCache] = weakref.WeakKeyDictionary()
-
-
-def _cache(app: AppServer) -> SkillsCache:
-    cache = _caches.get(app)
-    if cache is None:
-        cache = _caches[app] = SkillsCache(app.config.codex_home)
-        cache.watch(lambda: app.emit(None, "skills/changed", {}))
-    return cache
 
 
 def _cwds(method: str, cwds: list[str]) -> list[Path]:
@@ -53,7 +42,7 @@ def _user_values(home: Path) -> dict[str, Any]:
 @handler("skills/list")
 async def skills_list(conn: Connection, params: SkillsListParams) -> SkillsListResponse:
     cwds = _cwds("skills/list", params.cwds)
-    cache = _cache(conn.app)
+    cache = conn.app.services.skills
     # Read fresh: skills/config/write may have changed which skills are enabled.
     values = await asyncio.to_thread(_user_values, conn.app.config.codex_home)
     data = []

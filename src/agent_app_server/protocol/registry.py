@@ -107,6 +107,11 @@ METHOD_TABLE.update(
         "config/batchWrite": ("config_api", "ConfigBatchWriteParams", "ConfigWriteResponse"),
         "configRequirements/read": ("config_api", None, "ConfigRequirementsReadResponse"),
         "experimentalFeature/list": ("config_api", "ExperimentalFeatureListParams", "ExperimentalFeatureListResponse"),
+        "experimentalFeature/enablement/set": (
+            "config_api",
+            "ExperimentalFeatureEnablementSetParams",
+            "ExperimentalFeatureEnablementSetResponse",
+        ),
         "skills/list": ("skills", "SkillsListParams", "SkillsListResponse"),
         "skills/config/write": ("skills", "SkillsConfigWriteParams", "SkillsConfigWriteResponse"),
         "hooks/list": ("skills", "HooksListParams", "HooksListResponse"),

@@ -110,6 +110,7 @@ _MODULE_OF: dict[str, str] = {
             "config/batchWrite",
             "configRequirements/read",
             "experimentalFeature/list",
+            "experimentalFeature/enablement/set",
         ],
         "config",
     ),

@@ -33,6 +33,8 @@ from ...protocol import (
     ConfigRequirementsReadResponse,
     ConfigValueWriteParams,
     ConfigWriteResponse,
+    ExperimentalFeatureEnablementSetParams,
+    ExperimentalFeatureEnablementSetResponse,
     ExperimentalFeatureListParams,
     ExperimentalFeatureListResponse,
 )
@@ -159,3 +161,12 @@ async def experimental_feature_list(
     if params.cursor is not None:
         raise InvalidParams(f"invalid cursor: {params.cursor}")
     return ExperimentalFeatureListResponse(data=[])
+
+
+@handler("experimentalFeature/enablement/set")
+async def experimental_feature_enablement_set(
+    conn: Connection, params: ExperimentalFeatureEnablementSetParams
+) -> ExperimentalFeatureEnablementSetResponse:
+    # As the reference for names it does not know: nothing changes, and the (empty) set of
+    # changed entries says so. This server has no feature flags, so every name is unknown.
+    return ExperimentalFeatureEnablementSetResponse(enablement={})

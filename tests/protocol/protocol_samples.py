@@ -945,6 +945,18 @@ def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
                 can_change_default=True,
             ),
         ),
+        "modelProvider/config/write": (
+            server_info.ModelProviderConfigWriteParams(
+                settings=server_info.CustomGatewayProviderSettingsPatch(
+                    name="Local", base_url="http://127.0.0.1:8080/v1"
+                )
+            ),
+            server_info.ModelProviderConfigWriteResponse(
+                provider=server_info.ModelProviderSummary(
+                    id="local", name="Local", can_edit=True, settings=gateway, base_url="http://127.0.0.1:8080/v1"
+                )
+            ),
+        ),
         "modelProvider/capabilities/read": (
             server_info.ModelProviderCapabilitiesReadParams(),
             server_info.ModelProviderCapabilitiesReadResponse(image_generation=False, web_search=False),
@@ -959,7 +971,12 @@ def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
 
 
 CLIENT_PARAMS.update(
-    {"modelProvider/list": {}, "modelProvider/capabilities/read": {}, "permissionProfile/list": {"limit": 1}}
+    {
+        "modelProvider/list": {},
+        "modelProvider/config/write": {"settings": {"type": "customGateway", "providerId": "mock", "name": "Mock"}},
+        "modelProvider/capabilities/read": {},
+        "permissionProfile/list": {"limit": 1},
+    }
 )
 
 

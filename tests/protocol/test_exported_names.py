@@ -408,11 +408,18 @@ EXPORTED += [
     "ModelAccessPrograms",
     "ModelAvailabilityNux",
     "CustomGatewayProviderSettings",
+    "CustomGatewayProviderSettingsPatch",
+    "BedrockProviderSettingsPatch",
+    "BedrockProviderId",
+    "GcpProviderSettingsPatch",
+    "GcpProviderId",
     "EnvironmentVariableGatewayAuth",
     "GatewayAuth",
     "ModeGatewayAuth",
     "ModelProviderCapabilitiesReadParams",
     "ModelProviderCapabilitiesReadResponse",
+    "ModelProviderConfigWriteParams",
+    "ModelProviderConfigWriteResponse",
     "ModelProviderListParams",
     "ModelProviderListResponse",
     "ModelProviderSummary",
@@ -422,6 +429,7 @@ EXPORTED += [
     "PermissionProfileListResponse",
     "PermissionProfileSummary",
     "ProviderSettings",
+    "ProviderSettingsPatch",
     "ThreadAttachment",
     "ThreadAttachmentAddOutcome",
     "ThreadAttachmentAddParams",
@@ -675,7 +683,12 @@ REGISTERED_METHODS += [
     "mcpServer/resource/read",
     "config/mcpServer/reload",
 ]
-REGISTERED_METHODS += ["modelProvider/list", "modelProvider/capabilities/read", "permissionProfile/list"]
+REGISTERED_METHODS += [
+    "modelProvider/list",
+    "modelProvider/config/write",
+    "modelProvider/capabilities/read",
+    "permissionProfile/list",
+]
 
 REGISTERED_SERVER_REQUESTS = [
     "item/commandExecution/requestApproval",

@@ -155,6 +155,11 @@ METHOD_TABLE.update(
 METHOD_TABLE.update(
     {
         "modelProvider/list": ("server_info", "ModelProviderListParams", "ModelProviderListResponse"),
+        "modelProvider/config/write": (
+            "server_info",
+            "ModelProviderConfigWriteParams",
+            "ModelProviderConfigWriteResponse",
+        ),
         "modelProvider/capabilities/read": (
             "server_info",
             "ModelProviderCapabilitiesReadParams",

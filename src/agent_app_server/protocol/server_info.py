@@ -1,8 +1,8 @@
 """What a client may ask about this server itself: its model providers and their capabilities,
 and its permission profiles.
 
-Owns: the params/result models of ``modelProvider/list``, ``modelProvider/capabilities/read`` and
-``permissionProfile/list``.
+Owns: the params/result models of ``modelProvider/list``, ``modelProvider/config/write``,
+``modelProvider/capabilities/read`` and ``permissionProfile/list``.
 Imports ``_base`` and ``common``.
 """
 
@@ -17,12 +17,19 @@ from ._base import WireModel
 from .common import UInt32
 
 __all__ = [
+    "BedrockProviderId",
+    "BedrockProviderSettingsPatch",
     "CustomGatewayProviderSettings",
+    "CustomGatewayProviderSettingsPatch",
     "EnvironmentVariableGatewayAuth",
     "GatewayAuth",
+    "GcpProviderId",
+    "GcpProviderSettingsPatch",
     "ModeGatewayAuth",
     "ModelProviderCapabilitiesReadParams",
     "ModelProviderCapabilitiesReadResponse",
+    "ModelProviderConfigWriteParams",
+    "ModelProviderConfigWriteResponse",
     "ModelProviderListParams",
     "ModelProviderListResponse",
     "ModelProviderSummary",
@@ -32,6 +39,7 @@ __all__ = [
     "PermissionProfileListResponse",
     "PermissionProfileSummary",
     "ProviderSettings",
+    "ProviderSettingsPatch",
 ]
 
 
@@ -87,6 +95,58 @@ class ModelProviderListResponse(WireModel):
     data: list[ModelProviderSummary]
     default_provider_id: str
     can_change_default: bool
+
+
+class CustomGatewayProviderSettingsPatch(WireModel):
+    """Omitted fields keep their value; null clears ``baseUrl`` / ``envKey``."""
+
+    type: Literal["customGateway"] = "customGateway"
+    #: Omitted or null: a new provider, its id made from ``name``.
+    provider_id: str | None = None
+    #: Required by the handler, with a message that says so.
+    name: str = ""
+    base_url: str | None = None
+    env_key: str | None = None
+
+
+BedrockProviderId = TypeAliasType("BedrockProviderId", Literal["amazon-bedrock", "amazon-bedrock-runtime"])
+GcpProviderId = TypeAliasType("GcpProviderId", Literal["gcp"])
+
+
+class BedrockProviderSettingsPatch(WireModel):
+    """Part of the reference's wire; refused here (no Bedrock providers, ``account:bedrock``)."""
+
+    type: Literal["bedrock"] = "bedrock"
+    provider_id: BedrockProviderId
+    profile: str | None = None
+    region: str | None = None
+
+
+class GcpProviderSettingsPatch(WireModel):
+    """Part of the reference's wire; refused here (no Google Cloud providers, ``account:bedrock``)."""
+
+    type: Literal["gcp"] = "gcp"
+    provider_id: GcpProviderId
+    credential_file: str | None = None
+    location: str | None = None
+    project_id: str | None = None
+
+
+ProviderSettingsPatch = TypeAliasType(
+    "ProviderSettingsPatch",
+    Annotated[
+        CustomGatewayProviderSettingsPatch | BedrockProviderSettingsPatch | GcpProviderSettingsPatch,
+        Field(discriminator="type"),
+    ],
+)
+
+
+class ModelProviderConfigWriteParams(WireModel):
+    settings: ProviderSettingsPatch
+
+
+class ModelProviderConfigWriteResponse(WireModel):
+    provider: ModelProviderSummary
 
 
 class ModelProviderCapabilitiesReadParams(WireModel):

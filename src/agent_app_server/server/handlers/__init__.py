@@ -121,6 +121,7 @@ _MODULE_OF: dict[str, str] = {
     **dict.fromkeys(
         [
             "modelProvider/list",
+            "modelProvider/config/write",
             "modelProvider/capabilities/read",
             "permissionProfile/list",
         ],

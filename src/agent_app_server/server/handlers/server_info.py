@@ -1,5 +1,5 @@
-"""About this server: ``modelProvider/list``, ``modelProvider/capabilities/read`` and
-``permissionProfile/list``.
+"""About this server: ``modelProvider/list``, ``modelProvider/config/write``,
+``modelProvider/capabilities/read`` and ``permissionProfile/list``.
 
 Everything here is read from the effective configuration and the server's own state; nothing
 is asked of a provider. Layer: server.
@@ -7,16 +7,20 @@ is asked of a provider. Layer: server.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from ...core.config import ModelProvider
 from ...protocol.server_info import (
     CustomGatewayProviderSettings,
+    CustomGatewayProviderSettingsPatch,
     EnvironmentVariableGatewayAuth,
     GatewayAuth,
     ModeGatewayAuth,
     ModelProviderCapabilitiesReadParams,
     ModelProviderCapabilitiesReadResponse,
+    ModelProviderConfigWriteParams,
+    ModelProviderConfigWriteResponse,
     ModelProviderListParams,
     ModelProviderListResponse,
     ModelProviderSummary,
@@ -80,6 +84,65 @@ def _displayable_url(url: str) -> str | None:
     if not parts.scheme or parts.username is not None or parts.password is not None or parts.query:
         return None
     return url
+
+
+@handler("modelProvider/config/write")
+async def model_provider_config_write(
+    conn: Connection, params: ModelProviderConfigWriteParams
+) -> ModelProviderConfigWriteResponse:
+    from ...core.config_edit import Edit
+    from .config import reload_user_config, write_edits
+
+    patch = params.settings
+    if not isinstance(patch, CustomGatewayProviderSettingsPatch):
+        raise InvalidParams(
+            f"Invalid params for modelProvider/config/write: `settings.type` `{patch.type}` is not supported by "
+            "this server; configure an OpenAI-compatible gateway with type `customGateway`"
+        )
+    config = conn.app.config
+    tables = config.values.get("model_providers")
+    user_ids = [name for name, spec in tables.items() if isinstance(spec, dict)] if isinstance(tables, dict) else []
+    name = patch.name.strip()
+    if not name:
+        raise _write_error("configValidationError", "Enter a provider name (`settings.name`).")
+    sent = patch.model_fields_set
+    if patch.provider_id is None:
+        provider_id = _new_provider_id(name, set(config.providers))
+        table = {"name": name, "wire_api": "responses"}
+        table |= {key: value for key, value in (("base_url", patch.base_url), ("env_key", patch.env_key)) if value}
+        edits = [Edit(f"model_providers.{provider_id}", table, "upsert")]
+    else:
+        provider_id = patch.provider_id
+        if provider_id not in user_ids:
+            if provider_id in config.providers:
+                raise _write_error(
+                    "configValidationError", "A custom provider or gateway cannot use a built-in provider ID."
+                )
+            raise _write_error("configPathNotFound", f"Unknown provider ID `{provider_id}`; see modelProvider/list.")
+        edits = [Edit(f"model_providers.{provider_id}.name", name, "replace")]
+        # Sent as null: the key goes; not sent: it stays as it is.
+        edits += [
+            Edit(f"model_providers.{provider_id}.{key}", value or None, "replace")
+            for field, key, value in (("base_url", "base_url", patch.base_url), ("env_key", "env_key", patch.env_key))
+            if field in sent
+        ]
+    await write_edits(conn, edits, None, None)
+    await reload_user_config(conn)
+    provider = conn.app.config.providers[provider_id]
+    return ModelProviderConfigWriteResponse(provider=_summary(provider, editable=True))
+
+
+def _write_error(code: str, message: str) -> InvalidParams:
+    return InvalidParams(message, data={"config_write_error_code": code})
+
+
+def _new_provider_id(name: str, taken: set[str]) -> str:
+    """An id from the name (``My Gateway`` → ``my-gateway``), unique among known providers."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "provider"
+    candidate, suffix = base, 2
+    while candidate in taken:
+        candidate, suffix = f"{base}-{suffix}", suffix + 1
+    return candidate
 
 
 @handler("modelProvider/capabilities/read")

@@ -961,6 +961,17 @@ def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
             server_info.ModelProviderCapabilitiesReadParams(),
             server_info.ModelProviderCapabilitiesReadResponse(image_generation=False, web_search=False),
         ),
+        "server/diagnostics": (
+            server_info.ServerDiagnosticsParams(),
+            server_info.ServerDiagnosticsResponse(
+                process=server_info.ServerDiagnosticsProcess(id=4242, resident_memory_bytes=40_000_000),
+                gauges=[server_info.ServerDiagnosticsGauge(name="core.threads.live", value=1)],
+            ),
+        ),
+        "mock/experimentalMethod": (
+            server_info.MockExperimentalMethodParams(value="hi"),
+            server_info.MockExperimentalMethodResponse(echoed="hi"),
+        ),
         "permissionProfile/list": (
             server_info.PermissionProfileListParams(limit=1),
             server_info.PermissionProfileListResponse(
@@ -976,6 +987,8 @@ CLIENT_PARAMS.update(
         "modelProvider/config/write": {"settings": {"type": "customGateway", "providerId": "mock", "name": "Mock"}},
         "modelProvider/capabilities/read": {},
         "permissionProfile/list": {"limit": 1},
+        "server/diagnostics": {},
+        "mock/experimentalMethod": {"value": "hi"},
     }
 )
 

@@ -413,6 +413,8 @@ EXPORTED += [
     "BedrockProviderId",
     "GcpProviderSettingsPatch",
     "GcpProviderId",
+    "MockExperimentalMethodParams",
+    "MockExperimentalMethodResponse",
     "EnvironmentVariableGatewayAuth",
     "GatewayAuth",
     "ModeGatewayAuth",
@@ -430,6 +432,10 @@ EXPORTED += [
     "PermissionProfileSummary",
     "ProviderSettings",
     "ProviderSettingsPatch",
+    "ServerDiagnosticsGauge",
+    "ServerDiagnosticsParams",
+    "ServerDiagnosticsProcess",
+    "ServerDiagnosticsResponse",
     "ThreadAttachment",
     "ThreadAttachmentAddOutcome",
     "ThreadAttachmentAddParams",
@@ -688,7 +694,11 @@ REGISTERED_METHODS += [
     "modelProvider/config/write",
     "modelProvider/capabilities/read",
     "permissionProfile/list",
+    "server/diagnostics",
+    "mock/experimentalMethod",
 ]
+#: Methods only connections with ``capabilities.experimentalApi`` may call.
+EXPERIMENTAL_METHODS = {"server/diagnostics", "mock/experimentalMethod"}
 
 REGISTERED_SERVER_REQUESTS = [
     "item/commandExecution/requestApproval",
@@ -722,5 +732,5 @@ def test_registry_is_pinned() -> None:
     assert list(protocol.METHODS) == REGISTERED_METHODS
     assert list(protocol.NOTIFICATIONS) == REGISTERED_NOTIFICATIONS
     assert list(protocol.SERVER_REQUESTS) == REGISTERED_SERVER_REQUESTS
-    assert not any(spec.experimental for spec in protocol.METHODS.values())
+    assert {name for name, spec in protocol.METHODS.items() if spec.experimental} == EXPERIMENTAL_METHODS
     assert {name for name, spec in protocol.METHODS.items() if spec.params_optional} == PARAMS_OPTIONAL_METHODS

@@ -111,3 +111,33 @@ async def test_provider_config_write_adds_and_patches_gateways(spawn: Spawn, cod
         refused = await server.call("modelProvider/config/write", {"settings": settings})
         assert refused["error"]["code"] == -32602 and message in refused["error"]["message"], refused
     server.assert_schema_clean()
+
+
+async def test_diagnostics_report_the_process_and_live_threads(spawn: Spawn, codex_home: Path) -> None:
+    server = await spawn()
+    await server.initialize(experimental=True)
+    await server.result("thread/start", {})
+    result = await server.result("server/diagnostics", {})
+    assert server.proc is not None and result["process"]["id"] == server.proc.pid
+    assert result["process"]["residentMemoryBytes"] > 1_000_000
+    gauges = {gauge["name"]: gauge["value"] for gauge in result["gauges"]}
+    assert gauges == {
+        "app.connections": 1,
+        "app.serverRequests.pending": 0,
+        "core.threads.live": 1,
+        "core.turns.running": 0,
+    }
+    server.assert_schema_clean()
+
+
+async def test_experimental_probe_needs_the_opt_in(spawn: Spawn, codex_home: Path) -> None:
+    plain = await spawn()
+    await plain.initialize()
+    refused = await plain.call("mock/experimentalMethod", {"value": "hi"})
+    assert refused["error"] == {
+        "code": -32600,
+        "message": "mock/experimentalMethod requires experimentalApi capability",
+    }
+    opted = await spawn()
+    await opted.initialize(experimental=True)
+    assert await opted.result("mock/experimentalMethod", {"value": "hi"}) == {"echoed": "hi"}

@@ -166,10 +166,12 @@ METHOD_TABLE.update(
             "ModelProviderCapabilitiesReadResponse",
         ),
         "permissionProfile/list": ("server_info", "PermissionProfileListParams", "PermissionProfileListResponse"),
+        "server/diagnostics": ("server_info", "ServerDiagnosticsParams", "ServerDiagnosticsResponse"),
+        "mock/experimentalMethod": ("server_info", "MockExperimentalMethodParams", "MockExperimentalMethodResponse"),
     }
 )
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
-EXPERIMENTAL_METHODS: frozenset[str] = frozenset()
+EXPERIMENTAL_METHODS: frozenset[str] = frozenset({"server/diagnostics", "mock/experimentalMethod"})
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}

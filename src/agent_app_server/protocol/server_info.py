@@ -2,7 +2,8 @@
 and its permission profiles.
 
 Owns: the params/result models of ``modelProvider/list``, ``modelProvider/config/write``,
-``modelProvider/capabilities/read`` and ``permissionProfile/list``.
+``modelProvider/capabilities/read``, ``permissionProfile/list``, and the experimental
+``server/diagnostics`` and ``mock/experimentalMethod`` (the reference's probe of the opt-in).
 Imports ``_base`` and ``common``.
 """
 
@@ -14,7 +15,7 @@ from pydantic import Field
 from typing_extensions import TypeAliasType
 
 from ._base import WireModel
-from .common import UInt32
+from .common import UInt32, UInt64
 
 __all__ = [
     "BedrockProviderId",
@@ -25,6 +26,8 @@ __all__ = [
     "GatewayAuth",
     "GcpProviderId",
     "GcpProviderSettingsPatch",
+    "MockExperimentalMethodParams",
+    "MockExperimentalMethodResponse",
     "ModeGatewayAuth",
     "ModelProviderCapabilitiesReadParams",
     "ModelProviderCapabilitiesReadResponse",
@@ -40,6 +43,10 @@ __all__ = [
     "PermissionProfileSummary",
     "ProviderSettings",
     "ProviderSettingsPatch",
+    "ServerDiagnosticsGauge",
+    "ServerDiagnosticsParams",
+    "ServerDiagnosticsProcess",
+    "ServerDiagnosticsResponse",
 ]
 
 
@@ -173,3 +180,32 @@ class PermissionProfileSummary(WireModel):
 class PermissionProfileListResponse(WireModel):
     data: list[PermissionProfileSummary]
     next_cursor: str | None = None
+
+
+class ServerDiagnosticsParams(WireModel):
+    pass
+
+
+class ServerDiagnosticsProcess(WireModel):
+    id: UInt32
+    resident_memory_bytes: UInt64 | None = None
+    #: macOS only in the reference; always null here.
+    physical_footprint_bytes: UInt64 | None = None
+
+
+class ServerDiagnosticsGauge(WireModel):
+    name: str
+    value: UInt64
+
+
+class ServerDiagnosticsResponse(WireModel):
+    process: ServerDiagnosticsProcess
+    gauges: list[ServerDiagnosticsGauge]
+
+
+class MockExperimentalMethodParams(WireModel):
+    value: str | None = None
+
+
+class MockExperimentalMethodResponse(WireModel):
+    echoed: str | None = None

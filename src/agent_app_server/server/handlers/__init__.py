@@ -124,6 +124,8 @@ _MODULE_OF: dict[str, str] = {
             "modelProvider/config/write",
             "modelProvider/capabilities/read",
             "permissionProfile/list",
+            "server/diagnostics",
+            "mock/experimentalMethod",
         ],
         "server_info",
     ),

@@ -1,5 +1,6 @@
 """About this server: ``modelProvider/list``, ``modelProvider/config/write``,
-``modelProvider/capabilities/read`` and ``permissionProfile/list``.
+``modelProvider/capabilities/read``, ``permissionProfile/list``, ``server/diagnostics`` and
+``mock/experimentalMethod``.
 
 Everything here is read from the effective configuration and the server's own state; nothing
 is asked of a provider. Layer: server.
@@ -7,6 +8,7 @@ is asked of a provider. Layer: server.
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import urlsplit
 
@@ -16,6 +18,8 @@ from ...protocol.server_info import (
     CustomGatewayProviderSettingsPatch,
     EnvironmentVariableGatewayAuth,
     GatewayAuth,
+    MockExperimentalMethodParams,
+    MockExperimentalMethodResponse,
     ModeGatewayAuth,
     ModelProviderCapabilitiesReadParams,
     ModelProviderCapabilitiesReadResponse,
@@ -29,6 +33,10 @@ from ...protocol.server_info import (
     PermissionProfileListParams,
     PermissionProfileListResponse,
     PermissionProfileSummary,
+    ServerDiagnosticsGauge,
+    ServerDiagnosticsParams,
+    ServerDiagnosticsProcess,
+    ServerDiagnosticsResponse,
 )
 from ...rpc import InvalidParams
 from ..connection import Connection
@@ -170,3 +178,36 @@ async def permission_profile_list(
         data=[PermissionProfileSummary(id=profile, description=None, allowed=True) for profile in page],
         next_cursor=str(end) if end < len(PERMISSION_PROFILES) else None,
     )
+
+
+@handler("server/diagnostics")
+async def server_diagnostics(conn: Connection, params: ServerDiagnosticsParams) -> ServerDiagnosticsResponse:
+    app = conn.app
+    loaded = app.threads.loaded_threads()
+    gauges = {
+        "app.connections": len(app.connections),
+        "app.serverRequests.pending": app.pending_request_count(),
+        "core.threads.live": len(loaded),
+        "core.turns.running": sum(1 for thread in loaded if thread.active is not None),
+    }
+    return ServerDiagnosticsResponse(
+        process=ServerDiagnosticsProcess(id=os.getpid(), resident_memory_bytes=_resident_bytes()),
+        gauges=[ServerDiagnosticsGauge(name=name, value=value) for name, value in gauges.items()],
+    )
+
+
+def _resident_bytes() -> int | None:
+    # /proc is memory, not disk: reading it never blocks the loop.
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@handler("mock/experimentalMethod")
+async def mock_experimental_method(
+    conn: Connection, params: MockExperimentalMethodParams
+) -> MockExperimentalMethodResponse:
+    # The reference's probe of experimental gating: clients use it to check that their opt-in works.
+    return MockExperimentalMethodResponse(echoed=params.value)

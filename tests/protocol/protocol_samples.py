@@ -945,9 +945,32 @@ def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
                 can_change_default=True,
             ),
         ),
+        "modelProvider/config/write": (
+            server_info.ModelProviderConfigWriteParams(
+                settings=server_info.CustomGatewayProviderSettingsPatch(
+                    name="Local", base_url="http://127.0.0.1:8080/v1"
+                )
+            ),
+            server_info.ModelProviderConfigWriteResponse(
+                provider=server_info.ModelProviderSummary(
+                    id="local", name="Local", can_edit=True, settings=gateway, base_url="http://127.0.0.1:8080/v1"
+                )
+            ),
+        ),
         "modelProvider/capabilities/read": (
             server_info.ModelProviderCapabilitiesReadParams(),
             server_info.ModelProviderCapabilitiesReadResponse(image_generation=False, web_search=False),
+        ),
+        "server/diagnostics": (
+            server_info.ServerDiagnosticsParams(),
+            server_info.ServerDiagnosticsResponse(
+                process=server_info.ServerDiagnosticsProcess(id=4242, resident_memory_bytes=40_000_000),
+                gauges=[server_info.ServerDiagnosticsGauge(name="core.threads.live", value=1)],
+            ),
+        ),
+        "mock/experimentalMethod": (
+            server_info.MockExperimentalMethodParams(value="hi"),
+            server_info.MockExperimentalMethodResponse(echoed="hi"),
         ),
         "permissionProfile/list": (
             server_info.PermissionProfileListParams(limit=1),
@@ -959,7 +982,14 @@ def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
 
 
 CLIENT_PARAMS.update(
-    {"modelProvider/list": {}, "modelProvider/capabilities/read": {}, "permissionProfile/list": {"limit": 1}}
+    {
+        "modelProvider/list": {},
+        "modelProvider/config/write": {"settings": {"type": "customGateway", "providerId": "mock", "name": "Mock"}},
+        "modelProvider/capabilities/read": {},
+        "permissionProfile/list": {"limit": 1},
+        "server/diagnostics": {},
+        "mock/experimentalMethod": {"value": "hi"},
+    }
 )
 
 

@@ -23,6 +23,8 @@ from agent_app_server.protocol import (
     ConfigValueWriteParams,
     ConfigWriteResponse,
     ExperimentalFeature,
+    ExperimentalFeatureEnablementSetParams,
+    ExperimentalFeatureEnablementSetResponse,
     ExperimentalFeatureListParams,
     ExperimentalFeatureListResponse,
     GetAccountParams,
@@ -152,6 +154,10 @@ def surface_methods() -> dict[str, tuple[Any, WireModel]]:
                 data=[ExperimentalFeature(name="f", stage="beta", enabled=True, default_enabled=False)]
             ),
         ),
+        "experimentalFeature/enablement/set": (
+            ExperimentalFeatureEnablementSetParams(enablement={"f": True}),
+            ExperimentalFeatureEnablementSetResponse(enablement={"f": True}),
+        ),
         "skills/list": (
             SkillsListParams(cwds=[CWD], force_reload=True),
             SkillsListResponse(
@@ -233,6 +239,7 @@ SURFACE_CLIENT_PARAMS: dict[str, Any] = {
     },
     "configRequirements/read": None,
     "experimentalFeature/list": {},
+    "experimentalFeature/enablement/set": {"enablement": {}},
     "skills/list": {"cwds": [CWD]},
     "skills/config/write": {"path": CWD + "/.codex/skills/s/SKILL.md", "enabled": True},
     "hooks/list": {"cwds": [CWD]},

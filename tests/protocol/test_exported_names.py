@@ -374,6 +374,8 @@ EXPORTED += [
     "EnterpriseManagedConfigLayerSource",
     "ExperimentalFeature",
     "ExperimentalFeatureListParams",
+    "ExperimentalFeatureEnablementSetParams",
+    "ExperimentalFeatureEnablementSetResponse",
     "ExperimentalFeatureListResponse",
     "ExperimentalFeatureStage",
     "FeedbackRequirements",
@@ -406,11 +408,20 @@ EXPORTED += [
     "ModelAccessPrograms",
     "ModelAvailabilityNux",
     "CustomGatewayProviderSettings",
+    "CustomGatewayProviderSettingsPatch",
+    "BedrockProviderSettingsPatch",
+    "BedrockProviderId",
+    "GcpProviderSettingsPatch",
+    "GcpProviderId",
+    "MockExperimentalMethodParams",
+    "MockExperimentalMethodResponse",
     "EnvironmentVariableGatewayAuth",
     "GatewayAuth",
     "ModeGatewayAuth",
     "ModelProviderCapabilitiesReadParams",
     "ModelProviderCapabilitiesReadResponse",
+    "ModelProviderConfigWriteParams",
+    "ModelProviderConfigWriteResponse",
     "ModelProviderListParams",
     "ModelProviderListResponse",
     "ModelProviderSummary",
@@ -420,6 +431,11 @@ EXPORTED += [
     "PermissionProfileListResponse",
     "PermissionProfileSummary",
     "ProviderSettings",
+    "ProviderSettingsPatch",
+    "ServerDiagnosticsGauge",
+    "ServerDiagnosticsParams",
+    "ServerDiagnosticsProcess",
+    "ServerDiagnosticsResponse",
     "ThreadAttachment",
     "ThreadAttachmentAddOutcome",
     "ThreadAttachmentAddParams",
@@ -584,6 +600,7 @@ REGISTERED_METHODS += [
     "config/batchWrite",
     "configRequirements/read",
     "experimentalFeature/list",
+    "experimentalFeature/enablement/set",
     "skills/list",
     "skills/config/write",
     "hooks/list",
@@ -672,7 +689,16 @@ REGISTERED_METHODS += [
     "mcpServer/resource/read",
     "config/mcpServer/reload",
 ]
-REGISTERED_METHODS += ["modelProvider/list", "modelProvider/capabilities/read", "permissionProfile/list"]
+REGISTERED_METHODS += [
+    "modelProvider/list",
+    "modelProvider/config/write",
+    "modelProvider/capabilities/read",
+    "permissionProfile/list",
+    "server/diagnostics",
+    "mock/experimentalMethod",
+]
+#: Methods only connections with ``capabilities.experimentalApi`` may call.
+EXPERIMENTAL_METHODS = {"server/diagnostics", "mock/experimentalMethod"}
 
 REGISTERED_SERVER_REQUESTS = [
     "item/commandExecution/requestApproval",
@@ -706,5 +732,5 @@ def test_registry_is_pinned() -> None:
     assert list(protocol.METHODS) == REGISTERED_METHODS
     assert list(protocol.NOTIFICATIONS) == REGISTERED_NOTIFICATIONS
     assert list(protocol.SERVER_REQUESTS) == REGISTERED_SERVER_REQUESTS
-    assert not any(spec.experimental for spec in protocol.METHODS.values())
+    assert {name for name, spec in protocol.METHODS.items() if spec.experimental} == EXPERIMENTAL_METHODS
     assert {name for name, spec in protocol.METHODS.items() if spec.params_optional} == PARAMS_OPTIONAL_METHODS

@@ -191,3 +191,8 @@ async def test_client_start_up_calls_succeed(spawn: Spawn, codex_home: Path, tmp
     assert await server.result("experimentalFeature/list", {}) == {"data": [], "nextCursor": None}
     bad = await server.call("experimentalFeature/list", {"cursor": "abc"})
     assert bad["error"]["code"] == -32602
+    # No feature flags exist here: naming one changes nothing, and the reply says so.
+    unchanged = await server.result("experimentalFeature/enablement/set", {"enablement": {"foo": True}})
+    assert unchanged == {"enablement": {}}
+    not_bool = await server.call("experimentalFeature/enablement/set", {"enablement": {"foo": "yes"}})
+    assert not_bool["error"]["code"] == -32602 and "enablement" in not_bool["error"]["message"]

@@ -472,3 +472,13 @@ class ExperimentalFeature(WireModel):
 class ExperimentalFeatureListResponse(WireModel):
     data: list[ExperimentalFeature]
     next_cursor: str | None = None
+
+
+class ExperimentalFeatureEnablementSetParams(WireModel):
+    #: Canonical feature name → enabled; features not named are left as they are.
+    enablement: dict[str, bool]
+
+
+class ExperimentalFeatureEnablementSetResponse(WireModel):
+    #: The entries this request changed.
+    enablement: dict[str, bool]

@@ -107,6 +107,11 @@ METHOD_TABLE.update(
         "config/batchWrite": ("config_api", "ConfigBatchWriteParams", "ConfigWriteResponse"),
         "configRequirements/read": ("config_api", None, "ConfigRequirementsReadResponse"),
         "experimentalFeature/list": ("config_api", "ExperimentalFeatureListParams", "ExperimentalFeatureListResponse"),
+        "experimentalFeature/enablement/set": (
+            "config_api",
+            "ExperimentalFeatureEnablementSetParams",
+            "ExperimentalFeatureEnablementSetResponse",
+        ),
         "skills/list": ("skills", "SkillsListParams", "SkillsListResponse"),
         "skills/config/write": ("skills", "SkillsConfigWriteParams", "SkillsConfigWriteResponse"),
         "hooks/list": ("skills", "HooksListParams", "HooksListResponse"),
@@ -150,16 +155,23 @@ METHOD_TABLE.update(
 METHOD_TABLE.update(
     {
         "modelProvider/list": ("server_info", "ModelProviderListParams", "ModelProviderListResponse"),
+        "modelProvider/config/write": (
+            "server_info",
+            "ModelProviderConfigWriteParams",
+            "ModelProviderConfigWriteResponse",
+        ),
         "modelProvider/capabilities/read": (
             "server_info",
             "ModelProviderCapabilitiesReadParams",
             "ModelProviderCapabilitiesReadResponse",
         ),
         "permissionProfile/list": ("server_info", "PermissionProfileListParams", "PermissionProfileListResponse"),
+        "server/diagnostics": ("server_info", "ServerDiagnosticsParams", "ServerDiagnosticsResponse"),
+        "mock/experimentalMethod": ("server_info", "MockExperimentalMethodParams", "MockExperimentalMethodResponse"),
     }
 )
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
-EXPERIMENTAL_METHODS: frozenset[str] = frozenset()
+EXPERIMENTAL_METHODS: frozenset[str] = frozenset({"server/diagnostics", "mock/experimentalMethod"})
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}

@@ -1,8 +1,9 @@
 """What a client may ask about this server itself: its model providers and their capabilities,
 and its permission profiles.
 
-Owns: the params/result models of ``modelProvider/list``, ``modelProvider/capabilities/read`` and
-``permissionProfile/list``.
+Owns: the params/result models of ``modelProvider/list``, ``modelProvider/config/write``,
+``modelProvider/capabilities/read``, ``permissionProfile/list``, and the experimental
+``server/diagnostics`` and ``mock/experimentalMethod`` (the reference's probe of the opt-in).
 Imports ``_base`` and ``common``.
 """
 
@@ -14,15 +15,24 @@ from pydantic import Field
 from typing_extensions import TypeAliasType
 
 from ._base import WireModel
-from .common import UInt32
+from .common import UInt32, UInt64
 
 __all__ = [
+    "BedrockProviderId",
+    "BedrockProviderSettingsPatch",
     "CustomGatewayProviderSettings",
+    "CustomGatewayProviderSettingsPatch",
     "EnvironmentVariableGatewayAuth",
     "GatewayAuth",
+    "GcpProviderId",
+    "GcpProviderSettingsPatch",
+    "MockExperimentalMethodParams",
+    "MockExperimentalMethodResponse",
     "ModeGatewayAuth",
     "ModelProviderCapabilitiesReadParams",
     "ModelProviderCapabilitiesReadResponse",
+    "ModelProviderConfigWriteParams",
+    "ModelProviderConfigWriteResponse",
     "ModelProviderListParams",
     "ModelProviderListResponse",
     "ModelProviderSummary",
@@ -32,6 +42,11 @@ __all__ = [
     "PermissionProfileListResponse",
     "PermissionProfileSummary",
     "ProviderSettings",
+    "ProviderSettingsPatch",
+    "ServerDiagnosticsGauge",
+    "ServerDiagnosticsParams",
+    "ServerDiagnosticsProcess",
+    "ServerDiagnosticsResponse",
 ]
 
 
@@ -89,6 +104,58 @@ class ModelProviderListResponse(WireModel):
     can_change_default: bool
 
 
+class CustomGatewayProviderSettingsPatch(WireModel):
+    """Omitted fields keep their value; null clears ``baseUrl`` / ``envKey``."""
+
+    type: Literal["customGateway"] = "customGateway"
+    #: Omitted or null: a new provider, its id made from ``name``.
+    provider_id: str | None = None
+    #: Required by the handler, with a message that says so.
+    name: str = ""
+    base_url: str | None = None
+    env_key: str | None = None
+
+
+BedrockProviderId = TypeAliasType("BedrockProviderId", Literal["amazon-bedrock", "amazon-bedrock-runtime"])
+GcpProviderId = TypeAliasType("GcpProviderId", Literal["gcp"])
+
+
+class BedrockProviderSettingsPatch(WireModel):
+    """Part of the reference's wire; refused here (no Bedrock providers, ``account:bedrock``)."""
+
+    type: Literal["bedrock"] = "bedrock"
+    provider_id: BedrockProviderId
+    profile: str | None = None
+    region: str | None = None
+
+
+class GcpProviderSettingsPatch(WireModel):
+    """Part of the reference's wire; refused here (no Google Cloud providers, ``account:bedrock``)."""
+
+    type: Literal["gcp"] = "gcp"
+    provider_id: GcpProviderId
+    credential_file: str | None = None
+    location: str | None = None
+    project_id: str | None = None
+
+
+ProviderSettingsPatch = TypeAliasType(
+    "ProviderSettingsPatch",
+    Annotated[
+        CustomGatewayProviderSettingsPatch | BedrockProviderSettingsPatch | GcpProviderSettingsPatch,
+        Field(discriminator="type"),
+    ],
+)
+
+
+class ModelProviderConfigWriteParams(WireModel):
+    settings: ProviderSettingsPatch
+
+
+class ModelProviderConfigWriteResponse(WireModel):
+    provider: ModelProviderSummary
+
+
 class ModelProviderCapabilitiesReadParams(WireModel):
     pass
 
@@ -113,3 +180,32 @@ class PermissionProfileSummary(WireModel):
 class PermissionProfileListResponse(WireModel):
     data: list[PermissionProfileSummary]
     next_cursor: str | None = None
+
+
+class ServerDiagnosticsParams(WireModel):
+    pass
+
+
+class ServerDiagnosticsProcess(WireModel):
+    id: UInt32
+    resident_memory_bytes: UInt64 | None = None
+    #: macOS only in the reference; always null here.
+    physical_footprint_bytes: UInt64 | None = None
+
+
+class ServerDiagnosticsGauge(WireModel):
+    name: str
+    value: UInt64
+
+
+class ServerDiagnosticsResponse(WireModel):
+    process: ServerDiagnosticsProcess
+    gauges: list[ServerDiagnosticsGauge]
+
+
+class MockExperimentalMethodParams(WireModel):
+    value: str | None = None
+
+
+class MockExperimentalMethodResponse(WireModel):
+    echoed: str | None = None

@@ -141,6 +141,10 @@ class AppServer:
         if send_pending:
             self.resend_pending_requests(connection, thread_id)
 
+    def pending_request_count(self) -> int:
+        """Server→client requests still waiting for an answer, over all threads."""
+        return sum(len(pending) for pending in self._pending_requests.values())
+
     def resend_pending_requests(self, connection: Connection, thread_id: str) -> None:
         """Server requests of the thread still waiting for an answer go to ``connection`` too
         (e.g. an approval asked before its client reconnected); the first answer wins."""

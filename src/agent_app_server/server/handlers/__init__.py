@@ -110,6 +110,7 @@ _MODULE_OF: dict[str, str] = {
             "config/batchWrite",
             "configRequirements/read",
             "experimentalFeature/list",
+            "experimentalFeature/enablement/set",
         ],
         "config",
     ),
@@ -120,8 +121,11 @@ _MODULE_OF: dict[str, str] = {
     **dict.fromkeys(
         [
             "modelProvider/list",
+            "modelProvider/config/write",
             "modelProvider/capabilities/read",
             "permissionProfile/list",
+            "server/diagnostics",
+            "mock/experimentalMethod",
         ],
         "server_info",
     ),

@@ -33,6 +33,8 @@ from ...protocol import (
     ConfigRequirementsReadResponse,
     ConfigValueWriteParams,
     ConfigWriteResponse,
+    ExperimentalFeatureEnablementSetParams,
+    ExperimentalFeatureEnablementSetResponse,
     ExperimentalFeatureListParams,
     ExperimentalFeatureListResponse,
 )
@@ -73,7 +75,7 @@ async def config_read(conn: Connection, params: ConfigReadParams) -> Any:
         return response
 
 
-async def _write(conn: Connection, edits: list[Edit], expected: str | None, file_path: str | None) -> WriteResult:
+async def write_edits(conn: Connection, edits: list[Edit], expected: str | None, file_path: str | None) -> WriteResult:
     config = conn.app.config
     try:
         return await asyncio.to_thread(_write_sync, config.codex_home, edits, expected, file_path)
@@ -115,7 +117,7 @@ def _response(conn: Connection, result: WriteResult, edits: list[Edit]) -> Confi
 @handler("config/value/write")
 async def config_value_write(conn: Connection, params: ConfigValueWriteParams) -> ConfigWriteResponse:
     edits = [Edit(params.key_path, params.value, params.merge_strategy)]
-    result = await _write(conn, edits, params.expected_version, params.file_path)
+    result = await write_edits(conn, edits, params.expected_version, params.file_path)
     return _response(conn, result, edits)
 
 
@@ -124,7 +126,7 @@ async def config_batch_write(conn: Connection, params: ConfigBatchWriteParams) -
     if not params.edits:
         raise InvalidParams("Invalid params for config/batchWrite: `edits` must not be empty")
     edits = [Edit(edit.key_path, edit.value, edit.merge_strategy) for edit in params.edits]
-    result = await _write(conn, edits, params.expected_version, params.file_path)
+    result = await write_edits(conn, edits, params.expected_version, params.file_path)
     if params.reload_user_config:
         await reload_user_config(conn)
     return _response(conn, result, edits)
@@ -159,3 +161,12 @@ async def experimental_feature_list(
     if params.cursor is not None:
         raise InvalidParams(f"invalid cursor: {params.cursor}")
     return ExperimentalFeatureListResponse(data=[])
+
+
+@handler("experimentalFeature/enablement/set")
+async def experimental_feature_enablement_set(
+    conn: Connection, params: ExperimentalFeatureEnablementSetParams
+) -> ExperimentalFeatureEnablementSetResponse:
+    # As the reference for names it does not know: nothing changes, and the (empty) set of
+    # changed entries says so. This server has no feature flags, so every name is unknown.
+    return ExperimentalFeatureEnablementSetResponse(enablement={})

@@ -1,7 +1,7 @@
 """Thread attachments: ``thread/attachment/add|list|remove``, ``thread/attachmentOwner/list`` and
 the ``thread/attachment/updated`` notification.
 
-Owns: their params, results and notification models. Imports ``_base``, ``common`` and ``registry``.
+Owns: their params, results and notification models. Layer: protocol (imports ``_base``, ``common`` and ``registry``).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -3,7 +3,7 @@
 Owns: the one table of them. Each answers ``-32601`` with its reason (the server's dispatcher
 reads this table), and docs/compatibility.md lists the same table for people (a test keeps the
 two equal). A method in neither this table nor the registry is simply not implemented yet.
-Imports nothing from this project.
+Layer: protocol (imports nothing from this project).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 ``thread/section/changed`` notification.
 
 Owns: their params, results and notification models (``ThreadSection`` itself is part of
-``Thread``, in ``threads``). Imports ``_base``, ``common``, ``registry`` and ``threads``.
+``Thread``, in ``threads``). Layer: protocol (imports ``_base``, ``common``, ``registry`` and ``threads``).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

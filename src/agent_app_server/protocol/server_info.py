@@ -4,7 +4,7 @@ and its permission profiles.
 Owns: the params/result models of ``modelProvider/list``, ``modelProvider/config/write``,
 ``modelProvider/capabilities/read``, ``permissionProfile/list``, and the experimental
 ``server/diagnostics`` and ``mock/experimentalMethod`` (the reference's probe of the opt-in).
-Imports ``_base`` and ``common``.
+Layer: protocol (imports ``_base`` and ``common``).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -2,7 +2,7 @@
 (type, identity key) pair — a pull request, a ticket — found again from either side.
 
 Owns: the ``thread_attachments`` table's reads and writes (run on the store's worker thread) and
-its page cursors (the attachment's id, which is time-ordered). Imports only the standard library.
+its page cursors (the attachment's id, which is time-ordered). Layer: store (imports only the standard library).
 """
 
 from __future__ import annotations

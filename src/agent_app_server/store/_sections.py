@@ -4,7 +4,7 @@ across clients.
 Owns: the ``thread_sections`` table, and where a thread's membership is kept: in its ``extra``
 JSON as ``{"section": {"id", "enteredAt", "position"}}``, so that it travels with the thread
 record (unsaved threads keep it in memory until their first turn) and ``list_threads`` can filter
-and order by it. Functions here run on the store's worker thread. Imports only the standard library.
+and order by it. Functions here run on the store's worker thread. Layer: store (imports only the standard library).
 """
 
 from __future__ import annotations

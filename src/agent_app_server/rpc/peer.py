@@ -47,6 +47,11 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 #: How long in-flight handlers may run on after the client closed its side.
 _DRAIN_TIMEOUT_S = 10.0
+#: The deepest nesting of arrays and objects a message may have (the envelope counts as one
+#: level). The reference's parser refuses 128 levels and more; so do we, before any handler or
+#: encoder walks the value recursively.
+MAX_JSON_DEPTH = 127
+_TOO_DEEP = f"Parse error: JSON nested more than {MAX_JSON_DEPTH} levels deep (arrays and objects); flatten the message"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -183,7 +188,12 @@ class Peer:
                 return
             if frame is None:
                 return
-            self._handle_frame(frame)
+            try:
+                self._handle_frame(frame)
+            except Exception as exc:
+                # Whatever a message does, the connection keeps serving the next one.
+                log.exception("failed to handle an incoming message")
+                self._enqueue_error(None, InternalError(f"internal error reading a message: {type(exc).__name__}"))
             if len(pending) > limits.max_pending_requests // 2:
                 # Let cheap handlers finish before reading more, so a pipelined burst is served
                 # rather than refused; the hard bound still answers -32001 beyond it.
@@ -191,11 +201,9 @@ class Peer:
 
     def _handle_frame(self, frame: bytes | str) -> None:
         try:
-            message = json.loads(frame)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._enqueue_error(
-                None, ParseError(f"Parse error: invalid JSON ({exc}); send one JSON object per message")
-            )
+            message = _parse(frame)
+        except ParseError as error:
+            self._enqueue_error(None, error)
             return
         if not isinstance(message, dict):
             kind = "a batch (array)" if isinstance(message, list) else f"a JSON {type(message).__name__}"
@@ -406,6 +414,38 @@ class Peer:
         """Send a request to the client and wait for its answer (raises RemoteError on error)."""
         _, answer = self.start_request(method, params)
         return await answer
+
+
+def _parse(frame: bytes | str) -> Any:
+    """The frame's JSON value, or :class:`ParseError` (also for nesting beyond ``MAX_JSON_DEPTH``)."""
+    try:
+        value = json.loads(frame)
+    except RecursionError:
+        raise ParseError(_TOO_DEEP) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"Parse error: invalid JSON ({exc}); send one JSON object per message") from None
+    # Cheap bound first: a frame with few brackets cannot nest deeply.
+    if isinstance(frame, bytes):
+        brackets = frame.count(b"[") + frame.count(b"{")
+    else:
+        brackets = frame.count("[") + frame.count("{")
+    if brackets > MAX_JSON_DEPTH and _nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise ParseError(_TOO_DEEP)
+    return value
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects in ``value`` nest more than ``limit`` levels (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _valid_id(value: Any) -> bool:

@@ -1,0 +1,45 @@
+"""Frames that once killed the server or silenced a connection, over stdio and WebSocket.
+
+Each test is named after the defect it guards against (issue 18); each ends by checking that the
+same connection still answers a sentinel request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from agent_app_server.rpc.peer import MAX_JSON_DEPTH
+from support.wire import Wire
+
+SENTINEL = "thread/loaded/list"
+
+
+async def assert_still_serving(wire: Wire) -> None:
+    assert "result" in await wire.call(SENTINEL, {})
+    assert wire.alive()
+
+
+def nested_params(depth: int) -> str:
+    """A valid request whose whole message nests ``depth`` levels (envelope and params included)."""
+    inner = depth - 2
+    return json.dumps({"id": 41, "method": SENTINEL, "params": {"a": "@"}}).replace('"@"', "[" * inner + "]" * inner)
+
+
+@pytest.mark.compat("rpc:parse-error-reply")
+@pytest.mark.parametrize("frame", ["[" * 1000, nested_params(980), nested_params(MAX_JSON_DEPTH + 1)])
+async def test_deeply_nested_json_does_not_end_the_process_or_drop_the_connection(wire: Wire, frame: str) -> None:
+    before = len(wire.received)
+    await wire.send_text(frame)
+    await assert_still_serving(wire)
+    errors = [m for m in wire.received[before:] if "error" in m]
+    assert [(e["id"], e["error"]["code"]) for e in errors] == [(None, -32700)]
+    assert f"more than {MAX_JSON_DEPTH} levels" in errors[0]["error"]["message"]
+
+
+async def test_nesting_up_to_the_limit_is_accepted(wire: Wire) -> None:
+    answer = wire.expect(41, SENTINEL)
+    await wire.send_text(nested_params(MAX_JSON_DEPTH))
+    assert "result" in await asyncio.wait_for(answer, 20)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +45,35 @@ async def test_nesting_up_to_the_limit_is_accepted(wire: Wire) -> None:
     answer = wire.expect(41, SENTINEL)
     await wire.send_text(nested_params(MAX_JSON_DEPTH))
     assert "result" in await asyncio.wait_for(answer, 20)
+
+
+@pytest.mark.compat("rpc:lone-surrogates")
+@pytest.mark.parametrize(
+    "frame",
+    [
+        r'{"id": "\ud800", "method": "thread/loaded/list", "params": {}}',
+        r'{"id": 42, "method": "x\ud800", "params": {}}',
+        r'{"id": 42, "method": "thread/name/set", "params": {"threadId": "THREAD", "name": "\udc00"}}',
+    ],
+)
+async def test_a_lone_surrogate_to_be_echoed_back_does_not_silence_the_connection(wire: Wire, frame: str) -> None:
+    thread_id = (await wire.call("thread/start", {}))["result"]["thread"]["id"]
+    before = len(wire.received)
+    await wire.send_text(frame.replace("THREAD", thread_id))
+    await assert_still_serving(wire)
+    errors = [m for m in wire.received[before:] if "error" in m]
+    assert [(e["id"], e["error"]["code"]) for e in errors] == [(None, -32700)]
+    assert "lone surrogate" in errors[0]["error"]["message"]
+    thread = (await wire.call("thread/read", {"threadId": thread_id}))["result"]["thread"]
+    assert thread["name"] is None
+
+
+@pytest.mark.compat("rpc:lone-surrogates")
+async def test_a_reply_that_is_not_utf8_encodable_is_escaped_not_lost(wire: Wire, tmp_path: Path) -> None:
+    # os.listdir hands a file name that is not UTF-8 to Python as a lone surrogate (\udcff).
+    directory = tmp_path / "names"
+    directory.mkdir()
+    (directory / os.fsdecode(b"\xff.txt")).touch()
+    answer = await wire.call("fs/readDirectory", {"path": str(directory)})
+    assert [entry["fileName"] for entry in answer["result"]["entries"]] == ["\udcff.txt"]
+    await assert_still_serving(wire)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import logging
 import time
@@ -112,6 +113,7 @@ class Peer:
         self._awaiting_replies: dict[RequestId, asyncio.Future[Any]] = {}
         self._closed = False
         self._writer_task: asyncio.Task[None] | None = None
+        self._reader_task: asyncio.Task[None] | None = None
         self._overflow_task: asyncio.Task[None] | None = None
         self._write_error: BaseException | None = None
         #: When the write in progress began (None while the writer is idle).
@@ -124,14 +126,19 @@ class Peer:
     async def serve(self) -> None:
         """Read and dispatch until the peer closes its side; then flush replies and stop."""
         self._writer_task = asyncio.create_task(self._write_loop(), name="rpc-writer")
+        # A task of its own so that a writer that can no longer write stops the reading too.
+        reader = self._reader_task = asyncio.create_task(self._read_loop(), name="rpc-reader")
         try:
-            await self._read_loop()
+            await asyncio.wait([reader])
+            if not reader.cancelled():
+                reader.result()
             # Nobody will answer our own requests any more; handlers waiting on them must not hang.
             self._fail_awaiting_replies()
             # Requests already read still get their answers before we go.
             if self._pending_handlers:
                 await asyncio.wait(list(self._pending_handlers), timeout=_DRAIN_TIMEOUT_S)
         finally:
+            reader.cancel()
             await self._shutdown()
 
     async def _shutdown(self) -> None:
@@ -364,7 +371,12 @@ class Peer:
                 outbound.clear()
                 self._write_started = time.monotonic()
                 self._in_flight = len(batch)
-                await self._stream.send_many(batch)
+                try:
+                    await self._stream.send_many(batch)
+                except UnicodeEncodeError:
+                    # A lone surrogate (echoed from the client, or a file name that is not UTF-8)
+                    # goes out as the JSON escape it stands for: the message is still delivered.
+                    await self._stream.send_many([escape_unencodable(message) for message in batch])
                 self._write_started = None
                 self._in_flight = 0
                 if not self._writable.is_set() and len(outbound) <= low_water:
@@ -374,6 +386,16 @@ class Peer:
             self._write_error = exc
             self._closed = True
             self._writable.set()
+        except Exception as exc:
+            # Never a silent writer: a connection we cannot write to is closed, and said so.
+            log.exception("cannot write to the client; closing the connection")
+            self._write_error = exc
+            self._closed = True
+            self._writable.set()
+            if self._reader_task is not None:
+                self._reader_task.cancel()
+            with contextlib.suppress(Exception):
+                await self._stream.close("internal error while writing a message")
 
     async def wait_writable(self) -> None:
         """Wait while the outbound queue is above its high-water mark (for bulk producers)."""
@@ -416,8 +438,18 @@ class Peer:
         return await answer
 
 
+def escape_unencodable(message: str) -> str:
+    """``message`` with each lone surrogate written as its ``\\uXXXX`` escape.
+
+    In encoder output such characters occur only inside JSON strings, where the escape means the
+    same code unit, so the result is the same JSON value, now encodable as UTF-8.
+    """
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _parse(frame: bytes | str) -> Any:
-    """The frame's JSON value, or :class:`ParseError` (also for nesting beyond ``MAX_JSON_DEPTH``)."""
+    """The frame's JSON value, or :class:`ParseError` (also for nesting beyond ``MAX_JSON_DEPTH``
+    and for lone surrogates)."""
     try:
         value = json.loads(frame)
     except RecursionError:
@@ -431,7 +463,28 @@ def _parse(frame: bytes | str) -> Any:
         brackets = frame.count("[") + frame.count("{")
     if brackets > MAX_JSON_DEPTH and _nests_deeper_than(value, MAX_JSON_DEPTH):
         raise ParseError(_TOO_DEEP)
+    # Only a `\uD8xx`..`\uDFxx` escape can put a surrogate into a parsed string (raw bytes that
+    # are not UTF-8 fail above), and the parser joins proper pairs: any surrogate left is lone.
+    if isinstance(frame, bytes):
+        surrogate_escape = b"\\ud" in frame or b"\\uD" in frame
+    else:
+        surrogate_escape = "\\ud" in frame or "\\uD" in frame
+    if surrogate_escape:
+        _refuse_lone_surrogates(value)
     return value
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """As the reference: a lone surrogate is not Unicode text, so the message is not valid JSON.
+    Refused here, it can reach neither a handler nor the store."""
+    try:
+        _dumps(value).encode()
+    except UnicodeEncodeError as exc:
+        escape = f"\\u{ord(exc.object[exc.start]):04x}"
+        raise ParseError(
+            f"Parse error: lone surrogate `{escape}` in a string; JSON text must be valid Unicode "
+            "(a high surrogate \\ud800-\\udbff must be followed by a low one \\udc00-\\udfff)"
+        ) from None
 
 
 def _nests_deeper_than(value: Any, limit: int) -> bool:

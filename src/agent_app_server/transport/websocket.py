@@ -219,7 +219,9 @@ class WebSocketListener:
         authenticator = self._options.authenticator
         if authenticator is not None:
             try:
-                grant = authenticator.authenticate(headers.get("Authorization"))
+                # As the reference: of several Authorization headers the first one counts.
+                presented = headers.get_all("Authorization")
+                grant = authenticator.authenticate(presented[0] if presented else None)
             except AuthRejected as rejected:
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, rejected.reason)
             self._grants[connection] = grant

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent_app_server.rpc.peer import MAX_JSON_DEPTH
+from support.server_process import ServerProcess
 from support.wire import Wire
 
 SENTINEL = "thread/loaded/list"
@@ -77,3 +78,12 @@ async def test_a_reply_that_is_not_utf8_encodable_is_escaped_not_lost(wire: Wire
     answer = await wire.call("fs/readDirectory", {"path": str(directory)})
     assert [entry["fileName"] for entry in answer["result"]["entries"]] == ["\udcff.txt"]
     await assert_still_serving(wire)
+
+
+@pytest.mark.compat("rpc:lone-surrogates")
+async def test_a_surrogate_encoded_as_utf8_bytes_is_refused_as_invalid_utf8(server: ServerProcess) -> None:
+    before = len(server.received)
+    await server.send_raw(b'{"id": 7, "method": "x\xed\xa0\x80", "params": {}}\n')
+    assert "result" in await server.call(SENTINEL, {})
+    errors = [m for m in server.received[before:] if "error" in m]
+    assert [(e["id"], e["error"]["code"]) for e in errors] == [(None, -32700)]

@@ -451,25 +451,19 @@ def _parse(frame: bytes | str) -> Any:
     """The frame's JSON value, or :class:`ParseError` (also for nesting beyond ``MAX_JSON_DEPTH``
     and for lone surrogates)."""
     try:
-        value = json.loads(frame)
+        # Strict UTF-8: json.loads(bytes) would let encoded surrogates (ED A0 80) through.
+        text = frame.decode() if isinstance(frame, bytes) else frame
+        value = json.loads(text)
     except RecursionError:
         raise ParseError(_TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"Parse error: invalid JSON ({exc}); send one JSON object per message") from None
     # Cheap bound first: a frame with few brackets cannot nest deeply.
-    if isinstance(frame, bytes):
-        brackets = frame.count(b"[") + frame.count(b"{")
-    else:
-        brackets = frame.count("[") + frame.count("{")
-    if brackets > MAX_JSON_DEPTH and _nests_deeper_than(value, MAX_JSON_DEPTH):
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nests_deeper_than(value, MAX_JSON_DEPTH):
         raise ParseError(_TOO_DEEP)
-    # Only a `\uD8xx`..`\uDFxx` escape can put a surrogate into a parsed string (raw bytes that
-    # are not UTF-8 fail above), and the parser joins proper pairs: any surrogate left is lone.
-    if isinstance(frame, bytes):
-        surrogate_escape = b"\\ud" in frame or b"\\uD" in frame
-    else:
-        surrogate_escape = "\\ud" in frame or "\\uD" in frame
-    if surrogate_escape:
+    # Only a `\uD8xx`..`\uDFxx` escape can now put a surrogate into a parsed string, and the parser
+    # joins proper pairs: any surrogate left is lone.
+    if "\\ud" in text or "\\uD" in text:
         _refuse_lone_surrogates(value)
     return value
 

@@ -1,4 +1,5 @@
-"""JSON-RPC 2.0 peer, transport-independent: ids both ways, errors, backpressure.
+"""JSON-RPC 2.0, transport-independent: a pure protocol state (``state``: frames in, events out,
+ids both ways), the asyncio peer around it (``peer``: handlers, backpressure), and the errors.
 
 Layer: imports only ``protocol`` and ``transport``. Knows no method names.
 """
@@ -14,11 +15,22 @@ from .errors import (
     RpcError,
     ServerOverloaded,
 )
-from .peer import Dispatcher, Peer, PeerLimits, Reply, RequestId
+from .peer import Dispatcher, Peer, PeerLimits, Reply
+from .state import (
+    Incoming,
+    IncomingNotification,
+    IncomingRequest,
+    Refused,
+    RequestId,
+    RpcState,
+)
 
 __all__ = [
     "ConnectionClosed",
     "Dispatcher",
+    "Incoming",
+    "IncomingNotification",
+    "IncomingRequest",
     "InternalError",
     "InvalidParams",
     "InvalidRequest",
@@ -26,9 +38,11 @@ __all__ = [
     "ParseError",
     "Peer",
     "PeerLimits",
+    "Refused",
     "RemoteError",
     "Reply",
     "RequestId",
     "RpcError",
+    "RpcState",
     "ServerOverloaded",
 ]

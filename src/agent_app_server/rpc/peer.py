@@ -1,7 +1,11 @@
-"""A JSON-RPC 2.0 peer over any :class:`~agent_app_server.transport.MessageStream`.
+"""A JSON-RPC 2.0 peer over any :class:`~agent_app_server.transport.MessageStream`: the asyncio
+shell around :class:`~agent_app_server.rpc.state.RpcState`.
 
-Owns: envelope validation, request ids in both directions, concurrency and backpressure.
-Layer: imports ``transport`` only. Knows no method names: a :class:`Dispatcher` does.
+Owns: running handlers concurrently, the outbound queue and its writer, backpressure, and the
+futures of our requests to the client. What a frame means, the ids in both directions and the
+text of every message are the state object's.
+Layer: rpc (imports ``transport`` and ``protocol.envelope``). Knows no method names: a
+:class:`Dispatcher` does.
 
 Slow-consumer and overload policy (the contract this class enforces):
 
@@ -22,38 +26,32 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..protocol.envelope import encode_notification
 from ..transport.base import FrameTooLarge, MessageStream
-from .errors import (
-    ConnectionClosed,
-    InternalError,
-    InvalidRequest,
-    ParseError,
-    RemoteError,
-    RpcError,
-    ServerOverloaded,
+from .errors import ConnectionClosed, InternalError, InvalidRequest, RpcError, ServerOverloaded
+from .state import (
+    MAX_JSON_DEPTH,
+    Incoming,
+    IncomingNotification,
+    IncomingRequest,
+    Refused,
+    RequestId,
+    RpcState,
+    escape_unencodable,
 )
+
+__all__ = ["MAX_JSON_DEPTH", "Dispatcher", "Peer", "PeerLimits", "Reply", "RequestId"]
 
 log = logging.getLogger(__name__)
 
-RequestId = int | str
-
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
 #: How long in-flight handlers may run on after the client closed its side.
 _DRAIN_TIMEOUT_S = 10.0
-#: The deepest nesting of arrays and objects a message may have (the envelope counts as one
-#: level). The reference's parser refuses 128 levels and more; so do we, before any handler or
-#: encoder walks the value recursively.
-MAX_JSON_DEPTH = 127
-_TOO_DEEP = f"Parse error: JSON nested more than {MAX_JSON_DEPTH} levels deep (arrays and objects); flatten the message"
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class Dispatcher(Protocol):
@@ -109,8 +107,8 @@ class Peer:
         self._writable = asyncio.Event()
         self._writable.set()
         self._pending_handlers: set[asyncio.Task[None]] = set()
-        self._next_request_id = 0
-        self._awaiting_replies: dict[RequestId, asyncio.Future[Any]] = {}
+        #: Ids, parsing and the pending-id tables; answers to our requests resolve these futures.
+        self._state: RpcState[asyncio.Future[Any]] = RpcState()
         self._closed = False
         self._writer_task: asyncio.Task[None] | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -155,10 +153,9 @@ class Peer:
         self._writable.set()
 
     def _fail_awaiting_replies(self) -> None:
-        for future in self._awaiting_replies.values():
+        for future in self._state.abandon():
             if not future.done():
                 future.set_exception(ConnectionClosed("connection closed before the client answered"))
-        self._awaiting_replies.clear()
 
     async def close(self, reason: str = "") -> None:
         self._closed = True
@@ -189,7 +186,7 @@ class Peer:
             try:
                 frame = await self._stream.receive()
             except FrameTooLarge as too_large:
-                self._enqueue_error(None, InvalidRequest(str(too_large)))
+                self._enqueue(self._state.refuse(InvalidRequest(str(too_large))))
                 continue
             except (ConnectionError, OSError):
                 return
@@ -200,71 +197,37 @@ class Peer:
             except Exception as exc:
                 # Whatever a message does, the connection keeps serving the next one.
                 log.exception("failed to handle an incoming message")
-                self._enqueue_error(None, InternalError(f"internal error reading a message: {type(exc).__name__}"))
+                self._enqueue(
+                    self._state.refuse(InternalError(f"internal error reading a message: {type(exc).__name__}"))
+                )
             if len(pending) > limits.max_pending_requests // 2:
                 # Let cheap handlers finish before reading more, so a pipelined burst is served
                 # rather than refused; the hard bound still answers -32001 beyond it.
                 await asyncio.sleep(0)
 
     def _handle_frame(self, frame: bytes | str) -> None:
-        try:
-            message = _parse(frame)
-        except ParseError as error:
-            self._enqueue_error(None, error)
-            return
-        if not isinstance(message, dict):
-            kind = "a batch (array)" if isinstance(message, list) else f"a JSON {type(message).__name__}"
-            self._enqueue_error(
-                None,
-                InvalidRequest(f"Invalid request: expected a JSON object, got {kind}; batches are not supported"),
-            )
-            return
-        has_id = "id" in message
-        raw_id: RequestId = message.get("id")  # type: ignore[assignment]  # checked just below
-        if has_id and not _valid_id(raw_id):
-            self._enqueue_error(
-                None,
-                InvalidRequest(
-                    "Invalid request: `id` must be a string or an integer between -2^63 and 2^63-1, "
-                    f"got {_describe(raw_id)}"
-                ),
-            )
-            return
-        method = message.get("method")
-        if method is not None:
-            if not isinstance(method, str) or not method:
-                self._enqueue_error(
-                    raw_id if has_id else None,
-                    InvalidRequest(f"Invalid request: `method` must be a non-empty string, got {_describe(method)}"),
-                )
-                return
-            params = message.get("params")
-            if has_id:
-                self._start_request(raw_id, method, params)
-            else:
-                self._start_notification(method, params)
-            return
-        if has_id and ("result" in message or "error" in message):
-            self._resolve_reply(raw_id, message)
-            return
-        self._enqueue_error(
-            raw_id if has_id else None,
-            InvalidRequest(
-                "Invalid request: a message needs `method` (request/notification) or `result`/`error` (response)"
-            ),
-        )
+        event = self._state.receive(frame)
+        if type(event) is IncomingRequest:
+            self._start_request(event)
+        elif type(event) is Refused:
+            self._enqueue(event.reply)
+        elif type(event) is IncomingNotification:
+            self._start_notification(event.method, event.params)
+        elif type(event) is Incoming:
+            self._resolve(event)
 
-    def _start_request(self, request_id: RequestId, method: str, params: Any) -> None:
+    def _start_request(self, request: IncomingRequest) -> None:
         if len(self._pending_handlers) >= self._limits.max_pending_requests:
-            self._enqueue_error(request_id, ServerOverloaded())
+            self._enqueue_error(request.id, ServerOverloaded())
             return
-        task = asyncio.create_task(self._run_request(request_id, method, params))
+        task = asyncio.create_task(self._run_request(request))
         self._pending_handlers.add(task)
         task.add_done_callback(self._pending_handlers.discard)
 
-    async def _run_request(self, request_id: RequestId, method: str, params: Any) -> None:
+    async def _run_request(self, request: IncomingRequest) -> None:
+        request_id, method = request.id, request.method
         try:
-            result = await self._dispatcher.handle_request(method, params, request_id)
+            result = await self._dispatcher.handle_request(method, request.params, request_id)
         except RpcError as error:
             self._enqueue_error(request_id, error)
             return
@@ -281,7 +244,7 @@ class Peer:
         if isinstance(result, Reply):
             result, then = result.result, result.then
         try:
-            encoded = _dumps({"id": request_id, "result": result})
+            encoded = self._state.result(request_id, result)
         except (TypeError, ValueError) as exc:
             log.exception("result of %s is not JSON-serializable", method)
             self._enqueue_error(request_id, InternalError(f"internal error in {method}: unserializable result ({exc})"))
@@ -302,21 +265,15 @@ class Peer:
         except Exception:
             log.exception("notification handler for %s failed", method)
 
-    def _resolve_reply(self, request_id: RequestId, message: dict[str, Any]) -> None:
-        future = self._awaiting_replies.pop(request_id, None)
-        if future is None or future.done():
-            log.debug("ignoring a response to unknown request id %r", request_id)
+    @staticmethod
+    def _resolve(answer: Incoming[asyncio.Future[Any]]) -> None:
+        future = answer.token
+        if future.done():
             return
-        if "error" in message:
-            error = message["error"]
-            if isinstance(error, dict):
-                future.set_exception(
-                    RemoteError(int(error.get("code", 0) or 0), str(error.get("message", "")), error.get("data"))
-                )
-            else:
-                future.set_exception(RemoteError(0, f"malformed error object: {error!r}"))
+        if answer.error is not None:
+            future.set_exception(answer.error)
         else:
-            future.set_result(message.get("result"))
+            future.set_result(answer.result)
 
     # ----------------------------------------------------------------- writing
 
@@ -353,8 +310,8 @@ class Peer:
         self._overflow_timer = None
         self._check_overflow()
 
-    def _enqueue_error(self, request_id: RequestId | None, error: RpcError) -> None:
-        self._enqueue(_dumps({"id": request_id, "error": error.to_wire()}))
+    def _enqueue_error(self, request_id: RequestId, error: RpcError) -> None:
+        self._enqueue(self._state.error(request_id, error))
 
     async def _write_loop(self) -> None:
         outbound = self._outbound
@@ -405,9 +362,7 @@ class Peer:
 
     def send_notification(self, method: str, params: Any, **top_level: Any) -> None:
         """Queue a notification; ``top_level`` adds envelope fields such as ``emittedAtMs``."""
-        message: dict[str, Any] = {"method": method, "params": params}
-        message.update(top_level)
-        self._enqueue(_dumps(message))
+        self._enqueue(encode_notification(method, params, **top_level))
 
     def send_encoded(self, encoded: str) -> None:
         """Queue an already-serialized message (notifications fanned out to many peers)."""
@@ -418,17 +373,15 @@ class Peer:
         (for callers that must know the id before the answer, e.g. to announce its resolution)."""
         if self._closed:
             raise ConnectionClosed("connection is closed")
-        request_id = self._next_request_id
-        self._next_request_id += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._awaiting_replies[request_id] = future
-        self._enqueue(_dumps({"id": request_id, "method": method, "params": params}))
+        request_id, encoded = self._state.request(method, params, future)
+        self._enqueue(encoded)
 
         async def answer() -> Any:
             try:
                 return await future
             finally:
-                self._awaiting_replies.pop(request_id, None)
+                self._state.forget(request_id)
 
         return request_id, answer()
 
@@ -436,89 +389,3 @@ class Peer:
         """Send a request to the client and wait for its answer (raises RemoteError on error)."""
         _, answer = self.start_request(method, params)
         return await answer
-
-
-def escape_unencodable(message: str) -> str:
-    """``message`` with each lone surrogate written as its ``\\uXXXX`` escape.
-
-    In encoder output such characters occur only inside JSON strings, where the escape means the
-    same code unit, so the result is the same JSON value, now encodable as UTF-8.
-    """
-    return message.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _parse(frame: bytes | str) -> Any:
-    """The frame's JSON value, or :class:`ParseError` (also for nesting beyond ``MAX_JSON_DEPTH``
-    and for lone surrogates)."""
-    try:
-        # Strict UTF-8: json.loads(bytes) would let encoded surrogates (ED A0 80) through.
-        text = frame.decode() if isinstance(frame, bytes) else frame
-        value = json.loads(text)
-    except RecursionError:
-        raise ParseError(_TOO_DEEP) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(f"Parse error: invalid JSON ({exc}); send one JSON object per message") from None
-    # Cheap bound first: a frame with few brackets cannot nest deeply.
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nests_deeper_than(value, MAX_JSON_DEPTH):
-        raise ParseError(_TOO_DEEP)
-    # Only a `\uD8xx`..`\uDFxx` escape can now put a surrogate into a parsed string, and the parser
-    # joins proper pairs: any surrogate left is lone.
-    if "\\ud" in text or "\\uD" in text:
-        _refuse_lone_surrogates(value)
-    return value
-
-
-def _refuse_lone_surrogates(value: Any) -> None:
-    """As the reference: a lone surrogate is not Unicode text, so the message is not valid JSON.
-    Refused here, it can reach neither a handler nor the store."""
-    try:
-        _dumps(value).encode()
-    except UnicodeEncodeError as exc:
-        escape = f"\\u{ord(exc.object[exc.start]):04x}"
-        raise ParseError(
-            f"Parse error: lone surrogate `{escape}` in a string; JSON text must be valid Unicode "
-            "(a high surrogate \\ud800-\\udbff must be followed by a low one \\udc00-\\udfff)"
-        ) from None
-
-
-def _nests_deeper_than(value: Any, limit: int) -> bool:
-    """Whether arrays/objects in ``value`` nest more than ``limit`` levels (iteratively: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False
-
-
-def _valid_id(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return _INT64_MIN <= value <= _INT64_MAX
-    return isinstance(value, str)
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) else repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{_json_type(value)} {text}"
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

@@ -81,9 +81,9 @@ class Case:
 
 class FrameGenerator:
     """Deterministic for a seed. ``text_only``: no invalid UTF-8 (a WebSocket text frame cannot
-    carry it; the library refuses to send it)."""
+    carry it; the library refuses to send it). ``huge_strings``: include strings of up to 1 MB."""
 
-    def __init__(self, seed: int, *, text_only: bool = False) -> None:
+    def __init__(self, seed: int, *, text_only: bool = False, huge_strings: bool = True) -> None:
         self._random = random.Random(seed)
         self._text_only = text_only
         self._next_id = 0
@@ -104,8 +104,9 @@ class FrameGenerator:
             (self._trailing_garbage, 1),
             (self._not_an_object, 1),
             (self._no_method, 1),
-            (self._huge_string, 1),
         ]
+        if huge_strings:
+            kinds.append((self._huge_string, 1))
         if not text_only:
             kinds.append((self._invalid_utf8, 2))
         self._kinds = [kind for kind, weight in kinds for _ in range(weight)]

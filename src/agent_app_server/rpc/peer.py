@@ -28,12 +28,13 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..protocol.envelope import encode_notification
 from ..transport.base import FrameTooLarge, MessageStream
+from ._eager import resume, start_eagerly
 from .errors import ConnectionClosed, InternalError, InvalidRequest, RpcError, ServerOverloaded
 from .state import (
     MAX_JSON_DEPTH,
@@ -49,6 +50,7 @@ from .state import (
 __all__ = ["MAX_JSON_DEPTH", "Dispatcher", "Peer", "PeerLimits", "Reply", "RequestId"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: How long in-flight handlers may run on after the client closed its side.
 _DRAIN_TIMEOUT_S = 10.0
@@ -103,13 +105,19 @@ class Peer:
         self._limits = limits or PeerLimits()
         self._on_overflow = on_overflow
         self._outbound: collections.deque[str] = collections.deque()
-        self._outbound_ready = asyncio.Event()
+        #: A write is in progress (``_write_out`` runs); what is queued meanwhile follows it.
+        self._writing = False
+        #: A flush is scheduled for the end of this loop iteration.
+        self._flush_scheduled = False
+        #: The reader is handling frames; it flushes before it waits, batching their replies.
+        self._reading = False
         self._writable = asyncio.Event()
         self._writable.set()
         self._pending_handlers: set[asyncio.Task[None]] = set()
         #: Ids, parsing and the pending-id tables; answers to our requests resolve these futures.
         self._state: RpcState[asyncio.Future[Any]] = RpcState()
         self._closed = False
+        #: The write that had to wait for the transport (None when writes completed at once).
         self._writer_task: asyncio.Task[None] | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._overflow_task: asyncio.Task[None] | None = None
@@ -123,7 +131,6 @@ class Peer:
 
     async def serve(self) -> None:
         """Read and dispatch until the peer closes its side; then flush replies and stop."""
-        self._writer_task = asyncio.create_task(self._write_loop(), name="rpc-writer")
         # A task of its own so that a writer that can no longer write stops the reading too.
         reader = self._reader_task = asyncio.create_task(self._read_loop(), name="rpc-reader")
         try:
@@ -144,12 +151,13 @@ class Peer:
         self._fail_awaiting_replies()
         for task in list(self._pending_handlers):
             task.cancel()
-        self._outbound_ready.set()
-        if self._writer_task is not None:
+        self._flush()
+        writer = self._writer_task
+        if writer is not None and not writer.done():
             try:
-                await asyncio.wait_for(self._writer_task, timeout=5)
+                await asyncio.wait_for(writer, timeout=5)
             except (TimeoutError, Exception):
-                self._writer_task.cancel()
+                writer.cancel()
         self._writable.set()
 
     def _fail_awaiting_replies(self) -> None:
@@ -159,7 +167,7 @@ class Peer:
 
     async def close(self, reason: str = "") -> None:
         self._closed = True
-        self._outbound_ready.set()
+        self._flush()
         await self._stream.close(reason)
 
     @property
@@ -176,34 +184,58 @@ class Peer:
     async def _read_loop(self) -> None:
         pending = self._pending_handlers
         limits = self._limits
-        while not self._closed:
-            if len(self._outbound) >= limits.outbound_high_water:
-                # Stop reading while the client is not reading our replies (see module docstring).
-                self._writable.clear()
-                await self._writable.wait()
-                if self._closed:
+        self._reading = True
+        try:
+            while not self._closed:
+                if len(self._outbound) >= limits.outbound_high_water:
+                    # Stop reading while the client is not reading our replies (see module docstring).
+                    self._writable.clear()
+                    await self._idle(self._writable.wait())
+                    if self._closed:
+                        return
+                try:
+                    frame = await self._idle_if_waiting(self._stream.receive())
+                except FrameTooLarge as too_large:
+                    self._enqueue(self._state.refuse(InvalidRequest(str(too_large))))
+                    continue
+                except (ConnectionError, OSError):
                     return
-            try:
-                frame = await self._stream.receive()
-            except FrameTooLarge as too_large:
-                self._enqueue(self._state.refuse(InvalidRequest(str(too_large))))
-                continue
-            except (ConnectionError, OSError):
-                return
-            if frame is None:
-                return
-            try:
-                self._handle_frame(frame)
-            except Exception as exc:
-                # Whatever a message does, the connection keeps serving the next one.
-                log.exception("failed to handle an incoming message")
-                self._enqueue(
-                    self._state.refuse(InternalError(f"internal error reading a message: {type(exc).__name__}"))
-                )
-            if len(pending) > limits.max_pending_requests // 2:
-                # Let cheap handlers finish before reading more, so a pipelined burst is served
-                # rather than refused; the hard bound still answers -32001 beyond it.
-                await asyncio.sleep(0)
+                if frame is None:
+                    return
+                try:
+                    self._handle_frame(frame)
+                except Exception as exc:
+                    # Whatever a message does, the connection keeps serving the next one.
+                    log.exception("failed to handle an incoming message")
+                    self._enqueue(
+                        self._state.refuse(InternalError(f"internal error reading a message: {type(exc).__name__}"))
+                    )
+                if len(pending) > limits.max_pending_requests // 2:
+                    # Let cheap handlers finish before reading more, so a pipelined burst is served
+                    # rather than refused; the hard bound still answers -32001 beyond it.
+                    await self._idle(asyncio.sleep(0))
+        finally:
+            self._reading = False
+            self._flush()
+
+    async def _idle_if_waiting(self, receiving: Coroutine[Any, Any, T]) -> T:
+        """``await receiving``, but when it has to wait for input, first write what the frames
+        read so far produced: replies to a pipelined burst go out in one write, and the reply to a
+        lone request in the same loop step that read it."""
+        try:
+            waiting_on = receiving.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        return await self._idle(resume(receiving, waiting_on))
+
+    async def _idle(self, waiting: Awaitable[T]) -> T:
+        """The reader waits: replies queued until now are written now, later ones as they come."""
+        self._reading = False
+        self._flush()
+        try:
+            return await waiting
+        finally:
+            self._reading = True
 
     def _handle_frame(self, frame: bytes | str) -> None:
         event = self._state.receive(frame)
@@ -220,9 +252,7 @@ class Peer:
         if len(self._pending_handlers) >= self._limits.max_pending_requests:
             self._enqueue_error(request.id, ServerOverloaded())
             return
-        task = asyncio.create_task(self._run_request(request))
-        self._pending_handlers.add(task)
-        task.add_done_callback(self._pending_handlers.discard)
+        self._track(start_eagerly(self._run_request(request)))
 
     async def _run_request(self, request: IncomingRequest) -> None:
         request_id, method = request.id, request.method
@@ -254,9 +284,13 @@ class Peer:
             then()
 
     def _start_notification(self, method: str, params: Any) -> None:
-        task = asyncio.create_task(self._run_notification(method, params))
-        self._pending_handlers.add(task)
-        task.add_done_callback(self._pending_handlers.discard)
+        self._track(start_eagerly(self._run_notification(method, params)))
+
+    def _track(self, task: asyncio.Task[None] | None) -> None:
+        """A handler that had to wait: it counts against the ingress bound until it ends."""
+        if task is not None:
+            self._pending_handlers.add(task)
+            task.add_done_callback(self._pending_handlers.discard)
 
     async def _run_notification(self, method: str, params: Any) -> None:
         # A failing notification handler never kills the connection; there is nobody to answer.
@@ -281,10 +315,25 @@ class Peer:
         if self._closed:
             return
         self._outbound.append(encoded)
-        self._outbound_ready.set()
+        if not (self._writing or self._reading or self._flush_scheduled):
+            # Everything queued during this loop step goes out in one write.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         hard = self._limits.outbound_hard_limit
         if hard is not None and len(self._outbound) + self._in_flight > hard and self._on_overflow is not None:
             self._check_overflow()
+
+    def _flush(self) -> None:
+        """Start writing what is queued, unless a write is already under way (it takes the rest)."""
+        self._flush_scheduled = False
+        if self._writing or not self._outbound:
+            return
+        self._writing = True
+        # Usually the transport takes the batch at once and this returns having written it; a
+        # transport that must wait (a full pipe or socket) continues in a task.
+        task = start_eagerly(self._write_out())
+        if task is not None:
+            self._writer_task = task
 
     def _check_overflow(self) -> None:
         """Past the hard limit: give up on the client once its current write has been blocked
@@ -313,17 +362,11 @@ class Peer:
     def _enqueue_error(self, request_id: RequestId, error: RpcError) -> None:
         self._enqueue(self._state.error(request_id, error))
 
-    async def _write_loop(self) -> None:
+    async def _write_out(self) -> None:
         outbound = self._outbound
         low_water = self._limits.outbound_high_water // 2
         try:
-            while True:
-                if not outbound:
-                    if self._closed:
-                        return
-                    self._outbound_ready.clear()
-                    await self._outbound_ready.wait()
-                    continue
+            while outbound:
                 batch = list(outbound)
                 outbound.clear()
                 self._write_started = time.monotonic()
@@ -342,17 +385,21 @@ class Peer:
             # The client went away; nobody is left to read what remains.
             self._write_error = exc
             self._closed = True
+            outbound.clear()
             self._writable.set()
         except Exception as exc:
             # Never a silent writer: a connection we cannot write to is closed, and said so.
             log.exception("cannot write to the client; closing the connection")
             self._write_error = exc
             self._closed = True
+            outbound.clear()
             self._writable.set()
             if self._reader_task is not None:
                 self._reader_task.cancel()
             with contextlib.suppress(Exception):
                 await self._stream.close("internal error while writing a message")
+        finally:
+            self._writing = False
 
     async def wait_writable(self) -> None:
         """Wait while the outbound queue is above its high-water mark (for bulk producers)."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from json.encoder import encode_basestring  # the C-accelerated string escaper
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]  # C accelerators
 from typing import Any
 
 __all__ = [
@@ -28,8 +29,34 @@ __all__ = [
     "with_seq",
 ]
 
-#: Compact JSON, non-ASCII written as is (the transport encodes the text as UTF-8).
-encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _one_encoder() -> Callable[[Any], str]:
+    """Compact JSON, non-ASCII written as is (the transport encodes the text as UTF-8).
+
+    ``JSONEncoder.encode`` builds a new C encoder on every call; this one is built once. Without
+    the per-call cycle check a cyclic value raises RecursionError instead of ValueError.
+    """
+    standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    if c_make_encoder is None:
+        return standard
+    try:
+        c_encode = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False, True)
+    except TypeError:  # another signature in another Python version
+        return standard
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return encode_basestring(value)
+        return "".join(c_encode(value, 0))
+
+    return encode
+
+
+encode_json = _one_encoder()
 
 
 def now_ms() -> int:

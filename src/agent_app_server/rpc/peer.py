@@ -275,7 +275,7 @@ class Peer:
             result, then = result.result, result.then
         try:
             encoded = self._state.result(request_id, result)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             log.exception("result of %s is not JSON-serializable", method)
             self._enqueue_error(request_id, InternalError(f"internal error in {method}: unserializable result ({exc})"))
             return

@@ -13,7 +13,6 @@ Layer: rpc (imports ``protocol.envelope`` and ``rpc.errors``).
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -44,7 +43,7 @@ MAX_JSON_DEPTH = 127
 _TOO_DEEP = f"Parse error: JSON nested more than {MAX_JSON_DEPTH} levels deep (arrays and objects); flatten the message"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IncomingRequest:
     """A client request; answer it with :meth:`RpcState.result` or :meth:`RpcState.error`."""
 
@@ -53,13 +52,13 @@ class IncomingRequest:
     params: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IncomingNotification:
     method: str
     params: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Incoming(Generic[Token]):
     """The client's answer to one of our requests: ``token`` is what :meth:`RpcState.request`
     was given; ``error`` is set when the client answered with an error."""
@@ -69,7 +68,7 @@ class Incoming(Generic[Token]):
     error: RemoteError | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Refused:
     """A frame that is not a valid message: ``reply`` is the error to send back."""
 
@@ -87,7 +86,7 @@ class RpcState(Generic[Token]):
         #: Our requests awaiting the client's answer: id → the caller's token.
         self._awaiting: dict[RequestId, Token] = {}
         #: Client requests not answered yet (a client may reuse an id: each use is answered).
-        self._in_flight: Counter[RequestId] = Counter()
+        self._in_flight: dict[RequestId, int] = {}
 
     # ------------------------------------------------------------------ frames in
 
@@ -121,7 +120,8 @@ class RpcState(Generic[Token]):
                     InvalidRequest(f"Invalid request: `method` must be a non-empty string, got {_describe(method)}"),
                 )
             if has_id:
-                self._in_flight[raw_id] += 1
+                in_flight = self._in_flight
+                in_flight[raw_id] = in_flight.get(raw_id, 0) + 1
                 return IncomingRequest(raw_id, method, message.get("params"))
             return IncomingNotification(method, message.get("params"))
         if has_id and ("result" in message or "error" in message):
@@ -161,8 +161,8 @@ class RpcState(Generic[Token]):
     # ------------------------------------------------------------------ answers out
 
     def result(self, request_id: RequestId, result: Any) -> str:
-        """The reply to a request in flight. Raises TypeError/ValueError when ``result`` is not
-        JSON (the request stays in flight, to be answered with an error)."""
+        """The reply to a request in flight. Raises TypeError/ValueError/RecursionError when
+        ``result`` is not JSON (the request stays in flight, to be answered with an error)."""
         encoded = encode_result(request_id, result)
         self._settle(request_id)
         return encoded
@@ -176,7 +176,7 @@ class RpcState(Generic[Token]):
     def _settle(self, request_id: RequestId) -> None:
         # Ids are never booleans (refused on receipt), so 1 and "1" are the only look-alikes and
         # a dict tells those apart.
-        count = self._in_flight[request_id]
+        count = self._in_flight.get(request_id, 0)
         if count <= 0:
             raise RuntimeError(f"request {request_id!r} is not in flight: it was answered already or never received")
         if count == 1:
@@ -186,7 +186,7 @@ class RpcState(Generic[Token]):
 
     @property
     def requests_in_flight(self) -> int:
-        return self._in_flight.total()
+        return sum(self._in_flight.values())
 
     # ------------------------------------------------------------------ our requests
 

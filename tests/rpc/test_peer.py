@@ -18,7 +18,7 @@ from agent_app_server.rpc import (
     Reply,
     RequestId,
 )
-from agent_app_server.rpc.peer import MAX_JSON_DEPTH
+from agent_app_server.rpc.state import MAX_JSON_DEPTH
 from agent_app_server.transport import MemoryStream, memory_pair
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_app_server.rpc.peer import MAX_JSON_DEPTH
+from agent_app_server.rpc.state import MAX_JSON_DEPTH
 from support.server_process import ServerProcess
 from support.wire import Wire
 

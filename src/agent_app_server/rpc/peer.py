@@ -36,18 +36,9 @@ from ..protocol.envelope import encode_notification
 from ..transport.base import FrameTooLarge, MessageStream
 from ._eager import resume, start_eagerly
 from .errors import ConnectionClosed, InternalError, InvalidRequest, RpcError, ServerOverloaded
-from .state import (
-    MAX_JSON_DEPTH,
-    Incoming,
-    IncomingNotification,
-    IncomingRequest,
-    Refused,
-    RequestId,
-    RpcState,
-    escape_unencodable,
-)
+from .state import Incoming, IncomingNotification, IncomingRequest, Refused, RequestId, RpcState, escape_unencodable
 
-__all__ = ["MAX_JSON_DEPTH", "Dispatcher", "Peer", "PeerLimits", "Reply", "RequestId"]
+__all__ = ["Dispatcher", "Peer", "PeerLimits", "Reply", "RequestId"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

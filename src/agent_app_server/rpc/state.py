@@ -29,6 +29,7 @@ __all__ = [
     "RequestId",
     "RpcState",
     "escape_unencodable",
+    "json_type",
 ]
 
 RequestId = int | str
@@ -283,10 +284,11 @@ def _describe(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, float) else repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
-    return f"{_json_type(value)} {text}"
+    return f"{json_type(value)} {text}"
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type of a parsed value, as a client would name it (``"array"``, ``"null"``...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -20,6 +20,7 @@ from ..core.threads import ClientIdentity
 from ..protocol import EXPERIMENTAL_CONTEXT_KEY, METHODS, ExperimentalNotEnabled, WireModel
 from ..protocol.envelope import stamped_notification
 from ..rpc import InvalidParams, InvalidRequest, MethodNotFound, Peer, Reply, RequestId
+from ..rpc.state import json_type
 
 if TYPE_CHECKING:
     from .app import AppServer
@@ -205,15 +206,8 @@ def _short(value: Any) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "null" if value is None else "an object"
+    kind = json_type(value)
+    return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 Handler = Callable[[Connection, Any], Any]

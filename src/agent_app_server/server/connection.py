@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,9 @@ from pydantic import ValidationError
 
 from ..core.threads import ClientIdentity
 from ..protocol import EXPERIMENTAL_CONTEXT_KEY, METHODS, ExperimentalNotEnabled, WireModel
+from ..protocol.envelope import stamped_notification
 from ..rpc import InvalidParams, InvalidRequest, MethodNotFound, Peer, Reply, RequestId
+from ..rpc.state import json_type
 from ..store import ThreadNotFound
 
 if TYPE_CHECKING:
@@ -29,18 +30,13 @@ _connection_ids = itertools.count(1)
 #: The request's params as the client sent them, for the few fields beyond the reference's schema
 #: (``capabilities.eventReplay``, ``thread/resume.afterSeq``) that the wire models do not carry.
 _raw_params: ContextVar[Any] = ContextVar("raw_params", default=None)
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def encode_notification(method: str, params: Any) -> str:
     """The wire form of a notification, serialized once however many clients receive it."""
     if isinstance(params, WireModel):
         params = params.to_wire()
-    return _dumps({"method": method, "params": params, "emittedAtMs": now_ms()})
+    return stamped_notification(method, params)
 
 
 class Connection:
@@ -214,15 +210,8 @@ def _short(value: Any) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "null" if value is None else "an object"
+    kind = json_type(value)
+    return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 Handler = Callable[[Connection, Any], Any]

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..protocol.envelope import with_seq as with_seq  # re-exported: the server numbers live notifications
 from ..rpc import InvalidRequest
 from ..store import NotificationLog
 
@@ -50,11 +51,6 @@ EXPIRY_INTERVAL_S = 3600.0
 SWEEP_INTERVAL_S = 10.0
 
 Entry = tuple[int, str, str]  # (seq, method, encoded message without seq)
-
-
-def with_seq(encoded: str, seq: int) -> str:
-    """The opted-in form: ``seq`` added at the top level (``encoded`` is a JSON object)."""
-    return f'{encoded[:-1]},"seq":{seq}}}'
 
 
 class _ThreadEvents:

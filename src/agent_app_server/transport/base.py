@@ -28,7 +28,11 @@ class MessageStream(Protocol):
         ...
 
     async def send_many(self, messages: Sequence[str]) -> None:
-        """Write messages in order; returns once the transport has accepted them."""
+        """Write messages in order; returns once the transport has accepted them.
+
+        Raises :class:`UnicodeEncodeError`, having written none of them, when a message cannot be
+        encoded as UTF-8 (a lone surrogate).
+        """
         ...
 
     async def close(self, reason: str = "") -> None: ...

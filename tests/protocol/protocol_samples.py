@@ -579,6 +579,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **server_info_methods(),
         **attachment_methods(),
         **section_methods(),
+        **terminal_methods(),
         **surface_methods(),
     }
 
@@ -1092,5 +1093,37 @@ CLIENT_PARAMS.update(
         "threadSection/update": {"sectionId": "s1", "name": "Work", "appearance": None},
         "threadSection/delete": {"sectionId": "s1"},
         "thread/section/move": {"threadId": THREAD_ID, "sectionId": None},
+    }
+)
+
+
+def terminal_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for background terminals."""
+    from agent_app_server.protocol import terminals as t
+
+    terminal = t.ThreadBackgroundTerminal(
+        process_id="4242", item_id="call_1", command="sleep 30", cwd=CWD, os_pid=4242, rss_kb=1024
+    )
+    return {
+        "thread/backgroundTerminals/list": (
+            t.ThreadBackgroundTerminalsListParams(thread_id=THREAD_ID, limit=10),
+            t.ThreadBackgroundTerminalsListResponse(data=[terminal]),
+        ),
+        "thread/backgroundTerminals/terminate": (
+            t.ThreadBackgroundTerminalsTerminateParams(thread_id=THREAD_ID, process_id="4242"),
+            t.ThreadBackgroundTerminalsTerminateResponse(terminated=True),
+        ),
+        "thread/backgroundTerminals/clean": (
+            t.ThreadBackgroundTerminalsCleanParams(thread_id=THREAD_ID),
+            t.ThreadBackgroundTerminalsCleanResponse(),
+        ),
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/backgroundTerminals/list": {"threadId": THREAD_ID},
+        "thread/backgroundTerminals/terminate": {"threadId": THREAD_ID, "processId": "4242"},
+        "thread/backgroundTerminals/clean": {"threadId": THREAD_ID},
     }
 )

@@ -460,6 +460,13 @@ EXPORTED += [
     "ThreadSectionMoveResponse",
     "ThreadSectionUpdateParams",
     "ThreadSectionUpdateResponse",
+    "ThreadBackgroundTerminal",
+    "ThreadBackgroundTerminalsCleanParams",
+    "ThreadBackgroundTerminalsCleanResponse",
+    "ThreadBackgroundTerminalsListParams",
+    "ThreadBackgroundTerminalsListResponse",
+    "ThreadBackgroundTerminalsTerminateParams",
+    "ThreadBackgroundTerminalsTerminateResponse",
     "ModelListParams",
     "ModelListResponse",
     "ModelServiceTier",
@@ -696,9 +703,18 @@ REGISTERED_METHODS += [
     "permissionProfile/list",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/backgroundTerminals/list",
+    "thread/backgroundTerminals/terminate",
+    "thread/backgroundTerminals/clean",
 ]
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
-EXPERIMENTAL_METHODS = {"server/diagnostics", "mock/experimentalMethod"}
+EXPERIMENTAL_METHODS = {
+    "server/diagnostics",
+    "mock/experimentalMethod",
+    "thread/backgroundTerminals/list",
+    "thread/backgroundTerminals/terminate",
+    "thread/backgroundTerminals/clean",
+}
 
 REGISTERED_SERVER_REQUESTS = [
     "item/commandExecution/requestApproval",

@@ -170,8 +170,36 @@ METHOD_TABLE.update(
         "mock/experimentalMethod": ("server_info", "MockExperimentalMethodParams", "MockExperimentalMethodResponse"),
     }
 )
+# Commands a thread's turns left running (experimental).
+METHOD_TABLE.update(
+    {
+        "thread/backgroundTerminals/list": (
+            "terminals",
+            "ThreadBackgroundTerminalsListParams",
+            "ThreadBackgroundTerminalsListResponse",
+        ),
+        "thread/backgroundTerminals/terminate": (
+            "terminals",
+            "ThreadBackgroundTerminalsTerminateParams",
+            "ThreadBackgroundTerminalsTerminateResponse",
+        ),
+        "thread/backgroundTerminals/clean": (
+            "terminals",
+            "ThreadBackgroundTerminalsCleanParams",
+            "ThreadBackgroundTerminalsCleanResponse",
+        ),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
-EXPERIMENTAL_METHODS: frozenset[str] = frozenset({"server/diagnostics", "mock/experimentalMethod"})
+EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
+    {
+        "server/diagnostics",
+        "mock/experimentalMethod",
+        "thread/backgroundTerminals/list",
+        "thread/backgroundTerminals/terminate",
+        "thread/backgroundTerminals/clean",
+    }
+)
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}

@@ -61,6 +61,14 @@ _MODULE_OF: dict[str, str] = {
     **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
     **dict.fromkeys(
         [
+            "thread/backgroundTerminals/list",
+            "thread/backgroundTerminals/terminate",
+            "thread/backgroundTerminals/clean",
+        ],
+        "terminals",
+    ),
+    **dict.fromkeys(
+        [
             "threadSection/list",
             "threadSection/create",
             "threadSection/update",

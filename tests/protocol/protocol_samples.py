@@ -580,6 +580,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **attachment_methods(),
         **section_methods(),
         **terminal_methods(),
+        **thread_settings_samples()[0],
         **surface_methods(),
     }
 
@@ -664,6 +665,7 @@ def notifications() -> dict[str, WireModel]:
         **tools_notifications(),
         **attachment_notifications(),
         **section_notifications(),
+        **thread_settings_samples()[1],
         **surface_notifications(),
     }
 
@@ -1127,3 +1129,33 @@ CLIENT_PARAMS.update(
         "thread/backgroundTerminals/clean": {"threadId": THREAD_ID},
     }
 )
+
+
+def thread_settings_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread settings: the method and its notification."""
+    from agent_app_server.protocol import thread_settings as ts
+    from agent_app_server.protocol.methods import CollaborationMode, Settings
+
+    settings = ts.ThreadSettings(
+        model="mock-model",
+        model_provider="mock",
+        cwd=CWD,
+        approval_policy="on-request",
+        approvals_reviewer="user",
+        sandbox_policy={"type": "readOnly", "networkAccess": False},
+        active_permission_profile=ts.ActivePermissionProfile(id=":read-only"),
+        collaboration_mode=CollaborationMode(mode="default", settings=Settings(model="mock-model")),
+    )
+    method = {
+        "thread/settings/update": (
+            ts.ThreadSettingsUpdateParams(thread_id=THREAD_ID, model="other", effort="high"),
+            ts.ThreadSettingsUpdateResponse(),
+        )
+    }
+    notification = {
+        "thread/settings/updated": ts.ThreadSettingsUpdatedNotification(thread_id=THREAD_ID, thread_settings=settings)
+    }
+    return method, notification
+
+
+CLIENT_PARAMS.update({"thread/settings/update": {"threadId": THREAD_ID, "model": "other", "permissions": ":workspace"}})

@@ -467,6 +467,15 @@ EXPORTED += [
     "ThreadBackgroundTerminalsListResponse",
     "ThreadBackgroundTerminalsTerminateParams",
     "ThreadBackgroundTerminalsTerminateResponse",
+    "ActivePermissionProfile",
+    "CustomMultiAgentMode",
+    "MultiAgentMode",
+    "ThreadEnvironment",
+    "ThreadSettings",
+    "ThreadSettingsUpdateParams",
+    "ThreadSettingsUpdateResponse",
+    "ThreadSettingsUpdatedNotification",
+    "TurnEnvironmentParams",
     "ModelListParams",
     "ModelListResponse",
     "ModelServiceTier",
@@ -677,6 +686,7 @@ REGISTERED_NOTIFICATIONS += [
     "skills/changed",
     "thread/attachment/updated",
     "thread/section/changed",
+    "thread/settings/updated",
 ]
 REGISTERED_NOTIFICATIONS.insert(
     REGISTERED_NOTIFICATIONS.index("item/fileChange/outputDelta") + 1, "item/commandExecution/terminalInteraction"
@@ -703,6 +713,7 @@ REGISTERED_METHODS += [
     "permissionProfile/list",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/settings/update",
     "thread/backgroundTerminals/list",
     "thread/backgroundTerminals/terminate",
     "thread/backgroundTerminals/clean",
@@ -714,6 +725,7 @@ EXPERIMENTAL_METHODS = {
     "thread/backgroundTerminals/list",
     "thread/backgroundTerminals/terminate",
     "thread/backgroundTerminals/clean",
+    "thread/settings/update",
 }
 
 REGISTERED_SERVER_REQUESTS = [

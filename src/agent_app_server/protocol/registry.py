@@ -170,6 +170,12 @@ METHOD_TABLE.update(
         "mock/experimentalMethod": ("server_info", "MockExperimentalMethodParams", "MockExperimentalMethodResponse"),
     }
 )
+# Thread settings shared by the thread's clients (experimental).
+METHOD_TABLE["thread/settings/update"] = (
+    "thread_settings",
+    "ThreadSettingsUpdateParams",
+    "ThreadSettingsUpdateResponse",
+)
 # Commands a thread's turns left running (experimental).
 METHOD_TABLE.update(
     {
@@ -198,6 +204,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/backgroundTerminals/list",
         "thread/backgroundTerminals/terminate",
         "thread/backgroundTerminals/clean",
+        "thread/settings/update",
     }
 )
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
@@ -300,7 +307,7 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections")
+    ("notifications", "account", "skills", "attachments", "sections", "thread_settings")
 )
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 

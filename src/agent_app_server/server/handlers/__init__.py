@@ -59,6 +59,7 @@ _MODULE_OF: dict[str, str] = {
         "turns",
     ),
     **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
+    "thread/settings/update": "thread_settings",
     **dict.fromkeys(
         [
             "thread/backgroundTerminals/list",

@@ -139,6 +139,8 @@ from agent_app_server.protocol import (
     ThreadItemsListAnchor,
     ThreadItemsListParams,
     ThreadItemsListResponse,
+    ThreadItemsReadParams,
+    ThreadItemsReadResponse,
     ThreadListParams,
     ThreadListResponse,
     ThreadLoadedListParams,
@@ -550,6 +552,10 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
                 data=[ThreadItemEntry(turn_id=TURN_ID, item=item, started_at_ms=1) for item in thread_items()]
             ),
         ),
+        "thread/items/read": (
+            ThreadItemsReadParams(thread_id=THREAD_ID, turn_id=TURN_ID, item_ids=["u1"]),
+            ThreadItemsReadResponse(data=[ThreadItemEntry(turn_id=TURN_ID, item=thread_items()[0])]),
+        ),
         "thread/compact/start": (ThreadCompactStartParams(thread_id=THREAD_ID), ThreadCompactStartResponse()),
         "turn/start": (
             TurnStartParams(
@@ -753,6 +759,7 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "thread/revert": {"threadId": THREAD_ID, "beforeTurnId": TURN_ID},
     "thread/turns/list": {"threadId": THREAD_ID, "sortDirection": "desc"},
     "thread/items/list": {"threadId": THREAD_ID, "turnId": TURN_ID, "cursor": {"type": "item", "itemId": "u1"}},
+    "thread/items/read": {"threadId": THREAD_ID, "turnId": TURN_ID, "itemIds": ["u1", "a1"]},
     "thread/compact/start": {"threadId": THREAD_ID},
     "turn/start": {
         "threadId": THREAD_ID,

@@ -233,6 +233,8 @@ EXPORTED = [
     "ThreadItemsListCursor",
     "ThreadItemsListParams",
     "ThreadItemsListResponse",
+    "ThreadItemsReadParams",
+    "ThreadItemsReadResponse",
     "ThreadListCwdFilter",
     "ThreadListParams",
     "ThreadListResponse",
@@ -598,6 +600,7 @@ REGISTERED_METHODS = [
     "thread/revert",
     "thread/turns/list",
     "thread/items/list",
+    "thread/items/read",
     "thread/compact/start",
     "turn/start",
     "turn/steer",
@@ -726,6 +729,7 @@ EXPERIMENTAL_METHODS = {
     "thread/backgroundTerminals/terminate",
     "thread/backgroundTerminals/clean",
     "thread/settings/update",
+    "thread/items/read",
 }
 
 REGISTERED_SERVER_REQUESTS = [

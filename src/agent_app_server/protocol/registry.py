@@ -87,6 +87,7 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse"),
     "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse"),
     "thread/items/list": ("methods", "ThreadItemsListParams", "ThreadItemsListResponse"),
+    "thread/items/read": ("methods", "ThreadItemsReadParams", "ThreadItemsReadResponse"),
     "thread/compact/start": ("methods", "ThreadCompactStartParams", "ThreadCompactStartResponse"),
     "turn/start": ("methods", "TurnStartParams", "TurnStartResponse"),
     "turn/steer": ("methods", "TurnSteerParams", "TurnSteerResponse"),
@@ -205,6 +206,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/backgroundTerminals/terminate",
         "thread/backgroundTerminals/clean",
         "thread/settings/update",
+        "thread/items/read",
     }
 )
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).

@@ -58,7 +58,7 @@ _MODULE_OF: dict[str, str] = {
         ],
         "turns",
     ),
-    **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
+    **dict.fromkeys(["thread/turns/list", "thread/items/list", "thread/items/read"], "pages"),
     "thread/settings/update": "thread_settings",
     **dict.fromkeys(
         [

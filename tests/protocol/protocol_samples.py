@@ -587,6 +587,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **section_methods(),
         **terminal_methods(),
         **thread_settings_samples()[0],
+        **queue_samples()[0],
         **surface_methods(),
     }
 
@@ -672,6 +673,7 @@ def notifications() -> dict[str, WireModel]:
         **attachment_notifications(),
         **section_notifications(),
         **thread_settings_samples()[1],
+        **queue_samples()[1],
         **surface_notifications(),
     }
 
@@ -1166,3 +1168,51 @@ def thread_settings_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], d
 
 
 CLIENT_PARAMS.update({"thread/settings/update": {"threadId": THREAD_ID, "model": "other", "permissions": ":workspace"}})
+
+
+def queue_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread queues: the methods and their notification."""
+    from agent_app_server.protocol import queue as q
+
+    hello = [TextUserInput(text="next, run the tests")]
+    submission = q.QueuedSubmission(id="01a235bc-29e0-7851-9fd7-7296227b77d1", input=hello, client_user_message_id="c1")
+    methods = {
+        "thread/queue/add": (
+            q.ThreadQueueAddParams(thread_id=THREAD_ID, client_user_message_id="c1", input=hello),
+            q.ThreadQueueAddResponse(queued_submission=submission),
+        ),
+        "thread/queue/list": (
+            q.ThreadQueueListParams(thread_id=THREAD_ID),
+            q.ThreadQueueListResponse(data=[submission]),
+        ),
+        "thread/queue/update": (
+            q.ThreadQueueUpdateParams(thread_id=THREAD_ID, queued_submission_id=submission.id, input=hello),
+            q.ThreadQueueUpdateResponse(queued_submission=submission),
+        ),
+        "thread/queue/delete": (
+            q.ThreadQueueDeleteParams(thread_id=THREAD_ID, queued_submission_id=submission.id),
+            q.ThreadQueueDeleteResponse(deleted=True),
+        ),
+        "thread/queue/reorder": (
+            q.ThreadQueueReorderParams(thread_id=THREAD_ID, queued_submission_ids=[submission.id]),
+            q.ThreadQueueReorderResponse(),
+        ),
+        "thread/queue/start": (q.ThreadQueueStartParams(thread_id=THREAD_ID), q.ThreadQueueStartResponse(turn=turn())),
+    }
+    return methods, {"thread/queue/changed": q.ThreadQueueChangedNotification(thread_id=THREAD_ID)}
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/queue/add": {
+            "threadId": THREAD_ID,
+            "clientUserMessageId": "c1",
+            "input": [{"type": "text", "text": "x"}],
+        },
+        "thread/queue/list": {"threadId": THREAD_ID, "limit": 10},
+        "thread/queue/update": {"threadId": THREAD_ID, "queuedSubmissionId": "q1", "input": []},
+        "thread/queue/delete": {"threadId": THREAD_ID, "queuedSubmissionId": "q1"},
+        "thread/queue/reorder": {"threadId": THREAD_ID, "queuedSubmissionIds": ["q1"]},
+        "thread/queue/start": {"threadId": THREAD_ID, "queuedSubmissionId": None},
+    }
+)

@@ -177,6 +177,13 @@ METHOD_TABLE["thread/settings/update"] = (
     "ThreadSettingsUpdateParams",
     "ThreadSettingsUpdateResponse",
 )
+# Prompts queued per thread (experimental).
+METHOD_TABLE.update(
+    {
+        f"thread/queue/{verb}": ("queue", f"ThreadQueue{verb.title()}Params", f"ThreadQueue{verb.title()}Response")
+        for verb in ("add", "list", "update", "delete", "reorder", "start")
+    }
+)
 # Commands a thread's turns left running (experimental).
 METHOD_TABLE.update(
     {
@@ -207,6 +214,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/backgroundTerminals/clean",
         "thread/settings/update",
         "thread/items/read",
+        *(f"thread/queue/{verb}" for verb in ("add", "list", "update", "delete", "reorder", "start")),
     }
 )
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
@@ -309,7 +317,7 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections", "thread_settings")
+    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue")
 )
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..core.command_exec import CommandProcesses
     from ..core.models_catalog import ModelCatalog
+    from ..core.queue import ThreadQueues
     from ..core.skills import SkillsCache
     from ..core.user_shell import UserShell
     from .app import AppServer
@@ -66,3 +67,10 @@ class ServerServices:
         cache = SkillsCache(app.config.codex_home)
         cache.watch(lambda: app.emit(None, "skills/changed", {}))
         return cache
+
+    @cached_property
+    def queues(self) -> ThreadQueues:
+        """``thread/queue/*``: prompts queued per thread, started one turn after another."""
+        from ..core.queue import ThreadQueues
+
+        return ThreadQueues(self._app.threads, self._app.turns)

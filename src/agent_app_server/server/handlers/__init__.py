@@ -61,6 +61,9 @@ _MODULE_OF: dict[str, str] = {
     **dict.fromkeys(["thread/turns/list", "thread/items/list", "thread/items/read"], "pages"),
     "thread/settings/update": "thread_settings",
     **dict.fromkeys(
+        [f"thread/queue/{verb}" for verb in ("add", "list", "update", "delete", "reorder", "start")], "queue"
+    ),
+    **dict.fromkeys(
         [
             "thread/backgroundTerminals/list",
             "thread/backgroundTerminals/terminate",

@@ -780,6 +780,9 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "fs/watch": {"watchId": "w1", "path": CWD + "/.git/HEAD"},
     "fs/unwatch": {"watchId": "w1"},
     "fuzzyFileSearch": {"query": "readme", "roots": [CWD], "cancellationToken": "t1"},
+    "fuzzyFileSearch/sessionStart": {"sessionId": "s1", "roots": [CWD]},
+    "fuzzyFileSearch/sessionUpdate": {"sessionId": "s1", "query": "readme"},
+    "fuzzyFileSearch/sessionStop": {"sessionId": "s1"},
     "command/exec": {
         "command": ["bash", "-lc", "ls"],
         "processId": "p1",
@@ -869,13 +872,34 @@ def fs_methods() -> dict[str, tuple[WireModel, WireModel]]:
                 ]
             ),
         ),
+        "fuzzyFileSearch/sessionStart": (
+            fs.FuzzyFileSearchSessionStartParams(session_id="s1", roots=[CWD]),
+            fs.FuzzyFileSearchSessionStartResponse(),
+        ),
+        "fuzzyFileSearch/sessionUpdate": (
+            fs.FuzzyFileSearchSessionUpdateParams(session_id="s1", query="main"),
+            fs.FuzzyFileSearchSessionUpdateResponse(),
+        ),
+        "fuzzyFileSearch/sessionStop": (
+            fs.FuzzyFileSearchSessionStopParams(session_id="s1"),
+            fs.FuzzyFileSearchSessionStopResponse(),
+        ),
     }
 
 
 def fs_notifications() -> dict[str, WireModel]:
     from agent_app_server.protocol import fs
 
-    return {"fs/changed": fs.FsChangedNotification(watch_id="w1", changed_paths=[CWD + "/src/main.py"])}
+    match = fs.FuzzyFileSearchResult(
+        root=CWD, path="src/main.py", match_type="file", file_name="main.py", score=9, indices=[4, 5]
+    )
+    return {
+        "fs/changed": fs.FsChangedNotification(watch_id="w1", changed_paths=[CWD + "/src/main.py"]),
+        "fuzzyFileSearch/sessionUpdated": fs.FuzzyFileSearchSessionUpdatedNotification(
+            session_id="s1", query="main", files=[match]
+        ),
+        "fuzzyFileSearch/sessionCompleted": fs.FuzzyFileSearchSessionCompletedNotification(session_id="s1"),
+    }
 
 
 CLIENT_PARAMS.update(SURFACE_CLIENT_PARAMS)

@@ -103,6 +103,14 @@ EXPORTED = [
     "FuzzyFileSearchMatchType",
     "FuzzyFileSearchParams",
     "FuzzyFileSearchResponse",
+    "FuzzyFileSearchSessionStartParams",
+    "FuzzyFileSearchSessionStartResponse",
+    "FuzzyFileSearchSessionUpdateParams",
+    "FuzzyFileSearchSessionUpdateResponse",
+    "FuzzyFileSearchSessionStopParams",
+    "FuzzyFileSearchSessionStopResponse",
+    "FuzzyFileSearchSessionUpdatedNotification",
+    "FuzzyFileSearchSessionCompletedNotification",
     "FuzzyFileSearchResult",
     "GitInfo",
     "GranularApprovalConfig",
@@ -650,6 +658,9 @@ REGISTERED_METHODS += [
     "fs/watch",
     "fs/unwatch",
     "fuzzyFileSearch",
+    "fuzzyFileSearch/sessionStart",
+    "fuzzyFileSearch/sessionUpdate",
+    "fuzzyFileSearch/sessionStop",
 ]
 
 REGISTERED_METHODS += [
@@ -695,6 +706,8 @@ REGISTERED_NOTIFICATIONS = [
     "command/exec/outputDelta",
     "mcpServer/startupStatus/updated",
     "fs/changed",
+    "fuzzyFileSearch/sessionUpdated",
+    "fuzzyFileSearch/sessionCompleted",
 ]
 
 REGISTERED_NOTIFICATIONS += [
@@ -751,6 +764,9 @@ EXPERIMENTAL_METHODS = {
     "thread/backgroundTerminals/clean",
     "thread/settings/update",
     "thread/items/read",
+    "fuzzyFileSearch/sessionStart",
+    "fuzzyFileSearch/sessionUpdate",
+    "fuzzyFileSearch/sessionStop",
     "thread/queue/add",
     "thread/queue/list",
     "thread/queue/update",

@@ -131,6 +131,14 @@ METHOD_TABLE.update(
         "fs/watch": ("fs", "FsWatchParams", "FsWatchResponse"),
         "fs/unwatch": ("fs", "FsUnwatchParams", "FsUnwatchResponse"),
         "fuzzyFileSearch": ("fs", "FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
+        **{
+            f"fuzzyFileSearch/session{verb}": (
+                "fs",
+                f"FuzzyFileSearchSession{verb}Params",
+                f"FuzzyFileSearchSession{verb}Response",
+            )
+            for verb in ("Start", "Update", "Stop")
+        },
     }
 )
 # Standalone commands (outside any turn) and the TUI's `!cmd`.
@@ -215,6 +223,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/settings/update",
         "thread/items/read",
         *(f"thread/queue/{verb}" for verb in ("add", "list", "update", "delete", "reorder", "start")),
+        *(f"fuzzyFileSearch/session{verb}" for verb in ("Start", "Update", "Stop")),
     }
 )
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).

@@ -60,6 +60,7 @@ _MODULE_OF: dict[str, str] = {
     ),
     **dict.fromkeys(["thread/turns/list", "thread/items/list", "thread/items/read"], "pages"),
     "thread/settings/update": "thread_settings",
+    **dict.fromkeys([f"fuzzyFileSearch/session{verb}" for verb in ("Start", "Update", "Stop")], "fuzzy_sessions"),
     **dict.fromkeys(
         [f"thread/queue/{verb}" for verb in ("add", "list", "update", "delete", "reorder", "start")], "queue"
     ),

@@ -239,12 +239,13 @@ async def test_fuzzy_file_search(server: ServerProcess, tmp_path: Path) -> None:
 
 
 async def test_fuzzy_search_sessions_answer_the_newest_query(spawn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "src").mkdir()
-    for name in ("main.py", "util.py", "README.md"):
-        (tmp_path / ("src" if name.endswith(".py") else "") / name).write_text("x")
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    for name in ("src/main.py", "src/util.py", "README.md"):
+        (project / name).write_text("x")
     server = await spawn()
     await server.initialize(experimental=True)
-    assert await server.result("fuzzyFileSearch/sessionStart", {"sessionId": "s1", "roots": [str(tmp_path)]}) == {}
+    assert await server.result("fuzzyFileSearch/sessionStart", {"sessionId": "s1", "roots": [str(project)]}) == {}
     assert await server.result("fuzzyFileSearch/sessionUpdate", {"sessionId": "s1", "query": "main"}) == {}
     updated = await server.notification("fuzzyFileSearch/sessionUpdated")
     assert updated["params"]["sessionId"] == "s1" and updated["params"]["query"] == "main"

@@ -139,6 +139,8 @@ from agent_app_server.protocol import (
     ThreadItemsListAnchor,
     ThreadItemsListParams,
     ThreadItemsListResponse,
+    ThreadItemsReadParams,
+    ThreadItemsReadResponse,
     ThreadListParams,
     ThreadListResponse,
     ThreadLoadedListParams,
@@ -550,6 +552,10 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
                 data=[ThreadItemEntry(turn_id=TURN_ID, item=item, started_at_ms=1) for item in thread_items()]
             ),
         ),
+        "thread/items/read": (
+            ThreadItemsReadParams(thread_id=THREAD_ID, turn_id=TURN_ID, item_ids=["u1"]),
+            ThreadItemsReadResponse(data=[ThreadItemEntry(turn_id=TURN_ID, item=thread_items()[0])]),
+        ),
         "thread/compact/start": (ThreadCompactStartParams(thread_id=THREAD_ID), ThreadCompactStartResponse()),
         "turn/start": (
             TurnStartParams(
@@ -579,6 +585,9 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **server_info_methods(),
         **attachment_methods(),
         **section_methods(),
+        **terminal_methods(),
+        **thread_settings_samples()[0],
+        **queue_samples()[0],
         **surface_methods(),
     }
 
@@ -663,6 +672,8 @@ def notifications() -> dict[str, WireModel]:
         **tools_notifications(),
         **attachment_notifications(),
         **section_notifications(),
+        **thread_settings_samples()[1],
+        **queue_samples()[1],
         **surface_notifications(),
     }
 
@@ -750,6 +761,7 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "thread/revert": {"threadId": THREAD_ID, "beforeTurnId": TURN_ID},
     "thread/turns/list": {"threadId": THREAD_ID, "sortDirection": "desc"},
     "thread/items/list": {"threadId": THREAD_ID, "turnId": TURN_ID, "cursor": {"type": "item", "itemId": "u1"}},
+    "thread/items/read": {"threadId": THREAD_ID, "turnId": TURN_ID, "itemIds": ["u1", "a1"]},
     "thread/compact/start": {"threadId": THREAD_ID},
     "turn/start": {
         "threadId": THREAD_ID,
@@ -768,6 +780,9 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "fs/watch": {"watchId": "w1", "path": CWD + "/.git/HEAD"},
     "fs/unwatch": {"watchId": "w1"},
     "fuzzyFileSearch": {"query": "readme", "roots": [CWD], "cancellationToken": "t1"},
+    "fuzzyFileSearch/sessionStart": {"sessionId": "s1", "roots": [CWD]},
+    "fuzzyFileSearch/sessionUpdate": {"sessionId": "s1", "query": "readme"},
+    "fuzzyFileSearch/sessionStop": {"sessionId": "s1"},
     "command/exec": {
         "command": ["bash", "-lc", "ls"],
         "processId": "p1",
@@ -857,13 +872,34 @@ def fs_methods() -> dict[str, tuple[WireModel, WireModel]]:
                 ]
             ),
         ),
+        "fuzzyFileSearch/sessionStart": (
+            fs.FuzzyFileSearchSessionStartParams(session_id="s1", roots=[CWD]),
+            fs.FuzzyFileSearchSessionStartResponse(),
+        ),
+        "fuzzyFileSearch/sessionUpdate": (
+            fs.FuzzyFileSearchSessionUpdateParams(session_id="s1", query="main"),
+            fs.FuzzyFileSearchSessionUpdateResponse(),
+        ),
+        "fuzzyFileSearch/sessionStop": (
+            fs.FuzzyFileSearchSessionStopParams(session_id="s1"),
+            fs.FuzzyFileSearchSessionStopResponse(),
+        ),
     }
 
 
 def fs_notifications() -> dict[str, WireModel]:
     from agent_app_server.protocol import fs
 
-    return {"fs/changed": fs.FsChangedNotification(watch_id="w1", changed_paths=[CWD + "/src/main.py"])}
+    match = fs.FuzzyFileSearchResult(
+        root=CWD, path="src/main.py", match_type="file", file_name="main.py", score=9, indices=[4, 5]
+    )
+    return {
+        "fs/changed": fs.FsChangedNotification(watch_id="w1", changed_paths=[CWD + "/src/main.py"]),
+        "fuzzyFileSearch/sessionUpdated": fs.FuzzyFileSearchSessionUpdatedNotification(
+            session_id="s1", query="main", files=[match]
+        ),
+        "fuzzyFileSearch/sessionCompleted": fs.FuzzyFileSearchSessionCompletedNotification(session_id="s1"),
+    }
 
 
 CLIENT_PARAMS.update(SURFACE_CLIENT_PARAMS)
@@ -1092,5 +1128,115 @@ CLIENT_PARAMS.update(
         "threadSection/update": {"sectionId": "s1", "name": "Work", "appearance": None},
         "threadSection/delete": {"sectionId": "s1"},
         "thread/section/move": {"threadId": THREAD_ID, "sectionId": None},
+    }
+)
+
+
+def terminal_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for background terminals."""
+    from agent_app_server.protocol import terminals as t
+
+    terminal = t.ThreadBackgroundTerminal(
+        process_id="4242", item_id="call_1", command="sleep 30", cwd=CWD, os_pid=4242, rss_kb=1024
+    )
+    return {
+        "thread/backgroundTerminals/list": (
+            t.ThreadBackgroundTerminalsListParams(thread_id=THREAD_ID, limit=10),
+            t.ThreadBackgroundTerminalsListResponse(data=[terminal]),
+        ),
+        "thread/backgroundTerminals/terminate": (
+            t.ThreadBackgroundTerminalsTerminateParams(thread_id=THREAD_ID, process_id="4242"),
+            t.ThreadBackgroundTerminalsTerminateResponse(terminated=True),
+        ),
+        "thread/backgroundTerminals/clean": (
+            t.ThreadBackgroundTerminalsCleanParams(thread_id=THREAD_ID),
+            t.ThreadBackgroundTerminalsCleanResponse(),
+        ),
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/backgroundTerminals/list": {"threadId": THREAD_ID},
+        "thread/backgroundTerminals/terminate": {"threadId": THREAD_ID, "processId": "4242"},
+        "thread/backgroundTerminals/clean": {"threadId": THREAD_ID},
+    }
+)
+
+
+def thread_settings_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread settings: the method and its notification."""
+    from agent_app_server.protocol import thread_settings as ts
+    from agent_app_server.protocol.methods import CollaborationMode, Settings
+
+    settings = ts.ThreadSettings(
+        model="mock-model",
+        model_provider="mock",
+        cwd=CWD,
+        approval_policy="on-request",
+        approvals_reviewer="user",
+        sandbox_policy={"type": "readOnly", "networkAccess": False},
+        active_permission_profile=ts.ActivePermissionProfile(id=":read-only"),
+        collaboration_mode=CollaborationMode(mode="default", settings=Settings(model="mock-model")),
+    )
+    method = {
+        "thread/settings/update": (
+            ts.ThreadSettingsUpdateParams(thread_id=THREAD_ID, model="other", effort="high"),
+            ts.ThreadSettingsUpdateResponse(),
+        )
+    }
+    notification = {
+        "thread/settings/updated": ts.ThreadSettingsUpdatedNotification(thread_id=THREAD_ID, thread_settings=settings)
+    }
+    return method, notification
+
+
+CLIENT_PARAMS.update({"thread/settings/update": {"threadId": THREAD_ID, "model": "other", "permissions": ":workspace"}})
+
+
+def queue_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread queues: the methods and their notification."""
+    from agent_app_server.protocol import queue as q
+
+    hello = [TextUserInput(text="next, run the tests")]
+    submission = q.QueuedSubmission(id="01a235bc-29e0-7851-9fd7-7296227b77d1", input=hello, client_user_message_id="c1")
+    methods = {
+        "thread/queue/add": (
+            q.ThreadQueueAddParams(thread_id=THREAD_ID, client_user_message_id="c1", input=hello),
+            q.ThreadQueueAddResponse(queued_submission=submission),
+        ),
+        "thread/queue/list": (
+            q.ThreadQueueListParams(thread_id=THREAD_ID),
+            q.ThreadQueueListResponse(data=[submission]),
+        ),
+        "thread/queue/update": (
+            q.ThreadQueueUpdateParams(thread_id=THREAD_ID, queued_submission_id=submission.id, input=hello),
+            q.ThreadQueueUpdateResponse(queued_submission=submission),
+        ),
+        "thread/queue/delete": (
+            q.ThreadQueueDeleteParams(thread_id=THREAD_ID, queued_submission_id=submission.id),
+            q.ThreadQueueDeleteResponse(deleted=True),
+        ),
+        "thread/queue/reorder": (
+            q.ThreadQueueReorderParams(thread_id=THREAD_ID, queued_submission_ids=[submission.id]),
+            q.ThreadQueueReorderResponse(),
+        ),
+        "thread/queue/start": (q.ThreadQueueStartParams(thread_id=THREAD_ID), q.ThreadQueueStartResponse(turn=turn())),
+    }
+    return methods, {"thread/queue/changed": q.ThreadQueueChangedNotification(thread_id=THREAD_ID)}
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/queue/add": {
+            "threadId": THREAD_ID,
+            "clientUserMessageId": "c1",
+            "input": [{"type": "text", "text": "x"}],
+        },
+        "thread/queue/list": {"threadId": THREAD_ID, "limit": 10},
+        "thread/queue/update": {"threadId": THREAD_ID, "queuedSubmissionId": "q1", "input": []},
+        "thread/queue/delete": {"threadId": THREAD_ID, "queuedSubmissionId": "q1"},
+        "thread/queue/reorder": {"threadId": THREAD_ID, "queuedSubmissionIds": ["q1"]},
+        "thread/queue/start": {"threadId": THREAD_ID, "queuedSubmissionId": None},
     }
 )

@@ -236,3 +236,28 @@ async def test_fuzzy_file_search(server: ServerProcess, tmp_path: Path) -> None:
         )
     )
     assert answers[-1]["files"] and answers[-1]["files"][0]["file_name"].startswith("hand")
+
+
+async def test_fuzzy_search_sessions_answer_the_newest_query(spawn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    for name in ("src/main.py", "src/util.py", "README.md"):
+        (project / name).write_text("x")
+    server = await spawn()
+    await server.initialize(experimental=True)
+    assert await server.result("fuzzyFileSearch/sessionStart", {"sessionId": "s1", "roots": [str(project)]}) == {}
+    assert await server.result("fuzzyFileSearch/sessionUpdate", {"sessionId": "s1", "query": "main"}) == {}
+    updated = await server.notification("fuzzyFileSearch/sessionUpdated")
+    assert updated["params"]["sessionId"] == "s1" and updated["params"]["query"] == "main"
+    assert [match["path"] for match in updated["params"]["files"]] == ["src/main.py"]
+    assert (await server.notification("fuzzyFileSearch/sessionCompleted"))["params"] == {"sessionId": "s1"}
+    await server.result("fuzzyFileSearch/sessionUpdate", {"sessionId": "s1", "query": ""})
+    assert (await server.notification("fuzzyFileSearch/sessionUpdated"))["params"]["files"] == []
+    await server.notification("fuzzyFileSearch/sessionCompleted")
+    assert await server.result("fuzzyFileSearch/sessionStop", {"sessionId": "s1"}) == {}
+    assert await server.result("fuzzyFileSearch/sessionStop", {"sessionId": "s1"}) == {}
+    stopped = await server.call("fuzzyFileSearch/sessionUpdate", {"sessionId": "s1", "query": "x"})
+    assert stopped["error"]["code"] == -32602 and "session not found: s1" in stopped["error"]["message"]
+    no_roots = await server.call("fuzzyFileSearch/sessionStart", {"sessionId": "s2", "roots": []})
+    assert no_roots["error"]["code"] == -32602 and "roots" in no_roots["error"]["message"]
+    server.assert_schema_clean()

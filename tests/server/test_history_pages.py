@@ -282,3 +282,29 @@ async def test_ten_thousand_items_paged_both_ways(spawn: Spawn, codex_home: Path
         "thread/items/list", {"threadId": thread_id, "turnId": "turn-01000", "sortDirection": "desc", "limit": 2}
     )
     assert [entry["item"]["id"] for entry in middle["data"]] == ["a-1000-2", "a-1000-1"]
+
+
+async def test_items_read_by_id_from_a_long_thread(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    thread_id = await seed_long_thread(codex_home, tmp_path)
+    server = await spawn()
+    await server.initialize(experimental=True)
+    turn = f"turn-{TURNS - 1:05d}"
+    ids = [event["item"]["id"] for _, event in seeded_turn(TURNS - 1)[1:-1]]
+    # Asked in any order, answered in stored order; ids that are not there are left out.
+    asked = [ids[-1], "not-an-item", ids[0]]
+    read = await server.result("thread/items/read", {"threadId": thread_id, "turnId": turn, "itemIds": asked})
+    assert [entry["item"]["id"] for entry in read["data"]] == [ids[0], ids[-1]]
+    assert all(entry["turnId"] == turn for entry in read["data"])
+    other_turn = await server.result(
+        "thread/items/read", {"threadId": thread_id, "turnId": "turn-00000", "itemIds": [ids[0]]}
+    )
+    assert other_turn == {"data": []}
+    assert await server.result(
+        "thread/items/read", {"threadId": thread_id, "turnId": "no-such-turn", "itemIds": ["x"]}
+    ) == {"data": []}
+    for count in (0, 101):
+        bad = await server.call(
+            "thread/items/read", {"threadId": thread_id, "turnId": turn, "itemIds": [f"i{n}" for n in range(count)]}
+        )
+        assert bad["error"]["code"] == -32602 and "1 to 100" in bad["error"]["message"]
+    server.assert_schema_clean()

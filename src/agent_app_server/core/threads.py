@@ -138,6 +138,15 @@ class LoadedThread:
         return self.record.id
 
 
+#: The reference's built-in permission profiles (``permissionProfile/list``), in its order, with
+#: the sandbox mode each one selects.
+PERMISSION_PROFILES: dict[str, str] = {
+    ":read-only": "read-only",
+    ":workspace": "workspace-write",
+    ":danger-full-access": "danger-full-access",
+}
+
+
 def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, Any]:
     """The wire ``SandboxPolicy`` for a ``SandboxMode`` (``read-only`` / ``workspace-write`` / …)."""
     if mode == "danger-full-access":

@@ -161,5 +161,41 @@ class FuzzyFileSearchResult(SnakeWireModel):
     indices: list[UInt32] | None = None
 
 
+class FuzzyFileSearchSessionStartParams(WireModel):
+    session_id: str
+    roots: list[str]
+
+
+class FuzzyFileSearchSessionStartResponse(WireModel):
+    pass
+
+
+class FuzzyFileSearchSessionUpdateParams(WireModel):
+    session_id: str
+    query: str
+
+
+class FuzzyFileSearchSessionUpdateResponse(WireModel):
+    pass
+
+
+class FuzzyFileSearchSessionStopParams(WireModel):
+    session_id: str
+
+
+class FuzzyFileSearchSessionStopResponse(WireModel):
+    pass
+
+
+class FuzzyFileSearchSessionUpdatedNotification(WireModel):
+    session_id: str
+    query: str
+    files: list[FuzzyFileSearchResult]
+
+
+class FuzzyFileSearchSessionCompletedNotification(WireModel):
+    session_id: str
+
+
 class FuzzyFileSearchResponse(WireModel):
     files: list[FuzzyFileSearchResult]

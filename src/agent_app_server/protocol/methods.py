@@ -333,6 +333,19 @@ class ThreadItemsListResponse(WireModel):
     backwards_cursor: str | None = None
 
 
+class ThreadItemsReadParams(WireModel):
+    """Experimental: up to 100 stored items of one turn, by id."""
+
+    thread_id: str
+    turn_id: str
+    item_ids: list[str]
+
+
+class ThreadItemsReadResponse(WireModel):
+    #: In stored order; ids that are not items of the turn are left out.
+    data: list[ThreadItemEntry]
+
+
 class ThreadCompactStartParams(WireModel):
     thread_id: str
 

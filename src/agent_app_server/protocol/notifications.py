@@ -14,7 +14,11 @@ from typing_extensions import TypeAliasType
 from . import registry
 from ._base import WireModel
 from .common import Int32, Int64, RequestId, UInt, UInt64
-from .fs import FsChangedNotification
+from .fs import (
+    FsChangedNotification,
+    FuzzyFileSearchSessionCompletedNotification,
+    FuzzyFileSearchSessionUpdatedNotification,
+)
 from .items import ThreadItem
 from .threads import Thread, ThreadReadState, ThreadStatus, ThreadTokenUsage, Turn, TurnError
 
@@ -380,3 +384,5 @@ registry.notification("command/exec/outputDelta", CommandExecOutputDeltaNotifica
 registry.notification("mcpServer/startupStatus/updated", McpServerStatusUpdatedNotification)
 
 registry.notification("fs/changed", FsChangedNotification)
+registry.notification("fuzzyFileSearch/sessionUpdated", FuzzyFileSearchSessionUpdatedNotification)
+registry.notification("fuzzyFileSearch/sessionCompleted", FuzzyFileSearchSessionCompletedNotification)

@@ -87,6 +87,7 @@ METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
     "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse"),
     "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse"),
     "thread/items/list": ("methods", "ThreadItemsListParams", "ThreadItemsListResponse"),
+    "thread/items/read": ("methods", "ThreadItemsReadParams", "ThreadItemsReadResponse"),
     "thread/compact/start": ("methods", "ThreadCompactStartParams", "ThreadCompactStartResponse"),
     "turn/start": ("methods", "TurnStartParams", "TurnStartResponse"),
     "turn/steer": ("methods", "TurnSteerParams", "TurnSteerResponse"),
@@ -130,6 +131,14 @@ METHOD_TABLE.update(
         "fs/watch": ("fs", "FsWatchParams", "FsWatchResponse"),
         "fs/unwatch": ("fs", "FsUnwatchParams", "FsUnwatchResponse"),
         "fuzzyFileSearch": ("fs", "FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
+        **{
+            f"fuzzyFileSearch/session{verb}": (
+                "fs",
+                f"FuzzyFileSearchSession{verb}Params",
+                f"FuzzyFileSearchSession{verb}Response",
+            )
+            for verb in ("Start", "Update", "Stop")
+        },
     }
 )
 # Standalone commands (outside any turn) and the TUI's `!cmd`.
@@ -170,8 +179,53 @@ METHOD_TABLE.update(
         "mock/experimentalMethod": ("server_info", "MockExperimentalMethodParams", "MockExperimentalMethodResponse"),
     }
 )
+# Thread settings shared by the thread's clients (experimental).
+METHOD_TABLE["thread/settings/update"] = (
+    "thread_settings",
+    "ThreadSettingsUpdateParams",
+    "ThreadSettingsUpdateResponse",
+)
+# Prompts queued per thread (experimental).
+METHOD_TABLE.update(
+    {
+        f"thread/queue/{verb}": ("queue", f"ThreadQueue{verb.title()}Params", f"ThreadQueue{verb.title()}Response")
+        for verb in ("add", "list", "update", "delete", "reorder", "start")
+    }
+)
+# Commands a thread's turns left running (experimental).
+METHOD_TABLE.update(
+    {
+        "thread/backgroundTerminals/list": (
+            "terminals",
+            "ThreadBackgroundTerminalsListParams",
+            "ThreadBackgroundTerminalsListResponse",
+        ),
+        "thread/backgroundTerminals/terminate": (
+            "terminals",
+            "ThreadBackgroundTerminalsTerminateParams",
+            "ThreadBackgroundTerminalsTerminateResponse",
+        ),
+        "thread/backgroundTerminals/clean": (
+            "terminals",
+            "ThreadBackgroundTerminalsCleanParams",
+            "ThreadBackgroundTerminalsCleanResponse",
+        ),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
-EXPERIMENTAL_METHODS: frozenset[str] = frozenset({"server/diagnostics", "mock/experimentalMethod"})
+EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
+    {
+        "server/diagnostics",
+        "mock/experimentalMethod",
+        "thread/backgroundTerminals/list",
+        "thread/backgroundTerminals/terminate",
+        "thread/backgroundTerminals/clean",
+        "thread/settings/update",
+        "thread/items/read",
+        *(f"thread/queue/{verb}" for verb in ("add", "list", "update", "delete", "reorder", "start")),
+        *(f"fuzzyFileSearch/session{verb}" for verb in ("Start", "Update", "Stop")),
+    }
+)
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
@@ -272,7 +326,7 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections")
+    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue")
 )
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 

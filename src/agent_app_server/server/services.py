@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..core.command_exec import CommandProcesses
+    from ..core.fuzzy import FuzzySearcher
+    from ..core.fuzzy_sessions import FuzzySessions
     from ..core.models_catalog import ModelCatalog
+    from ..core.queue import ThreadQueues
     from ..core.skills import SkillsCache
     from ..core.user_shell import UserShell
     from .app import AppServer
@@ -66,3 +69,30 @@ class ServerServices:
         cache = SkillsCache(app.config.codex_home)
         cache.watch(lambda: app.emit(None, "skills/changed", {}))
         return cache
+
+    @cached_property
+    def queues(self) -> ThreadQueues:
+        """``thread/queue/*``: prompts queued per thread, started one turn after another."""
+        from ..core.queue import ThreadQueues
+
+        return ThreadQueues(self._app.threads, self._app.turns)
+
+    @cached_property
+    def fuzzy_searcher(self) -> FuzzySearcher:
+        """The process's one fuzzy file searcher (its walk caches serve every client)."""
+        from ..core.fuzzy import FuzzySearcher
+
+        return FuzzySearcher()
+
+    @cached_property
+    def fuzzy_sessions(self) -> FuzzySessions:
+        """``fuzzyFileSearch/session*``; a closing connection's sessions end with it."""
+        from ..core.fuzzy_sessions import FuzzySessions
+
+        sessions = FuzzySessions(self.fuzzy_searcher)
+
+        async def connection_closed(connection: Connection) -> None:
+            sessions.owner_closed(connection.id)
+
+        self._app.connection_close_hooks.append(connection_closed)
+        return sessions

@@ -34,6 +34,7 @@ __all__ = [
     "Delay",
     "Disconnect",
     "FakeModelServer",
+    "Hold",
     "HttpResponse",
     "Raw",
     "RecordedRequest",
@@ -100,6 +101,14 @@ class Delay:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """Pause until ``release`` is set (what was sent before is flushed first): keeps a turn running
+    for exactly as long as a test needs, without guessing a duration."""
+
+    release: asyncio.Event
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnect:
     """Close the connection: gracefully (FIN) after flushing, or with ``abort`` as a reset."""
 
@@ -123,7 +132,7 @@ class HttpResponse:
     content_type: str = "application/json"
 
 
-Step: TypeAlias = SseEvent | Delay | Disconnect | Raw | HttpResponse
+Step: TypeAlias = SseEvent | Delay | Hold | Disconnect | Raw | HttpResponse
 Script: TypeAlias = list[Step]
 
 
@@ -795,6 +804,10 @@ async def _play(script: Sequence[Step], writer: asyncio.StreamWriter) -> None:
         elif isinstance(step, Delay):
             await flush()
             await asyncio.sleep(step.seconds)
+        elif isinstance(step, Hold):
+            start()
+            await flush()
+            await step.release.wait()
         elif isinstance(step, Raw):
             start()
             buffer += step.data

@@ -437,6 +437,23 @@ class UnifiedExec:
         await self._wait(session, yield_ms / 1000)
         return self._report(session, state, time.monotonic() - t0, max_tokens)
 
+    # ------------------------------------------------------------------ background terminals
+
+    def running(self, state: ThreadTools) -> list[ExecSession]:
+        """The thread's commands still running after the call that started them returned."""
+        return [session for session in state.sessions.values() if not session.run.done.is_set()]
+
+    async def terminate(self, state: ThreadTools, session_id: int) -> bool:
+        """End one of the thread's running commands (its item completes); False if none runs."""
+        session = state.sessions.get(session_id)
+        if session is None or session.run.done.is_set():
+            return False
+        state.sessions.pop(session_id, None)
+        for started in state.turn_sessions.values():
+            started.discard(session_id)
+        await self._end(session)
+        return True
+
     # ------------------------------------------------------------------ lifecycle
 
     async def kill_turn(self, state: ThreadTools, turn_id: str) -> None:

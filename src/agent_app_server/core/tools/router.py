@@ -284,6 +284,19 @@ class AgentToolRouter(ToolRouter):
             self._mcp = McpManager(self.config, self._sink)
         return self._mcp
 
+    # ------------------------------------------------------------------ background terminals
+
+    def background_terminals(self, thread: LoadedThread) -> list[ExecSession]:
+        """Commands of the thread's turns that are still running (``exec_command`` sessions)."""
+        if thread.tools is None or self._exec is None:
+            return []
+        return self._exec.running(self.state(thread))
+
+    async def terminate_terminal(self, thread: LoadedThread, process_id: str) -> bool:
+        if thread.tools is None or self._exec is None or not process_id.isdigit():
+            return False
+        return await self._exec.terminate(self.state(thread), int(process_id))
+
     # ------------------------------------------------------------------ state
 
     @staticmethod

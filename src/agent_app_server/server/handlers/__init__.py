@@ -58,7 +58,20 @@ _MODULE_OF: dict[str, str] = {
         ],
         "turns",
     ),
-    **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
+    **dict.fromkeys(["thread/turns/list", "thread/items/list", "thread/items/read"], "pages"),
+    "thread/settings/update": "thread_settings",
+    **dict.fromkeys([f"fuzzyFileSearch/session{verb}" for verb in ("Start", "Update", "Stop")], "fuzzy_sessions"),
+    **dict.fromkeys(
+        [f"thread/queue/{verb}" for verb in ("add", "list", "update", "delete", "reorder", "start")], "queue"
+    ),
+    **dict.fromkeys(
+        [
+            "thread/backgroundTerminals/list",
+            "thread/backgroundTerminals/terminate",
+            "thread/backgroundTerminals/clean",
+        ],
+        "terminals",
+    ),
     **dict.fromkeys(
         [
             "threadSection/list",

@@ -1,5 +1,5 @@
-"""History pages: thread/turns/list, thread/items/list, and the cursors thread/resume and
-thread/revert hand out for them.
+"""History pages: thread/turns/list, thread/items/list, thread/items/read (experimental), and the
+cursors thread/resume and thread/revert hand out for them.
 
 Owns: the cursor format (opaque to clients), page sizes, item views, and turning the store's
 history rows into wire turns and item entries. Every page is a keyed range read on the store's
@@ -24,6 +24,8 @@ from ...protocol import (
     ThreadItemsListAnchor,
     ThreadItemsListParams,
     ThreadItemsListResponse,
+    ThreadItemsReadParams,
+    ThreadItemsReadResponse,
     ThreadTurnsListParams,
     ThreadTurnsListResponse,
 )
@@ -232,10 +234,7 @@ async def thread_items_list(conn: Connection, params: ThreadItemsListParams) -> 
     last, first = (items[-1], items[0]) if items else (None, None)
     return ThreadItemsListResponse.model_validate(
         {
-            "data": [
-                {"turnId": item.turn_id, "item": item.item, "startedAtMs": None, "completedAtMs": None}
-                for item in items
-            ],
+            "data": [_entry(item) for item in items],
             "nextCursor": encode_cursor("item", HistoryAnchor(last.seq, last.item_id, False))
             if last is not None and page.more
             else None,
@@ -244,3 +243,33 @@ async def thread_items_list(conn: Connection, params: ThreadItemsListParams) -> 
             else None,
         }
     )
+
+
+def _entry(item: HistoryItem) -> dict[str, Any]:
+    return {"turnId": item.turn_id, "item": item.item, "startedAtMs": None, "completedAtMs": None}
+
+
+# ---------------------------------------------------------------------- thread/items/read
+
+
+#: How many ids one thread/items/read may name (the reference's bound).
+MAX_READ_IDS = 100
+
+
+@handler("thread/items/read")
+async def thread_items_read(conn: Connection, params: ThreadItemsReadParams) -> ThreadItemsReadResponse:
+    if not 1 <= len(params.item_ids) <= MAX_READ_IDS:
+        raise InvalidParams(f"itemIds must contain 1 to {MAX_READ_IDS} ids, got {len(params.item_ids)}")
+    history, _ = await _history(conn, params.thread_id)
+    wanted = set(params.item_ids)
+    found: list[HistoryItem] = []
+    # As the reference: a turn or an id that is not there is simply not in the answer.
+    if await history.find_turn(params.turn_id) is not None:
+        anchor: HistoryAnchor | None = None
+        while True:
+            page = await history.list_items(params.turn_id, anchor, False, MAX_PAGE)
+            found += [item for item in page.rows if item.item_id in wanted]
+            if not page.more or not page.rows or len(found) == len(wanted):
+                break
+            anchor = HistoryAnchor(page.rows[-1].seq, page.rows[-1].item_id, False)
+    return ThreadItemsReadResponse.model_validate({"data": [_entry(item) for item in found]})

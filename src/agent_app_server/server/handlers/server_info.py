@@ -13,6 +13,7 @@ import re
 from urllib.parse import urlsplit
 
 from ...core.config import ModelProvider
+from ...core.threads import PERMISSION_PROFILES
 from ...protocol.server_info import (
     CustomGatewayProviderSettings,
     CustomGatewayProviderSettingsPatch,
@@ -41,9 +42,6 @@ from ...protocol.server_info import (
 from ...rpc import InvalidParams
 from ..connection import Connection
 from . import handler
-
-#: The reference's built-in profiles, in its order; each maps to the sandbox policy of that name.
-PERMISSION_PROFILES = (":read-only", ":workspace", ":danger-full-access")
 
 
 @handler("modelProvider/list")
@@ -172,11 +170,12 @@ async def permission_profile_list(
             raise InvalidParams(f"invalid cursor: {params.cursor}")
         start = int(params.cursor)
     # As the reference: no limit lists every profile, a limit of 0 is served as 1.
-    end = len(PERMISSION_PROFILES) if params.limit is None else start + max(params.limit, 1)
-    page = PERMISSION_PROFILES[start:end]
+    profiles = list(PERMISSION_PROFILES)
+    end = len(profiles) if params.limit is None else start + max(params.limit, 1)
+    page = profiles[start:end]
     return PermissionProfileListResponse(
         data=[PermissionProfileSummary(id=profile, description=None, allowed=True) for profile in page],
-        next_cursor=str(end) if end < len(PERMISSION_PROFILES) else None,
+        next_cursor=str(end) if end < len(profiles) else None,
     )
 
 

@@ -57,6 +57,13 @@ def _count(value: float) -> str:
 
 ROWS = [
     Row("spawn_ms", "spawn", lambda c: f"spawn → initialize response (ms, median of {c.spawn_runs})", "lower", _ms),
+    Row(
+        "spawn_thread_ms",
+        "spawn",
+        lambda c: f"spawn → first `thread/start` answered, sent after the handshake (ms, median of {c.spawn_runs})",
+        "lower",
+        _ms,
+    ),
     Row("idle_rss_mib", "rss", lambda c: "idle RSS right after initialize (MiB, VmRSS)", "lower", _mib),
     Row(
         "rtt_median_us",
@@ -202,7 +209,7 @@ async def run(args: argparse.Namespace) -> int:
             available.append(target)
         if "spawn" in wanted:
             for target in available:
-                progress(f"[{target.name}] spawn → initialize ...")
+                progress(f"[{target.name}] spawn → initialize → thread/start ...")
                 results[target.name].update(await spawn_to_initialize(target, counts))
         if wanted & {"rtt", "pipeline", "rss"}:
             for target in available:

@@ -12,18 +12,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from ..core.config import Config
-from ..core.providers import ModelClients
 from ..core.threads import ThreadManager
-from ..core.tools import AgentToolRouter
-from ..core.turns import TurnEngine
 from ..rpc import ConnectionClosed, Peer, PeerLimits, RemoteError
 from ..store import NotificationLog, ThreadStore
 from ..transport import MessageStream
 from .connection import Connection, encode_notification
+from .handshake import Handshake
 from .replay import ReplayLog, with_seq
+
+if TYPE_CHECKING:
+    from ..core.providers import ModelClients
+    from ..core.threads import LoadedThread
+    from ..core.turns import TurnEngine
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +44,6 @@ class AppServer:
         self.config = config
         self.store = store
         self.threads = ThreadManager(config, store, self)
-        self.model_clients = ModelClients(config)
-        window = config.values.get("model_context_window")
-        self.turns = TurnEngine(
-            self.threads,
-            self,
-            client_factory=lambda thread: self.model_clients.get(thread.settings.model_provider),
-            context_window=window if isinstance(window, int) else None,
-            tools=AgentToolRouter(config, sink=self),
-        )
         self.connections: dict[int, Connection] = {}
         #: Server→client requests waiting for an answer, per thread (re-sent to new subscribers).
         self._pending_requests: dict[str, list[_PendingRequest]] = {}
@@ -64,6 +59,35 @@ class AppServer:
         #: None: never unload idle threads.
         self.idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
         self._idle_task: asyncio.Task[None] | None = None
+
+    # The model clients and the turn machinery load on first use: answering the first requests
+    # (``initialize``, ``thread/start``, reads) does not need them.
+
+    @cached_property
+    def model_clients(self) -> ModelClients:
+        from ..core.providers import ModelClients
+
+        return ModelClients(self.config)
+
+    @cached_property
+    def turns(self) -> TurnEngine:
+        from ..core.tools import AgentToolRouter
+        from ..core.turns import TurnEngine
+
+        window = self.config.values.get("model_context_window")
+        return TurnEngine(
+            self.threads,
+            self,
+            client_factory=lambda thread: self.model_clients.get(thread.settings.model_provider),
+            context_window=window if isinstance(window, int) else None,
+            tools=AgentToolRouter(self.config, sink=self),
+        )
+
+    def thread_started(self, thread: LoadedThread) -> None:
+        """Tell the tools about a new thread (its MCP servers connect now, as the reference's do),
+        after the ``thread/start`` answer already queued is written: the turn machinery may still
+        have to load."""
+        asyncio.get_running_loop().call_soon(lambda: self.turns.tools.thread_started(thread))
 
     @classmethod
     async def open(cls, config: Config) -> AppServer:
@@ -87,11 +111,12 @@ class AppServer:
             self._idle_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._idle_task
-        for thread_id in self.threads.loaded_ids():
-            thread = self.threads.loaded(thread_id)
-            if thread is not None and thread.active is not None:
-                await self.turns.interrupt(thread.active)
-        await self.turns.tools.aclose()
+        if "turns" in self.__dict__:  # else no turn ever ran
+            for thread_id in self.threads.loaded_ids():
+                thread = self.threads.loaded(thread_id)
+                if thread is not None and thread.active is not None:
+                    await self.turns.interrupt(thread.active)
+            await self.turns.tools.aclose()
         # After the interruptions: their notifications are part of what a client may replay.
         await self.replay.close()
         await self.store.close()
@@ -103,11 +128,13 @@ class AppServer:
         stream: MessageStream,
         limits: PeerLimits | None = None,
         on_overflow: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        handshake: Handshake | None = None,
     ) -> None:
         """Serve one connection until its transport closes.
 
         ``on_overflow`` closes the transport when the client stops reading and its outbound queue
         passes ``limits.outbound_hard_limit``: it fills only its own queue, never anyone else's.
+        ``handshake``: the connection's ``initialize`` was answered already (the stdio fast start).
         """
         connection = Connection(self)
         closing = _ClosingStream(stream, lambda: self._connection_closed(connection))
@@ -115,6 +142,11 @@ class AppServer:
         connection.peer = peer
         connection.on_overflow = on_overflow
         self.connections[connection.id] = connection
+        if handshake is not None:
+            from .handlers.initialize import begin
+
+            # Sent before anything else is read, as right after an answer of our own.
+            begin(connection, handshake)()
         try:
             await peer.serve()
         finally:

@@ -1,0 +1,2 @@
+"""The subcommands of ``agent-app-server`` (the table is ``cli.COMMANDS``); one module each,
+imported only when its command runs."""

@@ -163,3 +163,33 @@ class FuzzyFileSearchResult(SnakeWireModel):
 
 class FuzzyFileSearchResponse(WireModel):
     files: list[FuzzyFileSearchResult]
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "AbsolutePath",
+    "FsChangedNotification",
+    "FsCopyParams",
+    "FsCopyResponse",
+    "FsCreateDirectoryParams",
+    "FsCreateDirectoryResponse",
+    "FsGetMetadataParams",
+    "FsGetMetadataResponse",
+    "FsReadDirectoryEntry",
+    "FsReadDirectoryParams",
+    "FsReadDirectoryResponse",
+    "FsReadFileParams",
+    "FsReadFileResponse",
+    "FsRemoveParams",
+    "FsRemoveResponse",
+    "FsUnwatchParams",
+    "FsUnwatchResponse",
+    "FsWatchParams",
+    "FsWatchResponse",
+    "FsWriteFileParams",
+    "FsWriteFileResponse",
+    "FuzzyFileSearchMatchType",
+    "FuzzyFileSearchParams",
+    "FuzzyFileSearchResponse",
+    "FuzzyFileSearchResult",
+]

@@ -158,3 +158,25 @@ class McpServerToolCallResponse(WireModel):
     structured_content: Any = None
     is_error: bool | None = None
     meta: Any = Field(default=None, alias="_meta")
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "DynamicToolNamespaceTool",
+    "DynamicToolSpec",
+    "FunctionDynamicToolNamespaceTool",
+    "FunctionDynamicToolSpec",
+    "ListMcpServerStatusParams",
+    "ListMcpServerStatusResponse",
+    "McpAuthStatus",
+    "McpServerConnectionStatus",
+    "McpServerInfo",
+    "McpServerStatus",
+    "McpServerStatusDetail",
+    "McpServerToolCallParams",
+    "McpServerToolCallResponse",
+    "NamespaceDynamicToolSpec",
+    "Resource",
+    "ResourceTemplate",
+    "Tool",
+]

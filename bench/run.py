@@ -64,7 +64,7 @@ ROWS = [
         "lower",
         _ms,
     ),
-    Row("idle_rss_mib", "rss", lambda c: "idle RSS right after initialize (MiB, VmRSS)", "lower", _mib),
+    Row("idle_rss_mib", "rss", lambda c: "idle RSS after initialize and one request (MiB, VmRSS)", "lower", _mib),
     Row(
         "rtt_median_us",
         "rtt",

@@ -139,6 +139,9 @@ async def session(target: Target, counts: Counts, wanted: set[str]) -> Cells:
     try:
         await peer.start()
         await initialize(peer)
+        # After one answered request: a server that answers initialize before it has loaded (ours
+        # over stdio) would otherwise be measured half-started.
+        await peer.request("thread/loaded/list", {}, within=60)
         cells["idle_rss_mib"] = _memory(peer, "VmRSS")
         if "rtt" in wanted:
             progress(f"[{target.name}] {counts.round_trips} sequential round trips ...")

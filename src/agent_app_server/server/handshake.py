@@ -155,7 +155,11 @@ def answer_initialize_early(in_fd: int, out_fd: int, codex_home: str) -> EarlySt
         return EarlyStart(None, lines, eof)
     request_id, handshake = request
     reply = _dumps({"id": request_id, "result": initialize_result(handshake.client_name, codex_home)})
-    _write_all(out_fd, (reply + "\n").encode())
+    try:
+        encoded = (reply + "\n").encode()
+    except UnicodeEncodeError:  # e.g. a lone surrogate in the client's name: the server's to answer
+        return EarlyStart(None, lines, eof)
+    _write_all(out_fd, encoded)
     return EarlyStart(handshake, lines[first + 1 :], eof)
 
 
@@ -166,7 +170,7 @@ def _initialize_request(line: bytes | None) -> tuple[Any, Handshake] | None:
         return None
     try:
         message = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: the server answers it
         return None
     if not isinstance(message, dict) or message.get("method") != "initialize":
         return None

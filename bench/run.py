@@ -64,6 +64,16 @@ ROWS = [
         "lower",
         _ms,
     ),
+    Row(
+        "first_thread_ms",
+        "spawn",
+        lambda c: (
+            f"first `thread/start` in the process, sent {c.pause_s:g} s after the handshake: round trip "
+            f"(ms, median of {c.paused_runs})"
+        ),
+        "lower",
+        _ms,
+    ),
     Row("idle_rss_mib", "rss", lambda c: "idle RSS after initialize and one request (MiB, VmRSS)", "lower", _mib),
     Row(
         "rtt_median_us",

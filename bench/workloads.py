@@ -28,6 +28,9 @@ METHOD_NOT_FOUND = -32601
 class Counts:
     spawn_warmups: int = 2
     spawn_runs: int = 15
+    #: Processes whose first ``thread/start`` waits this long after the handshake (an IDE user).
+    paused_runs: int = 5
+    pause_s: float = 1.0
     round_trips: int = 2_000
     round_trip_budget_s: float = 120.0
     pipelined: int = 10_000
@@ -45,6 +48,7 @@ class Counts:
         return cls(
             spawn_warmups=1,
             spawn_runs=5,
+            paused_runs=3,
             round_trips=300,
             round_trip_budget_s=20.0,
             pipelined=2_000,
@@ -101,24 +105,31 @@ async def initialize(peer: StdioPeer) -> Message:
 
 async def spawn_to_initialize(target: Target, counts: Counts) -> Cells:
     """Start-up as an IDE sees it: spawn → ``initialize`` answered, and (in the same runs) spawn →
-    the first ``thread/start`` answered, sent right after the handshake."""
+    the first ``thread/start`` answered, sent right after the handshake; then, in other processes,
+    the round trip of a first ``thread/start`` sent ``pause_s`` after the handshake (a user who
+    opens a thread once the window is up: the time a server spends loading after its answer)."""
     home = target.new_home("spawn")
-    samples: dict[str, list[float]] = {"spawn_ms": [], "spawn_thread_ms": []}
+    samples: dict[str, list[float]] = {"spawn_ms": [], "spawn_thread_ms": [], "first_thread_ms": []}
     total = counts.spawn_warmups + counts.spawn_runs
-    for run in range(total):
+    for run in range(total + counts.paused_runs):
         peer = target.peer(home, f"spawn-{run:02d}")
         try:
             started = time.perf_counter()
             await peer.start()
             await initialize(peer)
             initialized = time.perf_counter()
+            if run >= total:
+                await asyncio.sleep(counts.pause_s)
+            sent = time.perf_counter()
             await peer.request("thread/start", {}, within=60)
             thread_started = time.perf_counter()
         except Exception as exc:
             return _error_cells(list(samples), RuntimeError(f"run {run + 1}: {_describe(exc)}"))
         finally:
             await peer.close()
-        if run >= counts.spawn_warmups:
+        if run >= total:
+            samples["first_thread_ms"].append((thread_started - sent) * 1000)
+        elif run >= counts.spawn_warmups:
             samples["spawn_ms"].append((initialized - started) * 1000)
             samples["spawn_thread_ms"].append((thread_started - started) * 1000)
     return {

@@ -35,6 +35,9 @@ STATE_DB_NAME = "state.sqlite3"
 NOTIFICATION_LOG_NAME = "notifications.sqlite3"
 #: A loaded thread with no subscribers and nothing running is unloaded after this long.
 DEFAULT_IDLE_UNLOAD_S = 30 * 60.0
+#: Methods a session starts with: their handler module, params and reply models load in the
+#: background once the server runs, so that an IDE's first ``thread/start`` does not pay for them.
+WARM_METHODS = ("thread/start",)
 
 
 class AppServer:
@@ -59,6 +62,7 @@ class AppServer:
         #: None: never unload idle threads.
         self.idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
         self._idle_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
 
     # The model clients and the turn machinery load on first use: answering the first requests
     # (``initialize``, ``thread/start``, reads) does not need them.
@@ -100,17 +104,27 @@ class AppServer:
         return cls(config, store, notification_log)
 
     def start_background(self) -> None:
-        """Start the replay log writer and the idle-thread unloader (call once the loop runs)."""
+        """Start the replay log writer, the idle-thread unloader and the warm-up of the first
+        requests' code (call once the loop runs)."""
         self.replay.start()
+        loop = asyncio.get_running_loop()
         if self.idle_unload_after_s is not None and self._idle_task is None:
-            self._idle_task = asyncio.get_running_loop().create_task(self._unload_idle_threads(), name="idle-unload")
+            self._idle_task = loop.create_task(self._unload_idle_threads(), name="idle-unload")
+        if self._warm_task is None:
+            self._warm_task = loop.create_task(_warm_up(WARM_METHODS), name="warm-up")
+
+    async def warmed_up(self) -> None:
+        """Wait until the warm-up started by :meth:`start_background` has run."""
+        if self._warm_task is not None:
+            await asyncio.shield(self._warm_task)
 
     async def close(self) -> None:
         """Interrupt running turns (persisting them as interrupted), then close the store."""
-        if self._idle_task is not None:
-            self._idle_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._idle_task
+        for task in (self._idle_task, self._warm_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if "turns" in self.__dict__:  # else no turn ever ran
             for thread_id in self.threads.loaded_ids():
                 thread = self.threads.loaded(thread_id)
@@ -331,6 +345,30 @@ class AppServer:
 
         task = asyncio.get_running_loop().create_task(ask(), name=f"server-request-{pending.method}")
         pending.tasks.append(task)
+
+
+async def _warm_up(methods: Sequence[str]) -> None:
+    """Load each method's handler module and build its params and reply models (and the models
+    of the reply's fields), one step at a time: a request that arrives meanwhile is dispatched
+    between steps, and needs the same code anyway. Nothing here changes behaviour, only when the
+    cost is paid; a step that fails is left to the request that needs it."""
+    from ..protocol import METHODS, WireModel
+    from .handlers import get_handler
+
+    for method in methods:
+        await asyncio.sleep(0)
+        spec = METHODS.get(method)
+        if spec is None or get_handler(method) is None:
+            continue
+        models: list[Any] = [spec.params, spec.result]
+        models += [field.annotation for field in spec.result.model_fields.values()]
+        for model in models:
+            if isinstance(model, type) and issubclass(model, WireModel) and not model.__pydantic_complete__:
+                await asyncio.sleep(0)
+                try:
+                    model.model_rebuild()
+                except Exception:
+                    log.debug("warming up %s failed; its first use builds it", model.__name__, exc_info=True)
 
 
 class _PendingRequest:

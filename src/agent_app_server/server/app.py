@@ -360,8 +360,9 @@ async def _warm_up(methods: Sequence[str]) -> None:
         spec = METHODS.get(method)
         if spec is None or get_handler(method) is None:
             continue
-        models: list[Any] = [spec.params, spec.result]
-        models += [field.annotation for field in spec.result.model_fields.values()]
+        # The reply's field models first: a model built before them would build them again inline.
+        models: list[Any] = [spec.params, *(field.annotation for field in spec.result.model_fields.values())]
+        models.append(spec.result)
         for model in models:
             if isinstance(model, type) and issubclass(model, WireModel) and not model.__pydantic_complete__:
                 await asyncio.sleep(0)

@@ -114,9 +114,9 @@ class AppServer:
             self._warm_task = loop.create_task(_warm_up(WARM_METHODS), name="warm-up")
 
     async def warmed_up(self) -> None:
-        """Wait until the warm-up started by :meth:`start_background` has run."""
+        """Wait until the warm-up started by :meth:`start_background` has run (or was stopped)."""
         if self._warm_task is not None:
-            await asyncio.shield(self._warm_task)
+            await asyncio.wait([self._warm_task])
 
     async def close(self) -> None:
         """Interrupt running turns (persisting them as interrupted), then close the store."""

@@ -6,6 +6,7 @@ model server) and the same environment, so any difference is the server, not its
 
 from __future__ import annotations
 
+import compileall
 import glob
 import os
 import shutil
@@ -14,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import agent_app_server
 from peer import StdioPeer, env_with
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -130,6 +132,9 @@ class Target:
 
 
 def ours(run_dir: Path, model_base_url: str) -> Target:
+    # As installed from a wheel, whose installer compiles the bytecode once: a source checkout
+    # under PYTHONDONTWRITEBYTECODE would compile every module again in every spawn.
+    compileall.compile_dir(Path(agent_app_server.__file__).parent, quiet=1)
     return Target(
         name="ours",
         argv=[sys.executable, "-m", "agent_app_server"],

@@ -36,6 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "testing": frozenset(),
     # Entry points assemble everything.
     "cli": frozenset(LAYERS),
+    "commands": frozenset(LAYERS),
     "__main__": frozenset({"cli"}),
 }
 

@@ -85,10 +85,12 @@ async def test_missing_params_is_an_empty_object(server: ServerProcess) -> None:
 
 
 async def test_duplicate_ids_both_answered(server: ServerProcess) -> None:
-    server.expect(77, "thread/loaded/list")
+    first = server.expect(77, "thread/loaded/list")
     await server.send({"id": 77, "method": "thread/loaded/list", "params": {}})
     await server.send({"id": 77, "method": "thread/loaded/list", "params": {}})
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(first, 20)
+    # Read after both, by a handler that never waits: its answer comes after theirs.
+    await server.result("thread/loaded/list", {})
     assert sum(1 for m in server.received if m.get("id") == 77) == 2
 
 

@@ -68,3 +68,12 @@ def experimental_gate(descriptor: str) -> Any:
         return value
 
     return AfterValidator(check)
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "EXPERIMENTAL_CONTEXT_KEY",
+    "ExperimentalNotEnabled",
+    "SnakeWireModel",
+    "WireModel",
+]

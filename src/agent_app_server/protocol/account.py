@@ -276,3 +276,42 @@ class AccountUpdatedNotification(WireModel):
 
 registry.notification("account/login/completed", AccountLoginCompletedNotification)
 registry.notification("account/updated", AccountUpdatedNotification)
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "Account",
+    "AccountLoginCompletedNotification",
+    "AccountUpdatedNotification",
+    "AmazonBedrockAccessKeysLoginAccountParams",
+    "AmazonBedrockAccount",
+    "AmazonBedrockLoginAccountParams",
+    "AmazonBedrockLoginAccountResponse",
+    "ApiKeyAccount",
+    "ApiKeyLoginAccountParams",
+    "ApiKeyLoginAccountResponse",
+    "AuthMode",
+    "CancelLoginAccountParams",
+    "CancelLoginAccountResponse",
+    "CancelLoginAccountStatus",
+    "ChatgptAccount",
+    "ChatgptAuthTokensLoginAccountParams",
+    "ChatgptAuthTokensLoginAccountResponse",
+    "ChatgptDeviceCodeLoginAccountParams",
+    "ChatgptDeviceCodeLoginAccountResponse",
+    "ChatgptLoginAccountParams",
+    "ChatgptLoginAccountResponse",
+    "DesktopOnboardingEntrypoint",
+    "GcpAccount",
+    "GetAccountParams",
+    "GetAccountRateLimitsParams",
+    "GetAccountRateLimitsResponse",
+    "GetAccountResponse",
+    "LoginAccountParams",
+    "LoginAccountResponse",
+    "LoginAppBrand",
+    "LogoutAccountResponse",
+    "RateLimitResetCredit",
+    "RateLimitResetCreditStatus",
+    "RateLimitResetCreditsSummary",
+    "RateLimitResetType",
+]

@@ -258,3 +258,40 @@ FunctionCallOutputContentItem = TypeAliasType(
 
 #: A tool's output as the Responses API takes it: plain text or content items.
 FunctionCallOutputBody = TypeAliasType("FunctionCallOutputBody", str | list[FunctionCallOutputContentItem])
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "ApprovalsReviewer",
+    "AskForApproval",
+    "AudioUserInput",
+    "ByteRange",
+    "DangerFullAccessSandboxPolicy",
+    "EncryptedContentFunctionCallOutputContentItem",
+    "ExternalSandboxSandboxPolicy",
+    "FunctionCallOutputBody",
+    "FunctionCallOutputContentItem",
+    "GranularApprovalConfig",
+    "GranularAskForApproval",
+    "ImageDetail",
+    "ImageUserInput",
+    "InputAudioFunctionCallOutputContentItem",
+    "InputImageFunctionCallOutputContentItem",
+    "InputTextFunctionCallOutputContentItem",
+    "LocalAudioUserInput",
+    "LocalImageUserInput",
+    "MentionUserInput",
+    "NetworkAccess",
+    "Personality",
+    "ReadOnlySandboxPolicy",
+    "ReasoningEffort",
+    "ReasoningSummary",
+    "RequestId",
+    "SandboxMode",
+    "SandboxPolicy",
+    "SkillUserInput",
+    "SortDirection",
+    "TextElement",
+    "TextUserInput",
+    "UserInput",
+    "WorkspaceWriteSandboxPolicy",
+]

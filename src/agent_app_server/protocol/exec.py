@@ -92,3 +92,19 @@ class ThreadShellCommandParams(WireModel):
 
 class ThreadShellCommandResponse(WireModel):
     pass
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "CommandExecParams",
+    "CommandExecResizeParams",
+    "CommandExecResizeResponse",
+    "CommandExecResponse",
+    "CommandExecTerminalSize",
+    "CommandExecTerminateParams",
+    "CommandExecTerminateResponse",
+    "CommandExecWriteParams",
+    "CommandExecWriteResponse",
+    "ThreadShellCommandParams",
+    "ThreadShellCommandResponse",
+]

@@ -199,3 +199,41 @@ class FuzzyFileSearchSessionCompletedNotification(WireModel):
 
 class FuzzyFileSearchResponse(WireModel):
     files: list[FuzzyFileSearchResult]
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "AbsolutePath",
+    "FsChangedNotification",
+    "FsCopyParams",
+    "FsCopyResponse",
+    "FsCreateDirectoryParams",
+    "FsCreateDirectoryResponse",
+    "FsGetMetadataParams",
+    "FsGetMetadataResponse",
+    "FsReadDirectoryEntry",
+    "FsReadDirectoryParams",
+    "FsReadDirectoryResponse",
+    "FsReadFileParams",
+    "FsReadFileResponse",
+    "FsRemoveParams",
+    "FsRemoveResponse",
+    "FsUnwatchParams",
+    "FsUnwatchResponse",
+    "FsWatchParams",
+    "FsWatchResponse",
+    "FsWriteFileParams",
+    "FsWriteFileResponse",
+    "FuzzyFileSearchMatchType",
+    "FuzzyFileSearchParams",
+    "FuzzyFileSearchResponse",
+    "FuzzyFileSearchResult",
+    "FuzzyFileSearchSessionCompletedNotification",
+    "FuzzyFileSearchSessionStartParams",
+    "FuzzyFileSearchSessionStartResponse",
+    "FuzzyFileSearchSessionStopParams",
+    "FuzzyFileSearchSessionStopResponse",
+    "FuzzyFileSearchSessionUpdateParams",
+    "FuzzyFileSearchSessionUpdateResponse",
+    "FuzzyFileSearchSessionUpdatedNotification",
+]

@@ -35,3 +35,12 @@ class InitializeResponse(WireModel):
     codex_home: str
     platform_family: str
     platform_os: str
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "ClientInfo",
+    "InitializeCapabilities",
+    "InitializeParams",
+    "InitializeResponse",
+]

@@ -77,3 +77,19 @@ class Model(WireModel):
 class ModelListResponse(WireModel):
     data: list[Model]
     next_cursor: str | None = None
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "CyberAccessProgram",
+    "InputModality",
+    "Model",
+    "ModelAccessPrograms",
+    "ModelAvailabilityNux",
+    "ModelListParams",
+    "ModelListResponse",
+    "ModelServiceTier",
+    "ModelUpgradeInfo",
+    "MultiAgentVersion",
+    "ReasoningEffortOption",
+]

@@ -192,3 +192,32 @@ registry.server_request("item/tool/requestUserInput", ToolRequestUserInputParams
 registry.server_request(
     "account/chatgptAuthTokens/refresh", ChatgptAuthTokensRefreshParams, ChatgptAuthTokensRefreshResponse
 )
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision",
+    "ApplyNetworkPolicyAmendmentCommandExecutionApprovalDecision",
+    "ChatgptAuthTokensRefreshParams",
+    "ChatgptAuthTokensRefreshReason",
+    "ChatgptAuthTokensRefreshResponse",
+    "CommandExecutionApprovalDecision",
+    "CommandExecutionApprovalKind",
+    "CommandExecutionRequestApprovalParams",
+    "CommandExecutionRequestApprovalResponse",
+    "DynamicToolCallParams",
+    "DynamicToolCallResponse",
+    "ExecpolicyAmendment",
+    "FileChangeApprovalDecision",
+    "FileChangeRequestApprovalParams",
+    "FileChangeRequestApprovalResponse",
+    "NetworkApprovalContext",
+    "NetworkApprovalProtocol",
+    "NetworkPolicyAmendment",
+    "NetworkPolicyAmendmentChoice",
+    "NetworkPolicyRuleAction",
+    "ToolRequestUserInputAnswer",
+    "ToolRequestUserInputOption",
+    "ToolRequestUserInputParams",
+    "ToolRequestUserInputQuestion",
+    "ToolRequestUserInputResponse",
+]

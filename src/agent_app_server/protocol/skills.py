@@ -185,3 +185,27 @@ class HooksListResponse(WireModel):
 
 
 registry.notification("skills/changed", SkillsChangedNotification)
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "HookErrorInfo",
+    "HookEventName",
+    "HookMetadata",
+    "HookSource",
+    "HookTrustStatus",
+    "HooksListEntry",
+    "HooksListParams",
+    "HooksListResponse",
+    "SkillDependencies",
+    "SkillErrorInfo",
+    "SkillInterface",
+    "SkillMetadata",
+    "SkillScope",
+    "SkillToolDependency",
+    "SkillsChangedNotification",
+    "SkillsConfigWriteParams",
+    "SkillsConfigWriteResponse",
+    "SkillsListEntry",
+    "SkillsListParams",
+    "SkillsListResponse",
+]

@@ -279,3 +279,47 @@ class ThreadReadState(WireModel):
 
     revision: str
     first_unread: ThreadUnreadPosition | None = None
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "ActiveThreadStatus",
+    "ActiveTurnNotSteerableCodexErrorInfo",
+    "ActiveTurnNotSteerableDetails",
+    "CodexErrorInfo",
+    "CustomSessionSource",
+    "GitInfo",
+    "HttpConnectionFailedCodexErrorInfo",
+    "HttpStatusDetails",
+    "IdleThreadStatus",
+    "MisalignmentErrorDetails",
+    "MisalignmentSteer",
+    "NonSteerableTurnKind",
+    "NotLoadedThreadStatus",
+    "OtherSubAgentSource",
+    "ResponseStreamConnectionFailedCodexErrorInfo",
+    "ResponseStreamDisconnectedCodexErrorInfo",
+    "ResponseTooManyFailedAttemptsCodexErrorInfo",
+    "SessionSource",
+    "SubAgentSessionSource",
+    "SubAgentSource",
+    "SystemErrorThreadStatus",
+    "Thread",
+    "ThreadActiveFlag",
+    "ThreadHistoryMode",
+    "ThreadReadState",
+    "ThreadSection",
+    "ThreadSectionAppearance",
+    "ThreadSpawnDetails",
+    "ThreadSpawnSubAgentSource",
+    "ThreadStartThreadUnreadPosition",
+    "ThreadStatus",
+    "ThreadTokenUsage",
+    "ThreadUnreadPosition",
+    "TokenUsageBreakdown",
+    "Turn",
+    "TurnError",
+    "TurnItemsView",
+    "TurnStatus",
+    "TurnThreadUnreadPosition",
+]

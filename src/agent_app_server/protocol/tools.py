@@ -194,3 +194,30 @@ class McpServerToolCallResponse(WireModel):
     structured_content: Any = None
     is_error: bool | None = None
     meta: Any = Field(default=None, alias="_meta")
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "DynamicToolNamespaceTool",
+    "DynamicToolSpec",
+    "FunctionDynamicToolNamespaceTool",
+    "FunctionDynamicToolSpec",
+    "ListMcpServerStatusParams",
+    "ListMcpServerStatusResponse",
+    "McpAuthStatus",
+    "McpResourceReadParams",
+    "McpResourceReadResponse",
+    "McpResourceReadTarget",
+    "McpServerConnectionStatus",
+    "McpServerInfo",
+    "McpServerRefreshResponse",
+    "McpServerStatus",
+    "McpServerStatusDetail",
+    "McpServerToolCallParams",
+    "McpServerToolCallResponse",
+    "NamespaceDynamicToolSpec",
+    "Resource",
+    "ResourceContent",
+    "ResourceTemplate",
+    "Tool",
+]

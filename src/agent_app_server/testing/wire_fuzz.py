@@ -10,6 +10,7 @@ messages).
 Only methods that change nothing outside the server's memory are fuzzed (no ``fs/write*``,
 ``fs/remove``, ``thread/start``, ``command/exec``, nothing that reaches the network), so a run
 can never touch the machine it runs on.
+Layer: testing (imports nothing of this project's server: it drives any server over its wire).
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ async def thread_start(conn: Connection, params: ThreadStartParams) -> Reply:
 
     def announce() -> None:
         app.emit(thread.id, "thread/started", {"thread": wire_thread.to_wire()})
-        app.turns.tools.thread_started(thread)
+        app.thread_started(thread)
 
     return Reply(response, announce)
 

@@ -1,0 +1,49 @@
+"""The differences the differential suite accepts: each one a row of docs/compatibility.md.
+
+Owns: :data:`ALLOWED`, the table of (method pattern, case-label pattern) → compat id. A case where
+one side answers a result and the other an error (or nothing) fails the suite unless an entry
+here matches it; every id must be a row of docs/compatibility.md (checked by
+``test_allowed_ids_are_documented``), so an accepted difference is always a documented one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from support.reference import REPO_ROOT
+
+COMPATIBILITY = REPO_ROOT / "docs" / "compatibility.md"
+
+
+@dataclass(frozen=True)
+class Allowed:
+    compat: str
+    #: fnmatch patterns over the method name and the case label.
+    method: str
+    case: str
+
+
+ALLOWED: tuple[Allowed, ...] = (
+    # The reference requires `params` even when every field is optional; we take absent as {}.
+    Allowed("rpc:params-optional", "*", "params absent"),
+    Allowed("rpc:params-optional", "*", "params null"),
+)
+
+
+def allowed_for(method: str, label: str) -> Allowed | None:
+    for entry in ALLOWED:
+        if fnmatchcase(method, entry.method) and fnmatchcase(label, entry.case):
+            return entry
+    return None
+
+
+def compat_ids_for(method: str) -> list[str]:
+    """The compat ids a method's differential test may rely on (for its ``compat`` marks)."""
+    return sorted({entry.compat for entry in ALLOWED if fnmatchcase(method, entry.method)})
+
+
+def documented_ids() -> set[str]:
+    """Every id in the first column of docs/compatibility.md's table."""
+    return set(re.findall(r"^\| `([^`]+)` \|", COMPATIBILITY.read_text(), flags=re.MULTILINE))

@@ -63,7 +63,8 @@ class Plan:
 
 #: Valid values by field name, for every method (a method's Plan.values overrides them).
 FIELD_VALUES: dict[str, list[Any]] = {
-    "threadId": ["$thread"],
+    # The thread of the case, then a well-formed id no thread has.
+    "threadId": ["$thread", "00000000-0000-7000-8000-000000000000"],
     "turnId": ["$turn"],
     "expectedTurnId": ["$turn"],
     "beforeTurnId": ["$turn"],

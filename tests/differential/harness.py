@@ -368,7 +368,10 @@ async def make_state(side: Side, kind: str, index: int) -> dict[str, str]:
             await side.result("thread/archive", {"threadId": variables["thread"]})
     elif kind == "running":
         variables["thread"] = await side.new_thread()
-        variables["turn"] = await side.start_turn(variables["thread"], HOLD_MARKER)
+        turn_id = variables["turn"] = await side.start_turn(variables["thread"], HOLD_MARKER)
+        # The reference answers turn/start before its turn is active (an interrupt sent at once
+        # finds "no active turn"); wait until it is.
+        await side.wait_notification("turn/started", lambda m: m["params"]["turn"]["id"] == turn_id)
     elif kind == "process":
         variables["process"] = f"proc-{index}"
         command = {
@@ -379,7 +382,9 @@ async def make_state(side: Side, kind: str, index: int) -> dict[str, str]:
         }
         # Its reply comes when the process exits (terminated by a case, or at close).
         await side.write({"id": f"exec-{index}", "method": "command/exec", "params": command})
-        await side.wait_notification("command/exec/outputDelta", lambda m: m["params"]["processId"] == command["processId"])
+        await side.wait_notification(
+            "command/exec/outputDelta", lambda m: m["params"]["processId"] == command["processId"]
+        )
     return variables
 
 

@@ -42,7 +42,9 @@ class CaseRecord:
             f"  {self.label}: reference {self.reference.label()}, ours {self.ours.label()}",
             f"    params: {params[:300]}",
         ]
-        lines += [f"    {side}: {o.message}" for side, o in (("reference", self.reference), ("ours", self.ours)) if o.message]
+        lines += [
+            f"    {side}: {o.message}" for side, o in (("reference", self.reference), ("ours", self.ours)) if o.message
+        ]
         return "\n".join(lines)
 
 
@@ -133,7 +135,9 @@ def summary_lines() -> list[str]:
         row = [len(record.cases), both_result, both_error, allowed, record.count("unexplained")]
         row.append(record.count("shape_differs"))
         totals = [t + r for t, r in zip(totals, row, strict=True)]
-        lines.append(f"{record.method:28} " + " ".join(f"{v:>{w}}" for v, w in zip(row, (5, 6, 6, 7, 6, 6), strict=True)))
+        lines.append(
+            f"{record.method:28} " + " ".join(f"{v:>{w}}" for v, w in zip(row, (5, 6, 6, 7, 6, 6), strict=True))
+        )
     lines.append(f"{'total':28} " + " ".join(f"{v:>{w}}" for v, w in zip(totals, (5, 6, 6, 7, 6, 6), strict=True)))
     excluded = [(r.method, shape, why) for r in RECORDS for shape, why in r.excluded.items()]
     lines += [f"not sent: {method} {shape}: {why}" for method, shape, why in excluded]
@@ -166,4 +170,3 @@ def write_report() -> str:
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {"kind": outcome.kind, "code": outcome.code, "message": outcome.message, "shape": outcome.shape}
-

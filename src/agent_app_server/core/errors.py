@@ -8,6 +8,7 @@ JSON-RPC ones (see docs/compatibility.md).
 from __future__ import annotations
 
 from ..rpc.errors import InvalidParams
+from .ids import parse_thread_id
 
 
 class ThreadNotFound(InvalidParams):
@@ -18,6 +19,14 @@ class ThreadNotFound(InvalidParams):
 
 class InvalidThreadId(InvalidParams):
     pass
+
+
+def checked_thread_id(thread_id: str) -> str:
+    """The canonical form of a thread id a client sent; ``InvalidThreadId`` when it is not one."""
+    try:
+        return parse_thread_id(thread_id)
+    except ValueError as exc:
+        raise InvalidThreadId(str(exc)) from None
 
 
 class InvalidCursorError(InvalidParams):

@@ -17,9 +17,10 @@ from .. import PROTOCOL_VERSION
 from ..rpc.errors import InvalidParams
 from ..store import EventRecord, InvalidCursor, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
-from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
+from .errors import InvalidCursorError, ThreadNotFound, checked_thread_id
 from .history import CONTEXT_KINDS, fold_context, turn_started_positions
-from .ids import parse_thread_id, uuid7
+from .ids import uuid7
+from .paths import resolve_client_path
 
 if TYPE_CHECKING:
     from ..protocol import Thread
@@ -467,15 +468,8 @@ class ThreadManager:
 
 
 def _canonical_id(thread_id: str) -> str:
-    try:
-        return parse_thread_id(thread_id)
-    except ValueError as exc:
-        raise InvalidThreadId(str(exc)) from None
+    return checked_thread_id(thread_id)
 
 
 def _absolute_cwd(cwd: str | None) -> str:
-    if not cwd:
-        return os.getcwd()
-    if not os.path.isabs(cwd):
-        raise InvalidParams(f"cwd must be an absolute path, got {cwd!r}")
-    return os.path.normpath(cwd)
+    return resolve_client_path(cwd or "")

@@ -68,3 +68,50 @@ def experimental_gate(descriptor: str) -> Any:
         return value
 
     return AfterValidator(check)
+
+
+class Unmodeled:
+    """A request field of the reference (experimental) that this server does not implement.
+
+    It is still type-checked as the reference does (a wrong type is refused, as there). With
+    ``refused`` set, any value beyond the neutral ones (null, false, an empty array or object) is refused with that
+    reason: the field asks for something that does not exist here (a project, a permission
+    profile, a rollout path…), and ignoring it would answer a different question. Without it the
+    value is accepted and ignored (docs/compatibility.md `protocol:unmodeled-fields`).
+    """
+
+    __slots__ = ("kinds", "nullable", "refused")
+
+    def __init__(self, *kinds: type, nullable: bool = True, refused: str | None = None) -> None:
+        self.kinds = kinds
+        self.nullable = nullable
+        self.refused = refused
+
+    def check(self, name: str, value: Any) -> None:
+        if value is None:
+            if not self.nullable:
+                raise ValueError(f"`{name}` must not be null")
+            return
+        if (isinstance(value, bool) and bool not in self.kinds) or not isinstance(value, self.kinds):
+            expected = " or ".join(_JSON_NAMES[kind] for kind in self.kinds)
+            raise ValueError(f"`{name}` must be {expected}, got {type(value).__name__}")
+        if self.refused is not None and value not in (False, [], {}):
+            raise ValueError(f"`{name}` is not supported by this server: {self.refused}")
+
+
+_JSON_NAMES: dict[type, str] = {
+    bool: "a boolean",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+    int: "an integer",
+}
+
+
+def check_unmodeled(data: Any, fields: dict[str, Unmodeled]) -> Any:
+    """For a ``model_validator(mode="before")``: check the raw params' unmodeled fields."""
+    if isinstance(data, dict):
+        for name, spec in fields.items():
+            if name in data:
+                spec.check(name, data[name])
+    return data

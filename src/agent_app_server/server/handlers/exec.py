@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ...core.history import TURN_STARTED
 from ...core.ids import uuid7
 from ...core.instructions import user_message
+from ...core.paths import resolve_client_path
 from ...core.processes import ManagedProcess
 from ...core.threads import sandbox_policy_for_mode
 from ...core.turns import TurnRunner
@@ -148,7 +149,7 @@ async def command_exec(conn: Connection, params: CommandExecParams) -> dict[str,
     app = conn.app
     manager = manager_for(app)
     server_cwd = os.getcwd()
-    cwd = os.path.join(server_cwd, params.cwd) if params.cwd else server_cwd
+    cwd = resolve_client_path(params.cwd or "", server_cwd)
     env = dict(os.environ)
     for key, value in (params.env or {}).items():
         if value is None:

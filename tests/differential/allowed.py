@@ -26,9 +26,25 @@ class Allowed:
 
 
 ALLOWED: tuple[Allowed, ...] = (
-    # The reference requires `params` even when every field is optional; we take absent as {}.
     Allowed("rpc:params-optional", "*", "params absent"),
     Allowed("rpc:params-optional", "*", "params null"),
+    Allowed("rpc:params-array", "*", "params []"),
+    Allowed("thread:list-limit", "thread/list", "limit zero"),
+    Allowed("thread:list-limit", "thread/loaded/list", "limit zero"),
+    Allowed("thread:list-limit", "model/list", "limit zero"),
+    Allowed("history:page-limit", "thread/[ti][ut]*s/list", "limit zero"),
+    Allowed("history:cursor-errors", "thread/items/list", "turnId *"),
+    Allowed("turn:empty-input", "turn/start", "input []"),
+    Allowed("thread:fork-ephemeral-turns", "thread/fork", "ephemeral true"),
+    # Values the reference accepts only in situations that cannot arise here (a loaded thread
+    # whose overrides it ignores; a turn id to fork before; context for the model).
+    Allowed("protocol:unmodeled-fields", "thread/resume", "permissions *"),
+    Allowed("protocol:unmodeled-fields", "thread/resume", "history *"),
+    Allowed("protocol:unmodeled-fields", "thread/fork", "beforeTurnId *"),
+    Allowed("protocol:unmodeled-fields", "turn/st*", "additionalContext *"),
+    Allowed("account:errors", "account/login/cancel", "loginId *"),
+    Allowed("account:rate-limits-local", "account/rateLimits/read", "*"),
+    Allowed("account:api-key-checked", "account/login/start", "*apiKey *"),
 )
 
 

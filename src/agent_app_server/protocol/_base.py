@@ -80,12 +80,24 @@ class Unmodeled:
     value is accepted and ignored (docs/compatibility.md `protocol:unmodeled-fields`).
     """
 
-    __slots__ = ("kinds", "nullable", "refused")
+    __slots__ = ("kinds", "neutral", "nullable", "paths", "refused")
 
-    def __init__(self, *kinds: type, nullable: bool = True, refused: str | None = None) -> None:
+    def __init__(
+        self,
+        *kinds: type,
+        nullable: bool = True,
+        refused: str | None = None,
+        neutral: tuple[Any, ...] = (False, [], {}),
+        paths: str | None = None,
+    ) -> None:
         self.kinds = kinds
         self.nullable = nullable
         self.refused = refused
+        #: Values that ask for nothing (accepted even when ``refused`` is set).
+        self.neutral = neutral
+        #: For a list of paths: "" when each item is a path, else the key holding it in each
+        #: object item. The reference takes these as absolute paths only.
+        self.paths = paths
 
     def check(self, name: str, value: Any) -> None:
         if value is None:
@@ -95,7 +107,12 @@ class Unmodeled:
         if (isinstance(value, bool) and bool not in self.kinds) or not isinstance(value, self.kinds):
             expected = " or ".join(_JSON_NAMES[kind] for kind in self.kinds)
             raise ValueError(f"`{name}` must be {expected}, got {type(value).__name__}")
-        if self.refused is not None and value not in (False, [], {}):
+        if self.paths is not None and isinstance(value, list):
+            for item in value:
+                path = item.get(self.paths) if self.paths and isinstance(item, dict) else item
+                if not isinstance(path, str) or not path.startswith("/"):
+                    raise ValueError(f"`{name}`: {path!r} is not an absolute path")
+        if self.refused is not None and not any(value == n and type(value) is type(n) for n in self.neutral):
             raise ValueError(f"`{name}` is not supported by this server: {self.refused}")
 
 

@@ -35,9 +35,9 @@ from .tools import DynamicToolSpec
 
 _PERMISSIONS = Unmodeled(str, refused="permission profiles do not exist here; send `sandbox`/`sandboxPolicy` instead")
 _ENVIRONMENTS = Unmodeled(list, refused="every thread runs in the local environment; omit it")
-_ROOTS = Unmodeled(list)
+_ROOTS = Unmodeled(list, paths="")
 _PROJECT = Unmodeled(str, refused="projects do not exist here; omit it")
-_ROLLOUT_PATH = Unmodeled(str, refused="there are no rollout files here; name the thread by `threadId`")
+_ROLLOUT_PATH = Unmodeled(str, refused="there are no rollout files here; name the thread by `threadId`", neutral=("",))
 _CLIENT_METADATA = {"responsesapiClientMetadata": Unmodeled(dict), "responsesapiClientMetadataPatch": Unmodeled(dict)}
 _ADDITIONAL_CONTEXT = Unmodeled(dict, refused="it would not reach the model here; put it in `input`")
 _THREAD_FILTER = Unmodeled(str, refused="thread lineage filters are not implemented; omit it")
@@ -46,17 +46,17 @@ _THREAD_START_UNMODELED = {
     "allowProviderModelFallback": Unmodeled(bool, nullable=False),
     "daybreakEnabled": Unmodeled(bool),
     "environments": _ENVIRONMENTS,
-    "experimentalRawEvents": Unmodeled(bool, nullable=False, refused="raw model events are not streamed here"),
+    "experimentalRawEvents": Unmodeled(bool, nullable=False),
     "historyMode": Unmodeled(str, dict),
     "mockExperimentalField": Unmodeled(str),
     "multiAgentMode": Unmodeled(str, dict),
     "permissions": _PERMISSIONS,
     "projectId": _PROJECT,
     "runtimeWorkspaceRoots": _ROOTS,
-    "selectedCapabilityRoots": _ROOTS,
+    "selectedCapabilityRoots": Unmodeled(list, paths="path"),
 }
 _THREAD_RESUME_UNMODELED = {
-    "history": Unmodeled(list, refused="a thread's history comes from this server's store; omit it"),
+    "history": Unmodeled(list, refused="a thread's history comes from this server's store; omit it", neutral=()),
     "initialTurnsPage": Unmodeled(dict),
     "path": _ROLLOUT_PATH,
     "permissions": _PERMISSIONS,
@@ -66,7 +66,9 @@ _THREAD_FORK_UNMODELED = {
     "attachToSource": Unmodeled(bool, nullable=False),
     "beforeTurnId": Unmodeled(str, refused="fork up to a turn with `lastTurnId`"),
     "deferGoalContinuation": Unmodeled(bool, nullable=False),
-    "experimentalDisablePredictionMcp": Unmodeled(bool, nullable=False),
+    "experimentalDisablePredictionMcp": Unmodeled(
+        bool, nullable=False, refused="it needs `experimentalPredictionMode`, which is not implemented"
+    ),
     "experimentalPredictionMode": Unmodeled(bool, nullable=False, refused="prediction mode is not implemented"),
     "path": _ROLLOUT_PATH,
     "permissions": _PERMISSIONS,

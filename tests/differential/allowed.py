@@ -26,6 +26,13 @@ class Allowed:
 
 
 ALLOWED: tuple[Allowed, ...] = (
+    # Ids the reference cannot echo get no reply there, -32600 with id null here.
+    Allowed("rpc:id-range", "(request ids)", "id int64 max + 1"),
+    Allowed("rpc:id-range", "(request ids)", "id float"),
+    Allowed("rpc:id-range", "(request ids)", "id true"),
+    Allowed("rpc:id-range", "(request ids)", "id object"),
+    Allowed("rpc:id-range", "(request ids)", "id array"),
+    Allowed("rpc:parse-error-reply", "(request ids)", "id null"),
     Allowed("rpc:params-optional", "*", "params absent"),
     Allowed("rpc:params-optional", "*", "params null"),
     Allowed("rpc:params-array", "*", "params []"),

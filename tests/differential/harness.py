@@ -107,6 +107,8 @@ class Side:
         self._events: dict[str, asyncio.Event] = {}
         self._reader: asyncio.Task[None] | None = None
         self._next_id = 0
+        #: Replies nobody waited for (an id the server could not echo comes back as null).
+        self.unmatched: list[Message] = []
         #: Substitutions for placeholders in case params, filled as state is created.
         self.vars: dict[str, str] = {}
 
@@ -196,6 +198,8 @@ class Side:
             waiter = self._waiters.pop(json.dumps(message.get("id")), None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(message)
+            else:
+                self.unmatched.append(message)
         for waiter in self._waiters.values():
             if not waiter.done():
                 waiter.set_exception(EOFError(f"{self.name} closed stdout"))
@@ -206,6 +210,15 @@ class Side:
         self._next_id += 1
         return self._next_id
 
+    def expect(self, request_id: Any) -> asyncio.Future[Message]:
+        """A future for the reply to ``request_id`` (any JSON value), to be sent by the caller."""
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._waiters[json.dumps(request_id)] = future
+        return future
+
+    def forget(self, request_id: Any) -> None:
+        self._waiters.pop(json.dumps(request_id), None)
+
     async def write(self, message: Message) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(message).encode() + b"\n")
@@ -214,8 +227,7 @@ class Side:
     async def call(self, method: str, params: Any = None, *, request_id: Any = None, raw: bool = False) -> Message:
         """Send one request (``params`` omitted when ``raw`` and None) and wait for its reply."""
         rid = self.new_id() if request_id is None else request_id
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._waiters[json.dumps(rid)] = future
+        future = self.expect(rid)
         message: Message = {"id": rid, "method": method}
         if params is not None or not raw:
             message["params"] = params
@@ -230,13 +242,12 @@ class Side:
 
     async def outcome(self, message: Message) -> Outcome:
         """Send a whole request message (its id may be any JSON value) and wait for its reply."""
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._waiters[json.dumps(message.get("id"))] = future
+        future = self.expect(message.get("id"))
         await self.write(message)
         try:
             return Outcome.of(await asyncio.wait_for(future, REPLY_TIMEOUT))
         except TimeoutError:
-            self._waiters.pop(json.dumps(message.get("id")), None)
+            self.forget(message.get("id"))
             return Outcome("timeout")
 
     async def run(self, messages: Sequence[Message], window: int) -> list[Outcome]:

@@ -7,6 +7,7 @@ session, for the terminal summary and ``.cache/differential/report.json``) and t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,54 @@ async def run_method(pair: Pair, method: str) -> MethodRecord:
     for case, ref, our in zip(cases, reference, ours, strict=True):
         entry = allowed_for(method, case.label) if ref.kind != our.kind else None
         record.cases.append(CaseRecord(case.label, case.params, ref, our, entry.compat if entry else None))
+    RECORDS.append(record)
+    return record
+
+
+#: Request ids of every JSON type, sent with a method that always succeeds.
+ID_VARIANTS: list[tuple[str, Any]] = [
+    ("int 0", 0),
+    ("int -1", -1),
+    ("int 2^53", 2**53),
+    ("int64 max", 2**63 - 1),
+    ("int64 max + 1", 2**63),
+    ("string empty", ""),
+    ("string unicode", "ü ✓ 日本"),
+    ("string large", "i" * 10_000),
+    ("float", 1.5),
+    ("true", True),
+    ("null", None),
+    ("object", {"a": 1}),
+    ("array", [1]),
+]
+#: How long a side may take to answer an id before it counts as not answered at all. A missing
+#: reply can only be told by a bound; the sentinel request sent after it bounds the wait already.
+_ABSENT_AFTER = 0.5
+
+
+async def _id_outcome(side: Side, request_id: Any) -> Outcome:
+    future = side.expect(request_id)
+    before = len(side.unmatched)
+    await side.write({"id": request_id, "method": "thread/loaded/list", "params": {}})
+    await side.call("thread/loaded/list", {})  # replies to one connection come in order
+    try:
+        return Outcome.of(await asyncio.wait_for(future, _ABSENT_AFTER))
+    except TimeoutError:
+        side.forget(request_id)
+    stray = [m for m in side.unmatched[before:] if m.get("id") is None]
+    return Outcome.of(stray[0]) if stray else Outcome("timeout", message="no reply")
+
+
+async def run_request_ids(pair: Pair) -> MethodRecord:
+    record = MethodRecord("(request ids)")
+
+    async def side_run(side: Side) -> list[Outcome]:
+        return [await _id_outcome(side, request_id) for _, request_id in ID_VARIANTS]
+
+    reference, ours = await pair.each(side_run)
+    for (label, request_id), ref, our in zip(ID_VARIANTS, reference, ours, strict=True):
+        entry = allowed_for(record.method, f"id {label}") if ref.kind != our.kind else None
+        record.cases.append(CaseRecord(f"id {label}", {"id": request_id}, ref, our, entry.compat if entry else None))
     RECORDS.append(record)
     return record
 

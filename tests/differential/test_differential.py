@@ -19,7 +19,7 @@ import pytest
 from differential.allowed import ALLOWED, compat_ids_for, documented_ids
 from differential.cases import PLANS
 from differential.harness import Pair
-from differential.runner import run_method
+from differential.runner import run_method, run_request_ids
 
 #: Methods that change what later cases see (config, credentials) run last.
 _LAST = ("account/login/start", "account/logout", "config/value/write", "config/batchWrite", "skills/config/write")
@@ -44,4 +44,15 @@ async def test_method_answers_as_reference(pair: Pair, method: str) -> None:
         f"{method}: {len(failures)} of {len(record.cases)} cases answered differently from the reference "
         "(fix ours, or add a docs/compatibility.md row and an entry in allowed.py):\n"
         + "\n".join(case.describe() for case in failures)
+    )
+
+
+@pytest.mark.compat("rpc:id-range")
+@pytest.mark.compat("rpc:parse-error-reply")
+@pytest.mark.asyncio(loop_scope="module")
+async def test_request_ids_answer_as_reference(pair: Pair) -> None:
+    record = await run_request_ids(pair)
+    failures = [case for case in record.cases if case.unexplained]
+    assert not failures, "request ids answered differently from the reference:\n" + "\n".join(
+        case.describe() for case in failures
     )

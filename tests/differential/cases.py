@@ -52,6 +52,8 @@ class Plan:
 
     #: "none" | "shared" | "fresh" | "saved" | "archived" | "running" | "process" | "connection"
     state: str = "shared"
+    #: One state for all the method's cases (they do not consume it), instead of one per case.
+    state_once: bool = False
     #: Cases whose effects the next case sees (files, config, logins) run one at a time, so both
     #: sides see the same order.
     sequential: bool = False
@@ -123,7 +125,10 @@ PLANS: dict[str, Plan] = {
     "thread/items/list": Plan(),
     "thread/compact/start": Plan(state="saved"),
     "turn/start": Plan(state="fresh", values={"input": [[{"type": "text", "text": "hello"}]]}),
-    "turn/steer": Plan(state=_STATE_RUNNING, values={"input": [[{"type": "text", "text": "also this"}]]}),
+    # Steering adds input and leaves the turn running: every case may steer the same turn.
+    "turn/steer": Plan(
+        state=_STATE_RUNNING, state_once=True, values={"input": [[{"type": "text", "text": "also this"}]]}
+    ),
     "turn/interrupt": Plan(state=_STATE_RUNNING),
     "account/read": Plan(state="none"),
     "account/login/start": Plan(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,8 @@ class MethodRecord:
     method: str
     cases: list[CaseRecord] = field(default_factory=list)
     excluded: dict[str, str] = field(default_factory=dict)
+    #: Wall time for the method on both sides, state creation included.
+    seconds: float = 0.0
 
     def count(self, predicate: str) -> int:
         return sum(1 for case in self.cases if getattr(case, predicate))
@@ -103,6 +106,7 @@ async def run_method(pair: Pair, method: str) -> MethodRecord:
     plan = PLANS[method]
     cases = cases_for(method)
     record = MethodRecord(method, excluded=dict(plan.excluded))
+    started = time.perf_counter()
     if plan.state == "connection":
         reference, ours = await pair.each(lambda side: _initialize_outcomes(side, cases))
     else:
@@ -110,11 +114,14 @@ async def run_method(pair: Pair, method: str) -> MethodRecord:
         async def side_run(side: Side) -> list[Outcome]:
             if plan.state in ("none", "shared"):
                 states = [{"case": str(i)} for i in range(len(cases))]
+            elif plan.state_once:
+                states = (await make_states(side, plan.state, 1)) * len(cases)
             else:
                 states = await make_states(side, plan.state, len(cases))
             return await _side_outcomes(side, method, cases, states)
 
         reference, ours = await pair.each(side_run)
+    record.seconds = time.perf_counter() - started
     for case, ref, our in zip(cases, reference, ours, strict=True):
         entry = allowed_for(method, case.label) if ref.kind != our.kind else None
         record.cases.append(CaseRecord(case.label, case.params, ref, our, entry.compat if entry else None))
@@ -174,20 +181,24 @@ async def run_request_ids(pair: Pair) -> MethodRecord:
 
 
 def summary_lines() -> list[str]:
-    header = f"{'method':28} {'cases':>5} {'result':>6} {'error':>6} {'allowed':>7} {'FAILED':>6} {'shape≠':>6}"
-    lines = [header]
-    totals = [0, 0, 0, 0, 0, 0]
+    widths = (5, 6, 6, 7, 6, 6, 6)
+    names = ("cases", "result", "error", "allowed", "FAILED", "shape≠", "secs")
+    lines = [f"{'method':28} " + " ".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True))]
+    totals = [0.0] * len(widths)
     for record in RECORDS:
-        both_result = sum(1 for c in record.cases if c.reference.kind == c.ours.kind == "result")
-        both_error = sum(1 for c in record.cases if c.reference.kind == c.ours.kind == "error")
-        allowed = sum(1 for c in record.cases if c.differs and c.compat)
-        row = [len(record.cases), both_result, both_error, allowed, record.count("unexplained")]
-        row.append(record.count("shape_differs"))
+        row = [
+            len(record.cases),
+            sum(1 for c in record.cases if c.reference.kind == c.ours.kind == "result"),
+            sum(1 for c in record.cases if c.reference.kind == c.ours.kind == "error"),
+            sum(1 for c in record.cases if c.differs and c.compat),
+            record.count("unexplained"),
+            record.count("shape_differs"),
+            round(record.seconds, 1),
+        ]
         totals = [t + r for t, r in zip(totals, row, strict=True)]
-        lines.append(
-            f"{record.method:28} " + " ".join(f"{v:>{w}}" for v, w in zip(row, (5, 6, 6, 7, 6, 6), strict=True))
-        )
-    lines.append(f"{'total':28} " + " ".join(f"{v:>{w}}" for v, w in zip(totals, (5, 6, 6, 7, 6, 6), strict=True)))
+        lines.append(f"{record.method:28} " + " ".join(f"{v:>{w}}" for v, w in zip(row, widths, strict=True)))
+    totals = [*(int(t) for t in totals[:-1]), round(totals[-1], 1)]
+    lines.append(f"{'total':28} " + " ".join(f"{v:>{w}}" for v, w in zip(totals, widths, strict=True)))
     excluded = [(r.method, shape, why) for r in RECORDS for shape, why in r.excluded.items()]
     lines += [f"not sent: {method} {shape}: {why}" for method, shape, why in excluded]
     return lines

@@ -20,7 +20,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,15 +79,9 @@ def shape_of(value: Any, depth: int = 2) -> Any:
         if depth == 0:
             return "object"
         return {key: shape_of(item, depth - 1) for key, item in sorted(value.items())}
-    if isinstance(value, list):
-        return "array"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return "string"
+    # bool before int: JSON true is not a number.
+    kinds = ((list, "array"), (type(None), "null"), (bool, "boolean"), ((int, float), "number"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "string")
 
 
 class Side:
@@ -166,28 +160,19 @@ class Side:
             return
         if proc.stdin is not None:
             with contextlib.suppress(Exception):
-                proc.stdin.close()
-        for stop in (None, proc.terminate, proc.kill):
-            if proc.returncode is not None:
-                break
-            if stop is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    stop()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 3)
+                proc.stdin.close()  # end of input: both servers exit on it
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
         if self._reader is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._reader, 3)
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(message, dict):
-                continue
+        async for message in _json_objects(self.proc.stdout):
             if "method" in message:
                 if "id" not in message:
                     self.notifications.append(message)
@@ -289,6 +274,17 @@ class Side:
         """A thread with one completed turn (so it is persisted); its id and the turn's."""
         thread_id = await self.new_thread()
         return thread_id, await self.completed_turn(thread_id)
+
+
+async def _json_objects(stream: asyncio.StreamReader) -> AsyncIterator[Message]:
+    """The JSON objects of a JSONL stream; other lines are not ours to judge here."""
+    while line := await stream.readline():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if isinstance(message, dict):
+            yield message
 
 
 def initialize_params(experimental: bool) -> Message:

@@ -80,6 +80,7 @@ FIELD_VALUES: dict[str, list[Any]] = {
     "cwds": [["$ws"]],
     "roots": [["$ws"]],
     "watchId": ["watch-1"],
+    "environmentId": ["local", "value"],
     "query": ["main"],
     "text": ["hello"],
     "url": ["https://example.invalid/a.png"],

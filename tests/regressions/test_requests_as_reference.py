@@ -129,6 +129,7 @@ async def test_remote_image_urls_are_refused(placed: Placed) -> None:
         ("thread/start", {"permissions": 5}, "`permissions` must be a string"),
         ("thread/start", {"experimentalRawEvents": None}, "`experimentalRawEvents` must not be null"),
         ("thread/start", {"runtimeWorkspaceRoots": ["rel"]}, "'rel' is not an absolute path"),
+        ("thread/start", {"environments": [{"environmentId": "x", "cwd": "/"}]}, "only the `local` environment"),
         ("thread/list", {"parentThreadId": "x"}, "`parentThreadId` is not supported by this server"),
         ("turn/start", {"threadId": "t", "input": [], "additionalContext": "x"}, "`additionalContext` must be"),
     ],
@@ -139,7 +140,9 @@ async def test_unmodeled_experimental_fields_are_type_checked_or_refused(
     code, message = await error(placed.server, method, params)
     assert code == -32602 and fragment in message, message
     # Neutral values ask for nothing and are accepted.
-    assert "thread" in await placed.server.result("thread/start", {"environments": [], "experimentalRawEvents": True})
+    local = [{"environmentId": "local", "cwd": str(placed.cwd)}]
+    accepted = {"environments": local, "experimentalRawEvents": True, "runtimeWorkspaceRoots": []}
+    assert "thread" in await placed.server.result("thread/start", accepted)
 
 
 async def test_out_of_range_integers_are_refused(placed: Placed) -> None:

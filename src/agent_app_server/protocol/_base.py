@@ -5,6 +5,7 @@ Owns: serialization conventions shared by all protocol types. Imports nothing fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -80,7 +81,7 @@ class Unmodeled:
     value is accepted and ignored (docs/compatibility.md `protocol:unmodeled-fields`).
     """
 
-    __slots__ = ("kinds", "neutral", "nullable", "paths", "refused")
+    __slots__ = ("accepts", "kinds", "neutral", "nullable", "paths", "refused")
 
     def __init__(
         self,
@@ -89,6 +90,7 @@ class Unmodeled:
         refused: str | None = None,
         neutral: tuple[Any, ...] = (False, [], {}),
         paths: str | None = None,
+        accepts: Callable[[Any], bool] | None = None,
     ) -> None:
         self.kinds = kinds
         self.nullable = nullable
@@ -98,6 +100,8 @@ class Unmodeled:
         #: For a list of paths: "" when each item is a path, else the key holding it in each
         #: object item. The reference takes these as absolute paths only.
         self.paths = paths
+        #: Values beyond the neutral ones that are accepted anyway (they ask for what we do).
+        self.accepts = accepts
 
     def check(self, name: str, value: Any) -> None:
         if value is None:
@@ -112,6 +116,8 @@ class Unmodeled:
                 path = item.get(self.paths) if self.paths and isinstance(item, dict) else item
                 if not isinstance(path, str) or not path.startswith("/"):
                     raise ValueError(f"`{name}`: {path!r} is not an absolute path")
+        if self.accepts is not None and self.accepts(value):
+            return
         if self.refused is not None and not any(value == n and type(value) is type(n) for n in self.neutral):
             raise ValueError(f"`{name}` is not supported by this server: {self.refused}")
 

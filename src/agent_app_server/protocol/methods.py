@@ -34,7 +34,11 @@ from .tools import DynamicToolSpec
 # ---------------------------------------------------------------------- unmodeled fields
 
 _PERMISSIONS = Unmodeled(str, refused="permission profiles do not exist here; send `sandbox`/`sandboxPolicy` instead")
-_ENVIRONMENTS = Unmodeled(list, refused="every thread runs in the local environment; omit it")
+_ENVIRONMENTS = Unmodeled(
+    list,
+    refused="only the `local` environment exists here",
+    accepts=lambda value: all(isinstance(e, dict) and e.get("environmentId") == "local" for e in value),
+)
 _ROOTS = Unmodeled(list, paths="")
 _PROJECT = Unmodeled(str, refused="projects do not exist here; omit it")
 _ROLLOUT_PATH = Unmodeled(str, refused="there are no rollout files here; name the thread by `threadId`", neutral=("",))

@@ -11,9 +11,9 @@ from typing import Any
 
 from ..rpc.errors import InvalidParams
 from ..store import Attachment, AttachmentOwner, InvalidCursor
-from .errors import InvalidCursorError
+from .errors import InvalidCursorError, checked_thread_id
 from .ids import uuid7
-from .threads import ThreadManager, canonical_thread_id
+from .threads import ThreadManager
 
 #: A page when the client gives no limit.
 DEFAULT_PAGE = 100
@@ -49,7 +49,7 @@ class ThreadAttachments:
     async def page(self, thread_id: str, cursor: str | None, limit: int | None) -> tuple[list[Attachment], bool]:
         # As the reference: listing a thread that does not exist is an empty page, not an error.
         try:
-            return await self._threads.store.list_attachments(canonical_thread_id(thread_id), cursor, _page_size(limit))
+            return await self._threads.store.list_attachments(checked_thread_id(thread_id), cursor, _page_size(limit))
         except InvalidCursor:
             raise InvalidCursorError(cursor or "") from None
 

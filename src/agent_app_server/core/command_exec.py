@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..rpc import InternalError, InvalidRequest
 from . import process_runner, sandbox
+from .paths import resolve_client_path
 from .threads import sandbox_policy_for_mode
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ class CommandProcesses:
         cannot provide, ``InternalError`` when the program cannot start."""
         config = self._config
         server_cwd = os.getcwd()
-        cwd = os.path.join(server_cwd, request.cwd) if request.cwd else server_cwd
+        # As the reference: relative, ``~`` and empty paths are the server's cwd's.
+        cwd = resolve_client_path(request.cwd or "", server_cwd)
         env = dict(os.environ)
         for key, value in request.env.items():
             if value is None:

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from ..rpc.errors import InvalidParams
 from ..store import ThreadNotFound
+from .ids import parse_thread_id
 
 __all__ = ["InvalidCursorError", "InvalidThreadId", "ThreadNotFound"]
 
 
 class InvalidThreadId(InvalidParams):
     pass
+
+
+def checked_thread_id(thread_id: str) -> str:
+    """The canonical form of a thread id a client sent; ``InvalidThreadId`` when it is not one."""
+    try:
+        return parse_thread_id(thread_id)
+    except ValueError as exc:
+        raise InvalidThreadId(str(exc)) from None
 
 
 class InvalidCursorError(InvalidParams):

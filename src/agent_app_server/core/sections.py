@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..rpc.errors import InvalidParams
 from ..store import SectionRecord
-from .errors import InvalidCursorError
+from .errors import InvalidCursorError, checked_thread_id
 from .ids import uuid7
-from .threads import PINNED_SECTION, canonical_thread_id
+from .threads import PINNED_SECTION
 
 if TYPE_CHECKING:
     from .threads import ThreadManager
@@ -115,7 +115,7 @@ class ThreadSections:
     async def _position(self, section_id: str, positions: dict[str, float], before_thread_id: str | None) -> float:
         if before_thread_id is None:
             return max(positions.values(), default=0.0) + 1.0
-        before = canonical_thread_id(before_thread_id)
+        before = checked_thread_id(before_thread_id)
         if before not in positions:
             raise InvalidParams(f"before thread {before_thread_id} is not in section {section_id}")
         upper = positions[before]

@@ -17,9 +17,10 @@ from .. import PROTOCOL_VERSION
 from ..rpc.errors import InvalidParams
 from ..store import EventRecord, InvalidCursor, SectionRecord, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
-from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
+from .errors import InvalidCursorError, ThreadNotFound, checked_thread_id
 from .history import CONTEXT_KINDS, fold_context, turn_started_positions
-from .ids import parse_thread_id, uuid7
+from .ids import uuid7
+from .paths import resolve_client_path
 
 if TYPE_CHECKING:
     from ..protocol import Thread
@@ -201,13 +202,13 @@ class ThreadManager:
         return list(self._loaded.values())
 
     def require_loaded(self, thread_id: str) -> LoadedThread:
-        thread = self._loaded.get(canonical_thread_id(thread_id))
+        thread = self._loaded.get(checked_thread_id(thread_id))
         if thread is None:
             raise InvalidParams(f"thread not loaded: {thread_id}; call thread/resume first")
         return thread
 
     async def _record(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
-        canonical = canonical_thread_id(thread_id)
+        canonical = checked_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded.record, loaded
@@ -350,7 +351,7 @@ class ThreadManager:
             raise InvalidParams(
                 f"excludedThreadIds has {len(excluded_ids)} entries; at most {MAX_EXCLUDED_IDS} are allowed"
             )
-        excluded = [canonical_thread_id(value) for value in excluded_ids or []]
+        excluded = [checked_thread_id(value) for value in excluded_ids or []]
         query = ThreadQuery(
             sort_key=key,
             # A section's order is top to bottom unless the client asks for the reverse.
@@ -420,7 +421,7 @@ class ThreadManager:
 
         The caller interrupts a running turn first, so nothing writes to the thread afterwards.
         """
-        canonical = canonical_thread_id(thread_id)
+        canonical = checked_thread_id(thread_id)
         was_loaded = canonical in self._loaded
         self.unload(canonical)
         if not await self._store.delete_thread(canonical) and not was_loaded:
@@ -440,7 +441,7 @@ class ThreadManager:
 
     async def resume(self, thread_id: str) -> tuple[LoadedThread, bool]:
         """The loaded thread, loading it from the store if needed; the flag says it was loaded now."""
-        canonical = canonical_thread_id(thread_id)
+        canonical = checked_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded, False
@@ -523,17 +524,6 @@ class ThreadManager:
             self._sink.emit(thread_id, "thread/status/changed", {"threadId": thread_id, "status": NOT_LOADED})
 
 
-def canonical_thread_id(thread_id: str) -> str:
-    """The id as the store keys it (e.g. without a ``urn:uuid:`` prefix); -32602 for a malformed one."""
-    try:
-        return parse_thread_id(thread_id)
-    except ValueError as exc:
-        raise InvalidThreadId(str(exc)) from None
-
 
 def _absolute_cwd(cwd: str | None) -> str:
-    if not cwd:
-        return os.getcwd()
-    if not os.path.isabs(cwd):
-        raise InvalidParams(f"cwd must be an absolute path, got {cwd!r}")
-    return os.path.normpath(cwd)
+    return resolve_client_path(cwd or "")

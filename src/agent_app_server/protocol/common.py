@@ -20,10 +20,12 @@ from ._base import SnakeWireModel, WireModel, experimental_gate
 # Integer widths as the reference declares them (its serde types reject values out of range).
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 Int64 = int  # unchecked: the i64 values on this wire (times, counts) never come near the bounds
-UInt = Annotated[int, Field(ge=0)]
+#: An i64 a client sends: out of range is refused, as the reference's deserializer does.
+CheckedInt64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+UInt = Annotated[int, Field(ge=0, le=2**64 - 1)]
 UInt16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
 UInt32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
-UInt64 = Annotated[int, Field(ge=0)]
+UInt64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
 
 RequestId = TypeAliasType("RequestId", str | Int64)
 

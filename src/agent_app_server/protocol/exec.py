@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import model_validator
 
 from ._base import WireModel
-from .common import Int32, Int64, SandboxPolicy, UInt, UInt16
+from .common import CheckedInt64, Int32, SandboxPolicy, UInt, UInt16
 
 
 class CommandExecTerminalSize(WireModel):
@@ -33,7 +33,7 @@ class CommandExecParams(WireModel):
     output_bytes_cap: UInt | None = None
     disable_output_cap: bool = False
     disable_timeout: bool = False
-    timeout_ms: Int64 | None = None
+    timeout_ms: CheckedInt64 | None = None
     cwd: str | None = None
     env: dict[str, str | None] | None = None
     size: CommandExecTerminalSize | None = None
@@ -87,7 +87,7 @@ class ThreadShellCommandParams(WireModel):
 
     thread_id: str
     command: str
-    timeout_ms: Int64 | None = None
+    timeout_ms: CheckedInt64 | None = None
 
 
 class ThreadShellCommandResponse(WireModel):

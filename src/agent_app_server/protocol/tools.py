@@ -9,9 +9,9 @@ Imports ``_base`` and ``common``.
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
 # otherwise compile each of hundreds of annotation strings at import.
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from typing_extensions import TypeAliasType
 
 from ._base import WireModel
@@ -50,6 +50,12 @@ class NamespaceDynamicToolSpec(WireModel):
     name: str
     description: str
     tools: list[DynamicToolNamespaceTool]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.tools:
+            raise ValueError(f"dynamic tool namespace must contain at least one tool: {self.name}")
+        return self
 
 
 DynamicToolSpec = TypeAliasType(

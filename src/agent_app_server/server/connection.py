@@ -85,7 +85,10 @@ class Connection:
 
     def _validate(self, method: str, model: type[WireModel] | None, params: Any, optional: bool) -> Any:
         if model is None:
-            # A method without params: like the reference, whatever was sent is ignored.
+            # A method without params: absent, null and {} are all "none", as the reference;
+            # fields in it mean the client expects something this method does not take.
+            if isinstance(params, dict) and params:
+                raise InvalidParams(f"Invalid params for {method}: it takes no params, got `{next(iter(params))}`")
             return None
         if params is None:
             if optional:

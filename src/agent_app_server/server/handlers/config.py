@@ -26,6 +26,7 @@ from ...core.config_edit import (
     split_key_path,
 )
 from ...core.config_edit import lookup as lookup_value
+from ...core.paths import resolve_client_path
 from ...protocol import (
     ConfigBatchWriteParams,
     ConfigReadParams,
@@ -53,9 +54,8 @@ def absolute_path(method: str, field: str, value: str) -> Path:
 @handler("config/read")
 async def config_read(conn: Connection, params: ConfigReadParams) -> Any:
     config = conn.app.config
-    # A relative cwd (the reference TUI sends ".") is resolved against the server's working
-    # directory, as the reference does.
-    cwd = Path.cwd() / params.cwd if params.cwd is not None else None
+    # As the reference: a relative cwd (the reference TUI sends ".") is the server's cwd's.
+    cwd = Path(resolve_client_path(params.cwd)) if params.cwd is not None else None
     try:
         layers = await asyncio.to_thread(read_layers, config.codex_home, config.overrides, cwd)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -123,8 +123,6 @@ async def config_value_write(conn: Connection, params: ConfigValueWriteParams) -
 
 @handler("config/batchWrite")
 async def config_batch_write(conn: Connection, params: ConfigBatchWriteParams) -> ConfigWriteResponse:
-    if not params.edits:
-        raise InvalidParams("Invalid params for config/batchWrite: `edits` must not be empty")
     edits = [Edit(edit.key_path, edit.value, edit.merge_strategy) for edit in params.edits]
     result = await write_edits(conn, edits, params.expected_version, params.file_path)
     if params.reload_user_config:
@@ -160,6 +158,8 @@ async def experimental_feature_list(
     # can only be one this method never handed out.
     if params.cursor is not None:
         raise InvalidParams(f"invalid cursor: {params.cursor}")
+    if params.thread_id is not None:
+        conn.app.threads.require_loaded(params.thread_id)
     return ExperimentalFeatureListResponse(data=[])
 
 

@@ -30,10 +30,10 @@ def _manager(conn: Connection) -> McpManager:
 @handler("mcpServerStatus/list")
 async def mcp_server_status_list(conn: Connection, params: ListMcpServerStatusParams) -> ListMcpServerStatusResponse:
     manager = _manager(conn)
-    thread = conn.app.threads.require_loaded(params.thread_id) if params.thread_id else None
+    thread = conn.app.threads.require_loaded(params.thread_id) if params.thread_id is not None else None
     statuses = await manager.status_list(thread, params.server_name)
     start = 0
-    if params.cursor:
+    if params.cursor is not None:
         if not params.cursor.isdigit() or int(params.cursor) > len(statuses):
             raise InvalidParams(f"invalid cursor: {params.cursor}")
         start = int(params.cursor)

@@ -34,7 +34,11 @@ def _request(conn: Connection, provider_id: str) -> ProviderRequest:
 @handler("model/list")
 async def model_list(conn: Connection, params: ModelListParams) -> dict[str, Any]:
     config = conn.app.config
-    provider_id = params.model_provider or config.model_provider_id
+    provider_id = config.model_provider_id if params.model_provider is None else params.model_provider
+    if not provider_id:
+        raise InvalidParams(
+            "Invalid params for model/list: `modelProvider` must not be empty; omit it for the configured one"
+        )
     try:
         request = _request(conn, provider_id)
     except ConfigError as exc:

@@ -183,7 +183,7 @@ def wire_turn(turn: HistoryTurn, view: str, active_turn_id: str | None) -> dict[
 async def thread_turns_list(conn: Connection, params: ThreadTurnsListParams) -> ThreadTurnsListResponse:
     history, active = await _history(conn, params.thread_id)
     limit = _page_size(params.limit)
-    anchor = decode_cursor("turn", params.cursor) if params.cursor else None
+    anchor = decode_cursor("turn", params.cursor) if params.cursor is not None else None
     view = params.items_view or "summary"
     try:
         page = await history.list_turns(anchor, params.sort_direction != "asc", limit, _STORE_VIEW[view])
@@ -223,7 +223,7 @@ async def thread_items_list(conn: Connection, params: ThreadItemsListParams) -> 
         if seq is None:
             raise InvalidParams(f"invalid cursor: item {cursor.item_id} is not in turn {turn_id}")
         anchor = HistoryAnchor(seq, cursor.item_id, inclusive=False)
-    elif cursor:
+    elif cursor is not None:
         anchor = decode_cursor("item", cursor)
     try:
         # Items default to oldest first, unlike turns.

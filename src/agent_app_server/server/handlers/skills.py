@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.config_edit import ConfigWriteError, user_config_path
+from ...core.paths import resolve_client_path
 from ...core.skills import list_hooks, write_skill_enabled
 from ...protocol import (
     HooksListParams,
@@ -28,8 +29,8 @@ from . import handler
 from .config import absolute_path
 
 
-def _cwds(method: str, cwds: list[str]) -> list[Path]:
-    return [absolute_path(method, "cwds", cwd) for cwd in cwds] or [Path(os.getcwd())]
+def _cwds(cwds: list[str]) -> list[Path]:
+    return [Path(resolve_client_path(cwd)) for cwd in cwds] or [Path(os.getcwd())]
 
 
 def _user_values(home: Path) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def _user_values(home: Path) -> dict[str, Any]:
 
 @handler("skills/list")
 async def skills_list(conn: Connection, params: SkillsListParams) -> SkillsListResponse:
-    cwds = _cwds("skills/list", params.cwds)
+    cwds = _cwds(params.cwds)
     cache = conn.app.services.skills
     # Read fresh: skills/config/write may have changed which skills are enabled.
     values = await asyncio.to_thread(_user_values, conn.app.config.codex_home)
@@ -54,13 +55,14 @@ async def skills_list(conn: Connection, params: SkillsListParams) -> SkillsListR
 
 @handler("skills/config/write")
 async def skills_config_write(conn: Connection, params: SkillsConfigWriteParams) -> SkillsConfigWriteResponse:
-    if (params.name is None) == (params.path is None):
+    # An empty name selects nothing, as the reference.
+    if (not params.name) == (params.path is None):
         raise InvalidParams("skills/config/write requires exactly one of path or name")
     if params.path is not None:
         absolute_path("skills/config/write", "path", params.path)
     home = conn.app.config.codex_home
     try:
-        await asyncio.to_thread(write_skill_enabled, home, params.name, params.path, params.enabled)
+        await asyncio.to_thread(write_skill_enabled, home, params.name or None, params.path, params.enabled)
     except ConfigWriteError as exc:
         raise InvalidParams(exc.message, data={"config_write_error_code": exc.code}) from None
     except OSError as exc:
@@ -70,7 +72,12 @@ async def skills_config_write(conn: Connection, params: SkillsConfigWriteParams)
 
 @handler("hooks/list")
 async def hooks_list(conn: Connection, params: HooksListParams) -> HooksListResponse:
-    cwds = _cwds("hooks/list", params.cwds)
+    if params.thread_id is not None:
+        if params.cwds:
+            raise InvalidParams("specify either threadId or cwds")
+        cwds = [Path(conn.app.threads.require_loaded(params.thread_id).settings.cwd)]
+    else:
+        cwds = _cwds(params.cwds)
     home = conn.app.config.codex_home
     data = []
     for cwd in cwds:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ...core.threads import canonical_thread_id
+from ...core.errors import checked_thread_id
 from ...core.tools.router import AgentToolRouter
 from ...protocol.terminals import (
     ThreadBackgroundTerminal,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 async def _thread(conn: Connection, thread_id: str) -> LoadedThread | None:
     """The loaded thread, or None for a stored one that is not loaded (it runs nothing)."""
     app = conn.app
-    loaded = app.threads.loaded(canonical_thread_id(thread_id))
+    loaded = app.threads.loaded(checked_thread_id(thread_id))
     if loaded is None:
         await app.threads.read(thread_id)  # -32602 for a thread that does not exist
     return loaded

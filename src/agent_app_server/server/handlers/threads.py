@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.threads import ClientIdentity, LoadedThread, canonical_thread_id, sandbox_policy_for_mode
+from ...core.errors import InvalidCursorError, checked_thread_id
+from ...core.ids import parse_thread_id
+from ...core.threads import ClientIdentity, LoadedThread, sandbox_policy_for_mode
 from ...protocol import (
     ThreadArchiveParams,
     ThreadArchiveResponse,
@@ -40,6 +42,13 @@ def _client(conn: Connection) -> ClientIdentity:
     return conn.client
 
 
+def checked_model(model: str) -> str:
+    """A thread's model as a client named it; blank is refused (as the reference: no model)."""
+    if not model.strip():
+        raise InvalidParams("`model` must not be empty; omit it to use the configured model")
+    return model
+
+
 def _thread_session_fields(thread: LoadedThread) -> dict[str, Any]:
     settings = thread.settings
     return {
@@ -68,8 +77,8 @@ async def thread_start(conn: Connection, params: ThreadStartParams) -> Reply:
                 f"in config.toml or use one of: {known}"
             )
         settings.model_provider = params.model_provider
-    if params.model:
-        settings.model = params.model
+    if params.model is not None:
+        settings.model = checked_model(params.model)
     if params.approval_policy is not None:
         settings.approval_policy = _wire(params.approval_policy)
     if params.approvals_reviewer is not None:
@@ -143,8 +152,13 @@ async def thread_list(conn: Connection, params: ThreadListParams) -> ThreadListR
 @handler("thread/loaded/list")
 async def thread_loaded_list(conn: Connection, params: ThreadLoadedListParams) -> ThreadLoadedListResponse:
     ids = conn.app.threads.loaded_ids()
-    if params.cursor:
-        ids = [thread_id for thread_id in ids if thread_id > params.cursor]
+    if params.cursor is not None:
+        # The cursor is the last id of the previous page, as the reference's.
+        try:
+            cursor = parse_thread_id(params.cursor)
+        except ValueError:
+            raise InvalidCursorError(params.cursor) from None
+        ids = [thread_id for thread_id in ids if thread_id > cursor]
     if params.limit is not None and params.limit < len(ids):
         if params.limit < 1:
             raise InvalidParams("limit must be at least 1 (omit it to list every loaded thread)")
@@ -211,7 +225,7 @@ async def thread_unarchive(conn: Connection, params: ThreadUnarchiveParams) -> R
 @handler("thread/delete")
 async def thread_delete(conn: Connection, params: ThreadDeleteParams) -> Reply:
     app = conn.app
-    thread_id = canonical_thread_id(params.thread_id)
+    thread_id = checked_thread_id(params.thread_id)
     thread = app.threads.loaded(thread_id)
     if thread is not None and thread.active is not None:
         # Its turn ends `interrupted` (subscribers see it) and withdraws its pending approvals, so
@@ -226,7 +240,8 @@ async def thread_delete(conn: Connection, params: ThreadDeleteParams) -> Reply:
 @handler("thread/unsubscribe")
 async def thread_unsubscribe(conn: Connection, params: ThreadUnsubscribeParams) -> ThreadUnsubscribeResponse:
     app = conn.app
-    thread_id = params.thread_id
+    # As the reference: a malformed id is an error, an unknown one is "notLoaded".
+    thread_id = checked_thread_id(params.thread_id)
     if app.threads.loaded(thread_id) is None:
         return ThreadUnsubscribeResponse(status="notLoaded")
     if not app.unsubscribe(conn, thread_id):

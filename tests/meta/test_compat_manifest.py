@@ -33,14 +33,35 @@ def _is_compat(call: ast.Call) -> bool:
     return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) == "compat"
 
 
+def _is_allowed_difference(call: ast.Call) -> bool:
+    """An entry of ``tests/differential/allowed.py``'s table: ``Allowed("<compat id>", …)``."""
+    return (
+        isinstance(call.func, ast.Name)
+        and call.func.id == "Allowed"
+        and bool(call.args)
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, str)
+    )
+
+
 def tagged_ids() -> dict[str, list[str]]:
     """compat id → where a test carries it (``path:line``), over every module under tests/."""
     found: dict[str, list[str]] = defaultdict(list)
     for path in sorted(TESTS.rglob("*.py")):
         where = path.relative_to(REPO_ROOT)
         for call in ast.walk(ast.parse(path.read_text(), str(path))):
-            if not (isinstance(call, ast.Call) and _is_compat(call)):
+            if not isinstance(call, ast.Call):
                 continue
+            if _is_allowed_difference(call):
+                # The differential suite's table: each entry tags that suite's test of its method.
+                found[call.args[0].value].append(f"{where}:{call.lineno}")  # type: ignore[attr-defined]
+                continue
+            if not _is_compat(call):
+                continue
+            if where.parts[:2] == ("tests", "differential") and not all(
+                isinstance(argument, ast.Constant) for argument in call.args
+            ):
+                continue  # marks built from the table above
             for argument in call.args:
                 assert isinstance(argument, ast.Constant) and isinstance(argument.value, str), (
                     f"{where}:{call.lineno}: compat() takes literal ids, so they can be checked without running tests"

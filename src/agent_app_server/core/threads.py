@@ -524,6 +524,5 @@ class ThreadManager:
             self._sink.emit(thread_id, "thread/status/changed", {"threadId": thread_id, "status": NOT_LOADED})
 
 
-
 def _absolute_cwd(cwd: str | None) -> str:
     return resolve_client_path(cwd or "")

@@ -8,6 +8,7 @@ Layer: core (imports protocol, rpc, store).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from ..rpc.errors import InvalidParams
 from ..store import EventRecord, InvalidCursor, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
 from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
-from .history import CONTEXT_KINDS, fold_context, turn_started_positions
+from .history import CONTEXT_KINDS, fold_context, last_turn_interrupted, turn_started_positions
 from .ids import parse_thread_id, uuid7
+from .journal import Event, ThreadJournal
 
 if TYPE_CHECKING:
     from ..protocol import Thread
@@ -132,6 +134,8 @@ class LoadedThread:
     memory_events: list[EventRecord] = field(default_factory=list)
     #: State of ``core.tools`` for this thread (session approvals, running commands, the turn diff).
     tools: Any = None
+    #: History events on their way to the store (see ``ThreadManager.commit``).
+    journal: ThreadJournal = field(default_factory=ThreadJournal)
 
     @property
     def id(self) -> str:
@@ -248,6 +252,40 @@ class ThreadManager:
         thread.record.extra["settings"] = thread.settings.to_json()
         await self._store.put_thread(thread.record)
         thread.materialized = True
+
+    # ------------------------------------------------------------------ history writes
+
+    def commit(self, thread: LoadedThread) -> asyncio.Future[None] | None:
+        """Start storing the thread's journal; the future resolves once all of it is stored
+        (None: nothing is waiting). Announce a stored fact only after that."""
+        return thread.journal.commit(lambda events: self._store_events(thread, events))
+
+    async def flush(self, thread: LoadedThread) -> None:
+        """Store everything journaled so far; raises the error of a failed write."""
+        stored = self.commit(thread)
+        if stored is not None:
+            await asyncio.wait((stored,))
+        failure, thread.journal.failure = thread.journal.failure, None
+        if failure is not None:
+            raise failure
+
+    async def _store_events(self, thread: LoadedThread, events: list[Event]) -> None:
+        """Append to the thread's log in one transaction: the store's for a thread that has one
+        (written at its first event), memory for an ephemeral one."""
+        if thread.ephemeral:
+            base = len(thread.memory_events)
+            stamp = time.time_ns() // 1_000_000
+            thread.memory_events.extend(
+                EventRecord(thread.id, base + offset, kind, payload, stamp)
+                for offset, (kind, payload) in enumerate(events, start=1)
+            )
+            return
+        await self.materialize(thread)
+        record = thread.record
+        record.updated_at = int(time.time())
+        await self._store.append_events(
+            thread.id, events, thread_updates={"updated_at": record.updated_at, "preview": record.preview}
+        )
 
     # ------------------------------------------------------------------ wire views
 
@@ -412,7 +450,7 @@ class ThreadManager:
 
         A running source forks as if its turn had been interrupted: its unfinished turn is
         copied without a completion (read back as ``interrupted``) and the fork's next request
-        tells the model so.
+        tells the model so, as it does when the copied history ends with an interrupted turn.
         """
         record, loaded = await self._record(source_id)
         events = await self.events(record.id)
@@ -431,7 +469,7 @@ class ThreadManager:
         fork.record.name = record.name
         fork.record.preview = record.preview
         fork.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
-        fork.abort_note_pending = running
+        fork.abort_note_pending = running or last_turn_interrupted(events)
         copied = [(event.kind, event.payload) for event in events]
         if ephemeral:
             fork.memory_events = [

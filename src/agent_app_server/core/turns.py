@@ -4,6 +4,10 @@ Owns: the agent loop (sample the model, run tool calls, sample again), the item 
 wire (``item/started`` → deltas → ``item/completed``), the turn's final status (completed,
 interrupted, failed), the model-visible context of a thread, and what of it is persisted.
 Notification order follows the reference as recorded in ``observed/NOTES.md``.
+
+Durability: every item is journaled with the context entries the model needs for it, and its
+``item/completed`` (like the ``turn/completed``) leaves only once that is stored (see
+``journal.py``); what nothing has announced yet is batched into the next write.
 Layer: core.
 """
 
@@ -21,10 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.fastpath import DeltaEncoder
-from ..store import EventRecord
-from .history import CONTEXT_ITEM, CONTEXT_RESET, ITEM_COMPLETED, TURN_COMPLETED, TURN_STARTED, fold_context
+from .history import (
+    CONTEXT_ITEM,
+    CONTEXT_RESET,
+    ITEM_COMPLETED,
+    RESUME_KINDS,
+    TURN_COMPLETED,
+    TURN_STARTED,
+    fold_context,
+    last_turn_interrupted,
+    with_call_outputs,
+)
 from .ids import uuid7
 from .instructions import environment_context, find_project_docs, instruction_messages, user_message
+from .journal import Event, OrderedSink
 
 if TYPE_CHECKING:
     from .model import ModelClient, ModelRequest
@@ -33,8 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TURN_ABORTED_NOTE = (
-    "<turn_aborted>\nThe user interrupted the previous turn. Its partial output was discarded; "
-    "do not assume any command it started finished.\n</turn_aborted>"
+    "<turn_aborted>\nThe previous turn was interrupted before it finished (by the user, or the "
+    "server stopped); output it had not completed was discarded. Do not assume any command it "
+    "started finished.\n</turn_aborted>"
 )
 
 COMPACT_PROMPT = (
@@ -134,8 +149,6 @@ class TurnRunner:
     #: A model response is streaming and has not completed yet.
     stream_open: bool = False
     _finished: bool = False
-    #: Events to persist with the next ``engine.record`` (items completed by tools land here too).
-    history: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def thread_id(self) -> str:
@@ -166,17 +179,33 @@ class TurnRunner:
             {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "startedAtMs": now_ms()},
         )
 
-    def item_completed(self, item: dict[str, Any], history: list[tuple[str, Any]] | None = None) -> None:
-        self.emit(
+    def item_completed(self, item: dict[str, Any], history: list[Event] | None = None) -> None:
+        """Store the item (after ``history``, events the caller collected itself), then announce it."""
+        self.journal(history)
+        self.thread.journal.add(ITEM_COMPLETED, {"turnId": self.turn_id, "item": item})
+        self.emit_stored(
             "item/completed",
             {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "completedAtMs": now_ms()},
         )
-        (self.history if history is None else history).append((ITEM_COMPLETED, {"turnId": self.turn_id, "item": item}))
 
-    def user_message_item(self, user_input: list[dict[str, Any]], history: list[tuple[str, Any]]) -> dict[str, Any]:
+    def emit_stored(self, method: str, params: dict[str, Any]) -> None:
+        """Emit once everything journaled so far is stored."""
+        engine = self.engine
+        engine.sink.emit_stored(self.thread_id, engine.threads.commit(self.thread), method, params)
+
+    def journal(self, events: list[Event] | None) -> None:
+        """Move events a caller collected into the thread's journal, in order."""
+        if events:
+            for kind, payload in events:
+                self.thread.journal.add(kind, payload)
+            events.clear()
+
+    def user_message_item(self, user_input: list[dict[str, Any]]) -> dict[str, Any]:
+        """The user's input as context and as a ``userMessage`` item, stored together."""
+        self.engine.add_context(self, user_input_to_model(user_input))
         item = {"type": "userMessage", "id": uuid7(), "content": user_input}
         self.item_started(item)
-        self.item_completed(item, history)
+        self.item_completed(item)
         return item
 
     # ------------------------------------------------------------------ the loop
@@ -184,53 +213,48 @@ class TurnRunner:
     async def run(self) -> None:
         engine = self.engine
         thread = self.thread
-        history = self.history
         try:
-            self.emit("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
-            history.append((TURN_STARTED, self.turn_wire("inProgress")))
+            # Before the turn is journaled: the context load looks for an unfinished last turn.
             await engine.ensure_context(thread)
-            new_context: list[dict[str, Any]] = []
-            if self.compact_only:
-                await engine.compact(self, history, new_context)
-                await engine.record(self, history, new_context)
-                await self.finish("completed", history, None)
-                return
-            if thread.abort_note_pending:
-                new_context.append(user_message(TURN_ABORTED_NOTE))
-                thread.abort_note_pending = False
-            if engine.needs_compaction(thread):
-                await engine.compact(self, history, new_context)
-            self.user_message_item(self.input, history)
-            new_context.append(user_input_to_model(self.input))
             if not thread.record.preview:
                 thread.record.preview = preview_text(self.input)
-            await engine.threads.materialize(thread)
-            await engine.record(self, history, new_context)
+            thread.journal.add(TURN_STARTED, self.turn_wire("inProgress"))
+            # Stored first, so a client that saw the turn start finds it after any crash.
+            self.emit_stored("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
+            if self.compact_only:
+                await engine.compact(self)
+                await self.finish("completed")
+                return
+            if thread.abort_note_pending:
+                engine.add_context(self, user_message(TURN_ABORTED_NOTE))
+                thread.abort_note_pending = False
+            if engine.needs_compaction(thread):
+                await engine.compact(self)
+            self.user_message_item(self.input)
             await engine.tools.prepare(self)
 
             while True:
-                calls = await self.sample(history, new_context)
-                outputs = [await engine.tools.call(self, call) for call in calls]
+                calls = await self.sample()
+                for call in calls:
+                    engine.add_context(self, await engine.tools.call(self, call))
                 await engine.tools.after_round(self)
-                new_context.extend(outputs)
-                await engine.record(self, history, new_context)
                 if calls:
                     continue
                 if self.pending_input:
                     for steer in self.pending_input:
-                        self.user_message_item(steer, history)
-                        new_context.append(user_input_to_model(steer))
+                        self.user_message_item(steer)
                     self.pending_input.clear()
                     continue
                 break
+            await engine.threads.flush(thread)
         except asyncio.CancelledError:
-            await self.finish("interrupted", history, None)
+            await self.finish("interrupted")
             raise
         except TurnInterrupted:
-            await self.finish("interrupted", history, None)
+            await self.finish("interrupted")
             return
         except TurnFailed as failure:
-            await self.finish("failed", history, failure.error)
+            await self.finish("failed", error=failure.error)
             return
         except Exception as exc:
             log.exception("turn %s failed", self.turn_id)
@@ -239,12 +263,16 @@ class TurnRunner:
                 "codexErrorInfo": "other",
                 "additionalDetails": None,
             }
-            await self.finish("failed", history, error)
+            await self.finish("failed", error=error)
             return
-        await self.finish("completed", history, None)
+        await self.finish("completed")
 
-    async def sample(self, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]) -> list[ToolCall]:
-        """One model response: stream it to the client, keep its items; return its tool calls."""
+    async def sample(self) -> list[ToolCall]:
+        """One model response: stream it to the client, keep its items; return its tool calls.
+
+        Every output item joins the context as it completes (so an announced item is stored with
+        what the model needs to continue from it); a retry discards what the failed attempt added.
+        """
         from .model import (
             Completed,
             ItemAdded,
@@ -259,7 +287,7 @@ class TurnRunner:
         )
 
         engine = self.engine
-        request = engine.build_request(self, new_context)
+        request = engine.build_request(self)
         client = engine.client_for(self.thread)
         thread_id, turn_id = self.thread_id, self.turn_id
         sink = engine.sink
@@ -267,7 +295,7 @@ class TurnRunner:
         # Agent message text arrives in many small pieces; joining once beats repeated concatenation.
         text_parts: dict[str, list[str]] = {}
         encoders: dict[Any, DeltaEncoder] = {}
-        outputs: list[dict[str, Any]] = []
+        context_before = len(self.thread.context or ())
         calls: list[ToolCall] = []
         self.stream_open = False
         try:
@@ -338,7 +366,7 @@ class TurnRunner:
                         )
                 elif type(event) is ItemDone:
                     item = event.item
-                    outputs.append(item)
+                    engine.add_context(self, item)
                     kind = item.get("type")
                     if kind in ("function_call", "custom_tool_call"):
                         calls.append(ToolCall(item))
@@ -351,7 +379,7 @@ class TurnRunner:
                     if wire is not None:
                         if wire["type"] == "agentMessage":
                             self.final_message = wire
-                        self.item_completed(wire, history)
+                        self.item_completed(wire)
                 elif type(event) is Completed:
                     self.stream_open = False
                     engine.account_usage(self, event.usage)
@@ -363,8 +391,10 @@ class TurnRunner:
                     # Partial output of the failed attempt is discarded: the retry starts over.
                     streaming.clear()
                     text_parts.clear()
-                    outputs.clear()
                     calls.clear()
+                    context = self.thread.context or []
+                    if len(context) > context_before:
+                        engine.reset_context(self, context[:context_before])
                     self.emit(
                         "error",
                         {
@@ -383,7 +413,6 @@ class TurnRunner:
         except asyncio.CancelledError:
             self.report_stream_end()
             raise
-        new_context.extend(outputs)
         return calls
 
     def report_stream_end(self) -> None:
@@ -408,8 +437,11 @@ class TurnRunner:
             },
         )
 
-    async def finish(self, status: str, history: list[tuple[str, Any]], error: dict[str, Any] | None) -> None:
-        """Emit the end of the turn exactly once and persist it (also when cancelled)."""
+    async def finish(
+        self, status: str, history: list[Event] | None = None, error: dict[str, Any] | None = None
+    ) -> None:
+        """Emit the end of the turn exactly once, ``turn/completed`` after it is stored (also
+        when cancelled). ``history``: events the caller collected itself, stored first."""
         if self._finished:
             return
         self._finished = True
@@ -421,7 +453,8 @@ class TurnRunner:
         engine.tools.turn_finished(self, status)
         items = [self.final_message] if status == "completed" and self.final_message else []
         turn = self.turn_wire(status, items=items, error=error)
-        history.append((TURN_COMPLETED, {**turn, "items": []}))
+        self.journal(history)
+        thread.journal.add(TURN_COMPLETED, {**turn, "items": []})
         if status == "interrupted":
             thread.abort_note_pending = True
         if error is not None and error.get("codexErrorInfo") == "contextWindowExceeded":
@@ -437,10 +470,10 @@ class TurnRunner:
                 self.mark_unread()
             thread.status = {"type": "idle"}
             self.emit("thread/status/changed", {"threadId": self.thread_id, "status": thread.status})
-        self.emit("turn/completed", {"threadId": self.thread_id, "turn": turn})
+        self.emit_stored("turn/completed", {"threadId": self.thread_id, "turn": turn})
         # Persisting must survive the cancellation that may have brought us here.
         with contextlib.suppress(Exception):
-            await asyncio.shield(engine.record(self, history, []))
+            await asyncio.shield(engine.threads.flush(thread))
 
 
 def _grow(parts: list[str], index: int, delta: str) -> None:
@@ -532,7 +565,7 @@ class TurnEngine:
         context_window: int | None = None,
     ) -> None:
         self.threads = threads
-        self.sink = sink
+        self.sink = OrderedSink(sink)
         self._client_factory = client_factory
         self.tools = tools or ToolRouter()
         self.context_window = context_window
@@ -594,14 +627,32 @@ class TurnEngine:
     # ------------------------------------------------------------------ context
 
     async def ensure_context(self, thread: LoadedThread) -> None:
+        """Load the model-visible history of a thread read back from the store. A last turn
+        that did not complete (interrupted, or cut by a crash) is told to the next request."""
         if thread.context is not None:
             return
-        thread.context = await self.load_context(thread.id) if thread.materialized else []
+        if not thread.materialized:
+            thread.context = []
+            return
+        events = await self.threads.store.read_events(thread.id, kinds=RESUME_KINDS)
+        thread.context = fold_context(events)
+        if last_turn_interrupted(events):
+            thread.abort_note_pending = True
 
-    async def load_context(self, thread_id: str) -> list[dict[str, Any]]:
-        return fold_context(await self.threads.store.read_events(thread_id, kinds=[CONTEXT_ITEM, CONTEXT_RESET]))
+    def add_context(self, runner: TurnRunner, item: dict[str, Any]) -> None:
+        """Append to the model-visible history; stored with the next write of the thread."""
+        thread = runner.thread
+        if thread.context is None:
+            thread.context = []
+        thread.context.append(item)
+        thread.journal.add(CONTEXT_ITEM, {"turnId": runner.turn_id, "item": item})
 
-    def build_request(self, runner: TurnRunner, new_context: list[dict[str, Any]]) -> ModelRequest:
+    def reset_context(self, runner: TurnRunner, items: list[dict[str, Any]]) -> None:
+        """Replace the model-visible history (compaction, a retried response)."""
+        runner.thread.context = list(items)
+        runner.thread.journal.add(CONTEXT_RESET, {"turnId": runner.turn_id, "items": list(items)})
+
+    def build_request(self, runner: TurnRunner) -> ModelRequest:
         from .model import ModelRequest
 
         thread = runner.thread
@@ -626,7 +677,7 @@ class TurnEngine:
             reasoning["effort"] = settings.reasoning_effort
         return ModelRequest(
             model=settings.model,
-            input=[*prefix, *(thread.context or []), *new_context],
+            input=[*prefix, *with_call_outputs(thread.context or [])],
             tools=self.tools.specs(runner),
             reasoning=reasoning,
             text=text,
@@ -640,35 +691,13 @@ class TurnEngine:
             client_metadata={"thread_id": thread.id, "turn_id": runner.turn_id},
         )
 
-    async def record(
-        self, runner: TurnRunner, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]
-    ) -> None:
-        """Persist what happened since the last call, in one transaction, and fold the new
-        model-visible items into the thread's context."""
-        thread = runner.thread
-        events = list(history)
-        events += [(CONTEXT_ITEM, {"turnId": runner.turn_id, "item": item}) for item in new_context]
-        history.clear()
-        if thread.context is not None:
-            thread.context.extend(new_context)
+    async def record(self, runner: TurnRunner, history: list[Event], new_context: list[dict[str, Any]]) -> None:
+        """Store events a caller collected itself and new model-visible items, in that order."""
+        runner.journal(history)
+        for item in new_context:
+            self.add_context(runner, item)
         new_context.clear()
-        if not events:
-            return
-        if thread.ephemeral:
-            base = len(thread.memory_events)
-            stamp = now_ms()
-            thread.memory_events.extend(
-                EventRecord(thread.id, base + offset, kind, payload, stamp)
-                for offset, (kind, payload) in enumerate(events, start=1)
-            )
-            return
-        if not thread.materialized:
-            return
-        record = thread.record
-        record.updated_at = int(time.time())
-        await self.threads.store.append_events(
-            thread.id, events, thread_updates={"updated_at": record.updated_at, "preview": record.preview}
-        )
+        await self.threads.flush(runner.thread)
 
     # ------------------------------------------------------------------ usage
 
@@ -723,9 +752,7 @@ class TurnEngine:
     def needs_compaction(self, thread: LoadedThread) -> bool:
         return thread.compact_before_next_turn
 
-    async def compact(
-        self, runner: TurnRunner, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]
-    ) -> None:
+    async def compact(self, runner: TurnRunner) -> None:
         """Replace the thread's context with a model-written summary (``contextCompaction`` item)."""
         from .model import ItemDone, ModelError, ModelRequest, Retrying
 
@@ -734,7 +761,7 @@ class TurnEngine:
         runner.item_started(item)
         request = ModelRequest(
             model=thread.settings.model,
-            input=[*(thread.context or []), *new_context, user_message(COMPACT_PROMPT)],
+            input=[*with_call_outputs(thread.context or []), user_message(COMPACT_PROMPT)],
             tools=[],
             prompt_cache_key=thread.id,
         )
@@ -747,10 +774,7 @@ class TurnEngine:
                     summary = ""
         except ModelError as error:
             raise TurnFailed(model_error_wire(error)) from None
-        replacement = [user_message(COMPACT_SUMMARY_PREFIX + summary.strip())]
-        thread.context = replacement
-        new_context.clear()
+        self.reset_context(runner, [user_message(COMPACT_SUMMARY_PREFIX + summary.strip())])
         thread.compact_before_next_turn = False
-        runner.item_completed(item, history)
-        history.append((CONTEXT_RESET, {"turnId": runner.turn_id, "items": replacement}))
+        runner.item_completed(item)
         runner.emit("thread/compacted", {"threadId": thread.id, "turnId": runner.turn_id})

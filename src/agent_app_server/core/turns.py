@@ -21,10 +21,11 @@ import mimetypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.fastpath import DeltaEncoder
+from ..rpc.errors import InvalidParams
+from .files import read_file
 from .history import (
     CONTEXT_ITEM,
     CONTEXT_RESET,
@@ -200,9 +201,10 @@ class TurnRunner:
                 self.thread.journal.add(kind, payload)
             events.clear()
 
-    def user_message_item(self, user_input: list[dict[str, Any]]) -> dict[str, Any]:
+    async def user_message_item(self, user_input: list[dict[str, Any]]) -> dict[str, Any]:
         """The user's input as context and as a ``userMessage`` item, stored together."""
-        self.engine.add_context(self, user_input_to_model(user_input))
+        # In a worker thread: a localImage is a file read.
+        self.engine.add_context(self, await asyncio.to_thread(user_input_to_model, user_input))
         item = {"type": "userMessage", "id": uuid7(), "content": user_input}
         self.item_started(item)
         self.item_completed(item)
@@ -230,7 +232,7 @@ class TurnRunner:
                 thread.abort_note_pending = False
             if engine.needs_compaction(thread):
                 await engine.compact(self)
-            self.user_message_item(self.input)
+            await self.user_message_item(self.input)
             await engine.tools.prepare(self)
 
             while True:
@@ -242,7 +244,7 @@ class TurnRunner:
                     continue
                 if self.pending_input:
                     for steer in self.pending_input:
-                        self.user_message_item(steer)
+                        await self.user_message_item(steer)
                     self.pending_input.clear()
                     continue
                 break
@@ -544,10 +546,11 @@ def user_input_to_model(user_input: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _local_image(path: str) -> dict[str, Any]:
+    """A ``localImage`` as a data URL (blocks: call it in a worker thread)."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return {"type": "input_text", "text": f"[image {path} could not be read: {exc.strerror}]"}
+        data = read_file(path)
+    except InvalidParams as exc:
+        return {"type": "input_text", "text": f"[image {path} could not be read: {exc.message}]"}
     mime = mimetypes.guess_type(path)[0] or "image/png"
     return {"type": "input_image", "image_url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}
 

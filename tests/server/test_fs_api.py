@@ -267,3 +267,24 @@ async def test_read_file_of_a_huge_file_is_refused_naming_the_limit(server: Serv
     code, message = error_of(await server.call("fs/readFile", {"path": str(huge)}))
     assert code == -32602
     assert "536,870,913 bytes" in message and "536,870,912-byte (512 MiB) limit of fs/readFile" in message
+
+
+@pytest.mark.compat("fs:nul-path")
+async def test_nul_byte_in_an_fs_path_is_invalid_params_naming_the_field(server: ServerProcess, tmp_path: Path) -> None:
+    bad = f"{tmp_path}/a\u0000b"
+    for method, params, field in [
+        ("fs/readFile", {"path": bad}, "path"),
+        ("fs/writeFile", {"path": bad, "dataBase64": ""}, "path"),
+        ("fs/getMetadata", {"path": bad}, "path"),
+        ("fs/readDirectory", {"path": bad}, "path"),
+        ("fs/createDirectory", {"path": bad}, "path"),
+        ("fs/remove", {"path": bad}, "path"),
+        ("fs/copy", {"sourcePath": bad, "destinationPath": str(tmp_path / "x")}, "sourcePath"),
+        ("fs/copy", {"sourcePath": str(tmp_path), "destinationPath": bad, "recursive": True}, "destinationPath"),
+        ("fs/watch", {"watchId": "w", "path": bad}, "path"),
+        ("fuzzyFileSearch", {"query": "x", "roots": [bad]}, "roots"),
+    ]:
+        code, message = error_of(await server.call(method, params))
+        assert code == -32602, (method, code, message)
+        assert f"Invalid params for {method}: `{field}`" in message and "NUL byte" in message, message
+    assert not (tmp_path / "a").exists() and not (tmp_path / "x").exists()

@@ -22,6 +22,7 @@ from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
 from .history import CONTEXT_KINDS, fold_context, last_turn_interrupted, turn_started_positions
 from .ids import parse_thread_id, uuid7
 from .journal import Event, ThreadJournal
+from .turn_state import TurnState
 
 if TYPE_CHECKING:
     from ..protocol import Thread
@@ -49,6 +50,13 @@ _KNOWN_CLIENT_SOURCES = {
 WireStatus = dict[str, Any]
 IDLE: WireStatus = {"type": "idle"}
 NOT_LOADED: WireStatus = {"type": "notLoaded"}
+SYSTEM_ERROR: WireStatus = {"type": "systemError"}
+WAITING_ON_APPROVAL = "waitingOnApproval"
+
+
+def active_status(*, waiting_on_approval: bool = False) -> WireStatus:
+    """``{type: active, activeFlags}``: a turn runs (and may wait for the client's approval)."""
+    return {"type": "active", "activeFlags": [WAITING_ON_APPROVAL] if waiting_on_approval else []}
 
 
 class EventSink(Protocol):
@@ -112,34 +120,33 @@ class ThreadSettings:
 
 @dataclass(slots=True)
 class LoadedThread:
-    """A thread held in memory: its record, whether the store has it yet, and its live status."""
+    """A thread held in memory: its record, whether the store has it yet, its live status, and
+    the state its turns carry (``turn_state``, owned by ``core.turns``)."""
 
     record: ThreadRecord
     settings: ThreadSettings
     ephemeral: bool = False
     materialized: bool = False
+    #: Written by ``TurnEngine.set_status`` while turns run (it also tells subscribers).
     status: WireStatus = field(default_factory=lambda: dict(IDLE))
-    #: The model-visible history (Responses items); None until loaded from the store.
-    context: list[dict[str, Any]] | None = None
-    active: TurnRunner | None = None
-    #: The next request tells the model the previous turn was interrupted.
-    abort_note_pending: bool = False
-    compact_before_next_turn: bool = False
-    token_total: dict[str, int] = field(default_factory=dict)
-    #: The last rate-limit snapshot the provider sent (wire ``RateLimitSnapshot``).
-    rate_limits: dict[str, Any] = field(default_factory=dict)
-    read_revision: int = 0
-    last_input_tokens: int = 0
     #: The event log of an ephemeral thread, which never reaches the store.
     memory_events: list[EventRecord] = field(default_factory=list)
-    #: State of ``core.tools`` for this thread (session approvals, running commands, the turn diff).
-    tools: Any = None
     #: History events on their way to the store (see ``ThreadManager.commit``).
     journal: ThreadJournal = field(default_factory=ThreadJournal)
+    turn_state: TurnState = field(default_factory=TurnState)
 
     @property
     def id(self) -> str:
         return self.record.id
+
+    @property
+    def active(self) -> TurnRunner | None:
+        """The turn running now, if any."""
+        return self.turn_state.active
+
+    @active.setter
+    def active(self, runner: TurnRunner | None) -> None:
+        self.turn_state.active = runner
 
 
 def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, Any]:
@@ -468,8 +475,8 @@ class ThreadManager:
         fork.record.forked_from_id = record.id
         fork.record.name = record.name
         fork.record.preview = record.preview
-        fork.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
-        fork.abort_note_pending = running or last_turn_interrupted(events)
+        fork.turn_state.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
+        fork.turn_state.abort_note_pending = running or last_turn_interrupted(events)
         copied = [(event.kind, event.payload) for event in events]
         if ephemeral:
             fork.memory_events = [
@@ -488,7 +495,7 @@ class ThreadManager:
         if before_turn_id not in positions:
             raise InvalidParams(f"turn not found: {before_turn_id}")
         kept = events[: positions[before_turn_id]]
-        thread.context = fold_context([event for event in kept if event.kind in CONTEXT_KINDS])
+        thread.turn_state.context = fold_context([event for event in kept if event.kind in CONTEXT_KINDS])
         thread.record.updated_at = int(time.time())
         if thread.ephemeral:
             thread.memory_events = kept

@@ -95,11 +95,8 @@ class StdioServer:
         assert self.proc is not None and self.proc.stdout is not None
         try:
             while line := await self.proc.stdout.readline():
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(message, dict):
+                message = _parse(line)
+                if message is None:
                     continue
                 self.received.append(message)
                 answered = self._methods.pop(message["id"], None) if "method" not in message else None
@@ -190,6 +187,15 @@ class StdioServer:
         if self._reader is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._reader, 10)
+
+
+def _parse(line: bytes) -> Message | None:
+    """A JSON object, or None for anything else on stdout (the check is about messages)."""
+    with contextlib.suppress(ValueError):
+        message = json.loads(line)
+        if isinstance(message, dict):
+            return message
+    return None
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -522,12 +528,13 @@ class _Cut:
     name: str
     messages: list[Message]
 
+    def _first(self, method: str) -> Message | None:
+        return next((message for message in self.messages if message.get("method") == method), None)
+
     @property
     def turn_id(self) -> str | None:
-        for message in self.messages:
-            if message.get("method") == "turn/started":
-                return str(message["params"]["turn"]["id"])
-        return None
+        started = self._first("turn/started")
+        return None if started is None else str(started["params"]["turn"]["id"])
 
     @property
     def announced(self) -> list[Message]:
@@ -540,7 +547,5 @@ class _Cut:
 
     @property
     def announced_status(self) -> str | None:
-        for message in self.messages:
-            if message.get("method") == "turn/completed":
-                return str(message["params"]["turn"]["status"])
-        return None
+        completed = self._first("turn/completed")
+        return None if completed is None else str(completed["params"]["turn"]["status"])

@@ -234,7 +234,7 @@ def _session_approvals() -> SessionApprovals:
 
 @dataclass(eq=False)
 class ThreadTools:
-    """Tool state a thread keeps across its turns (``LoadedThread.tools``)."""
+    """Tool state a thread keeps across its turns (``TurnState.tools``)."""
 
     approvals: SessionApprovals = field(default_factory=_session_approvals)
     sessions: dict[int, ExecSession] = field(default_factory=dict)
@@ -280,10 +280,10 @@ class AgentToolRouter(ToolRouter):
 
     @staticmethod
     def state(thread: LoadedThread) -> ThreadTools:
-        if thread.tools is None:
-            thread.tools = ThreadTools()
-        state: ThreadTools = thread.tools
-        return state
+        turn_state = thread.turn_state
+        if turn_state.tools is None:
+            turn_state.tools = ThreadTools()
+        return turn_state.tools
 
     def wire_api(self, thread: LoadedThread) -> str:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +260,84 @@ async def test_fuzzy_search_sessions_answer_the_newest_query(spawn, tmp_path: Pa
     no_roots = await server.call("fuzzyFileSearch/sessionStart", {"sessionId": "s2", "roots": []})
     assert no_roots["error"]["code"] == -32602 and "roots" in no_roots["error"]["message"]
     server.assert_schema_clean()
+
+
+# ---------------------------------------------------------------------- regressions (issue 18)
+
+
+@pytest.mark.compat("fs:special-files")
+async def test_read_file_of_dev_zero_answers_instead_of_hanging_and_growing_memory(server: ServerProcess) -> None:
+    code, message = error_of(await server.call("fs/readFile", {"path": "/dev/zero"}))
+    assert code == -32602
+    assert message == "fs/readFile /dev/zero: is not a file (it is a character device); only regular files can be read"
+    # The server is still whole: a normal request right after is answered.
+    assert await server.result("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
+
+
+@pytest.mark.compat("fs:special-files")
+async def test_read_file_of_a_fifo_answers_instead_of_hanging(server: ServerProcess, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    os.symlink(fifo, tmp_path / "fifo-link")
+    for path in (fifo, tmp_path / "fifo-link"):
+        code, message = error_of(await server.call("fs/readFile", {"path": str(path)}))
+        assert code == -32602 and f"fs/readFile {path}: is not a file (it is a FIFO)" in message
+
+
+@pytest.mark.compat("fs:special-files")
+async def test_special_files_are_refused_by_every_fs_method_that_reads_or_writes_them(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "sock"))
+        cases = [
+            ("fs/readFile", {"path": str(tmp_path / "sock")}, "it is a socket"),
+            ("fs/readFile", {"path": "/dev/null"}, "it is a character device"),
+            ("fs/writeFile", {"path": str(fifo), "dataBase64": b64(b"x")}, "it is a FIFO"),
+            ("fs/writeFile", {"path": "/dev/null", "dataBase64": b64(b"x")}, "it is a character device"),
+            (
+                "fs/copy",
+                {"sourcePath": str(fifo), "destinationPath": str(tmp_path / "copy")},
+                "only regular files, directories and symlinks can be copied",
+            ),
+        ]
+        for method, params, expected in cases:
+            code, message = error_of(await server.call(method, params))
+            assert code == -32602 and expected in message, (method, message)
+    assert not (tmp_path / "copy").exists()
+    # A /proc file says its size is 0; it is still read to its end.
+    status = await server.result("fs/readFile", {"path": "/proc/self/status"})
+    assert base64.b64decode(status["dataBase64"]).startswith(b"Name:")
+
+
+@pytest.mark.compat("fs:read-size-limit")
+async def test_read_file_of_a_huge_file_is_refused_naming_the_limit(server: ServerProcess, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.bin"
+    with huge.open("wb") as handle:
+        handle.truncate(512 * 1024 * 1024 + 1)  # sparse: no disk space used
+    code, message = error_of(await server.call("fs/readFile", {"path": str(huge)}))
+    assert code == -32602
+    assert "536,870,913 bytes" in message and "536,870,912-byte (512 MiB) limit of fs/readFile" in message
+
+
+@pytest.mark.compat("fs:nul-path")
+async def test_nul_byte_in_an_fs_path_is_invalid_params_naming_the_field(server: ServerProcess, tmp_path: Path) -> None:
+    bad = f"{tmp_path}/a\u0000b"
+    for method, params, field in [
+        ("fs/readFile", {"path": bad}, "path"),
+        ("fs/writeFile", {"path": bad, "dataBase64": ""}, "path"),
+        ("fs/getMetadata", {"path": bad}, "path"),
+        ("fs/readDirectory", {"path": bad}, "path"),
+        ("fs/createDirectory", {"path": bad}, "path"),
+        ("fs/remove", {"path": bad}, "path"),
+        ("fs/copy", {"sourcePath": bad, "destinationPath": str(tmp_path / "x")}, "sourcePath"),
+        ("fs/copy", {"sourcePath": str(tmp_path), "destinationPath": bad, "recursive": True}, "destinationPath"),
+        ("fs/watch", {"watchId": "w", "path": bad}, "path"),
+        ("fuzzyFileSearch", {"query": "x", "roots": [bad]}, "roots"),
+    ]:
+        code, message = error_of(await server.call(method, params))
+        assert code == -32602, (method, code, message)
+        assert f"Invalid params for {method}: `{field}`" in message and "NUL byte" in message, message
+    assert not (tmp_path / "a").exists() and not (tmp_path / "x").exists()

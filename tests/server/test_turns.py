@@ -515,3 +515,17 @@ async def test_slow_model_does_not_block_other_requests(agent: ServerProcess, mo
     # The cheap request was answered while the turn was still waiting on the model.
     assert not [n for n in agent.received if n.get("method") == "turn/completed"]
     await agent.notification("turn/completed")
+
+
+async def test_local_image_of_a_device_neither_hangs_the_turn_nor_the_server(
+    agent: ServerProcess, model: FakeModelServer
+) -> None:
+    # The image used to be read on the event loop: /dev/zero never ended and froze everything.
+    model.enqueue(text_reply("no image"))
+    thread_id = await start_thread(agent)
+    params = {"threadId": thread_id, "input": [{"type": "localImage", "path": "/dev/zero"}]}
+    await agent.result("turn/start", params)
+    completed = await agent.notification("turn/completed")
+    assert completed["params"]["turn"]["status"] == "completed"
+    texts = input_texts(model.response_requests()[-1].body)
+    assert any(text.startswith("[image /dev/zero could not be read:") and "is not a file" in text for text in texts)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..rpc.errors import InvalidParams
-from ..store import EventRecord
 from .history import CONTEXT_ITEM
 from .threads import ThreadManager
-from .turns import TurnEngine, now_ms
+from .turns import TurnEngine
 
 #: The Responses API's input item types (the reference's ``ResponseItem`` variants).
 RESPONSE_ITEM_TYPES = frozenset(
@@ -65,15 +64,11 @@ async def inject_items(threads: ThreadManager, turns: TurnEngine, thread_id: str
         await threads.store.append_events(record.id, events)
         return
     await turns.ensure_context(loaded)
-    if loaded.ephemeral:
-        base = len(loaded.memory_events)
-        loaded.memory_events.extend(
-            EventRecord(loaded.id, base + offset, kind, payload, now_ms())
-            for offset, (kind, payload) in enumerate(events, start=1)
-        )
-    else:
-        # An unsaved thread is saved now: injected history must survive a restart like any other.
-        await threads.materialize(loaded)
-        await threads.store.append_events(record.id, events)
-    assert loaded.context is not None
-    loaded.context.extend(checked)
+    for kind, payload in events:
+        loaded.journal.add(kind, payload)
+    # Stored before the answer (an unsaved thread is saved now, an ephemeral one keeps them in
+    # memory): injected history survives a restart like any other.
+    await threads.flush(loaded)
+    context = loaded.turn_state.context
+    assert context is not None
+    context.extend(checked)

@@ -8,6 +8,7 @@ Layer: core (imports protocol, rpc, store).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,9 +19,11 @@ from ..rpc.errors import InvalidParams
 from ..store import EventRecord, InvalidCursor, SectionRecord, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
 from .errors import InvalidCursorError, ThreadNotFound, checked_thread_id
-from .history import CONTEXT_KINDS, fold_context, turn_started_positions
+from .history import CONTEXT_KINDS, fold_context, last_turn_interrupted, turn_started_positions
 from .ids import uuid7
+from .journal import Event, ThreadJournal
 from .paths import resolve_client_path
+from .turn_state import TurnState
 
 if TYPE_CHECKING:
     from ..protocol import Thread
@@ -48,6 +51,13 @@ _KNOWN_CLIENT_SOURCES = {
 WireStatus = dict[str, Any]
 IDLE: WireStatus = {"type": "idle"}
 NOT_LOADED: WireStatus = {"type": "notLoaded"}
+SYSTEM_ERROR: WireStatus = {"type": "systemError"}
+WAITING_ON_APPROVAL = "waitingOnApproval"
+
+
+def active_status(*, waiting_on_approval: bool = False) -> WireStatus:
+    """``{type: active, activeFlags}``: a turn runs (and may wait for the client's approval)."""
+    return {"type": "active", "activeFlags": [WAITING_ON_APPROVAL] if waiting_on_approval else []}
 
 
 class EventSink(Protocol):
@@ -111,32 +121,33 @@ class ThreadSettings:
 
 @dataclass(slots=True)
 class LoadedThread:
-    """A thread held in memory: its record, whether the store has it yet, and its live status."""
+    """A thread held in memory: its record, whether the store has it yet, its live status, and
+    the state its turns carry (``turn_state``, owned by ``core.turns``)."""
 
     record: ThreadRecord
     settings: ThreadSettings
     ephemeral: bool = False
     materialized: bool = False
+    #: Written by ``TurnEngine.set_status`` while turns run (it also tells subscribers).
     status: WireStatus = field(default_factory=lambda: dict(IDLE))
-    #: The model-visible history (Responses items); None until loaded from the store.
-    context: list[dict[str, Any]] | None = None
-    active: TurnRunner | None = None
-    #: The next request tells the model the previous turn was interrupted.
-    abort_note_pending: bool = False
-    compact_before_next_turn: bool = False
-    token_total: dict[str, int] = field(default_factory=dict)
-    #: The last rate-limit snapshot the provider sent (wire ``RateLimitSnapshot``).
-    rate_limits: dict[str, Any] = field(default_factory=dict)
-    read_revision: int = 0
-    last_input_tokens: int = 0
     #: The event log of an ephemeral thread, which never reaches the store.
     memory_events: list[EventRecord] = field(default_factory=list)
-    #: State of ``core.tools`` for this thread (session approvals, running commands, the turn diff).
-    tools: Any = None
+    #: History events on their way to the store (see ``ThreadManager.commit``).
+    journal: ThreadJournal = field(default_factory=ThreadJournal)
+    turn_state: TurnState = field(default_factory=TurnState)
 
     @property
     def id(self) -> str:
         return self.record.id
+
+    @property
+    def active(self) -> TurnRunner | None:
+        """The turn running now, if any."""
+        return self.turn_state.active
+
+    @active.setter
+    def active(self, runner: TurnRunner | None) -> None:
+        self.turn_state.active = runner
 
 
 #: The reference's built-in permission profiles (``permissionProfile/list``), in its order, with
@@ -265,6 +276,40 @@ class ThreadManager:
         thread.record.extra["settings"] = thread.settings.to_json()
         await self._store.put_thread(thread.record)
         thread.materialized = True
+
+    # ------------------------------------------------------------------ history writes
+
+    def commit(self, thread: LoadedThread) -> asyncio.Future[None] | None:
+        """Start storing the thread's journal; the future resolves once all of it is stored
+        (None: nothing is waiting). Announce a stored fact only after that."""
+        return thread.journal.commit(lambda events: self._store_events(thread, events))
+
+    async def flush(self, thread: LoadedThread) -> None:
+        """Store everything journaled so far; raises the error of a failed write."""
+        stored = self.commit(thread)
+        if stored is not None:
+            await asyncio.wait((stored,))
+        failure, thread.journal.failure = thread.journal.failure, None
+        if failure is not None:
+            raise failure
+
+    async def _store_events(self, thread: LoadedThread, events: list[Event]) -> None:
+        """Append to the thread's log in one transaction: the store's for a thread that has one
+        (written at its first event), memory for an ephemeral one."""
+        if thread.ephemeral:
+            base = len(thread.memory_events)
+            stamp = time.time_ns() // 1_000_000
+            thread.memory_events.extend(
+                EventRecord(thread.id, base + offset, kind, payload, stamp)
+                for offset, (kind, payload) in enumerate(events, start=1)
+            )
+            return
+        await self.materialize(thread)
+        record = thread.record
+        record.updated_at = int(time.time())
+        await self._store.append_events(
+            thread.id, events, thread_updates={"updated_at": record.updated_at, "preview": record.preview}
+        )
 
     # ------------------------------------------------------------------ wire views
 
@@ -470,7 +515,7 @@ class ThreadManager:
 
         A running source forks as if its turn had been interrupted: its unfinished turn is
         copied without a completion (read back as ``interrupted``) and the fork's next request
-        tells the model so.
+        tells the model so, as it does when the copied history ends with an interrupted turn.
         """
         record, loaded = await self._record(source_id)
         events = await self.events(record.id)
@@ -488,8 +533,8 @@ class ThreadManager:
         fork.record.forked_from_id = record.id
         fork.record.name = record.name
         fork.record.preview = record.preview
-        fork.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
-        fork.abort_note_pending = running
+        fork.turn_state.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
+        fork.turn_state.abort_note_pending = running or last_turn_interrupted(events)
         copied = [(event.kind, event.payload) for event in events]
         if ephemeral:
             fork.memory_events = [
@@ -508,7 +553,7 @@ class ThreadManager:
         if before_turn_id not in positions:
             raise InvalidParams(f"turn not found: {before_turn_id}")
         kept = events[: positions[before_turn_id]]
-        thread.context = fold_context([event for event in kept if event.kind in CONTEXT_KINDS])
+        thread.turn_state.context = fold_context([event for event in kept if event.kind in CONTEXT_KINDS])
         thread.record.updated_at = int(time.time())
         if thread.ephemeral:
             thread.memory_events = kept

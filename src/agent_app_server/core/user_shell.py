@@ -125,8 +125,7 @@ class UserShellTurn(TurnRunner):
         engine = self.engine
         history: History = []
         try:
-            await self.begin(history)
-            await engine.threads.materialize(self.thread)
+            await self.begin()
             record = await run_user_shell(self, self.command, self.timeout_ms, history)
             await engine.record(self, history, [record])
         except asyncio.CancelledError:

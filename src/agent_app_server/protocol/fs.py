@@ -21,6 +21,9 @@ from .common import Int64, UInt32
 
 
 def _absolute(path: str) -> str:
+    if "\0" in path:
+        # No file has one; the OS would refuse the path with an error of its own.
+        raise PydanticCustomError("path_nul", "must not contain a NUL byte (\\u0000)")
     if not os.path.isabs(path):
         raise PydanticCustomError(
             "absolute_path",
@@ -30,7 +33,7 @@ def _absolute(path: str) -> str:
     return os.path.normpath(path)
 
 
-#: The reference's ``AbsolutePathBuf``: a string that must be an absolute path.
+#: The reference's ``AbsolutePathBuf``: a string that must be an absolute path (without NUL).
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 

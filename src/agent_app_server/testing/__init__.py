@@ -1,7 +1,8 @@
 """Test and benchmark helpers that ship with the package (stdlib only, no test framework).
 
 ``fake_model`` is a scriptable fake of the OpenAI Responses API, good enough to drive both our
-server and the reference ``codex app-server`` through complete turns.
+server and the reference ``codex app-server`` through complete turns. ``crash`` kills either
+server at chosen moments of a turn and checks what survived (imported on its own, not here).
 """
 
 from .fake_model import (

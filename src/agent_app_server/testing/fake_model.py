@@ -396,10 +396,18 @@ def function_call_reply(
     response_id: str | None = None,
     usage: dict[str, Any] | None = None,
     model: str = DEFAULT_MODEL,
+    reasoning_summary: str | None = None,
+    preface: str | None = None,
 ) -> Script:
-    """A ``function_call`` output item (arguments streamed as deltas), then completion."""
+    """A ``function_call`` output item (arguments streamed as deltas), then completion; in the
+    same response, after a reasoning item (``reasoning_summary``) and an assistant message
+    (``preface``) when given."""
     builder = _Builder(response_id, model)
     builder.created()
+    if reasoning_summary is not None:
+        builder.reasoning(reasoning_summary, None)
+    if preface is not None:
+        builder.message(preface, _split(preface, None))
     builder.tool_call(
         kind="function_call",
         name=name,

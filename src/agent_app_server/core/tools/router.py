@@ -234,7 +234,7 @@ def _session_approvals() -> SessionApprovals:
 
 @dataclass(eq=False)
 class ThreadTools:
-    """Tool state a thread keeps across its turns (``LoadedThread.tools``)."""
+    """Tool state a thread keeps across its turns (``TurnState.tools``)."""
 
     approvals: SessionApprovals = field(default_factory=_session_approvals)
     sessions: dict[int, ExecSession] = field(default_factory=dict)
@@ -288,12 +288,12 @@ class AgentToolRouter(ToolRouter):
 
     def background_terminals(self, thread: LoadedThread) -> list[ExecSession]:
         """Commands of the thread's turns that are still running (``exec_command`` sessions)."""
-        if thread.tools is None or self._exec is None:
+        if thread.turn_state.tools is None or self._exec is None:
             return []
         return self._exec.running(self.state(thread))
 
     async def terminate_terminal(self, thread: LoadedThread, process_id: str) -> bool:
-        if thread.tools is None or self._exec is None or not process_id.isdigit():
+        if thread.turn_state.tools is None or self._exec is None or not process_id.isdigit():
             return False
         return await self._exec.terminate(self.state(thread), int(process_id))
 
@@ -301,10 +301,10 @@ class AgentToolRouter(ToolRouter):
 
     @staticmethod
     def state(thread: LoadedThread) -> ThreadTools:
-        if thread.tools is None:
-            thread.tools = ThreadTools()
-        state: ThreadTools = thread.tools
-        return state
+        turn_state = thread.turn_state
+        if turn_state.tools is None:
+            turn_state.tools = ThreadTools()
+        return turn_state.tools
 
     def wire_api(self, thread: LoadedThread) -> str:
         try:

@@ -233,6 +233,8 @@ _searcher: FuzzySearcher | None = None
 @handler("fuzzyFileSearch")
 async def fuzzy_file_search(conn: Connection, params: FuzzyFileSearchParams) -> FuzzyFileSearchResponse:
     global _searcher
+    if any("\0" in root for root in params.roots):
+        raise InvalidParams("Invalid params for fuzzyFileSearch: `roots` must not contain a NUL byte (\\u0000)")
     # As the reference, a relative root is searched from the server's working directory (and
     # reported as given).
     if _searcher is None:

@@ -1,0 +1,232 @@
+"""Where a client's messages travel: a spawned server's stdio, a WebSocket (TCP or unix socket), or
+any :class:`~agent_app_server.transport.MessageStream` handed in (the in-memory pair).
+
+Owns: spawning an app-server command, opening WebSocket connections, the bearer-token rule
+(:func:`check_token_target`), and lifting the replay number (``seq``) of a notification into its
+params so that it survives the rpc layer. Layer: client (imports ``transport``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..transport import MessageStream, StdioStream
+from .errors import ConnectError, InsecureTokenError
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+#: The command spawned when none is given: this package's own server.
+DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "agent_app_server")
+#: Where the replay number travels inside ``params`` between the stream and the dispatcher.
+SEQ_KEY = "__agentAppServerSeq"
+_MAX_LINE = 256 * 1024 * 1024
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+# ---------------------------------------------------------------------- token rule
+
+
+def check_token_target(url: str) -> None:
+    """Refuse, before any connection exists, to send a bearer token where others could read it.
+
+    Allowed: ``wss://`` anywhere (TLS), ``ws://`` only to localhost, 127.0.0.1 or ::1, and
+    ``unix://`` (the socket file's permissions are the protection).
+    """
+    parts = urlsplit(url)
+    if parts.scheme in ("wss", "unix"):
+        return
+    if parts.scheme != "ws":
+        raise InsecureTokenError(f"refusing to send a bearer token to {url!r}: only ws://, wss:// and unix:// URLs")
+    host = (parts.hostname or "").lower()
+    if host in _LOOPBACK_NAMES:
+        return
+    with contextlib.suppress(ValueError):
+        if host and ipaddress.ip_address(host) in (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")):
+            return
+    raise InsecureTokenError(
+        f"refusing to send a bearer token over unencrypted ws:// to {host or url!r}: anyone on the path could read "
+        "it; use wss:// (TLS), or ws:// to localhost / 127.0.0.1 / ::1 (e.g. through an SSH tunnel)"
+    )
+
+
+# ---------------------------------------------------------------------- seq lifting
+
+
+def lift_seq(frame: bytes | str) -> bytes | str:
+    """Move a notification's top-level ``"seq":N`` (the last field: see ``server.replay.with_seq``)
+    into its params as :data:`SEQ_KEY`, because the rpc layer hands a dispatcher params only.
+
+    Anything else is returned unchanged, so a server that never numbers costs one bounded search.
+    """
+    if isinstance(frame, bytes):
+        lifted = lift_seq(frame.decode())
+        return lifted.encode() if isinstance(lifted, str) else frame
+    frame = frame.rstrip()
+    at = frame.rfind(',"seq":', max(0, len(frame) - 32))
+    if at < 0 or not frame.endswith("}"):
+        return frame
+    digits = frame[at + 7 : -1]
+    if not digits.isdigit():
+        return frame
+    params_at = frame.find('"params":{')
+    if params_at < 0 or params_at > at:
+        return frame
+    inside = params_at + 10
+    separator = "" if frame[inside] == "}" else ","
+    return f'{frame[:inside]}"{SEQ_KEY}":{digits}{separator}{frame[inside:at]}}}'
+
+
+class SeqLiftingStream:
+    """A :class:`MessageStream` that applies :func:`lift_seq` to what it receives."""
+
+    def __init__(self, inner: MessageStream) -> None:
+        self.inner = inner
+
+    async def receive(self) -> bytes | str | None:
+        frame = await self.inner.receive()
+        if frame is None:
+            return None
+        # Cheap precheck: only numbered frames contain the key at all.
+        if isinstance(frame, bytes):
+            return lift_seq(frame) if b'"seq":' in frame[-32:] else frame
+        return lift_seq(frame) if '"seq":' in frame[-32:] else frame
+
+    async def send_many(self, messages: Sequence[str]) -> None:
+        await self.inner.send_many(messages)
+
+    async def close(self, reason: str = "") -> None:
+        await self.inner.close(reason)
+
+
+# ---------------------------------------------------------------------- stdio
+
+
+class ProcessStream:
+    """JSONL over a spawned server's stdin/stdout; closing ends stdin and waits for the exit."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None and process.stdin is not None
+        self.process = process
+        self._stream = StdioStream(process.stdout, process.stdin, _MAX_LINE)
+
+    @classmethod
+    async def spawn(
+        cls, command: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | os.PathLike[str] | None = None
+    ) -> ProcessStream:
+        if not command:
+            raise ConnectError("the app-server command is empty; pass e.g. ['codex', 'app-server']")
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=None if env is None else {**os.environ, **env},
+                cwd=cwd,
+                limit=_MAX_LINE,
+            )
+        except OSError as exc:
+            raise ConnectError(f"could not start {command[0]!r}: {exc.strerror or exc}") from None
+        return cls(process)
+
+    async def receive(self) -> bytes | None:
+        return await self._stream.receive()
+
+    async def send_many(self, messages: Sequence[str]) -> None:
+        await self._stream.send_many(messages)
+
+    async def close(self, reason: str = "") -> None:
+        await self._stream.close(reason)
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+# ---------------------------------------------------------------------- WebSocket
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketTarget:
+    url: str
+    token: str | None = None
+    open_timeout: float = 10.0
+
+
+class WebSocketClientStream:
+    """One client WebSocket: a JSON-RPC message per text frame."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, target: WebSocketTarget) -> WebSocketClientStream:
+        from websockets.asyncio.client import connect, unix_connect
+        from websockets.exceptions import InvalidStatus, WebSocketException
+
+        headers: dict[str, str] = {}
+        if target.token is not None:
+            check_token_target(target.url)
+            headers["Authorization"] = f"Bearer {target.token}"
+        kwargs: dict[str, Any] = {
+            "additional_headers": headers,
+            "max_size": None,
+            "compression": None,
+            "open_timeout": target.open_timeout,
+            # Our own read loop is the consumer; a bounded library queue keeps backpressure on TCP.
+            "max_queue": 1024,
+        }
+        try:
+            if target.url.startswith("unix://"):
+                connection = await unix_connect(target.url.removeprefix("unix://"), uri="ws://localhost/", **kwargs)
+            else:
+                connection = await connect(target.url, **kwargs)
+        except InvalidStatus as refused:
+            body = refused.response.body.decode(errors="replace") if refused.response.body else ""
+            raise ConnectError(
+                f"{target.url} refused the connection: HTTP {refused.response.status_code} {body}".rstrip()
+            ) from None
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise ConnectError(f"could not connect to {target.url}: {exc}") from None
+        return cls(connection)
+
+    async def receive(self) -> str | None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            message = await self.connection.recv()
+        except ConnectionClosed:
+            return None
+        if isinstance(message, bytes):
+            # The protocol is text frames only; decoding keeps a confused server from wedging us.
+            return message.decode(errors="replace")
+        return message
+
+    async def send_many(self, messages: Sequence[str]) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for message in messages:
+                await self.connection.send(message)
+        except ConnectionClosed as closed:
+            raise ConnectionResetError(f"websocket closed: {closed}") from None
+
+    async def close(self, reason: str = "") -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.connection.close(1000, reason[:120]), 5)
+        if not self.connection.transport.is_closing():
+            self.connection.transport.abort()
+
+    @property
+    def close_reason(self) -> str:
+        received = self.connection.protocol.close_rcvd
+        return f"{received.code} {received.reason}".strip() if received is not None else "connection lost"

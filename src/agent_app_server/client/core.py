@@ -89,6 +89,8 @@ class ClientOptions:
     reconnect: Backoff | None = field(default_factory=lambda: Backoff(max_attempts=10, base_delay=0.1, max_delay=5.0))
     #: Called before each retry of an overloaded request: (method, attempt, delay_s).
     on_overload_retry: Callable[[str, int, float], None] | None = None
+    #: Called after each successful reconnect (threads resumed, replay under way) with the count so far.
+    on_reconnect: Callable[[int], None] | None = None
 
 
 class _Link:
@@ -254,10 +256,13 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         client = cls(opener, options or ClientOptions(), reconnect=reconnect)
         if on_close is not None:
             client._on_close.append(on_close)
+        link: _Link | None = None
         try:
             link = _Link(await opener(), client)
             await client._handshake(link, resume=False)
         except BaseException:
+            if link is not None:
+                await client._discard(link)
             await client._run_close_hooks()
             raise
         client._link = link
@@ -282,17 +287,19 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._supervisor
-        link = self._link
-        if link is not None:
-            await link.peer.close()
-            # A process or WebSocket ends its input on close; an in-memory stream may not.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(link.ended.wait(), 2)
-            link.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await link.task
+        if self._link is not None:
+            await self._discard(self._link)
         self._end_readers(ConnectionLost("the client was closed"))
         await self._run_close_hooks()
+
+    async def _discard(self, link: _Link) -> None:
+        await link.peer.close()
+        # A process or WebSocket ends its input on close; an in-memory stream may not.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.ended.wait(), 2)
+        link.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await link.task
 
     async def _run_close_hooks(self) -> None:
         hooks, self._on_close = self._on_close, []
@@ -373,18 +380,20 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
                 await self._handshake(link, resume=True)
             except ConnectionLost as lost:
                 if link is not None:
-                    await link.peer.close()
+                    await self._discard(link)
                 self._fail(lost)
                 return None
             except (ClientError, OSError) as exc:
                 last_error = exc
                 if link is not None:
-                    await link.peer.close()
+                    await self._discard(link)
                 log.info("reconnect attempt %d failed: %s", attempt, exc)
                 continue
             self.reconnects += 1
             self._link = link
             self._ready.set()
+            if self.options.on_reconnect is not None:
+                self.options.on_reconnect(self.reconnects)
             return link
         self._fail(
             ConnectionLost(f"lost the connection and gave up after {backoff.max_attempts} reconnects: {last_error}")

@@ -13,7 +13,7 @@ import contextlib
 import ipaddress
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -101,6 +101,28 @@ class SeqLiftingStream:
         return lift_seq(frame) if '"seq":' in frame[-32:] else frame
 
     async def send_many(self, messages: Sequence[str]) -> None:
+        await self.inner.send_many(messages)
+
+    async def close(self, reason: str = "") -> None:
+        await self.inner.close(reason)
+
+
+class TappedStream:
+    """A :class:`MessageStream` that shows every message to ``tap("recv" | "send", text)`` (tracing)."""
+
+    def __init__(self, inner: MessageStream, tap: Callable[[str, str], None]) -> None:
+        self.inner = inner
+        self._tap = tap
+
+    async def receive(self) -> bytes | str | None:
+        frame = await self.inner.receive()
+        if frame is not None:
+            self._tap("recv", frame.decode(errors="replace") if isinstance(frame, bytes) else frame)
+        return frame
+
+    async def send_many(self, messages: Sequence[str]) -> None:
+        for message in messages:
+            self._tap("send", message)
         await self.inner.send_many(messages)
 
     async def close(self, reason: str = "") -> None:

@@ -37,7 +37,15 @@ from ..rpc import ConnectionClosed, MethodNotFound, Peer, RemoteError, RequestId
 from ..rpc.errors import SERVER_OVERLOADED
 from ..transport import MessageStream
 from ._methods import AsyncMethods
-from .connect import DEFAULT_COMMAND, SEQ_KEY, ProcessStream, SeqLiftingStream, WebSocketClientStream, WebSocketTarget
+from .connect import (
+    DEFAULT_COMMAND,
+    SEQ_KEY,
+    ProcessStream,
+    SeqLiftingStream,
+    TappedStream,
+    WebSocketClientStream,
+    WebSocketTarget,
+)
 from .errors import ClientError, ConnectError, ConnectionLost, RpcCallError, from_rpc_error, from_turn_error
 from .events import TURN_COMPLETED, Event, TurnLog, turn_id_of, validate
 from .handlers import ServerRequestHandlers
@@ -91,6 +99,8 @@ class ClientOptions:
     on_overload_retry: Callable[[str, int, float], None] | None = None
     #: Called after each successful reconnect (threads resumed, replay under way) with the count so far.
     on_reconnect: Callable[[int], None] | None = None
+    #: Sees every message as it crosses the wire: ``("send" | "recv", text)`` (tracing, tests).
+    wire_tap: Callable[[str, str], None] | None = None
 
 
 class _Link:
@@ -98,6 +108,9 @@ class _Link:
 
     def __init__(self, stream: MessageStream, client: AsyncClient) -> None:
         self.ended = asyncio.Event()
+        tap = client.options.wire_tap
+        if tap is not None:
+            stream = TappedStream(stream, tap)
         self.stream = _EndWatchingStream(SeqLiftingStream(stream), lambda: client._link_ended(self))
         self.peer = Peer(self.stream, client._dispatcher)
         self.task = asyncio.get_running_loop().create_task(self.peer.serve(), name="client-peer")

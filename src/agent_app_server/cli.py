@@ -80,11 +80,15 @@ def _parser() -> argparse.ArgumentParser:
         gen = commands.add_parser(name, help=f"write the protocol's {what} to a directory")
         gen.add_argument("--out", required=True, type=Path, help="output directory (created if missing)")
         gen.add_argument("--experimental", action="store_true", help="include experimental methods and fields")
+    for name in CLIENT_COMMANDS:
+        _client_command(name).add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        return int(_client_command(args.command).run(args))
     if args.command in ("generate-json-schema", "generate-ts"):
         from .protocol import schema_gen
 
@@ -97,6 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
         return 0
     return serve(args)
+
+
+#: Subcommands that drive a server as a client: name → module in ``commands``.
+CLIENT_COMMANDS = {"exec": "exec_cmd", "run": "run_cmd"}
+
+
+def _client_command(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f".commands.{CLIENT_COMMANDS[name]}", __package__)
 
 
 def _listen_url(text: str) -> Any:

@@ -29,6 +29,7 @@ def test_exported_names() -> None:
         "ResponseValidationError",
         "RpcCallError",
         "RpcServerOverloaded",
+        "Subscription",
         "SyncTurn",
         "ThreadHandle",
         "TurnFailed",

@@ -11,7 +11,7 @@ through building a client step by step.
 """
 
 from .connect import DEFAULT_COMMAND, check_token_target
-from .core import AsyncClient, Backoff, ClientOptions, ThreadHandle, TurnHandle, text_input
+from .core import AsyncClient, Backoff, ClientOptions, Subscription, ThreadHandle, TurnHandle, text_input
 from .errors import (
     ClientError,
     ConnectError,
@@ -39,6 +39,7 @@ __all__ = [
     "ResponseValidationError",
     "RpcCallError",
     "RpcServerOverloaded",
+    "Subscription",
     "SyncTurn",
     "ThreadHandle",
     "TurnFailed",

@@ -46,7 +46,7 @@ from .connect import (
     WebSocketClientStream,
     WebSocketTarget,
 )
-from .errors import ClientError, ConnectError, ConnectionLost, RpcCallError, from_rpc_error, from_turn_error
+from .errors import ClientError, ConnectError, ConnectionLost, from_rpc_error, from_turn_error
 from .events import TURN_COMPLETED, Event, TurnLog, turn_id_of, validate
 from .handlers import ServerRequestHandlers
 
@@ -533,24 +533,10 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             if old not in self._claimed:
                 self._turns.pop(old, None)
 
-    async def events(self) -> AsyncIterator[Event]:
-        """Every notification from now on, until the client closes."""
-        async for event in self._follow(self._listeners):
-            yield event
-
-    async def _follow(self, listeners: list[asyncio.Queue[Event | None]]) -> AsyncIterator[Event]:
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        listeners.append(queue)
-        try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    if self._failure is not None and not self._closing:
-                        raise ConnectionLost(str(self._failure))
-                    return
-                yield event
-        finally:
-            listeners.remove(queue)
+    def events(self) -> Subscription:
+        """Every notification from the moment of this call until the client closes (or the
+        subscription is closed)."""
+        return Subscription(self, self._listeners)
 
     def thread(self, thread_id: str) -> ThreadHandle:
         """A handle on a thread this connection is subscribed to (start, resume or fork it first)."""
@@ -685,15 +671,43 @@ class ThreadHandle:
         turn = await self.turn(text, **fields)
         return await turn.wait(check=True)
 
-    async def events(self) -> AsyncIterator[Event]:
-        """This thread's notifications from now on."""
-        listeners = self.client._thread_listeners.setdefault(self.id, [])
-        try:
-            async for event in self.client._follow(listeners):
-                yield event
-        finally:
-            if not listeners:
-                self.client._thread_listeners.pop(self.id, None)
+    def events(self) -> Subscription:
+        """This thread's notifications from the moment of this call."""
+        return Subscription(self.client, self.client._thread_listeners.setdefault(self.id, []))
+
+
+class Subscription:
+    """Notifications from the moment it was created, as an async iterator; :meth:`close` (or
+    leaving ``async with``) stops collecting them."""
+
+    def __init__(self, client: AsyncClient, listeners: list[asyncio.Queue[Event | None]]) -> None:
+        self._client = client
+        self._listeners = listeners
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        listeners.append(self._queue)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        event = await self._queue.get()
+        if event is None:
+            self.close()
+            client = self._client
+            if client._failure is not None and not client._closing:
+                raise ConnectionLost(str(client._failure))
+            raise StopAsyncIteration
+        return event
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(self._queue)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
 
 
 class TurnHandle:
@@ -746,4 +760,4 @@ def text_input(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text, "text_elements": []}
 
 
-__all__ = ["AsyncClient", "Backoff", "ClientOptions", "RpcCallError", "ThreadHandle", "TurnHandle"]
+__all__ = ["AsyncClient", "Backoff", "ClientOptions", "Subscription", "ThreadHandle", "TurnHandle"]

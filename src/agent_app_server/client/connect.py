@@ -1,9 +1,8 @@
 """Where a client's messages travel: a spawned server's stdio, a WebSocket (TCP or unix socket), or
 any :class:`~agent_app_server.transport.MessageStream` handed in (the in-memory pair).
 
-Owns: spawning an app-server command, opening WebSocket connections, the bearer-token rule
-(:func:`check_token_target`), and lifting the replay number (``seq``) of a notification into its
-params so that it survives the rpc layer. Layer: client (imports ``transport``).
+Owns: spawning an app-server command, opening WebSocket connections, and the bearer-token rule
+(:func:`check_token_target`). Layer: client (imports ``transport``).
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 
 #: The command spawned when none is given: this package's own server.
 DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "agent_app_server")
-#: Where the replay number travels inside ``params`` between the stream and the dispatcher.
-SEQ_KEY = "__agentAppServerSeq"
 _MAX_LINE = 256 * 1024 * 1024
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -58,53 +55,7 @@ def check_token_target(url: str) -> None:
     )
 
 
-# ---------------------------------------------------------------------- seq lifting
-
-
-def lift_seq(frame: bytes | str) -> bytes | str:
-    """Move a notification's top-level ``"seq":N`` (the last field: see ``server.replay.with_seq``)
-    into its params as :data:`SEQ_KEY`, because the rpc layer hands a dispatcher params only.
-
-    Anything else is returned unchanged, so a server that never numbers costs one bounded search.
-    """
-    if isinstance(frame, bytes):
-        lifted = lift_seq(frame.decode())
-        return lifted.encode() if isinstance(lifted, str) else frame
-    frame = frame.rstrip()
-    at = frame.rfind(',"seq":', max(0, len(frame) - 32))
-    if at < 0 or not frame.endswith("}"):
-        return frame
-    digits = frame[at + 7 : -1]
-    if not digits.isdigit():
-        return frame
-    params_at = frame.find('"params":{')
-    if params_at < 0 or params_at > at:
-        return frame
-    inside = params_at + 10
-    separator = "" if frame[inside] == "}" else ","
-    return f'{frame[:inside]}"{SEQ_KEY}":{digits}{separator}{frame[inside:at]}}}'
-
-
-class SeqLiftingStream:
-    """A :class:`MessageStream` that applies :func:`lift_seq` to what it receives."""
-
-    def __init__(self, inner: MessageStream) -> None:
-        self.inner = inner
-
-    async def receive(self) -> bytes | str | None:
-        frame = await self.inner.receive()
-        if frame is None:
-            return None
-        # Cheap precheck: only numbered frames contain the key at all.
-        if isinstance(frame, bytes):
-            return lift_seq(frame) if b'"seq":' in frame[-32:] else frame
-        return lift_seq(frame) if '"seq":' in frame[-32:] else frame
-
-    async def send_many(self, messages: Sequence[str]) -> None:
-        await self.inner.send_many(messages)
-
-    async def close(self, reason: str = "") -> None:
-        await self.inner.close(reason)
+# ---------------------------------------------------------------------- tracing
 
 
 class TappedStream:
@@ -132,13 +83,13 @@ class TappedStream:
 # ---------------------------------------------------------------------- stdio
 
 
-class ProcessStream:
+class ProcessStream(StdioStream):
     """JSONL over a spawned server's stdin/stdout; closing ends stdin and waits for the exit."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None and process.stdin is not None
+        super().__init__(process.stdout, process.stdin, _MAX_LINE)
         self.process = process
-        self._stream = StdioStream(process.stdout, process.stdin, _MAX_LINE)
 
     @classmethod
     async def spawn(
@@ -159,14 +110,8 @@ class ProcessStream:
             raise ConnectError(f"could not start {command[0]!r}: {exc.strerror or exc}") from None
         return cls(process)
 
-    async def receive(self) -> bytes | None:
-        return await self._stream.receive()
-
-    async def send_many(self, messages: Sequence[str]) -> None:
-        await self._stream.send_many(messages)
-
     async def close(self, reason: str = "") -> None:
-        await self._stream.close(reason)
+        await super().close(reason)
         try:
             await asyncio.wait_for(self.process.wait(), 10)
         except TimeoutError:

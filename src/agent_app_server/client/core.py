@@ -39,9 +39,7 @@ from ..transport import MessageStream
 from ._methods import AsyncMethods
 from .connect import (
     DEFAULT_COMMAND,
-    SEQ_KEY,
     ProcessStream,
-    SeqLiftingStream,
     TappedStream,
     WebSocketClientStream,
     WebSocketTarget,
@@ -67,6 +65,7 @@ _UNCLAIMED_TURNS = 64
 _ANSWERS_KEPT = 256
 #: Methods whose success subscribes this connection to the thread in ``result.thread.id``.
 _SUBSCRIBING = frozenset({"thread/start", "thread/resume", "thread/fork"})
+_loads = json.loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,29 +110,49 @@ class _Link:
         tap = client.options.wire_tap
         if tap is not None:
             stream = TappedStream(stream, tap)
-        self.stream = _EndWatchingStream(SeqLiftingStream(stream), lambda: client._link_ended(self))
+        self.stream = _RoutingStream(stream, client, lambda: client._link_ended(self))
         self.peer = Peer(self.stream, client._dispatcher)
         self.task = asyncio.get_running_loop().create_task(self.peer.serve(), name="client-peer")
         #: Server request ids on this connection → the key of the request (for serverRequest/resolved).
         self.request_keys: dict[RequestId, str] = {}
 
 
-class _EndWatchingStream:
-    """Reports the end of input at once (the peer itself lingers to drain its handlers)."""
+class _RoutingStream:
+    """What the peer reads from: notifications are routed to the client right here, in wire
+    order, and only requests and responses reach the peer.
 
-    def __init__(self, inner: SeqLiftingStream, on_end: Callable[[], None]) -> None:
+    Why not let the peer dispatch notifications: it runs each in a task of its own and hands over
+    params only, which would cost a task per streamed delta, let a reply overtake the
+    notifications sent before it, and lose the envelope's replay number (``seq``). End of input
+    is reported at once (the peer lingers to drain its handlers).
+    """
+
+    def __init__(self, inner: MessageStream, client: AsyncClient, on_end: Callable[[], None]) -> None:
         self.inner = inner
+        self._client = client
         self._on_end = on_end
 
     async def receive(self) -> bytes | str | None:
-        try:
-            frame = await self.inner.receive()
-        except BaseException:
-            self._on_end()
-            raise
-        if frame is None:
-            self._on_end()
-        return frame
+        route = self._client._route
+        while True:
+            try:
+                frame = await self.inner.receive()
+            except BaseException:
+                self._on_end()
+                raise
+            if frame is None:
+                self._on_end()
+                return None
+            try:
+                message = _loads(frame)
+            except ValueError:
+                return frame  # the peer reports it
+            if type(message) is not dict or "id" in message or type(message.get("method")) is not str:
+                return frame
+            try:
+                route(message["method"], message.get("params"), message.get("seq"))
+            except Exception:
+                log.exception("routing the notification %s failed", message["method"])
 
     async def send_many(self, messages: Sequence[str]) -> None:
         await self.inner.send_many(messages)
@@ -152,7 +171,8 @@ class _Dispatcher:
         return await self._client._answer_server_request(method, params, request_id)
 
     async def handle_notification(self, method: str, params: Any) -> None:
-        self._client._route(method, params)
+        # Only reached for a notification the routing stream passed on (none today).
+        self._client._route(method, params, None)
 
 
 class AsyncClient(AsyncMethods, ServerRequestHandlers):
@@ -495,26 +515,29 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
 
     # ------------------------------------------------------------------ notifications
 
-    def _route(self, method: str, params: Any) -> None:
-        seq = None
+    def _route(self, method: str, params: Any, seq: Any) -> None:
+        if type(seq) is not int:
+            seq = None
         thread_id = None
         if isinstance(params, dict):
-            if SEQ_KEY in params:
-                seq = params.pop(SEQ_KEY)
             thread_id = params.get("threadId")
             if seq is not None and isinstance(thread_id, str):
                 if seq <= self._last_seq.get(thread_id, 0):
                     return  # already delivered before a reconnect
                 self._last_seq[thread_id] = seq
         event = Event(method, params, seq)
-        if method == "serverRequest/resolved":
-            self._forget_request(params)
-        turn_id = turn_id_of(params)
+        # The hot path (a streamed delta): one dict lookup per routing key, nothing else.
+        turn_id = params.get("turnId") if type(params) is dict else None
+        if turn_id is None:
+            if method == "serverRequest/resolved":
+                self._forget_request(params)
+            turn_id = turn_id_of(params)
         if turn_id is not None:
-            self._turn_log(turn_id).add(event)
+            turn = self._turns.get(turn_id) or self._turn_log(turn_id)
+            turn.add(event)
             if method == TURN_COMPLETED and turn_id not in self._claimed:
                 self._remember_unclaimed(turn_id)
-        if thread_id is not None:
+        if thread_id is not None and self._thread_listeners:
             for queue in self._thread_listeners.get(thread_id, ()):
                 queue.put_nowait(event)
         for queue in self._listeners:

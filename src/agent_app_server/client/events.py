@@ -103,7 +103,9 @@ class TurnLog:
         if event.method == TURN_COMPLETED:
             turn = event.params.get("turn") if isinstance(event.params, dict) else None
             self.completed = turn if isinstance(turn, dict) else {}
-        self._changed.set()
+        changed = self._changed
+        if not changed.is_set():
+            changed.set()
 
     def fail(self, error: BaseException) -> None:
         if not self.done:

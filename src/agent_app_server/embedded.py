@@ -42,7 +42,15 @@ async def connect_embedded(
     app.idle_unload_after_s = idle_unload_after_s
     app.start_background()
     server_end, client_end = memory_pair()
-    serving = asyncio.get_running_loop().create_task(app.serve(server_end, limits), name="embedded-app-server")
+
+    async def serve() -> None:
+        try:
+            await app.serve(server_end, limits)
+        finally:
+            # The client sees the end of its input, as from a process that exited.
+            await server_end.close()
+
+    serving = asyncio.get_running_loop().create_task(serve(), name="embedded-app-server")
 
     async def shut_down() -> None:
         # The client closed its end; the server's connection drains and ends on its own.

@@ -14,14 +14,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from ..transport import MessageStream, StdioStream
+from ..transport.websocket import WebSocketStream
 from .errors import ConnectError, InsecureTokenError
-
-if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
 
 #: The command spawned when none is given: this package's own server.
 DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "agent_app_server")
@@ -129,11 +127,9 @@ class WebSocketTarget:
     open_timeout: float = 10.0
 
 
-class WebSocketClientStream:
-    """One client WebSocket: a JSON-RPC message per text frame."""
-
-    def __init__(self, connection: ClientConnection) -> None:
-        self.connection = connection
+class WebSocketClientStream(WebSocketStream):
+    """One client WebSocket: a JSON-RPC message per text frame (the transport's stream, which
+    works on either end of a connection; a binary frame ends it with 1003)."""
 
     @classmethod
     async def open(cls, target: WebSocketTarget) -> WebSocketClientStream:
@@ -164,36 +160,5 @@ class WebSocketClientStream:
             ) from None
         except (OSError, TimeoutError, WebSocketException) as exc:
             raise ConnectError(f"could not connect to {target.url}: {exc}") from None
-        return cls(connection)
-
-    async def receive(self) -> str | None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            message = await self.connection.recv()
-        except ConnectionClosed:
-            return None
-        if isinstance(message, bytes):
-            # The protocol is text frames only; decoding keeps a confused server from wedging us.
-            return message.decode(errors="replace")
-        return message
-
-    async def send_many(self, messages: Sequence[str]) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            for message in messages:
-                await self.connection.send(message)
-        except ConnectionClosed as closed:
-            raise ConnectionResetError(f"websocket closed: {closed}") from None
-
-    async def close(self, reason: str = "") -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.connection.close(1000, reason[:120]), 5)
-        if not self.connection.transport.is_closing():
-            self.connection.transport.abort()
-
-    @property
-    def close_reason(self) -> str:
-        received = self.connection.protocol.close_rcvd
-        return f"{received.code} {received.reason}".strip() if received is not None else "connection lost"
+        # The transport's stream only uses what both ends of a websockets connection have.
+        return cls(cast("Any", connection))

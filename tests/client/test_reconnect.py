@@ -111,3 +111,73 @@ async def test_an_approval_pending_across_the_drop_reaches_the_handler_once(
     assert completed.status == "completed"
     assert (workspace / "out.txt").read_text() == "approved\n"
     assert methods.count("turn/completed") == 1 and methods.count("turn/started") == 1
+
+
+async def test_requests_during_a_reconnect_wait_for_it(proxy: TcpProxy, workspace: Path) -> None:
+    disconnected = asyncio.Event()
+    options = ClientOptions(reconnect=FAST, on_disconnect=disconnected.set)
+    async with await AsyncClient.connect(proxy.url, options=options) as client:
+        thread = await client.start_thread(cwd=str(workspace))
+        proxy.drop_all()
+        await disconnected.wait()
+        # Sent while the connection is down (or coming back): answered on the new connection.
+        loaded = await client.thread_loaded_list()
+        assert client.reconnects == 1
+    assert thread.id in loaded.data and proxy.accepted == 2
+
+
+async def test_a_request_in_flight_at_the_drop_fails_instead_of_running_twice(
+    proxy: TcpProxy, workspace: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from agent_app_server.client import ConnectionLost
+
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    started = asyncio.Event()
+    options = ClientOptions(
+        reconnect=FAST, wire_tap=lambda way, text: started.set() if way == "send" and "command/exec" in text else None
+    )
+    async with await AsyncClient.connect(proxy.url, options=options) as client:
+        running = asyncio.create_task(
+            client.command_exec(command=["cat", str(gate)], sandbox_policy={"type": "dangerFullAccess"})
+        )
+        await started.wait()
+        proxy.drop_all()
+        with pytest.raises(ConnectionLost, match="before the server answered command/exec"):
+            await running
+        assert (await client.thread_loaded_list()).data == []
+    # Unblock the command the server is still running for the dropped connection, if any.
+    opener = asyncio.create_task(asyncio.to_thread(_open_nonblocking_writer, gate))
+    await opener
+
+
+def _open_nonblocking_writer(path: Path) -> None:
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return  # nobody reads it any more (the server killed the command with its connection)
+    os.close(fd)
+
+
+async def test_giving_up_ends_every_reader_with_connection_lost(
+    server: WsServer, proxy: TcpProxy, model: FakeModelServer, workspace: Path
+) -> None:
+    from agent_app_server.client import ConnectionLost
+
+    options = ClientOptions(reconnect=Backoff(max_attempts=3, base_delay=0.01, max_delay=0.02))
+    model.enqueue(paced(text_reply("slow words here", deltas=["slow ", "words ", "here"]), every=1, pause=5))
+    async with await AsyncClient.connect(proxy.url, options=options) as client:
+        thread = await client.start_thread(cwd=str(workspace))
+        turn = await thread.turn("go")
+        everything = client.events()
+        await proxy.close()  # the path to the server is gone for good
+        with pytest.raises(ConnectionLost, match="gave up after 3 reconnects"):
+            await turn.wait()
+        with pytest.raises(ConnectionLost):
+            await anext(everything)
+        with pytest.raises(ConnectionLost):
+            await client.thread_loaded_list()

@@ -41,7 +41,13 @@ async def test_sync_client_with_a_plain_function_handler(home: Path, model: Fake
     methods, completed, turn = await asyncio.to_thread(synchronous_program)
     assert methods[-1] == "turn/completed" and completed.status == "completed"
     assert turn.final_message() == "a b"
-    assert len(asked) == 1 and (workspace / "s.txt").read_text() == "sync\n"
+    command_items = [
+        e.params["item"]
+        for e in turn.handle._log.events
+        if e.method == "item/completed" and e.params["item"]["type"] == "commandExecution"
+    ]
+    assert len(asked) == 1 and (workspace / "s.txt").exists(), command_items
+    assert (workspace / "s.txt").read_text() == "sync\n"
 
 
 async def test_thread_and_client_streams_and_typed_models(

@@ -59,8 +59,9 @@ ModelT = TypeVar("ModelT")
 RawHandler = Callable[[Any], Awaitable[Any]]
 Opener = Callable[[], Awaitable[MessageStream]]
 
-#: Completed turns kept for a ``TurnHandle`` that is created late (nobody claimed them yet).
-_UNCLAIMED_TURNS = 64
+#: Finished turns whose logs the client keeps (for a handle created after the turn ended); a
+#: handle keeps its own turn's log however long it lives.
+_FINISHED_TURNS_KEPT = 64
 #: Answers to server requests remembered to answer the same request re-asked after a reconnect.
 _ANSWERS_KEPT = 256
 #: Methods whose success subscribes this connection to the thread in ``result.thread.id``.
@@ -201,8 +202,7 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         self._listeners: list[asyncio.Queue[Event | None]] = []
         self._thread_listeners: dict[str, list[asyncio.Queue[Event | None]]] = {}
         self._turns: dict[str, TurnLog] = {}
-        self._unclaimed_done: collections.deque[str] = collections.deque()
-        self._claimed: set[str] = set()
+        self._finished_turns: collections.deque[str] = collections.deque()
         # Reconnect state.
         self._subscribed: dict[str, None] = {}
         self._last_seq: dict[str, int] = {}
@@ -539,8 +539,8 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         if turn_id is not None:
             turn = self._turns.get(turn_id) or self._turn_log(turn_id)
             turn.add(event)
-            if method == TURN_COMPLETED and turn_id not in self._claimed:
-                self._remember_unclaimed(turn_id)
+            if method == TURN_COMPLETED:
+                self._turn_finished(turn_id)
         if thread_id is not None and self._thread_listeners:
             for queue in self._thread_listeners.get(thread_id, ()):
                 queue.put_nowait(event)
@@ -553,12 +553,11 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             turn = self._turns[turn_id] = TurnLog()
         return turn
 
-    def _remember_unclaimed(self, turn_id: str) -> None:
-        self._unclaimed_done.append(turn_id)
-        while len(self._unclaimed_done) > _UNCLAIMED_TURNS:
-            old = self._unclaimed_done.popleft()
-            if old not in self._claimed:
-                self._turns.pop(old, None)
+    def _turn_finished(self, turn_id: str) -> None:
+        finished = self._finished_turns
+        finished.append(turn_id)
+        while len(finished) > _FINISHED_TURNS_KEPT:
+            self._turns.pop(finished.popleft(), None)
 
     def events(self) -> Subscription:
         """Every notification from the moment of this call until the client closes (or the
@@ -571,14 +570,7 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
 
     def turn(self, thread_id: str, turn_id: str) -> TurnHandle:
         """A handle on a turn: its events from the first one this connection received."""
-        self._claimed.add(turn_id)
         return TurnHandle(self, thread_id, turn_id, self._turn_log(turn_id))
-
-    def _release_turn(self, turn_id: str) -> None:
-        self._claimed.discard(turn_id)
-        log_ = self._turns.get(turn_id)
-        if log_ is not None and log_.done:
-            self._turns.pop(turn_id, None)
 
     # ------------------------------------------------------------------ conveniences
 
@@ -757,7 +749,6 @@ class TurnHandle:
 
         raw = await self._log.wait()
         turn: Turn = validate(Turn, raw, TURN_COMPLETED)
-        self.client._release_turn(self.id)
         if check and turn.status == "failed":
             raise from_turn_error(turn)
         return turn

@@ -8,6 +8,7 @@ slow one never stalls the connection. Layer: client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -121,6 +122,10 @@ class Client(SyncMethods):
             self._stop_loop()
 
     def _stop_loop(self) -> None:
+        # As asyncio.run ends a loop: what is still running (e.g. an embedded server's child
+        # processes being reaped) is cancelled and finishes before the loop closes.
+        with contextlib.suppress(Exception):
+            self._run(_finish_other_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
@@ -130,6 +135,18 @@ class Client(SyncMethods):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+async def _finish_other_tasks() -> None:
+    me = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not me]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
+    # A few turns of the loop let transports whose processes ended close themselves.
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 class SyncTurn:

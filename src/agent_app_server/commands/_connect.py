@@ -5,8 +5,10 @@ opening the embedded server or the remote one, and reporting usage and connectio
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,7 +23,8 @@ class UsageError(Exception):
     """Bad input or an unreachable server: printed as ``error: …``, exit code 2."""
 
 
-def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+def add_common_flags(parser: argparse.ArgumentParser, cwd_help: str) -> None:
+    parser.add_argument("--cwd", metavar="DIR", help=f"{cwd_help} (default: the current directory)")
     parser.add_argument(
         "--remote",
         metavar="URL",
@@ -81,6 +84,24 @@ def sandbox_policy(mode: str | None, cwd: str) -> dict[str, Any] | None:
     if mode == "workspace-write":
         return {"type": "workspaceWrite", "writableRoots": [cwd]}
     return {"type": "dangerFullAccess"}
+
+
+def working_directory(args: argparse.Namespace) -> str:
+    """``--cwd`` made absolute (the current directory by default); :class:`UsageError` if missing."""
+    cwd = os.path.abspath(args.cwd or os.getcwd())
+    if not os.path.isdir(cwd):
+        raise UsageError(f"--cwd {args.cwd}: not a directory")
+    return cwd
+
+
+def run_to_exit_code(main: Coroutine[Any, Any, int]) -> int:
+    """Run a subcommand's coroutine; usage and connection errors exit 2, Ctrl-C 130."""
+    try:
+        return asyncio.run(main)
+    except UsageError as exc:
+        return fail_usage(str(exc))
+    except KeyboardInterrupt:
+        return 130
 
 
 def fail_usage(message: str) -> int:

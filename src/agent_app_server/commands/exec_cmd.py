@@ -14,12 +14,11 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._connect import EXIT_USAGE, UsageError, add_connection_flags, fail_usage, open_client
+from ._connect import EXIT_USAGE, add_common_flags, fail_usage, open_client, run_to_exit_code, working_directory
 
 if TYPE_CHECKING:
     from ..client import AsyncClient, Event
@@ -39,7 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run one agent turn without a UI. Exit codes: 0 completed, 1 turn failed, "
         "2 usage or connection error, 3 an approval was needed and nobody could give it.",
     )
-    add_connection_flags(parser)
+    add_common_flags(parser, "working directory of the agent")
     parser.add_argument("--json", action="store_true", help="print every event as one JSON object per line")
     parser.add_argument(
         "--approval-policy",
@@ -48,7 +47,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="P",
         help=f"when to ask for approval ({', '.join(APPROVAL_POLICIES)}; default never: nobody is there to ask)",
     )
-    parser.add_argument("--cwd", metavar="DIR", help="working directory of the agent (default: the current one)")
     parser.add_argument("prompt", metavar="PROMPT", help="the prompt, or - to read it from stdin")
     return parser
 
@@ -57,15 +55,7 @@ def run(args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         return fail_usage("the prompt is empty; pass it as an argument or on stdin with -")
-    cwd = os.path.abspath(args.cwd or os.getcwd())
-    if not os.path.isdir(cwd):
-        return fail_usage(f"--cwd {args.cwd}: not a directory")
-    try:
-        return asyncio.run(_exec(args, prompt, cwd))
-    except UsageError as exc:
-        return fail_usage(str(exc))
-    except KeyboardInterrupt:
-        return 130
+    return run_to_exit_code(_exec(args, prompt))
 
 
 class _Progress:
@@ -117,9 +107,10 @@ class _Progress:
             self._out.flush()
 
 
-async def _exec(args: argparse.Namespace, prompt: str, cwd: str) -> int:
+async def _exec(args: argparse.Namespace, prompt: str) -> int:
     from ..client import ClientError, ClientOptions
 
+    cwd = working_directory(args)
     client = await open_client(args, ClientOptions(client_name="agent_app_server_exec"))
     try:
         return await _run_turn(client, args, prompt, cwd)

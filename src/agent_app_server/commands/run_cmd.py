@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-from ._connect import EXIT_USAGE, UsageError, add_connection_flags, fail_usage, open_client, sandbox_policy
+from ._connect import (
+    EXIT_USAGE,
+    add_common_flags,
+    fail_usage,
+    open_client,
+    run_to_exit_code,
+    sandbox_policy,
+    working_directory,
+)
 
 if TYPE_CHECKING:
     from ..client import AsyncClient, Subscription
@@ -36,10 +44,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run each command (separate several with --) through command/exec, sandboxed. "
         "The exit code is the command's (the first non-zero one); --junit writes a JUnit XML report.",
     )
-    add_connection_flags(parser)
+    add_common_flags(parser, "working directory of the commands")
     parser.add_argument("--timeout", type=float, metavar="S", help="kill a command after S seconds (exit code 124)")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per command")
-    parser.add_argument("--cwd", metavar="DIR", help="working directory of the commands (default: the current one)")
     parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD", help="the command(s), after --")
     return parser
 
@@ -71,23 +78,13 @@ def run(args: argparse.Namespace) -> int:
         return fail_usage("no command given; put it after --, e.g. agent-app-server run -- make test")
     if args.timeout is not None and args.timeout <= 0:
         return fail_usage(f"--timeout must be positive, got {args.timeout}")
-    cwd = os.path.abspath(args.cwd or os.getcwd())
-    try:
-        results = asyncio.run(_run_all(args, commands, cwd))
-    except UsageError as exc:
-        return fail_usage(str(exc))
-    except KeyboardInterrupt:
-        return 130
-    if args.junit:
-        write_junit(args.junit, results)
-    if any(result.error is not None for result in results):
-        return EXIT_USAGE
-    return next((result.exit_code for result in results if result.exit_code != 0), 0)
+    return run_to_exit_code(_run_all(args, commands))
 
 
-async def _run_all(args: argparse.Namespace, commands: list[list[str]], cwd: str) -> list[CommandResult]:
+async def _run_all(args: argparse.Namespace, commands: list[list[str]]) -> int:
     from ..client import ClientError, ClientOptions
 
+    cwd = working_directory(args)
     results = [CommandResult(command) for command in commands]
     by_process = {f"run-{os.getpid()}-{index}": result for index, result in enumerate(results)}
     client = await open_client(args, ClientOptions(client_name="agent_app_server_run"))
@@ -105,7 +102,11 @@ async def _run_all(args: argparse.Namespace, commands: list[list[str]], cwd: str
         # Closing ends the subscription after what already arrived: no output is cut off.
         await client.aclose()
         await streaming
-    return results
+    if args.junit:
+        write_junit(args.junit, results)
+    if any(result.error is not None for result in results):
+        return EXIT_USAGE
+    return next((result.exit_code for result in results if result.exit_code != 0), 0)
 
 
 async def _run_one(

@@ -43,6 +43,7 @@ from .connect import (
     TappedStream,
     WebSocketClientStream,
     WebSocketTarget,
+    check_token_target,
 )
 from .errors import ClientError, ConnectError, ConnectionLost, from_rpc_error, from_turn_error
 from .events import TURN_COMPLETED, Event, TurnLog, turn_id_of, validate
@@ -247,8 +248,6 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             raise ConnectError(f"cannot connect to {url!r}: expected a ws://, wss:// or unix:// URL")
         target = WebSocketTarget(url, token, open_timeout)
         if token is not None:
-            from .connect import check_token_target
-
             check_token_target(url)
 
         async def opener() -> MessageStream:
@@ -324,6 +323,9 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
                 await self._supervisor
         if self._link is not None:
             await self._discard(self._link)
+        for task in list(self._old_links):
+            task.cancel()
+        await asyncio.gather(*self._old_links, return_exceptions=True)
         self._end_readers(ConnectionLost("the client was closed"))
         await self._run_close_hooks()
 
@@ -393,6 +395,9 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             await link.ended.wait()
             if self._closing:
                 return
+            if self._link is link:  # it ended before it was installed (right after the handshake)
+                self._link = None
+                self._ready.clear()
             # The old peer finishes draining on its own (its replies go nowhere).
             self._old_links.add(link.task)
             link.task.add_done_callback(self._old_links.discard)

@@ -65,6 +65,7 @@ async def test_unix_socket(ws_spawn: Spawner, model: FakeModelServer, workspace:
         await run_one_turn(client, model, workspace)
 
 
+@pytest.mark.compat("rpc:standard-codes")
 async def test_generic_request_and_typed_errors(embedded: AsyncClient) -> None:
     assert (await embedded.request("thread/loaded/list", {}))["data"] == []
     with pytest.raises(RpcMethodNotFound) as missing:

@@ -68,6 +68,7 @@ async def test_a_streamed_turn(reference: AsyncClient, model: FakeModelServer, r
     assert thread.id in loaded.data
 
 
+@pytest.mark.compat("rpc:standard-codes")
 async def test_typed_errors(reference: AsyncClient) -> None:
     # The reference rejects an unknown method as an invalid request (-32600), not -32601.
     with pytest.raises(RpcInvalidRequest, match="unknown variant `thread/doesNotExist`"):

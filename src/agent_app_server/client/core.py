@@ -398,7 +398,10 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             if self._link is link:  # it ended before it was installed (right after the handshake)
                 self._link = None
                 self._ready.clear()
-            # The old peer finishes draining on its own (its replies go nowhere).
+            # Release the transport (reap a spawned process); the old peer finishes draining on
+            # its own (its replies go nowhere).
+            with contextlib.suppress(Exception):
+                await link.peer.close()
             self._old_links.add(link.task)
             link.task.add_done_callback(self._old_links.discard)
             backoff = self._reconnect

@@ -209,8 +209,12 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            for name in METHOD_TABLE:
-                self._resolve(name)
+            # Iteration follows METHOD_TABLE whatever was looked up first, then run-time additions.
+            resolved = {name: self._resolve(name) for name in METHOD_TABLE}
+            added = {name: spec for name, spec in dict.items(self) if name not in resolved}
+            dict.clear(self)
+            dict.update(self, resolved)
+            dict.update(self, added)
 
     def __getitem__(self, key: str) -> MethodSpec:
         spec = self._resolve(key)

@@ -98,3 +98,15 @@ async def test_websocket_refusal_is_reported(ws_spawn: Spawner, tmp_path: Path) 
         await AsyncClient.connect(server.url)
     async with await AsyncClient.connect(server.url, token="sekrit") as client:
         assert (await client.thread_loaded_list()).data == []
+
+
+async def test_process_stream_reads_whole_lines_in_batches() -> None:
+    from agent_app_server.client.connect import ProcessStream
+
+    stream = await ProcessStream.spawn(["sh", "-c", 'printf "one\\n\\ntwo\\nthr"; sleep 0; printf "ee\\nlast"'])
+    frames: list[bytes] = []
+    while (batch := await stream.receive_many()) is not None:
+        frames.extend(batch)
+    await stream.close()
+    assert frames == [b"one", b"two", b"three", b"last"]
+    assert stream.process.returncode == 0

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from ..transport import MessageStream, StdioStream
+from ..transport import FrameTooLarge, MessageStream, StdioStream
 from ..transport.websocket import WebSocketStream
 from .errors import ConnectError, InsecureTokenError
 
 #: The command spawned when none is given: this package's own server.
 DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "agent_app_server")
 _MAX_LINE = 256 * 1024 * 1024
+_READ_CHUNK = 256 * 1024
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -88,6 +89,43 @@ class ProcessStream(StdioStream):
         assert process.stdout is not None and process.stdin is not None
         super().__init__(process.stdout, process.stdin, _MAX_LINE)
         self.process = process
+        self._stdout = process.stdout
+        self._partial = b""
+        self._discarding = False
+
+    async def receive(self) -> bytes | None:
+        frames = await self.receive_many()
+        while frames is not None and not frames:
+            frames = await self.receive_many()
+        if frames is None:
+            return None
+        if len(frames) > 1:
+            # One at a time through this method: keep the rest as unread input.
+            self._partial = b"\n".join(frames[1:]) + b"\n" + self._partial
+        return frames[0]
+
+    async def receive_many(self) -> list[bytes] | None:
+        """Every whole line that has arrived (at least one read's worth), or None at the end.
+
+        A server streams thousands of small messages; taking them a buffer at a time instead of a
+        line at a time is most of what a client's read costs."""
+        chunk = await self._stdout.read(_READ_CHUNK)
+        if not chunk:
+            tail, self._partial = self._partial, b""
+            return [tail] if tail.strip() and not self._discarding else None
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        if self._discarding:
+            if not lines:
+                self._partial = b""
+                return []
+            lines.pop(0)  # the end of the oversized line
+            self._discarding = False
+        if len(self._partial) > _MAX_LINE:
+            self._partial = b""
+            self._discarding = True
+            raise FrameTooLarge(_MAX_LINE)
+        return [line for line in lines if line.strip()]
 
     @classmethod
     async def spawn(

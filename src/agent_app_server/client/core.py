@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .. import __version__
 from ..rpc import ConnectionClosed, MethodNotFound, Peer, RemoteError, RequestId
 from ..rpc.errors import SERVER_OVERLOADED
-from ..transport import MessageStream
+from ..transport import FrameTooLarge, MessageStream
 from ._methods import AsyncMethods
 from .connect import (
     DEFAULT_COMMAND,
@@ -135,28 +135,48 @@ class _RoutingStream:
         self.inner = inner
         self._client = client
         self._on_end = on_end
+        #: Frames read but not yet handled (a batch read stops at a reply, which goes first).
+        self._backlog: collections.deque[bytes | str] = collections.deque()
+        #: Streams that can hand over everything buffered at once (a spawned server's stdout).
+        self._receive_many = inner.receive_many if isinstance(inner, ProcessStream) else None
 
     async def receive(self) -> bytes | str | None:
         route = self._client._route
+        backlog = self._backlog
         while True:
-            try:
-                frame = await self.inner.receive()
-            except BaseException:
-                self._on_end()
-                raise
-            if frame is None:
-                self._on_end()
-                return None
+            if backlog:
+                frame = backlog.popleft()
+            else:
+                frames = await self._read()
+                if frames is None:
+                    self._on_end()
+                    return None
+                if not frames:
+                    continue
+                backlog.extend(frames)
+                frame = backlog.popleft()
             try:
                 message = _loads(frame)
             except ValueError:
                 return frame  # the peer reports it
             if type(message) is not dict or "id" in message or type(message.get("method")) is not str:
-                return frame
+                return frame  # a reply or a server request: the peer's, in wire order
             try:
                 route(message["method"], message.get("params"), message.get("seq"))
             except Exception:
                 log.exception("routing the notification %s failed", message["method"])
+
+    async def _read(self) -> list[bytes] | list[bytes | str] | None:
+        try:
+            if self._receive_many is not None:
+                return await self._receive_many()
+            frame = await self.inner.receive()
+        except FrameTooLarge:
+            raise  # the peer answers it; the stream goes on
+        except BaseException:
+            self._on_end()
+            raise
+        return None if frame is None else [frame]
 
     async def send_many(self, messages: Sequence[str]) -> None:
         await self.inner.send_many(messages)

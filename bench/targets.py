@@ -14,9 +14,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import agent_app_server
 from peer import StdioPeer, env_with
+
+if TYPE_CHECKING:
+    from agent_app_server.client import AsyncClient
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
@@ -119,6 +123,14 @@ class Target:
         path = self.root / "workspace"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    async def client(self, home: Path, *, experimental: bool = False) -> AsyncClient:
+        """This target spawned over stdio behind the project's own client (initialized)."""
+        from agent_app_server.client import AsyncClient, ClientOptions
+
+        options = ClientOptions(client_name="bench", experimental_api=experimental)
+        env = {"CODEX_HOME": str(home), "MOCK_API_KEY": "x"}
+        return await AsyncClient.spawn(self.argv, env=env, cwd=str(self.workspace), options=options)
 
     def peer(self, home: Path, label: str) -> StdioPeer:
         env = env_with({"CODEX_HOME": str(home), "MOCK_API_KEY": "x"})

@@ -35,6 +35,14 @@ COMMANDS: dict[str, Command] = {
     "generate-ts": Command(
         "agent_app_server.commands.generate", "write the protocol's TypeScript types to a directory"
     ),
+    "exec": Command(
+        "agent_app_server.commands.exec_cmd",
+        "run one agent turn headless: progress on stderr, the final message on stdout",
+    ),
+    "run": Command(
+        "agent_app_server.commands.run_cmd",
+        "run commands sandboxed through the server (CI): output streamed, their exit code ours",
+    ),
 }
 DEFAULT_COMMAND = "app-server"
 

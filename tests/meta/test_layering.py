@@ -34,9 +34,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     **dict.fromkeys(["client", "tui", "dashboard", "gateway"], CLIENT_IMPORTS),
     # The fake model provider stands outside the server: tests run it against either server.
     "testing": frozenset(),
-    # Entry points assemble everything.
+    # Entry points assemble everything; the embedded server joins the server to a client.
     "cli": frozenset(LAYERS),
-    "commands": frozenset(LAYERS),
+    "commands": frozenset({*LAYERS, "client", "embedded"}),
+    "embedded": frozenset({*LAYERS, "client"}),
     "__main__": frozenset({"cli"}),
 }
 

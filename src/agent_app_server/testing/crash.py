@@ -15,6 +15,8 @@ triggering message, and the check after each restart on the same CODEX_HOME:
 Every scenario runs on one thread: each restarted server resumes it and runs the next scenario's
 turn, so each kill costs one server start. Stdlib only and server-agnostic, so ``bench/`` runs
 the same scenarios against the reference ``codex app-server``.
+
+Layer: testing (drives any server over stdio; imports nothing of the server).
 """
 
 from __future__ import annotations

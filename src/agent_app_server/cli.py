@@ -6,6 +6,7 @@ nothing another command needs. Flags mirror ``codex`` so we are a drop-in for cl
 
 To add a command: a module with ``add_arguments(parser)`` and ``run(args) -> int``, and a row in
 :data:`COMMANDS`.
+Layer: entry point (imports the root package; a subcommand's module in ``commands`` loads when it runs).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Owns: the public surface of the protocol package, which is the union of its modu
 table in ``_exports.py`` (``scripts/gen_protocol_exports.py``), so that
 ``import agent_app_server.protocol`` costs nothing and answering ``initialize`` loads only the
 handshake models; ``schema_gen`` is imported only by the schema-generating commands.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The base of every wire model: snake_case attributes, camelCase on the wire.
 
 Owns: serialization conventions shared by all protocol types. Imports nothing from this project.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Owns: the wire types of ``account/read``, ``account/login/start`` (every ``type`
 ``account/login/completed`` / ``account/updated`` notifications. The token-refresh server request
 (``account/chatgptAuthTokens/refresh``) lives in :mod:`.server_requests`.
 Imports ``_base``, ``common``, ``notifications`` and ``registry`` (it registers its notifications).
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -4,6 +4,7 @@ Owns: the types that several messages share and that belong to no single thread,
 (approval and sandbox policies, reasoning and personality settings, ``UserInput``), plus the
 ``AlternativeKeys`` base for the reference's flattened "one of these keys" shapes.
 Imports only ``_base``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -4,6 +4,7 @@
 Owns: their wire types, including the reference's typed view of ``config.toml`` (``Config``, whose
 keys stay snake_case on the wire and which carries any other key as is) and of managed
 requirements (``ConfigRequirements``). Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -4,6 +4,7 @@
 Owns: their params and responses. The ``command/exec/outputDelta`` notification lives in
 :mod:`.notifications`. Imports ``_base`` and ``common``; registered in :mod:`.registry`'s
 ``METHOD_TABLE``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`), as in methods.py.

@@ -3,6 +3,7 @@
 Owns: the params text of ``item/*/delta`` notifications, in the reference's field order; the
 envelope around it comes from :mod:`.envelope`, as for every other message. A 20,000-delta
 reply costs one string build per delta instead of a dict and an encoder call.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ one-shot ``fuzzyFileSearch``; the experimental session variants are not modelled
 reference types as ``AbsolutePathBuf`` must be absolute here too: a relative one fails params
 validation (-32602 naming the field) instead of being resolved against some directory.
 Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`), as in methods.py.

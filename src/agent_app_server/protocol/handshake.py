@@ -2,6 +2,7 @@
 
 Owns: the types the first request of every connection needs, kept apart from the thread and
 turn models so that answering ``initialize`` does not load them. Imports only ``_base``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from typing import Any

@@ -3,6 +3,7 @@
 Owns: what a turn is made of on the wire — user and agent messages, reasoning, command runs,
 file changes, tool calls, web searches, review-mode markers and compactions.
 Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -3,6 +3,7 @@
 Owns: ``<Method>Params`` / ``<Method>Response`` for ``initialize``, ``thread/*`` and ``turn/*``
 and the types only they use; registers each method in :mod:`.registry`.
 Imports ``_base``, ``common``, ``items``, ``threads`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -2,6 +2,7 @@
 
 Owns: ``ModelListParams`` / ``ModelListResponse`` and the ``Model`` description.
 Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -3,6 +3,7 @@
 Owns: ``<Name>Notification`` for thread, turn and item lifecycle events, streaming deltas,
 warnings, rate limits and connection status, plus the types only they use.
 Imports ``_base``, ``common``, ``items``, ``threads`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -6,6 +6,7 @@ Owns: the mapping from wire method names to params/result models and experimenta
 The registry loads lazily so that start-up stays light: looking up ``initialize`` imports only
 the handshake models; the thread and turn models load on the first request that needs them, and
 notification / server-request types when those tables are first read.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Owns: the params the server sends and the result types the client answers with, and their
 registration. Imports ``_base``, ``common``, ``items`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

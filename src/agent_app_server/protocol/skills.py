@@ -2,6 +2,7 @@
 
 Owns: the wire types of those methods and of the notification, which it registers. Imports ``_base``,
 ``common`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

@@ -3,6 +3,7 @@
 Owns: ``Thread`` (with ``ThreadStatus``, ``SessionSource``, ``GitInfo``, sections), ``Turn`` and
 ``TurnError`` (with the ``CodexErrorInfo`` codes), token usage and read state.
 Imports ``_base``, ``common`` and ``items``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

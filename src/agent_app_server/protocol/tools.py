@@ -5,6 +5,7 @@ and ``mcpServer/tool/call`` params/responses and the MCP types they carry (``Too
 ``Resource``, ``ResourceTemplate``, ``McpServerStatus``…). MCP payloads the reference keeps
 opaque (schemas, ``_meta``, annotations, content blocks) stay plain JSON here too.
 Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would

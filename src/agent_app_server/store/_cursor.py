@@ -1,6 +1,7 @@
 """Keyset cursors for ``list_threads``, in the reference's ``"<YYYY-MM-DDTHH:MM:SSZ>|<id>"`` format.
 
 Owns: encoding and strict parsing of a (sort value, id) position. Imports only the standard library.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Owns: the DDL, the schema version recorded in ``meta``, and the migration steps between versions.
 Imports only the standard library.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

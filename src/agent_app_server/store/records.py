@@ -2,6 +2,7 @@
 
 Owns: the record/query dataclasses shared by the store and its callers. Imports only the standard
 library: these are storage shapes, not wire types (the core maps them to and from the protocol).
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

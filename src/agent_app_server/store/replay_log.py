@@ -14,6 +14,7 @@ What is kept (bounded):
 A marker records whether the previous process closed the log cleanly; after a crash, the
 notifications it sent in its last moments may never have reached the file, so callers continue
 numbering past a gap (:attr:`NotificationLog.crashed`) instead of reusing numbers a client saw.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

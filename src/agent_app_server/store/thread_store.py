@@ -10,6 +10,7 @@ loop never blocks on disk and the connection is never used from two threads at o
 converted (JSON-encoded) on the caller's side before the hand-off, so the stored value is a snapshot
 taken at call time and encoding errors surface in the caller. Every public write is a single SQLite
 transaction; a cancelled caller does not cancel a write that already reached the worker.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

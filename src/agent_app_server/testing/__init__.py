@@ -3,6 +3,7 @@
 ``fake_model`` is a scriptable fake of the OpenAI Responses API, good enough to drive both our
 server and the reference ``codex app-server`` through complete turns. ``crash`` kills either
 server at chosen moments of a turn and checks what survived (imported on its own, not here).
+Layer: testing (imports nothing of this project beyond its own package).
 """
 
 from .fake_model import (

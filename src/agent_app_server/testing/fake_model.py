@@ -11,6 +11,7 @@ SDK) accept it, and a scripted disconnect then looks exactly like an upstream th
 Event payloads carry the same fields the real API sends (ids, indices, ``status``, ``logprobs``,
 ``annotations``...) because both the reference binary and the ``openai`` SDK deserialize them into
 typed items and reject or misreport events that are missing fields.
+Layer: testing (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

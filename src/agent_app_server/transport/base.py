@@ -1,6 +1,7 @@
 """What a transport offers the JSON-RPC peer: whole messages in, batches of messages out.
 
 Owns: the ``MessageStream`` contract. Transports know bytes and frames, never JSON-RPC.
+Layer: transport (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """JSONL over a pair of pipes (the reference's default transport): one message per line.
 
 Owns: line framing over asyncio pipes. No JSON-RPC knowledge.
+Layer: transport (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
 
 A refused write answers -32602 with the reference's ``config_write_error_code`` in ``data``; the
 file is then untouched (``core.config_edit``).
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
 """
 
 from __future__ import annotations

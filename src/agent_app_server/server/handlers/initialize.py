@@ -3,6 +3,7 @@
 The result and the connection's handshake state come from ``server.handshake``, shared with the
 stdio fast start (which answers a well-formed first ``initialize`` before this module loads and
 then calls :func:`begin` for the connection the server starts with).
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
 """
 
 from __future__ import annotations

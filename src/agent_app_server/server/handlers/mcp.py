@@ -1,5 +1,7 @@
 """MCP server methods: ``mcpServerStatus/list``, ``mcpServer/tool/call``, ``mcpServer/resource/read``
-and ``config/mcpServer/reload``."""
+and ``config/mcpServer/reload``.
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
+"""
 
 from __future__ import annotations
 

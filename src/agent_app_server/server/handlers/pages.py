@@ -10,6 +10,7 @@ Cursors: a *next* cursor continues after the last row of a page (exclusive); a *
 cursor, and the ones thread/resume returns, start at a row and include it (``turnsBackwardsCursor``
 with ``sortDirection: "desc"`` starts with the newest turn). A cursor names its row, so one whose
 row is gone (after thread/revert) is refused as invalid rather than silently shifted.
+Layer: server (imports ``core``, ``protocol``, ``rpc``, ``store``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Thread methods: start, read, list, name, metadata, injected history, archive, unarchive, delete,
-unsubscribe."""
+unsubscribe.
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Turn and history methods: turn/start, turn/steer, turn/interrupt, thread/resume, thread/fork,
-thread/revert, thread/compact/start (history pages are in ``pages``)."""
+thread/revert, thread/compact/start (history pages are in ``pages``).
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
+"""
 
 from __future__ import annotations
 

@@ -1180,10 +1180,14 @@ def thread_settings_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], d
         collaboration_mode=CollaborationMode(mode="default", settings=Settings(model="mock-model")),
     )
     method = {
+        "turn/settings/update": (
+            ts.TurnSettingsUpdateParams(thread_id=THREAD_ID, turn_id=TURN_ID, model="faster", effort="low"),
+            ts.TurnSettingsUpdateResponse(status="applied"),
+        ),
         "thread/settings/update": (
             ts.ThreadSettingsUpdateParams(thread_id=THREAD_ID, model="other", effort="high"),
             ts.ThreadSettingsUpdateResponse(),
-        )
+        ),
     }
     notification = {
         "thread/settings/updated": ts.ThreadSettingsUpdatedNotification(thread_id=THREAD_ID, thread_settings=settings)
@@ -1191,7 +1195,12 @@ def thread_settings_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], d
     return method, notification
 
 
-CLIENT_PARAMS.update({"thread/settings/update": {"threadId": THREAD_ID, "model": "other", "permissions": ":workspace"}})
+CLIENT_PARAMS.update(
+    {
+        "thread/settings/update": {"threadId": THREAD_ID, "model": "other", "permissions": ":workspace"},
+        "turn/settings/update": {"threadId": THREAD_ID, "turnId": TURN_ID, "summary": "concise"},
+    }
+)
 
 
 def queue_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:

@@ -148,6 +148,7 @@ REGISTERED_METHODS += [
     "thread/attachment/list",
     "thread/attachment/remove",
     "thread/attachmentOwner/list",
+    "turn/settings/update",
     "thread/settings/update",
     "thread/queue/add",
     "thread/queue/list",
@@ -174,6 +175,7 @@ REGISTERED_METHODS += [
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS = {
+    "turn/settings/update",
     "thread/items/read",
     "thread/settings/update",
     "thread/queue/add",

@@ -3,12 +3,13 @@ the thread hears thread/settings/updated, and the next turn runs with the new se
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from agent_app_server.testing.fake_model import FakeModelServer, text_reply
-from support.agent_turns import ENV
+from agent_app_server.testing.fake_model import FakeModelServer, Hold, function_call_reply, text_reply
+from support.agent_turns import ENV, exec_args
 from support.model_config import write_mock_config
 from support.ws_client import ws_servers
 
@@ -74,3 +75,42 @@ async def test_settings_this_server_cannot_honour_are_refused(codex_home: Path, 
         await plain.initialize()
         gated = await plain.call("thread/settings/update", {"threadId": thread_id, "model": "x"})
         assert gated["error"]["code"] == -32600 and "experimentalApi" in gated["error"]["message"]
+
+
+@pytest.mark.compat("settings:turn-update")
+async def test_turn_settings_change_only_the_rest_of_the_running_turn(codex_home: Path, tmp_path: Path) -> None:
+    async with FakeModelServer() as model:
+        write_mock_config(codex_home, model.base_url)
+        async with ws_servers(codex_home, tmp_path) as spawn:
+            server = await spawn(env=ENV)
+            client = await server.client()
+            await client.initialize(experimental=True)
+            thread_id = (await client.result("thread/start", {}))["thread"]["id"]
+            release = asyncio.Event()
+            call = function_call_reply("exec_command", exec_args("echo hi"), "call_1")
+            model.enqueue([call[0], Hold(release), *call[1:]], text_reply("done"), text_reply("next turn"))
+            started = await client.result(
+                "turn/start",
+                {
+                    "threadId": thread_id,
+                    "input": [{"type": "text", "text": "go"}],
+                    "approvalPolicy": "never",
+                    "sandboxPolicy": {"type": "dangerFullAccess"},
+                },
+            )
+            turn_id = started["turn"]["id"]
+            update = {"threadId": thread_id, "turnId": turn_id, "model": "faster-model", "effort": "low"}
+            assert await client.result("turn/settings/update", update) == {"status": "applied"}
+            release.set()
+            await client.notification("turn/completed", within=60)
+            # The request after the tool call (same turn) uses the new model; the next turn does not.
+            assert [request.body["model"] for request in model.response_requests()] == ["mock-model", "faster-model"]
+            assert model.response_requests()[1].body["reasoning"]["effort"] == "low"
+            await client.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "again"}]})
+            await client.notification("turn/completed", within=60)
+            assert model.response_requests()[-1].body["model"] == "mock-model"
+
+            gone = await client.result("turn/settings/update", {**update, "turnId": turn_id})
+            assert gone == {"status": "targetUnavailable"}
+            refused = await client.call("turn/settings/update", {**update, "serviceTier": "flex"})
+            assert refused["error"]["code"] == -32602 and "serviceTier" in refused["error"]["message"]

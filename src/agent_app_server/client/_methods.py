@@ -197,6 +197,8 @@ if TYPE_CHECKING:
     from ..protocol.thread_settings import (
         ThreadSettingsUpdateParams,
         ThreadSettingsUpdateResponse,
+        TurnSettingsUpdateParams,
+        TurnSettingsUpdateResponse,
     )
     from ..protocol.tools import (
         ListMcpServerStatusParams,
@@ -460,6 +462,10 @@ class AsyncMethods:
     async def thread_attachment_owner_list(self, params: ThreadAttachmentOwnerListParams | None = None, /, **fields: Any) -> ThreadAttachmentOwnerListResponse:
         """``thread/attachmentOwner/list``."""
         return cast("ThreadAttachmentOwnerListResponse", await self._typed("thread/attachmentOwner/list", params, fields))
+
+    async def turn_settings_update(self, params: TurnSettingsUpdateParams | None = None, /, **fields: Any) -> TurnSettingsUpdateResponse:
+        """``turn/settings/update``."""
+        return cast("TurnSettingsUpdateResponse", await self._typed("turn/settings/update", params, fields))
 
     async def thread_settings_update(self, params: ThreadSettingsUpdateParams | None = None, /, **fields: Any) -> ThreadSettingsUpdateResponse:
         """``thread/settings/update``."""
@@ -801,6 +807,10 @@ class SyncMethods:
     def thread_attachment_owner_list(self, params: ThreadAttachmentOwnerListParams | None = None, /, **fields: Any) -> ThreadAttachmentOwnerListResponse:
         """``thread/attachmentOwner/list``."""
         return cast("ThreadAttachmentOwnerListResponse", self._typed("thread/attachmentOwner/list", params, fields))
+
+    def turn_settings_update(self, params: TurnSettingsUpdateParams | None = None, /, **fields: Any) -> TurnSettingsUpdateResponse:
+        """``turn/settings/update``."""
+        return cast("TurnSettingsUpdateResponse", self._typed("turn/settings/update", params, fields))
 
     def thread_settings_update(self, params: ThreadSettingsUpdateParams | None = None, /, **fields: Any) -> ThreadSettingsUpdateResponse:
         """``thread/settings/update``."""

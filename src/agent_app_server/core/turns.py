@@ -153,6 +153,9 @@ class TurnRunner:
     started_at: int = field(default_factory=lambda: int(time.time()))
     started_ms: int = field(default_factory=now_ms)
     pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
+    #: ``turn/settings/update``: ``model`` / ``effort`` / ``summary`` for this turn's next model
+    #: requests only; the thread's own settings (and its next turns) are unchanged.
+    step_settings: dict[str, str] = field(default_factory=dict)
     final_message: dict[str, Any] | None = None
     task: asyncio.Task[None] | None = None
     #: A model response is streaming and has not completed yet.
@@ -736,12 +739,14 @@ class TurnEngine:
         text = None
         if runner.output_schema is not None:
             text = {"format": {"type": "json_schema", "name": "output", "schema": runner.output_schema, "strict": True}}
+        step = runner.step_settings
         # As the reference: a reasoning summary is always asked for, an effort only when chosen.
-        reasoning: dict[str, Any] = {"summary": settings.reasoning_summary or "auto"}
-        if settings.reasoning_effort:
-            reasoning["effort"] = settings.reasoning_effort
+        reasoning: dict[str, Any] = {"summary": step.get("summary") or settings.reasoning_summary or "auto"}
+        effort = step.get("effort") or settings.reasoning_effort
+        if effort:
+            reasoning["effort"] = effort
         return ModelRequest(
-            model=settings.model,
+            model=step.get("model") or settings.model,
             input=[*prefix, *with_call_outputs(runner.state.context or [])],
             tools=self.tools.specs(runner),
             reasoning=reasoning,

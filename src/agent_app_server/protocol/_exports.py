@@ -570,6 +570,9 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "ThreadSettingsUpdateResponse",
         "ThreadSettingsUpdatedNotification",
         "TurnEnvironmentParams",
+        "TurnSettingsUpdateParams",
+        "TurnSettingsUpdateResponse",
+        "TurnSettingsUpdateStatus",
     ),
     "threads": (
         "ActiveThreadStatus",

@@ -174,6 +174,12 @@ METHOD_TABLE.update(
             "ThreadAttachmentOwnerListResponse",
             "attachments",
         ),
+        "turn/settings/update": (
+            "thread_settings",
+            "TurnSettingsUpdateParams",
+            "TurnSettingsUpdateResponse",
+            "thread_settings",
+        ),
         "thread/settings/update": (
             "thread_settings",
             "ThreadSettingsUpdateParams",
@@ -282,6 +288,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/queue/start",
         "thread/queue/update",
         "thread/settings/update",
+        "turn/settings/update",
     }
 )
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).

@@ -1,6 +1,6 @@
-"""Thread settings: ``thread/settings/update`` (experimental) and the ``thread/settings/updated``
-notification every subscriber of the thread receives, so several clients of one thread agree on
-what its next turn runs with.
+"""Thread and turn settings: ``thread/settings/update`` and ``turn/settings/update`` (both
+experimental), and the ``thread/settings/updated`` notification every subscriber of the thread
+receives, so several clients of one thread agree on what its next turn runs with.
 
 Owns: their params, the ``ThreadSettings`` view and the notification.
 Layer: protocol (imports ``_base``, ``common``, ``methods`` and ``registry``).
@@ -34,6 +34,9 @@ __all__ = [
     "ThreadSettingsUpdateResponse",
     "ThreadSettingsUpdatedNotification",
     "TurnEnvironmentParams",
+    "TurnSettingsUpdateParams",
+    "TurnSettingsUpdateResponse",
+    "TurnSettingsUpdateStatus",
 ]
 
 
@@ -101,6 +104,26 @@ class ThreadSettings(WireModel):
     service_tier: str | None = None
     personality: Personality | None = None
     disabled_plugin_ids: list[str] = []
+
+
+class TurnSettingsUpdateParams(WireModel):
+    """Settings for the rest of one running turn (its next model requests), not later turns."""
+
+    thread_id: str
+    turn_id: str
+    model: str | None = None
+    effort: ReasoningEffort | None = None
+    summary: ReasoningSummary | None = None
+    service_tier: str | None = None
+    approvals_reviewer: ApprovalsReviewer | None = None
+    environments: list[TurnEnvironmentParams] | None = None
+
+
+TurnSettingsUpdateStatus = TypeAliasType("TurnSettingsUpdateStatus", Literal["applied", "targetUnavailable"])
+
+
+class TurnSettingsUpdateResponse(WireModel):
+    status: TurnSettingsUpdateStatus
 
 
 class ThreadSettingsUpdatedNotification(WireModel):

@@ -1,5 +1,7 @@
 """``thread/settings/update`` (experimental): change what a thread's next turns run with, without
-starting a turn; every subscriber hears ``thread/settings/updated``. Layer: server.
+starting a turn; every subscriber hears ``thread/settings/updated``. ``turn/settings/update``
+(experimental): change the model, effort or summary of the rest of one running turn.
+Layer: server.
 """
 
 from __future__ import annotations
@@ -7,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.threads import PERMISSION_PROFILES, LoadedThread, sandbox_policy_for_mode
-from ...protocol.thread_settings import ThreadSettingsUpdateParams, ThreadSettingsUpdateResponse
+from ...protocol.thread_settings import (
+    ThreadSettingsUpdateParams,
+    ThreadSettingsUpdateResponse,
+    TurnSettingsUpdateParams,
+    TurnSettingsUpdateResponse,
+)
 from ...rpc import InvalidParams, Reply
 from ..connection import Connection
 from . import handler
@@ -99,3 +106,23 @@ def thread_settings_wire(thread: LoadedThread) -> dict[str, Any]:
         "personality": settings.personality,
         "disabledPluginIds": [],
     }
+
+
+@handler("turn/settings/update")
+async def turn_settings_update(conn: Connection, params: TurnSettingsUpdateParams) -> TurnSettingsUpdateResponse:
+    for name, value in (
+        ("serviceTier", params.service_tier),
+        ("approvalsReviewer", params.approvals_reviewer),
+        ("environments", params.environments),
+    ):
+        if value is not None:
+            raise InvalidParams(
+                f"`{name}` cannot change for a running turn on this server; only model, effort and summary can "
+                "(thread/settings/update changes it for the next turns)"
+            )
+    runner = conn.app.threads.require_loaded(params.thread_id).active
+    if runner is None or runner.turn_id != params.turn_id:
+        return TurnSettingsUpdateResponse(status="targetUnavailable")
+    changes = {"model": params.model, "effort": params.effort, "summary": params.summary}
+    runner.step_settings.update({key: value for key, value in changes.items() if value is not None})
+    return TurnSettingsUpdateResponse(status="applied")

@@ -52,6 +52,8 @@ from agent_app_server.protocol import (
     SkillsChangedNotification,
     SkillsConfigWriteParams,
     SkillsConfigWriteResponse,
+    SkillsExtraRootsSetParams,
+    SkillsExtraRootsSetResponse,
     SkillsListEntry,
     SkillsListParams,
     SkillsListResponse,
@@ -158,6 +160,10 @@ def surface_methods() -> dict[str, tuple[Any, WireModel]]:
             ExperimentalFeatureEnablementSetParams(enablement={"f": True}),
             ExperimentalFeatureEnablementSetResponse(enablement={"f": True}),
         ),
+        "skills/extraRoots/set": (
+            SkillsExtraRootsSetParams(extra_roots=[CWD + "/skills"]),
+            SkillsExtraRootsSetResponse(),
+        ),
         "skills/list": (
             SkillsListParams(cwds=[CWD], force_reload=True),
             SkillsListResponse(
@@ -225,6 +231,7 @@ def surface_notifications() -> dict[str, WireModel]:
 
 
 SURFACE_CLIENT_PARAMS: dict[str, Any] = {
+    "skills/extraRoots/set": {"extraRoots": [CWD + "/skills"]},
     "account/read": {"refreshToken": False},
     "account/login/start": {"type": "chatgpt"},
     "account/login/cancel": {"loginId": "l1"},

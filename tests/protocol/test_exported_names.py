@@ -53,6 +53,7 @@ REGISTERED_METHODS += [
     "skills/list",
     "skills/config/write",
     "hooks/list",
+    "skills/extraRoots/set",
 ]
 
 REGISTERED_METHODS += [

@@ -157,3 +157,24 @@ async def test_hooks_list(spawn: Spawn, codex_home: Path, tmp_path: Path) -> Non
     assert hook["sourcePath"] == str(codex_home / "config.toml")
     assert hook["currentHash"].startswith("sha256:")
     assert len(entry["errors"]) == 1 and "command" in entry["errors"][0]["message"]
+
+
+async def test_extra_roots_add_skills_for_every_cwd(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "team-skills"
+    write_skill(extra, "deploy", "name: deploy\ndescription: Ship it\n")
+    project = make_project(tmp_path)
+    server = await spawn()
+    await server.initialize()
+    before = await server.result("skills/list", {"cwds": [str(project)]})
+    assert "deploy" not in [skill["name"] for skill in before["data"][0]["skills"]]
+    assert await server.result("skills/extraRoots/set", {"extraRoots": [str(extra)]}) == {}
+    await server.notification("skills/changed")
+    after = await server.result("skills/list", {"cwds": [str(project)]})
+    (deploy,) = [skill for skill in after["data"][0]["skills"] if skill["name"] == "deploy"]
+    assert deploy["scope"] == "user" and deploy["path"] == str(extra / "deploy" / "SKILL.md")
+    assert await server.result("skills/extraRoots/set", {"extraRoots": []}) == {}
+    cleared = await server.result("skills/list", {"cwds": [str(project)]})
+    assert "deploy" not in [skill["name"] for skill in cleared["data"][0]["skills"]]
+    relative = await server.call("skills/extraRoots/set", {"extraRoots": ["team-skills"]})
+    assert relative["error"]["code"] == -32602 and "extraRoots" in relative["error"]["message"]
+    server.assert_schema_clean()

@@ -183,6 +183,8 @@ if TYPE_CHECKING:
         HooksListResponse,
         SkillsConfigWriteParams,
         SkillsConfigWriteResponse,
+        SkillsExtraRootsSetParams,
+        SkillsExtraRootsSetResponse,
         SkillsListParams,
         SkillsListResponse,
     )
@@ -342,6 +344,10 @@ class AsyncMethods:
     async def hooks_list(self, params: HooksListParams | None = None, /, **fields: Any) -> HooksListResponse:
         """``hooks/list``."""
         return cast("HooksListResponse", await self._typed("hooks/list", params, fields))
+
+    async def skills_extra_roots_set(self, params: SkillsExtraRootsSetParams | None = None, /, **fields: Any) -> SkillsExtraRootsSetResponse:
+        """``skills/extraRoots/set``."""
+        return cast("SkillsExtraRootsSetResponse", await self._typed("skills/extraRoots/set", params, fields))
 
     async def fs_read_file(self, params: FsReadFileParams | None = None, /, **fields: Any) -> FsReadFileResponse:
         """``fs/readFile``."""
@@ -687,6 +693,10 @@ class SyncMethods:
     def hooks_list(self, params: HooksListParams | None = None, /, **fields: Any) -> HooksListResponse:
         """``hooks/list``."""
         return cast("HooksListResponse", self._typed("hooks/list", params, fields))
+
+    def skills_extra_roots_set(self, params: SkillsExtraRootsSetParams | None = None, /, **fields: Any) -> SkillsExtraRootsSetResponse:
+        """``skills/extraRoots/set``."""
+        return cast("SkillsExtraRootsSetResponse", self._typed("skills/extraRoots/set", params, fields))
 
     def fs_read_file(self, params: FsReadFileParams | None = None, /, **fields: Any) -> FsReadFileResponse:
         """``fs/readFile``."""

@@ -547,6 +547,8 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "SkillsChangedNotification",
         "SkillsConfigWriteParams",
         "SkillsConfigWriteResponse",
+        "SkillsExtraRootsSetParams",
+        "SkillsExtraRootsSetResponse",
         "SkillsListEntry",
         "SkillsListParams",
         "SkillsListResponse",

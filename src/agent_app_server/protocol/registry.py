@@ -104,6 +104,7 @@ METHOD_TABLE.update(
         "skills/list": ("skills", "SkillsListParams", "SkillsListResponse", "skills"),
         "skills/config/write": ("skills", "SkillsConfigWriteParams", "SkillsConfigWriteResponse", "skills"),
         "hooks/list": ("skills", "HooksListParams", "HooksListResponse", "skills"),
+        "skills/extraRoots/set": ("skills", "SkillsExtraRootsSetParams", "SkillsExtraRootsSetResponse", "skills"),
     }
 )
 # Files and search.

@@ -28,6 +28,15 @@ class SkillsListParams(WireModel):
     force_reload: bool = False
 
 
+class SkillsExtraRootsSetParams(WireModel):
+    #: Absolute folders searched for skills, for every cwd, besides the usual roots.
+    extra_roots: list[str]
+
+
+class SkillsExtraRootsSetResponse(WireModel):
+    pass
+
+
 class SkillToolDependency(WireModel):
     type: str
     value: str
@@ -206,6 +215,8 @@ __all__ = [
     "SkillsChangedNotification",
     "SkillsConfigWriteParams",
     "SkillsConfigWriteResponse",
+    "SkillsExtraRootsSetParams",
+    "SkillsExtraRootsSetResponse",
     "SkillsListEntry",
     "SkillsListParams",
     "SkillsListResponse",

@@ -20,10 +20,12 @@ from ...protocol import (
     HooksListResponse,
     SkillsConfigWriteParams,
     SkillsConfigWriteResponse,
+    SkillsExtraRootsSetParams,
+    SkillsExtraRootsSetResponse,
     SkillsListParams,
     SkillsListResponse,
 )
-from ...rpc import InternalError, InvalidParams
+from ...rpc import InternalError, InvalidParams, Reply
 from ..connection import Connection
 from . import handler
 from .config import absolute_path
@@ -84,3 +86,12 @@ async def hooks_list(conn: Connection, params: HooksListParams) -> HooksListResp
         hooks, warnings, errors = await asyncio.to_thread(list_hooks, home, cwd)
         data.append({"cwd": str(cwd), "hooks": hooks, "warnings": warnings, "errors": errors})
     return HooksListResponse.model_validate({"data": data})
+
+
+@handler("skills/extraRoots/set")
+async def skills_extra_roots_set(conn: Connection, params: SkillsExtraRootsSetParams) -> Reply:
+    roots = [absolute_path("skills/extraRoots/set", "extraRoots", root) for root in params.extra_roots]
+    app = conn.app
+    app.services.skills.set_extra_roots(roots)
+    # As the reference: every client hears that the skills may have changed.
+    return Reply(SkillsExtraRootsSetResponse(), lambda: app.emit(None, "skills/changed", {}))

@@ -1180,6 +1180,10 @@ def thread_settings_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], d
         collaboration_mode=CollaborationMode(mode="default", settings=Settings(model="mock-model")),
     )
     method = {
+        "collaborationMode/list": (
+            ts.CollaborationModeListParams(),
+            ts.CollaborationModeListResponse(data=[ts.CollaborationModeMask(name="Default", mode="default")]),
+        ),
         "turn/settings/update": (
             ts.TurnSettingsUpdateParams(thread_id=THREAD_ID, turn_id=TURN_ID, model="faster", effort="low"),
             ts.TurnSettingsUpdateResponse(status="applied"),
@@ -1199,6 +1203,7 @@ CLIENT_PARAMS.update(
     {
         "thread/settings/update": {"threadId": THREAD_ID, "model": "other", "permissions": ":workspace"},
         "turn/settings/update": {"threadId": THREAD_ID, "turnId": TURN_ID, "summary": "concise"},
+        "collaborationMode/list": {},
     }
 )
 

@@ -149,6 +149,7 @@ REGISTERED_METHODS += [
     "thread/attachment/list",
     "thread/attachment/remove",
     "thread/attachmentOwner/list",
+    "collaborationMode/list",
     "turn/settings/update",
     "thread/settings/update",
     "thread/queue/add",
@@ -176,6 +177,7 @@ REGISTERED_METHODS += [
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS = {
+    "collaborationMode/list",
     "turn/settings/update",
     "thread/items/read",
     "thread/settings/update",

@@ -71,6 +71,8 @@ async def test_settings_this_server_cannot_honour_are_refused(codex_home: Path, 
         for message, params in refused.items():
             response = await client.call("thread/settings/update", {"threadId": thread_id, **params})
             assert response["error"]["code"] == -32602 and message in response["error"]["message"], response
+        modes = await client.result("collaborationMode/list", {})
+        assert modes == {"data": [{"name": "Default", "mode": "default", "model": None, "reasoning_effort": None}]}
         plain = await server.client()
         await plain.initialize()
         gated = await plain.call("thread/settings/update", {"threadId": thread_id, "model": "x"})
@@ -99,6 +101,7 @@ async def test_turn_settings_change_only_the_rest_of_the_running_turn(codex_home
                 },
             )
             turn_id = started["turn"]["id"]
+            await model.wait_for_requests(1)  # the turn's first request is out (and held)
             update = {"threadId": thread_id, "turnId": turn_id, "model": "faster-model", "effort": "low"}
             assert await client.result("turn/settings/update", update) == {"status": "applied"}
             release.set()

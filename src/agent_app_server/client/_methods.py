@@ -197,6 +197,8 @@ if TYPE_CHECKING:
         ThreadBackgroundTerminalsTerminateResponse,
     )
     from ..protocol.thread_settings import (
+        CollaborationModeListParams,
+        CollaborationModeListResponse,
         ThreadSettingsUpdateParams,
         ThreadSettingsUpdateResponse,
         TurnSettingsUpdateParams,
@@ -468,6 +470,10 @@ class AsyncMethods:
     async def thread_attachment_owner_list(self, params: ThreadAttachmentOwnerListParams | None = None, /, **fields: Any) -> ThreadAttachmentOwnerListResponse:
         """``thread/attachmentOwner/list``."""
         return cast("ThreadAttachmentOwnerListResponse", await self._typed("thread/attachmentOwner/list", params, fields))
+
+    async def collaboration_mode_list(self, params: CollaborationModeListParams | None = None, /, **fields: Any) -> CollaborationModeListResponse:
+        """``collaborationMode/list``."""
+        return cast("CollaborationModeListResponse", await self._typed("collaborationMode/list", params, fields))
 
     async def turn_settings_update(self, params: TurnSettingsUpdateParams | None = None, /, **fields: Any) -> TurnSettingsUpdateResponse:
         """``turn/settings/update``."""
@@ -817,6 +823,10 @@ class SyncMethods:
     def thread_attachment_owner_list(self, params: ThreadAttachmentOwnerListParams | None = None, /, **fields: Any) -> ThreadAttachmentOwnerListResponse:
         """``thread/attachmentOwner/list``."""
         return cast("ThreadAttachmentOwnerListResponse", self._typed("thread/attachmentOwner/list", params, fields))
+
+    def collaboration_mode_list(self, params: CollaborationModeListParams | None = None, /, **fields: Any) -> CollaborationModeListResponse:
+        """``collaborationMode/list``."""
+        return cast("CollaborationModeListResponse", self._typed("collaborationMode/list", params, fields))
 
     def turn_settings_update(self, params: TurnSettingsUpdateParams | None = None, /, **fields: Any) -> TurnSettingsUpdateResponse:
         """``turn/settings/update``."""

@@ -564,6 +564,9 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "thread_settings": (
         "ActivePermissionProfile",
+        "CollaborationModeListParams",
+        "CollaborationModeListResponse",
+        "CollaborationModeMask",
         "CustomMultiAgentMode",
         "MultiAgentMode",
         "ThreadEnvironment",

@@ -175,6 +175,12 @@ METHOD_TABLE.update(
             "ThreadAttachmentOwnerListResponse",
             "attachments",
         ),
+        "collaborationMode/list": (
+            "thread_settings",
+            "CollaborationModeListParams",
+            "CollaborationModeListResponse",
+            "thread_settings",
+        ),
         "turn/settings/update": (
             "thread_settings",
             "TurnSettingsUpdateParams",
@@ -290,6 +296,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/queue/update",
         "thread/settings/update",
         "turn/settings/update",
+        "collaborationMode/list",
     }
 )
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).

@@ -13,7 +13,7 @@ from typing import Literal
 from typing_extensions import TypeAliasType
 
 from . import registry
-from ._base import WireModel
+from ._base import SnakeWireModel, WireModel
 from .common import (
     ApprovalsReviewer,
     AskForApproval,
@@ -22,10 +22,13 @@ from .common import (
     ReasoningSummary,
     SandboxPolicy,
 )
-from .methods import CollaborationMode
+from .methods import CollaborationMode, ModeKind
 
 __all__ = [
     "ActivePermissionProfile",
+    "CollaborationModeListParams",
+    "CollaborationModeListResponse",
+    "CollaborationModeMask",
     "CustomMultiAgentMode",
     "MultiAgentMode",
     "ThreadEnvironment",
@@ -124,6 +127,23 @@ TurnSettingsUpdateStatus = TypeAliasType("TurnSettingsUpdateStatus", Literal["ap
 
 class TurnSettingsUpdateResponse(WireModel):
     status: TurnSettingsUpdateStatus
+
+
+class CollaborationModeListParams(WireModel):
+    pass
+
+
+class CollaborationModeMask(SnakeWireModel):
+    """A collaboration mode preset (the reference spells ``reasoning_effort`` in snake_case)."""
+
+    name: str
+    mode: ModeKind | None = None
+    model: str | None = None
+    reasoning_effort: ReasoningEffort | None = None
+
+
+class CollaborationModeListResponse(WireModel):
+    data: list[CollaborationModeMask]
 
 
 class ThreadSettingsUpdatedNotification(WireModel):

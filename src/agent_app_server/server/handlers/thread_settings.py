@@ -10,6 +10,9 @@ from typing import Any
 
 from ...core.threads import PERMISSION_PROFILES, LoadedThread, sandbox_policy_for_mode
 from ...protocol.thread_settings import (
+    CollaborationModeListParams,
+    CollaborationModeListResponse,
+    CollaborationModeMask,
     ThreadSettingsUpdateParams,
     ThreadSettingsUpdateResponse,
     TurnSettingsUpdateParams,
@@ -126,3 +129,11 @@ async def turn_settings_update(conn: Connection, params: TurnSettingsUpdateParam
     changes = {"model": params.model, "effort": params.effort, "summary": params.summary}
     runner.step_settings.update({key: value for key, value in changes.items() if value is not None})
     return TurnSettingsUpdateResponse(status="applied")
+
+
+@handler("collaborationMode/list")
+async def collaboration_mode_list(
+    conn: Connection, params: CollaborationModeListParams
+) -> CollaborationModeListResponse:
+    # Only the default mode exists here (a `plan` mode is refused by thread/settings/update).
+    return CollaborationModeListResponse(data=[CollaborationModeMask(name="Default", mode="default")])

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: Subcommands that drive a server as a client: name → module in ``commands``.
-CLIENT_COMMANDS = {"exec": "exec_cmd", "run": "run_cmd"}
+CLIENT_COMMANDS = {"exec": "exec_cmd", "run": "run_cmd", "tui": "tui_cmd"}
 
 
 def _client_command(name: str) -> Any:

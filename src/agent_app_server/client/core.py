@@ -96,6 +96,8 @@ class ClientOptions:
     reconnect: Backoff | None = field(default_factory=lambda: Backoff(max_attempts=10, base_delay=0.1, max_delay=5.0))
     #: Called before each retry of an overloaded request: (method, attempt, delay_s).
     on_overload_retry: Callable[[str, int, float], None] | None = None
+    #: Called when a WebSocket connection drops and reconnecting begins (connection state in a UI).
+    on_disconnect: Callable[[], None] | None = None
     #: Called after each successful reconnect (threads resumed, replay under way) with the count so far.
     on_reconnect: Callable[[int], None] | None = None
     #: Sees every message as it crosses the wire: ``("send" | "recv", text)`` (tracing, tests).
@@ -396,6 +398,8 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             if backoff is None:
                 self._fail(ConnectionLost("the server closed the connection"))
                 return
+            if self.options.on_disconnect is not None:
+                self.options.on_disconnect()
             new_link = await self._reconnect_with(backoff)
             if new_link is None:
                 return

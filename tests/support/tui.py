@@ -47,6 +47,10 @@ class Driver:
                 lines.extend(str(static.render()) for static in cell.query("Static"))
         return "\n".join(lines)
 
+    def screen_text(self) -> str:
+        """The text of the screen on top (a dialog, a picker, or the conversation)."""
+        return "\n".join(str(static.render()) for static in self.app.screen.query("Static"))
+
     async def shows(self, text: str, within: float = DEADLINE_S) -> None:
         await self.until(lambda: text in self.transcript(), f"{text!r} on screen", within)
 

@@ -225,7 +225,8 @@ class TuiApp(App[str | None]):
     async def on_mount(self) -> None:
         self.transcript.anchor()
         self.composer.focus()
-        self.connection.changed = self._refresh_footer
+        # The client calls back from its own tasks; the footer is redrawn from the app's.
+        self.connection.changed = lambda: self.call_later(self._refresh_footer)
         self.client.set_request_handler(COMMAND_APPROVAL, self._approval_handler(COMMAND_APPROVAL))
         self.client.set_request_handler(FILE_CHANGE_APPROVAL, self._approval_handler(FILE_CHANGE_APPROVAL))
         self._pump()
@@ -308,13 +309,13 @@ class TuiApp(App[str | None]):
         session = await self.client.request("thread/start", params)
         await self._clear()
         self._adopt(session)
-        await self.add(InfoCell(f"new thread {self.thread_id} · {self.model} · {self.cwd}"))
+        await self.add(InfoCell(f"new thread {self.thread_id} · {self.model}"))
 
     async def resume_thread(self, thread_id: str) -> None:
         session = await self.client.request("thread/resume", {"threadId": thread_id})
         await self._clear()
         self._adopt(session)
-        await self.add(InfoCell(f"resumed thread {self.thread_id} · {self.model} · {self.cwd}"))
+        await self.add(InfoCell(f"resumed thread {self.thread_id} · {self.model}"))
         for turn in session["thread"].get("turns") or []:
             for item in turn.get("items") or []:
                 cell = cell_for(item)
@@ -480,7 +481,8 @@ class TuiApp(App[str | None]):
                 answer=asyncio.get_running_loop().create_future(),
             )
             self.approvals.append(approval)
-            self._show_next_approval()
+            # The client runs handlers in its own tasks; screens are pushed from the app's.
+            self.call_later(self._show_next_approval)
             decision: str = await approval.answer
             return {"decision": decision}
 

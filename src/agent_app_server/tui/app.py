@@ -226,7 +226,10 @@ class TuiApp(App[str | None]):
         self.transcript.anchor()
         self.composer.focus()
         # The client calls back from its own tasks; the footer is redrawn from the app's.
-        self.connection.changed = lambda: self.call_later(self._refresh_footer)
+        def changed() -> None:
+            self.call_later(self._refresh_footer)
+
+        self.connection.changed = changed
         self.client.set_request_handler(COMMAND_APPROVAL, self._approval_handler(COMMAND_APPROVAL))
         self.client.set_request_handler(FILE_CHANGE_APPROVAL, self._approval_handler(FILE_CHANGE_APPROVAL))
         self._pump()

@@ -61,6 +61,12 @@ class Driver:
             await self.pilot.press("ctrl+j" if char == "\n" else _key(char))
         await self.pilot.press("enter")
 
+    async def send(self, text: str) -> None:
+        """Put ``text`` in the composer at once and press Enter (typing it takes a while)."""
+        self.app.composer.load_text(text)
+        self.app.composer.focus()
+        await self.pilot.press("enter")
+
     async def turn_done(self, count: int = 1) -> None:
         """Wait until ``count`` turns have completed since the app started."""
         await self.until(lambda: self.app.turns_completed >= count, f"{count} turn(s) to complete")

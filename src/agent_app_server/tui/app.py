@@ -225,6 +225,7 @@ class TuiApp(App[str | None]):
     async def on_mount(self) -> None:
         self.transcript.anchor()
         self.composer.focus()
+
         # The client calls back from its own tasks; the footer is redrawn from the app's.
         def changed() -> None:
             self.call_later(self._refresh_footer)

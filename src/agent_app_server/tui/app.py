@@ -24,7 +24,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..client import AsyncClient, ClientError, ClientOptions, ConnectionLost, Event, text_input
+from ..client import AsyncClient, Backoff, ClientError, ClientOptions, ConnectionLost, Event, text_input
 from .cells import (
     AnswerCell,
     Cell,
@@ -74,8 +74,10 @@ class ConnectionWatch:
 
     Create it first and connect with :meth:`options`; the app subscribes to ``changed``."""
 
-    def __init__(self, client_name: str = "agent_app_server_tui") -> None:
+    def __init__(self, client_name: str = "agent_app_server_tui", *, reconnect: Backoff | None = None) -> None:
         self.client_name = client_name
+        #: How the client reconnects (None: the client's default).
+        self.reconnect = reconnect
         self.state = "connected"
         self.reconnects = 0
         #: Server request id → approval key, for the requests this connection was asked.
@@ -83,12 +85,15 @@ class ConnectionWatch:
         self.changed: Callable[[], None] = lambda: None
 
     def options(self) -> ClientOptions:
-        return ClientOptions(
+        options = ClientOptions(
             client_name=self.client_name,
             on_reconnect=self._reconnected,
             on_disconnect=self._disconnected,
             wire_tap=self._tap,
         )
+        if self.reconnect is not None:
+            options.reconnect = self.reconnect
+        return options
 
     def _reconnected(self, count: int) -> None:
         self.state = "connected"

@@ -266,19 +266,20 @@ class TuiApp(App[str | None]):
         state = self.connection.state if self.gone is None else "disconnected"
         colour = {"connected": "green", "reconnecting": "yellow"}.get(state, "red")
         text = Text("● ", style=colour)
-        text.append(f"{state} · {self.target.description}")
+        text.append(state)
         if self.connection.reconnects:
-            text.append(f" · {self.connection.reconnects} reconnect{'s' * (self.connection.reconnects > 1)}")
-        if self.thread_id:
-            text.append(f" · thread {self.thread_id}")
+            text.append(f" ({self.connection.reconnects} reconnect{'s' * (self.connection.reconnects > 1)})")
+        if self.turn_id:
+            text.append(" · working (Esc interrupts, Enter steers)", style="yellow")
         model = self.model_override or self.model
         if model:
             text.append(f" · {model}")
         total = _total_tokens(self.token_usage)
         if total is not None:
             text.append(f" · {total:,} tokens")
-        if self.turn_id:
-            text.append(" · working (Esc interrupts, Enter steers)", style="yellow")
+        text.append(f" · {self.target.description}")
+        if self.thread_id:
+            text.append(f" · thread {self.thread_id}")
         self.footer.update(text)
 
     # ------------------------------------------------------------------ threads

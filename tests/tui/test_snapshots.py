@@ -49,7 +49,8 @@ def workspace() -> Iterator[Path]:
 
 
 async def screenshot(ui: Driver) -> str:
-    ui.app.composer.cursor_blink = False
+    # No focus, so no blinking cursor (it would be drawn or not depending on the moment).
+    ui.app.screen.set_focus(None)
     await ui.pilot.pause()
     svg = ui.app.export_screenshot()
     svg = UUID.sub("00000000-0000-0000-0000-000000000000", svg)

@@ -16,7 +16,8 @@ import os
 import sys
 from typing import Any
 
-from ._connect import UsageError, fail_usage
+from ._connect import SANDBOX_MODES, UsageError, fail_usage
+from .exec_cmd import APPROVAL_POLICIES
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -33,6 +34,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="send the bearer token in environment variable VAR (only over wss://, or ws:// to this host)",
     )
     parser.add_argument("--cwd", metavar="DIR", help="working directory of the agent (default: the current one)")
+    parser.add_argument(
+        "--approval-policy",
+        choices=APPROVAL_POLICIES,
+        metavar="P",
+        help=f"when the agent asks before acting ({', '.join(APPROVAL_POLICIES)}; default: the server's)",
+    )
+    parser.add_argument(
+        "--sandbox", choices=SANDBOX_MODES, metavar="MODE", help=f"one of {', '.join(SANDBOX_MODES)}"
+    )
     parser.add_argument("--resume", metavar="THREAD_ID", help="continue this thread instead of starting one")
     parser.add_argument(
         "-c",
@@ -102,7 +112,16 @@ async def _run(args: argparse.Namespace, cwd: str) -> str | None:
                 raise UsageError(str(exc)) from None
     except ClientError as exc:
         raise UsageError(str(exc)) from None
-    app = TuiApp(client, connection=watch, target=_target(args), cwd=cwd, prompt=args.prompt, resume=args.resume)
+    app = TuiApp(
+        client,
+        connection=watch,
+        target=_target(args),
+        cwd=cwd,
+        prompt=args.prompt,
+        resume=args.resume,
+        approval_policy=args.approval_policy,
+        sandbox=args.sandbox,
+    )
     try:
         return await app.run_async()
     finally:

@@ -41,7 +41,13 @@ from .cells import (
 from .composer import Composer
 from .screens import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL, Approval, ApprovalScreen, Page, PickerScreen
 
-APPROVAL_POLICIES = ("untrusted", "on-request", "on-failure", "never")
+#: Approval policies as the /approvals picker offers them.
+APPROVAL_POLICIES = {
+    "untrusted": "ask before anything but reading",
+    "on-request": "the model asks when it needs to",
+    "on-failure": "ask when a sandboxed command fails",
+    "never": "never ask",
+}
 #: Threads per page in the resume picker.
 THREADS_PER_PAGE = 20
 
@@ -188,6 +194,8 @@ class TuiApp(App[str | None]):
         cwd: str,
         prompt: str | None = None,
         resume: str | None = None,
+        approval_policy: str | None = None,
+        sandbox: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -202,7 +210,8 @@ class TuiApp(App[str | None]):
         self.turn_id: str | None = None
         self.model: str | None = None
         self.model_override: str | None = None
-        self.approval_policy: str | None = None
+        self.approval_policy = approval_policy
+        self.sandbox = sandbox
         self.token_usage: dict[str, Any] | None = None
         self.cells: dict[str, Cell] = {}
         self.plans: dict[str, PlanCell] = {}
@@ -316,6 +325,8 @@ class TuiApp(App[str | None]):
             params["approvalPolicy"] = self.approval_policy
         if self.model_override:
             params["model"] = self.model_override
+        if self.sandbox:
+            params["sandbox"] = self.sandbox
         session = await self.client.request("thread/start", params)
         await self._clear()
         self._adopt(session)
@@ -699,13 +710,7 @@ class TuiApp(App[str | None]):
             self.run_worker(self.add(InfoCell(f"model for the next turns: {model}")), group="note")
 
     async def _policy_page(self, _query: str, _cursor: str | None) -> Page:
-        words = {
-            "untrusted": "ask before anything but reading",
-            "on-request": "the model asks when it needs to",
-            "on-failure": "ask when a sandboxed command fails",
-            "never": "never ask",
-        }
-        return Page([(Text(f"{p}  ").append(words[p], style="dim"), p) for p in APPROVAL_POLICIES])
+        return Page([(Text(f"{p}  ").append(what, style="dim"), p) for p, what in APPROVAL_POLICIES.items()])
 
     def _policy_chosen(self, policy: Any) -> None:
         if policy:

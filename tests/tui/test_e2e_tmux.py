@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -81,7 +82,7 @@ class Listening:
 
 
 class Pane:
-    """A tmux session on its own server socket, running one command in a 120×40 pane."""
+    """A tmux session on its own server socket, running one command in a 120x40 pane."""
 
     def __init__(self, socket: str, env: dict[str, str]) -> None:
         self.socket = socket
@@ -99,7 +100,7 @@ class Pane:
         return out.decode(errors="replace")
 
     async def run(self, command: list[str], cwd: Path) -> None:
-        line = " ".join(_quote(part) for part in command)
+        line = shlex.join(command)
         await self.tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", "-c", str(cwd), line)
         # Keep the pane (and what the UI printed on its way out) after the command exits.
         await self.tmux("set-option", "-t", "tui", "remain-on-exit", "on")
@@ -130,12 +131,6 @@ class Pane:
             await self.tmux("kill-server")
         except AssertionError:
             return  # already gone
-
-
-def _quote(part: str) -> str:
-    import shlex
-
-    return shlex.quote(part)
 
 
 @pytest.fixture

@@ -40,9 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="P",
         help=f"when the agent asks before acting ({', '.join(APPROVAL_POLICIES)}; default: the server's)",
     )
-    parser.add_argument(
-        "--sandbox", choices=SANDBOX_MODES, metavar="MODE", help=f"one of {', '.join(SANDBOX_MODES)}"
-    )
+    parser.add_argument("--sandbox", choices=SANDBOX_MODES, metavar="MODE", help=f"one of {', '.join(SANDBOX_MODES)}")
     parser.add_argument("--resume", metavar="THREAD_ID", help="continue this thread instead of starting one")
     parser.add_argument(
         "-c",

@@ -42,7 +42,7 @@ class Driver:
         lines = []
         for cell in self.app.transcript.query(Cell):
             if isinstance(cell, AnswerCell):
-                lines.append(cell.markdown.source)
+                lines.append(cell.drawn)
             else:
                 lines.extend(str(static.render()) for static in cell.query("Static"))
         return "\n".join(lines)

@@ -36,7 +36,7 @@ async def test_prompt_streams_the_answer_as_markdown(open_app: OpenApp, model: F
         await ui.turn_done()
         assert [cell.text for cell in ui.cells(UserCell)] == ["Hello there"]
         answer = ui.cells(AnswerCell)[-1]
-        assert answer.markdown.source == "Here is **bold** and a list:\n\n- one\n- two\n"
+        assert answer.drawn == "Here is **bold** and a list:\n\n- one\n- two\n"
         assert model.requests[-1].body["input"][-1]["content"][0]["text"] == "Hello there"
 
 
@@ -45,7 +45,7 @@ async def test_the_prompt_argument_is_sent_first(open_app: OpenApp, model: FakeM
     async with open_app(prompt="from the command line") as ui:
         await ui.turn_done()
         assert ui.cells(UserCell)[0].text == "from the command line"
-        assert ui.cells(AnswerCell)[-1].markdown.source == "Answer to the argument."
+        assert ui.cells(AnswerCell)[-1].drawn == "Answer to the argument."
 
 
 async def test_composer_is_multi_line_and_keeps_history(open_app: OpenApp, model: FakeModelServer) -> None:

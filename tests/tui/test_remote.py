@@ -123,7 +123,7 @@ async def test_a_dropped_connection_reconnects_without_gaps_or_duplicates(
             assert proxy.drop_all() == 1
             await ui.turn_done()
             answer = ui.cells(AnswerCell)[0]
-            await ui.until(lambda: answer.markdown.source == "".join(words), "the whole answer, once")
+            await ui.until(lambda: answer.drawn == "".join(words), "the whole answer, once")
             assert states[:2] == ["reconnecting", "connected"]
             assert "1 reconnect" in str(ui.app.footer.render())
     finally:

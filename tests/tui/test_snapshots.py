@@ -68,9 +68,9 @@ async def test_answer_streaming(open_app: OpenApp, model: FakeModelServer, svg: 
     model.enqueue([*script[:14], delay(60), *script[14:]])
     async with open_app(size=(90, 30)) as ui:
         await ui.send("How do I fix it?")
-        await ui.until(lambda: ui.cells(AnswerCell) and "read" in ui.cells(AnswerCell)[0].markdown.source, "deltas")
+        await ui.until(lambda: ui.cells(AnswerCell) and "read" in ui.cells(AnswerCell)[0].drawn, "deltas")
         partial = ui.cells(AnswerCell)[0].text
-        await ui.until(lambda: ui.cells(AnswerCell)[0].markdown.source == partial, "the drawn deltas")
+        await ui.until(lambda: ui.cells(AnswerCell)[0].drawn == partial, "the drawn deltas")
         assert svg == await screenshot(ui)
         await ui.pilot.press("escape")
         await ui.turn_done()
@@ -97,7 +97,7 @@ async def test_diff(open_app: OpenApp, model: FakeModelServer, workspace: Path, 
         await ui.turn_done()
         cell = await ui.until(lambda: ui.cells(FileChangeCell), "the patch")
         await ui.until(lambda: cell[0].item.get("status") == "completed", "the patch applied")
-        await ui.until(lambda: ui.cells(AnswerCell) and ui.cells(AnswerCell)[-1].markdown.source, "the answer")
+        await ui.until(lambda: ui.cells(AnswerCell) and ui.cells(AnswerCell)[-1].drawn, "the answer")
         assert svg == await screenshot(ui)
 
 

@@ -83,6 +83,34 @@ class UserCell(Cell):
         yield Static(Text(self.text))
 
 
+#: An answer is drawn as a column of Markdown segments: once the open one holds this many
+#: characters, the next split point starts a new one, so a frame re-lays out at most one segment
+#: (a 20,000-delta paragraph would otherwise be re-wrapped whole on every frame).
+SEGMENT_CHARS = 3000
+_FENCES = ("```", "~~~")
+
+
+def split_point(source: str, start: int) -> int:
+    """Where to start a new segment in ``source`` at or after ``start`` (-1: nowhere yet). A
+    blank line is invisible as a split; a line break or a space shows as a paragraph break,
+    used only when the text has no blank line for that long."""
+    for separator in ("\n\n", "\n", " "):
+        cut = source.rfind(separator, start)
+        if cut >= 0:
+            return cut + len(separator)
+    return start if len(source) >= 2 * SEGMENT_CHARS else -1
+
+
+def open_fence(source: str) -> str | None:
+    """The opening line of a code fence left open at the end of ``source`` (None: none open)."""
+    opener = None
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(_FENCES):
+            opener = None if opener is not None else stripped
+    return opener
+
+
 class AnswerCell(Cell):
     """The agent's answer, streamed as Markdown: deltas are buffered and appended once per frame."""
 
@@ -94,13 +122,14 @@ class AnswerCell(Cell):
         super().__init__(classes="answer")
         self.item_id = item_id
         self._pending: list[str] = [text] if text else []
-        self._drawn = ""
+        #: The text handed to the Markdown segments so far.
+        self.drawn = ""
         self._replace: str | None = None
-        self.markdown = Markdown()
+        self.segments: list[Markdown] = [Markdown()]
         self._throttle = FrameThrottle(self, self._draw)
 
     def compose(self) -> ComposeResult:
-        yield self.markdown
+        yield from self.segments
 
     def on_mount(self) -> None:
         if self._pending:
@@ -108,7 +137,7 @@ class AnswerCell(Cell):
 
     @property
     def text(self) -> str:
-        return self._drawn + "".join(self._pending)
+        return self.drawn + "".join(self._pending)
 
     def append(self, delta: str) -> None:
         self._pending.append(delta)
@@ -118,22 +147,35 @@ class AnswerCell(Cell):
         """The authoritative text (``item/completed``): redraw it all if the deltas disagree."""
         if text != self.text:
             self._pending = []
-            self._drawn = ""
             self._replace = text
         self._throttle.poke()
 
     async def _draw(self) -> None:
         if self._replace is not None:
             text, self._replace = self._replace, None
-            self._drawn = text
-            await self.markdown.update(text)
-            return
+            await self.remove_children()
+            self.segments = [Markdown()]
+            await self.mount(self.segments[0])
+            self.drawn = ""
+            self._pending = [text]
         if not self._pending:
             return
         chunk = "".join(self._pending)
         self._pending.clear()
-        self._drawn += chunk
-        await self.markdown.append(chunk)
+        self.drawn += chunk
+        segment = self.segments[-1]
+        source = segment.source + chunk
+        cut = split_point(source, len(segment.source)) if len(source) >= SEGMENT_CHARS else -1
+        if cut <= 0 or cut >= len(source):
+            await segment.append(chunk)
+            return
+        head, tail = source[:cut], source[cut:]
+        if len(head) > len(segment.source):
+            await segment.append(head[len(segment.source) :])
+        fence = open_fence(head)
+        follower = Markdown(f"{fence}\n{tail}" if fence else tail)
+        self.segments.append(follower)
+        await self.mount(follower)
 
     async def flush(self) -> None:
         await self._throttle.flush()

@@ -29,8 +29,7 @@ from textual import events
 
 from agent_app_server.client import Event
 from agent_app_server.embedded import connect_embedded
-from agent_app_server.testing import FakeModelServer, delay, text_reply
-from agent_app_server.testing.fake_model import Script, SseEvent
+from agent_app_server.testing import FakeModelServer, paced, text_reply
 from agent_app_server.tui.app import ConnectionWatch, TuiApp
 from agent_app_server.tui.cells import AnswerCell
 
@@ -64,18 +63,6 @@ def answer(deltas: int, paragraph_words: int | None) -> tuple[str, list[str]]:
         end = "\n\n" if paragraph_words and (index + 1) % paragraph_words == 0 else " "
         pieces.append(f"w{index}{end}")
     return "".join(pieces), pieces
-
-
-def paced(script: Script, every: int, pause: float) -> Script:
-    out: Script = []
-    seen = 0
-    for step in script:
-        out.append(step)
-        if isinstance(step, SseEvent):
-            seen += 1
-            if seen % every == 0:
-                out.append(delay(pause))
-    return out
 
 
 async def open_app(home: Path, workspace: Path) -> tuple[TimedApp, Any]:

@@ -11,32 +11,11 @@ from typing import Any
 import pytest
 
 from agent_app_server.embedded import connect_embedded
-from agent_app_server.testing import FakeModelServer
 from agent_app_server.tui.app import ConnectionWatch, TuiApp
-from support.agent_turns import ENV
-from support.model_config import write_mock_config
+from support.model_fixtures import home, model, workspace
 from support.tui import Driver, OpenApp
 
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-def home(codex_home: Path, model: FakeModelServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write_mock_config(codex_home, model.base_url)
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    return codex_home
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    path.mkdir()
-    return path
+__all__ = ["home", "model", "workspace"]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from agent_app_server.testing import FakeModelServer, delay, text_reply
 from agent_app_server.testing.fake_model import Script
 from agent_app_server.tui.cells import AnswerCell, CommandCell, InfoCell, UserCell
 from agent_app_server.tui.screens import PickerScreen
-from support.tui import OpenApp
+from support.tui import Driver, OpenApp
 
 
 def stalled_reply(text: str, pause_s: float) -> Script:
@@ -18,11 +18,16 @@ def stalled_reply(text: str, pause_s: float) -> Script:
     return [*events[:6], delay(pause_s), *events[6:]]
 
 
+async def streaming(ui: Driver) -> None:
+    """Send a prompt and wait until its answer is streaming."""
+    await ui.send("go")
+    await ui.until(lambda: ui.app.turn_id and ui.cells(AnswerCell), "the answer to start streaming")
+
+
 async def test_escape_interrupts_the_running_turn(open_app: OpenApp, model: FakeModelServer) -> None:
     model.enqueue(stalled_reply("one two three four five six seven eight", 60))
     async with open_app() as ui:
-        await ui.type("go")
-        await ui.until(lambda: ui.app.turn_id and ui.cells(AnswerCell), "the answer to start streaming")
+        await streaming(ui)
         await ui.pilot.press("escape")
         await ui.turn_done()
         await ui.shows("■ interrupted")
@@ -31,8 +36,7 @@ async def test_escape_interrupts_the_running_turn(open_app: OpenApp, model: Fake
 async def test_ctrl_c_interrupts_then_quits(open_app: OpenApp, model: FakeModelServer) -> None:
     model.enqueue(stalled_reply("one two three four five six seven eight", 60))
     async with open_app() as ui:
-        await ui.type("go")
-        await ui.until(lambda: ui.app.turn_id and ui.cells(AnswerCell), "the answer to start streaming")
+        await streaming(ui)
         await ui.pilot.press("ctrl+c")
         await ui.turn_done()
         thread_id = ui.app.thread_id

@@ -33,6 +33,11 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         help="send the bearer token in environment variable VAR (only over wss://, or ws:// to this host)",
     )
     parser.add_argument("--sandbox", choices=SANDBOX_MODES, metavar="MODE", help=f"one of {', '.join(SANDBOX_MODES)}")
+    add_config_flag(parser)
+
+
+def add_config_flag(parser: argparse.ArgumentParser) -> None:
+    """``-c key=value`` (repeatable): overrides for the embedded server's config.toml."""
     parser.add_argument(
         "-c",
         "--config",

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from ._connect import SANDBOX_MODES, UsageError, fail_usage
+from ._connect import SANDBOX_MODES, UsageError, add_config_flag, fail_usage
 from .exec_cmd import APPROVAL_POLICIES
 
 
@@ -42,15 +42,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--sandbox", choices=SANDBOX_MODES, metavar="MODE", help=f"one of {', '.join(SANDBOX_MODES)}")
     parser.add_argument("--resume", metavar="THREAD_ID", help="continue this thread instead of starting one")
-    parser.add_argument(
-        "-c",
-        "--config",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="key=value",
-        help="override a config.toml value of the embedded server",
-    )
+    add_config_flag(parser)
     parser.add_argument("prompt", nargs="?", metavar="PROMPT", help="send this prompt first")
     return parser
 

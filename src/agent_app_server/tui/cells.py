@@ -327,23 +327,14 @@ def change_text(changes: list[dict[str, Any]]) -> Text:
     return text
 
 
-class FileChangeCell(Cell):
-    """The files a patch changes, as coloured diffs, with the patch's status."""
+class ItemCell(Cell):
+    """A cell showing one thread item as it is now: drawn when mounted and at each update."""
 
-    DEFAULT_CSS = """
-    FileChangeCell { border-left: thick $warning; padding: 0 1; }
-    """
-
-    def __init__(self, item: dict[str, Any]) -> None:
-        super().__init__(classes="file-change")
+    def __init__(self, item: dict[str, Any], *, classes: str) -> None:
+        super().__init__(classes=classes)
         self.item_id = str(item.get("id"))
         self.item = item
-        self.header = Static()
         self.body = Static()
-
-    def compose(self) -> ComposeResult:
-        yield self.header
-        yield self.body
 
     def on_mount(self) -> None:
         self._draw()
@@ -351,6 +342,25 @@ class FileChangeCell(Cell):
     def complete(self, item: dict[str, Any]) -> None:
         self.item = item
         self._draw()
+
+    def _draw(self) -> None:
+        raise NotImplementedError
+
+
+class FileChangeCell(ItemCell):
+    """The files a patch changes, as coloured diffs, with the patch's status."""
+
+    DEFAULT_CSS = """
+    FileChangeCell { border-left: thick $warning; padding: 0 1; }
+    """
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        super().__init__(item, classes="file-change")
+        self.header = Static()
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.body
 
     def _draw(self) -> None:
         status = str(self.item.get("status", "inProgress"))
@@ -395,7 +405,7 @@ class PlanCell(Cell):
         self.body.update(text)
 
 
-class ToolCell(Cell):
+class ToolCell(ItemCell):
     """An MCP or dynamic tool call: what was called with which arguments, and how it ended."""
 
     DEFAULT_CSS = """
@@ -403,20 +413,10 @@ class ToolCell(Cell):
     """
 
     def __init__(self, item: dict[str, Any]) -> None:
-        super().__init__(classes="tool")
-        self.item_id = str(item.get("id"))
-        self.item = item
-        self.body = Static()
+        super().__init__(item, classes="tool")
 
     def compose(self) -> ComposeResult:
         yield self.body
-
-    def on_mount(self) -> None:
-        self._draw()
-
-    def complete(self, item: dict[str, Any]) -> None:
-        self.item = item
-        self._draw()
 
     def _draw(self) -> None:
         item = self.item

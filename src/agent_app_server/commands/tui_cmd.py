@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from ._connect import SANDBOX_MODES, UsageError, add_config_flag, fail_usage
+from ._connect import SANDBOX_MODES, UsageError, add_config_flag, fail_usage, open_client
 from .exec_cmd import APPROVAL_POLICIES
 
 
@@ -74,34 +74,17 @@ def _target(args: argparse.Namespace) -> Any:
 
 
 async def _run(args: argparse.Namespace, cwd: str) -> str | None:
-    from ..client import ClientError
     from ..tui.app import ConnectionWatch, TuiApp
 
     watch = ConnectionWatch()
-    try:
-        if args.remote:
-            from ..client import AsyncClient
-
-            token = None
-            if args.remote_auth_token_env:
-                token = os.environ.get(args.remote_auth_token_env)
-                if not token:
-                    raise UsageError(
-                        f"--remote-auth-token-env {args.remote_auth_token_env}: that variable is empty or unset"
-                    )
-            client = await AsyncClient.connect(args.remote, token=token, options=watch.options())
-        else:
-            if args.remote_auth_token_env:
-                raise UsageError("--remote-auth-token-env only applies with --remote")
-            from ..core.config import ConfigError
-            from ..embedded import connect_embedded
-
-            try:
-                client = await connect_embedded(overrides=args.overrides, options=watch.options())
-            except ConfigError as exc:
-                raise UsageError(str(exc)) from None
-    except ClientError as exc:
-        raise UsageError(str(exc)) from None
+    # A conversation outlives a dropped connection: the client reconnects and replays.
+    client = await open_client(
+        args,
+        watch.options(),
+        token_env=args.remote_auth_token_env or "",
+        token_flag="--remote-auth-token-env",
+        reconnect=True,
+    )
     app = TuiApp(
         client,
         connection=watch,

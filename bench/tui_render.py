@@ -126,9 +126,11 @@ async def echo_latencies(home: Path, workspace: Path, fake: FakeModelServer, key
                 app.on_frame.remove(check)
                 latencies.append((at - sent) * 1000)
                 await asyncio.sleep(0.05)  # a typist's pace
-            if app.deltas < 20_000:
-                streaming_while_typing = app.deltas
-                print(f"  (keys typed while {streaming_while_typing} of 20000 deltas had arrived)")
+            typed_by = app.deltas
+            # Let the answer finish, so nothing is cut off mid-stream on the way out.
+            while app.turns_completed == 0:
+                await pilot.pause(0.05)
+            print(f"  (the keys were typed while the first {typed_by} of 20000 deltas arrived)")
     finally:
         await client.aclose()
     return latencies

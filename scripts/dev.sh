@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One entry point for a fresh machine: `scripts/dev.sh serve` or `scripts/dev.sh test`.
-# Both create .venv (if missing) and install the project into it first.
+# One entry point for a fresh machine: `scripts/dev.sh tui`, `scripts/dev.sh serve` or
+# `scripts/dev.sh test`. Each creates .venv (if missing) and installs the project into it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +55,33 @@ ensure_test_tools() {
   fi
 }
 
+# The terminal UI needs a model. Say what to configure when nothing points at one yet.
+check_model_provider() {
+  local home="${CODEX_HOME:-$HOME/.codex}"
+  if [ -n "${OPENAI_API_KEY:-}" ] || grep -qs '^[[:space:]]*model_provider' "$home/config.toml"; then
+    return 0
+  fi
+  cat >&2 <<NOTE
+note: no model provider is set up yet. Either
+  - export OPENAI_API_KEY=sk-...   (the OpenAI Responses API), or
+  - point $home/config.toml at any local OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio):
+      model = "qwen2.5-coder"
+      model_provider = "local"
+      [model_providers.local]
+      name = "local"
+      base_url = "http://127.0.0.1:11434/v1"
+      wire_api = "chat"
+NOTE
+}
+
 case "${1:-}" in
+  tui)
+    shift
+    setup run
+    ensure_bwrap
+    check_model_provider
+    exec "$VENV/bin/agent-app-server" tui "$@"
+    ;;
   serve)
     shift
     setup run
@@ -72,7 +98,7 @@ case "${1:-}" in
     echo "== pytest" && exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)
-    echo "usage: scripts/dev.sh serve [agent-app-server flags] | scripts/dev.sh test [pytest args]" >&2
+    echo "usage: scripts/dev.sh tui [tui flags] | scripts/dev.sh serve [agent-app-server flags] | scripts/dev.sh test [pytest args]" >&2
     exit 2
     ;;
 esac

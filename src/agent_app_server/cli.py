@@ -44,6 +44,10 @@ COMMANDS: dict[str, Command] = {
         "agent_app_server.commands.run_cmd",
         "run commands sandboxed through the server (CI): output streamed, their exit code ours",
     ),
+    "tui": Command(
+        "agent_app_server.commands.tui_cmd",
+        "the terminal UI: our server in-process, or any app server with --remote",
+    ),
 }
 DEFAULT_COMMAND = "app-server"
 

@@ -10,32 +10,10 @@ import pytest
 
 from agent_app_server.client import AsyncClient
 from agent_app_server.embedded import connect_embedded
-from agent_app_server.testing import FakeModelServer
-from support.agent_turns import ENV
-from support.model_config import write_mock_config
+from support.model_fixtures import home, model, workspace
 from support.ws_client import Spawner, ws_servers
 
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-def home(codex_home: Path, model: FakeModelServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A CODEX_HOME whose model is the fake one (the key is in the environment, as for a user)."""
-    write_mock_config(codex_home, model.base_url)
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    return codex_home
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    path.mkdir()
-    return path
+__all__ = ["home", "model", "workspace"]
 
 
 @pytest.fixture

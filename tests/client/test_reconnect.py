@@ -13,28 +13,13 @@ import pytest
 
 from agent_app_server.client import AsyncClient, Backoff, ClientOptions
 from agent_app_server.protocol.server_requests import CommandExecutionRequestApprovalParams
-from agent_app_server.testing import FakeModelServer, delay, function_call_reply, text_reply
-from agent_app_server.testing.fake_model import Script, SseEvent
+from agent_app_server.testing import FakeModelServer, function_call_reply, paced, text_reply
 from support.tcp_proxy import TcpProxy
 from support.ws_client import Spawner, WsServer
 
 FAST = Backoff(max_attempts=20, base_delay=0.01, max_delay=0.2)
 FAST_RECONNECT = ClientOptions(reconnect=FAST)
 DELTAS = 2000
-
-
-def paced(script: Script, every: int, pause: float) -> Script:
-    """``script`` with a pause after every ``every`` SSE events, so the turn is still streaming
-    when the test drops the connection."""
-    out: Script = []
-    seen = 0
-    for step in script:
-        out.append(step)
-        if isinstance(step, SseEvent):
-            seen += 1
-            if seen % every == 0:
-                out.append(delay(pause))
-    return out
 
 
 @pytest.fixture

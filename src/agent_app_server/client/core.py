@@ -98,7 +98,7 @@ class ClientOptions:
     reconnect: Backoff | None = field(default_factory=lambda: Backoff(max_attempts=10, base_delay=0.1, max_delay=5.0))
     #: Called before each retry of an overloaded request: (method, attempt, delay_s).
     on_overload_retry: Callable[[str, int, float], None] | None = None
-    #: Called when the connection drops (before any reconnect): e.g. to show "reconnecting…".
+    #: Called when a WebSocket connection drops and reconnecting begins (connection state in a UI).
     on_disconnect: Callable[[], None] | None = None
     #: Called after each successful reconnect (threads resumed, replay under way) with the count so far.
     on_reconnect: Callable[[int], None] | None = None

@@ -38,6 +38,11 @@ def add_common_flags(parser: argparse.ArgumentParser, cwd_help: str) -> None:
         help="send the bearer token in environment variable VAR (only over wss://, or ws:// to this host)",
     )
     parser.add_argument("--sandbox", choices=SANDBOX_MODES, metavar="MODE", help=f"one of {', '.join(SANDBOX_MODES)}")
+    add_config_flag(parser)
+
+
+def add_config_flag(parser: argparse.ArgumentParser) -> None:
+    """``-c key=value`` (repeatable): overrides for the embedded server's config.toml."""
     parser.add_argument(
         "-c",
         "--config",
@@ -49,23 +54,33 @@ def add_common_flags(parser: argparse.ArgumentParser, cwd_help: str) -> None:
     )
 
 
-async def open_client(args: argparse.Namespace, options: ClientOptions) -> AsyncClient:
-    """The embedded server on ``$CODEX_HOME``, or ``--remote``; raises :class:`UsageError`."""
+async def open_client(
+    args: argparse.Namespace,
+    options: ClientOptions,
+    *,
+    token_env: str | None = None,
+    token_flag: str = "--token-env",
+    reconnect: bool = False,
+) -> AsyncClient:
+    """The embedded server on ``$CODEX_HOME``, or ``--remote`` with the token in the environment
+    variable ``token_env`` (default ``args.token_env``, named ``token_flag`` in messages); raises
+    :class:`UsageError`. One-shot commands do not ``reconnect``: a dropped connection is an error
+    to report, not to paper over."""
     from ..client import ClientError
 
+    token_env = token_env if token_env is not None else getattr(args, "token_env", None)
     try:
         if args.remote:
             from ..client import AsyncClient
 
             token = None
-            if args.token_env:
-                token = os.environ.get(args.token_env)
+            if token_env:
+                token = os.environ.get(token_env)
                 if not token:
-                    raise UsageError(f"--token-env {args.token_env}: that environment variable is empty or unset")
-            # A one-shot command: a dropped connection is an error to report, not to paper over.
-            return await AsyncClient.connect(args.remote, token=token, options=options, reconnect=False)
-        if args.token_env:
-            raise UsageError("--token-env only applies with --remote")
+                    raise UsageError(f"{token_flag} {token_env}: that environment variable is empty or unset")
+            return await AsyncClient.connect(args.remote, token=token, options=options, reconnect=reconnect)
+        if token_env:
+            raise UsageError(f"{token_flag} only applies with --remote")
         from ..core.config import ConfigError
         from ..embedded import connect_embedded
 

@@ -24,6 +24,7 @@ from .fake_model import (
     disconnect_after,
     function_call_reply,
     http_error,
+    paced,
     response_failed,
     text_reply,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "disconnect_after",
     "function_call_reply",
     "http_error",
+    "paced",
     "response_failed",
     "text_reply",
 ]

@@ -49,6 +49,7 @@ __all__ = [
     "disconnect_after",
     "function_call_reply",
     "http_error",
+    "paced",
     "response_failed",
     "text_reply",
 ]
@@ -501,6 +502,20 @@ def disconnect_after(events: Iterable[Step], n: int, *, abort: bool = False) -> 
 
 def delay(seconds: float) -> Delay:
     return Delay(seconds)
+
+
+def paced(script: Iterable[Step], every: int, pause: float) -> Script:
+    """``script`` with a pause after every ``every`` SSE events (a stream still running while a
+    test or a benchmark acts on it)."""
+    out: Script = []
+    seen = 0
+    for step in script:
+        out.append(step)
+        if isinstance(step, SseEvent):
+            seen += 1
+            if seen % every == 0:
+                out.append(Delay(pause))
+    return out
 
 
 def _default_script(_request: RecordedRequest) -> Script:

@@ -9,15 +9,13 @@ import base64
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 FULL = {"type": "dangerFullAccess"}
 
 

@@ -1,4 +1,4 @@
-"""Bad input never crashes the server, and every request gets exactly one answer."""
+"""Bad input never crashes the server, and every request gets exactly one answer (over stdio)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from collections import Counter
 import pytest
 
 from support.server_process import ServerProcess
+
+#: Raw bytes on the real stdio transport: framing, encoding and size limits are the subject.
+pytestmark = pytest.mark.subprocess
 
 
 @pytest.mark.parametrize(

@@ -6,37 +6,21 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, exec_args, run_turn, start_thread, tool_outputs
-from support.model_config import write_mock_config
+from support.agent_turns import exec_args, run_turn, start_thread, tool_outputs
 from support.server_process import ServerProcess
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 OUTPUT_FORMAT = re.compile(
     r"^Chunk ID: [0-9a-f]{6}\nWall time: \d+\.\d{4} seconds\nProcess exited with code (\d+)\n"
     r"Original token count: \d+\nOutput:\n(.*)$",
     re.DOTALL,
 )
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
 
 
 @pytest.fixture

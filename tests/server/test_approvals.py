@@ -221,7 +221,7 @@ async def test_a_client_that_never_answers_blocks_only_its_turn(
     assert not (workspace / "out.txt").exists()
     # A late answer to the withdrawn request is ignored.
     await agent.send({"id": request["id"], "result": {"decision": "accept"}})
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # an absence: time for a wrongly honoured answer to run the command
     assert not (workspace / "out.txt").exists()
 
 

@@ -89,10 +89,10 @@ async def test_missing_params_is_an_empty_object(server: ServerProcess) -> None:
 
 async def test_duplicate_ids_both_answered(server: ServerProcess) -> None:
     server.expect(77, "thread/loaded/list")
+    answers = server.watch(lambda m: m.get("id") == 77 and "method" not in m, count=2)
     await server.send({"id": 77, "method": "thread/loaded/list", "params": {}})
     await server.send({"id": 77, "method": "thread/loaded/list", "params": {}})
-    await asyncio.sleep(0.5)
-    assert sum(1 for m in server.received if m.get("id") == 77) == 2
+    assert all("result" in answer for answer in await asyncio.wait_for(answers, 20))
 
 
 async def test_a_huge_message_is_refused_and_the_server_survives(server: ServerProcess) -> None:

@@ -99,7 +99,7 @@ async def run_turn(
     # Watch first, then look at what already arrived: nothing can slip between the two.
     completion = server.watch(ends_the_turn)
     if arrived := next((m for m in server.received[first:] if ends_the_turn(m)), None):
-        completion.set_result(arrived)
+        completion.set_result([arrived])
     async with asyncio.timeout(within):
         while not completion.done():
             message = await _next_request_unless(server, completion)
@@ -116,7 +116,7 @@ async def run_turn(
                 result = {"decision": "accept"}
             if result is not None:  # None: the callback answered by itself
                 await server.send({"id": message["id"], "result": result})
-    finished = completion.result()
+    finished = completion.result()[0]
     # Consume the queued notifications up to this turn's end, so later reads start after it.
     while not server.notifications.empty():
         if server.notifications.get_nowait() is finished:

@@ -93,13 +93,17 @@ class ServerClient:
             if not waiter.done():
                 waiter.set_exception(EOFError("the server closed the connection"))
 
-    def watch(self, predicate: Any) -> asyncio.Future[dict[str, Any]]:
-        """A future for the first message received from now on for which ``predicate`` is true."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    def watch(self, predicate: Any, count: int = 1) -> asyncio.Future[list[dict[str, Any]]]:
+        """A future for the first ``count`` messages received from now on for which ``predicate``
+        is true."""
+        future: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        matched: list[dict[str, Any]] = []
 
         def listener(message: dict[str, Any]) -> None:
             if not future.done() and predicate(message):
-                future.set_result(message)
+                matched.append(message)
+                if len(matched) == count:
+                    future.set_result(matched)
 
         self._listeners.append(listener)
         future.add_done_callback(lambda _: self._listeners.remove(listener))
@@ -165,7 +169,7 @@ class ServerClient:
             drained.append(self.notifications.get_nowait())
         return drained
 
-    async def settle(self, delay: float = 0.2) -> list[dict[str, Any]]:
+    async def notifications_within(self, delay: float = 0.2) -> list[dict[str, Any]]:
         """Notifications that arrive within ``delay``: only for asserting that something was NOT
         sent (an absence has no event to wait for). To wait for something, wait for its message."""
         await asyncio.sleep(delay)

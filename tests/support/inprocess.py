@@ -29,8 +29,9 @@ from agent_app_server.transport.memory import MemoryStream, memory_pair
 
 from .server_process import ServerClient
 
-#: The logger every module of the server logs under (the process logs it to stderr).
-SERVER_LOGGER = "agent_app_server"
+#: What the process would print on stderr: every logger's warnings (asyncio's too), so a test
+#: checking that no secret is logged sees all of it.
+SERVER_LOGGER = ""
 LOG_FORMAT = "agent-app-server %(levelname)s: %(message)s"
 
 

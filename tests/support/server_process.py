@@ -198,14 +198,14 @@ class ServerProcess(ServerClient):
         self.proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may wrap it)."""
+        return [sys.executable, *PYTHON_FLAGS, "-m", "agent_app_server", *self.args]
+
     async def start(self) -> ServerProcess:
         env = {**os.environ, "CODEX_HOME": str(self.codex_home), **self.env}
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *PYTHON_FLAGS,
-            "-m",
-            "agent_app_server",
-            *self.args,
+            *self.command(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

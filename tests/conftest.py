@@ -1,8 +1,8 @@
 """Fixtures shared by the whole suite: a fresh CODEX_HOME and our server, in-process by default.
 
 ``spawn`` starts servers on the in-memory transport (``support/inprocess.py``); a test gets the
-real process over stdio with ``spawn(..., process=True)``, and every test of a module or class
-marked ``@pytest.mark.subprocess`` does. Use the process when the subject is the transport, the
+real process over stdio with ``spawn(..., process=True)``, every test of a module or class
+marked ``@pytest.mark.subprocess`` does, and every test does with ``pytest --spawn=process``. Use the process when the subject is the transport, the
 process itself (exit codes, signals, a crash) or what the reference does the same way.
 """
 
@@ -18,6 +18,15 @@ from support.inprocess import InProcessServer
 from support.server_process import ServerClient, ServerProcess, Spawn
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--spawn",
+        choices=("inprocess", "process"),
+        default="inprocess",
+        help="where the `spawn` fixture runs servers by default: in the test's event loop, or as real processes",
+    )
+
+
 @pytest.fixture
 def codex_home(tmp_path: Path) -> Path:
     home = tmp_path / "codex-home"
@@ -31,7 +40,9 @@ async def spawn(
 ) -> AsyncIterator[Spawn]:
     """Start servers (any number); each is stopped and schema-checked at teardown."""
     started: list[ServerClient] = []
-    in_a_process = request.node.get_closest_marker("subprocess") is not None
+    in_a_process = (
+        request.config.getoption("--spawn") == "process" or request.node.get_closest_marker("subprocess") is not None
+    )
 
     async def start(home: Path | None = None, *, process: bool = in_a_process, **kwargs: Any) -> ServerClient:
         server: ServerClient

@@ -7,6 +7,7 @@ fixture fails when any message did not validate.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -23,7 +24,7 @@ READ_LIMIT = 256 * 1024 * 1024
 PYTHON_FLAGS = tuple(os.environ.get("AGENT_SERVER_PYTHON_FLAGS", "").split())
 
 
-class ServerClient:
+class ServerClient(abc.ABC):
     """The client side of one connection: requests and their replies, notifications, the
     server's requests, and the schema check of everything received. Subclasses own the transport
     (``send_raw``, feeding ``_on_line`` and calling ``_on_eof``) and the server's lifecycle."""
@@ -53,17 +54,17 @@ class ServerClient:
         self._listeners: list[Any] = []
         self._next_id = 1
 
-    async def start(self) -> ServerClient:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def start(self) -> ServerClient: ...
 
     @property
-    def running(self) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def running(self) -> bool: ...
 
     @property
+    @abc.abstractmethod
     def pid(self) -> int:
         """The id of the process serving this connection."""
-        raise NotImplementedError
 
     def _on_line(self, line: bytes | str) -> None:
         try:
@@ -111,8 +112,8 @@ class ServerClient:
 
     # ------------------------------------------------------------------ writing
 
-    async def send_raw(self, data: bytes) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def send_raw(self, data: bytes) -> None: ...
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.send_raw(json.dumps(message).encode() + b"\n")
@@ -177,11 +178,13 @@ class ServerClient:
 
     # ------------------------------------------------------------------ lifecycle
 
+    @abc.abstractmethod
     async def stop(self, timeout: float = 10) -> int:
-        raise NotImplementedError
+        """The client is done: the server shuts down; its exit code."""
 
+    @abc.abstractmethod
     async def kill(self) -> None:
-        raise NotImplementedError
+        """End the server at once."""
 
     def assert_schema_clean(self) -> None:
         assert not self.checker.violations, "messages that do not validate against the reference schema:\n" + (

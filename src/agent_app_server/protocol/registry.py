@@ -251,8 +251,12 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            for name in METHOD_TABLE:
-                self._resolve(name)
+            # Table order, whichever methods a lookup resolved first (e.g. a server in this process).
+            in_order = {name: self._resolve(name) for name in METHOD_TABLE}
+            registered_at_run_time = {k: v for k, v in dict.items(self) if k not in METHOD_TABLE}
+            dict.clear(self)
+            dict.update(self, in_order)
+            dict.update(self, registered_at_run_time)
 
     def __getitem__(self, key: str) -> MethodSpec:
         spec = self._resolve(key)

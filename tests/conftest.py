@@ -2,8 +2,9 @@
 
 ``spawn`` starts servers on the in-memory transport (``support/inprocess.py``); a test gets the
 real process over stdio with ``spawn(..., process=True)``, every test of a module or class
-marked ``@pytest.mark.subprocess`` does, and every test does with ``pytest --spawn=process``. Use the process when the subject is the transport, the
-process itself (exit codes, signals, a crash) or what the reference does the same way.
+marked ``@pytest.mark.subprocess`` does, and every test does with ``pytest --spawn=process``.
+Use the process when the subject is the transport or the process itself (framing, exit codes,
+signals, a crash).
 """
 
 from __future__ import annotations

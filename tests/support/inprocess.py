@@ -24,7 +24,7 @@ import pytest
 
 from agent_app_server.cli import _parser as command_line
 from agent_app_server.core.config import ConfigError, load_config
-from agent_app_server.server.app import DEFAULT_IDLE_UNLOAD_S, AppServer
+from agent_app_server.server.app import AppServer
 from agent_app_server.transport.memory import MemoryStream, memory_pair
 
 from .server_process import ServerClient
@@ -69,9 +69,9 @@ class InProcessServer(ServerClient):
             return self
         for warning in config.warnings:
             logging.getLogger(SERVER_LOGGER).warning("%s (%s)", warning.summary, warning.path)
-        idle = DEFAULT_IDLE_UNLOAD_S if args.idle_thread_unload_seconds is None else args.idle_thread_unload_seconds
         self.app = await AppServer.open(config)
-        self.app.idle_unload_after_s = None if idle <= 0 else float(idle)
+        if (idle := args.idle_thread_unload_seconds) is not None:  # else the server's default
+            self.app.idle_unload_after_s = None if idle <= 0 else float(idle)
         self.app.start_background()
         self._client, self._server_end = memory_pair()
         self._serving = asyncio.create_task(self.app.serve(self._server_end), name="in-process-server")

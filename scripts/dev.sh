@@ -95,7 +95,13 @@ case "${1:-}" in
     ensure_test_tools
     echo "== ruff" && "$VENV/bin/ruff" check src tests bench && "$VENV/bin/ruff" format --check src tests bench
     echo "== mypy" && "$VENV/bin/mypy"
-    echo "== pytest" && exec "$VENV/bin/python" -m pytest "$@"
+    if [ "${CI:-}" = true ]; then
+      # asyncio debug mode, in the tests and in the server processes they start: a coroutine
+      # never awaited, a loop call from another thread or an unclosed transport fails its test.
+      export PYTHONASYNCIODEBUG=1
+    fi
+    # Branch coverage per module of the package (the server processes the tests start report too).
+    echo "== pytest" && exec "$VENV/bin/python" -m pytest --cov=agent_app_server --cov-branch --cov-report=term "$@"
     ;;
   *)
     echo "usage: scripts/dev.sh tui [tui flags] | scripts/dev.sh serve [agent-app-server flags] | scripts/dev.sh test [pytest args]" >&2

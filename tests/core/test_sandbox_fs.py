@@ -9,15 +9,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 TMP = Path("/tmp")
 ETC = Path("/etc")
 HOSTNAME = ETC / "hostname"

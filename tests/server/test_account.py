@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,9 @@ import pytest
 from agent_app_server.testing.fake_model import FakeModelServer, http_error, text_reply
 from support.fake_issuer import chatgpt_claims, make_jwt
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 SECRET_KEY = "sk-test-SECRET-4b1d9e0c77"
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
 
 
 def write_openai_auth_config(codex_home: Path, base_url: str) -> None:

@@ -5,35 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, exec_args, run_turn, start_thread, tool_outputs
+from support.agent_turns import ENV, exec_args, run_turn, start_agent, start_thread, tool_outputs
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerClient, ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 REJECTED = 'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }'
 GRANULAR = {"granular": {"sandbox_approval": True, "rules": True, "mcp_elicitations": True}}
 NOISE = ("thread/tokenUsage/updated", "account/rateLimits/updated", "item/commandExecution/outputDelta")
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize(experimental=True)
-    return server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, experimental=True)
 
 
 def enqueue_commands(model: FakeModelServer, *commands: str) -> None:
@@ -232,7 +221,7 @@ async def test_a_client_that_never_answers_blocks_only_its_turn(
     assert not (workspace / "out.txt").exists()
     # A late answer to the withdrawn request is ignored.
     await agent.send({"id": request["id"], "result": {"decision": "accept"}})
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # an absence: time for a wrongly honoured answer to run the command
     assert not (workspace / "out.txt").exists()
 
 

@@ -3,35 +3,21 @@ commands a turn started with exec_command and left running."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, exec_args, run_turn, start_thread
-from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.agent_turns import exec_args, run_turn, start_agent, start_thread
+from support.server_process import ServerClient, Spawn
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, experimental=True)
 
 
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize(experimental=True)
-    return server
-
-
-async def _leave_running(agent: ServerProcess, model: FakeModelServer, thread_id: str, call_id: str) -> None:
+async def _leave_running(agent: ServerClient, model: FakeModelServer, thread_id: str, call_id: str) -> None:
     # The command outlives the exec_command call (yield 300 ms) and the turn.
     model.enqueue(
         function_call_reply("exec_command", exec_args("echo up; sleep 600", yield_time_ms=300), call_id),
@@ -41,7 +27,7 @@ async def _leave_running(agent: ServerProcess, model: FakeModelServer, thread_id
 
 
 async def test_running_commands_are_listed_and_terminated(
-    agent: ServerProcess, model: FakeModelServer, tmp_path: Path
+    agent: ServerClient, model: FakeModelServer, tmp_path: Path
 ) -> None:
     thread_id = await start_thread(agent, cwd=str(tmp_path), approvalPolicy="never", sandbox="danger-full-access")
     assert await agent.result("thread/backgroundTerminals/list", {"threadId": thread_id}) == {
@@ -75,7 +61,7 @@ async def test_running_commands_are_listed_and_terminated(
     agent.assert_schema_clean()
 
 
-async def test_unknown_threads_and_bad_cursors(agent: ServerProcess) -> None:
+async def test_unknown_threads_and_bad_cursors(agent: ServerClient) -> None:
     unknown = "01a23592-0000-7000-8000-000000000000"
     for method in ("thread/backgroundTerminals/list", "thread/backgroundTerminals/clean"):
         missing = await agent.call(method, {"threadId": unknown})

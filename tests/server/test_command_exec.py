@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import shutil
 import uuid
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.server_process import ServerProcess
+from support.processes import alive, exited, pids_with
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 FULL = {"type": "dangerFullAccess"}
 
 
@@ -39,14 +37,6 @@ async def deltas_until(server: ServerProcess, process_id: str, needle: bytes) ->
         assert note["params"]["processId"] == process_id
         seen += base64.b64decode(note["params"]["deltaBase64"])
     return seen
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def test_buffered_run_env_and_cwd(spawn: Spawn, tmp_path: Path) -> None:
@@ -166,11 +156,7 @@ async def test_terminate_kills_the_process_tree(server: ServerProcess, tmp_path:
     assert alive(grandchild)
     await server.result("command/exec/terminate", {"processId": "tree"})
     assert (await asyncio.wait_for(reply, 30))["exitCode"] == 143
-    for _ in range(100):
-        if not alive(grandchild):
-            break
-        await asyncio.sleep(0.05)
-    assert not alive(grandchild)
+    await exited(grandchild)
 
 
 @pytest.mark.parametrize(
@@ -277,25 +263,12 @@ async def test_processes_die_with_their_connection(spawn: Spawn) -> None:
         await deltas_until(server, name, b"up")
     assert running(markers["plain"]) and running(markers["sandboxed"])
     await server.stop(timeout=20)
-    for _ in range(100):
-        if not running(markers["plain"]) and not running(markers["sandboxed"]):
-            break
-        await asyncio.sleep(0.05)
-    assert not running(markers["plain"])
-    assert not running(markers["sandboxed"])
+    await exited(*running(markers["plain"]), *running(markers["sandboxed"]))
     # Each request got its one answer (the killed command's exit) or none once stdout closed.
     for reply in replies:
         assert reply.done()
 
 
-def running(marker: str) -> bool:
-    """Whether a live process has ``marker`` in its command line."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes() and alive(int(entry)):
-                return True
-        except OSError:
-            continue
-    return False
+def running(marker: str) -> list[int]:
+    """The processes whose command line has ``marker`` in it."""
+    return pids_with(marker, anywhere=True)

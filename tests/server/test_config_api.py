@@ -5,15 +5,11 @@ configRequirements/read, experimentalFeature/list, and the calls clients make at
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.server_process import Spawn
 
 USER_CONFIG = """# my settings
 model = "gpt-a" # the model I like

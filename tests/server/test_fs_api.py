@@ -164,7 +164,7 @@ async def test_watch_sees_changes(server: ServerProcess, tmp_path: Path) -> None
     (tmp_path / "HEAD").write_text("ref: third\n")
     changed = await server.notification("fs/changed", timeout=15)
     assert changed["params"]["watchId"] == "head"
-    late = [n for n in await server.settle(0.5) if n["method"] == "fs/changed"]
+    late = [n for n in await server.notifications_within(0.5) if n["method"] == "fs/changed"]
     assert all(n["params"]["watchId"] == "head" for n in late)
     # The id is free again once unwatched.
     assert await server.result("fs/watch", {"watchId": "dir", "path": str(watched)}) == {"path": real(watched)}

@@ -1,4 +1,4 @@
-"""The handshake over real stdio pipes: initialize once, capabilities, errors before and after."""
+"""The handshake: initialize once, capabilities, errors before and after, start-up errors."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ async def test_opt_out_suppresses_exact_notification_names(spawn) -> None:  # ty
     server: ServerProcess = await spawn()
     await server.initialize(optOutNotificationMethods=["thread/started"])
     await server.result("thread/start", {})
-    assert [n["method"] for n in await server.settle()] == []
+    assert [n["method"] for n in await server.notifications_within()] == []
 
 
 async def test_notifications_carry_emitted_at_ms(server: ServerProcess) -> None:

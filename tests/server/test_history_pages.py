@@ -5,7 +5,6 @@ the real SQLite file and paged end to end in both directions."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +13,11 @@ import pytest
 from agent_app_server.core.config import STATE_DIR_NAME
 from agent_app_server.store import ThreadRecord, ThreadStore
 from agent_app_server.testing.fake_model import FakeModelServer, text_reply
-from support.model_config import write_mock_config
+from support.agent_turns import start_thread
 from support.seed import DB_NAME
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
-ENV = {"MOCK_API_KEY": "test-key"}
 UNKNOWN_THREAD = "019a0000-0000-7000-8000-00000000abcd"
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
-
-
-async def start_thread(server: ServerProcess, **params: Any) -> str:
-    thread_id: str = (await server.result("thread/start", params))["thread"]["id"]
-    await server.notification("thread/started")
-    return thread_id
 
 
 async def run_turn(server: ServerProcess, thread_id: str, text: str) -> str:

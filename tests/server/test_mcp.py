@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, SseEvent, function_call_reply, text_reply
-from support.agent_turns import ENV, run_turn, start_thread, tool_outputs
+from support.agent_turns import ENV, run_turn, start_agent, start_thread, tool_outputs
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerClient, ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
 MCP_CONFIG = f'[mcp_servers.echo]\ncommand = "{sys.executable}"\nargs = ["{ECHO_SERVER}"]\nstartup_timeout_sec = 30\n'
 
@@ -31,19 +29,8 @@ def namespaced(events: list[Any], namespace: str) -> list[Any]:
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    with (codex_home / "config.toml").open("a") as config:
-        config.write(MCP_CONFIG)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, extra_config=MCP_CONFIG)
 
 
 @pytest.mark.compat("tools:mcp-errors")

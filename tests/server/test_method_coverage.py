@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent_app_server.protocol.not_offered import NOT_OFFERED
 from agent_app_server.protocol.registry import EXPERIMENTAL_METHODS, METHOD_TABLE
 from support.reference import REFERENCE_DIR, REPO_ROOT
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.server_process import Spawn
 
 
 def _schema_methods(flavor: str) -> list[str]:
@@ -88,4 +84,4 @@ async def test_every_schema_method_answers_as_its_list_says(spawn: Spawn, codex_
         f"\n{len(STABLE)} stable + {len(EXPERIMENTAL_ONLY)} experimental client methods: {counts}; "
         f"stable implemented: {stable_implemented} of {len(STABLE)}"
     )
-    assert server.proc is not None and server.proc.returncode is None
+    assert server.running

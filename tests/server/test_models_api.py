@@ -3,17 +3,14 @@ listing (cached), pagination, and an unreachable provider listing the configured
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 ENV = {"MOCK_API_KEY": "models-key"}
 
 

@@ -3,16 +3,12 @@ server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.server_process import Spawn
 
 
 async def test_model_providers_list_the_users_first_then_the_built_in_ones(spawn: Spawn, codex_home: Path) -> None:
@@ -118,7 +114,7 @@ async def test_diagnostics_report_the_process_and_live_threads(spawn: Spawn, cod
     await server.initialize(experimental=True)
     await server.result("thread/start", {})
     result = await server.result("server/diagnostics", {})
-    assert server.proc is not None and result["process"]["id"] == server.proc.pid
+    assert result["process"]["id"] == server.pid
     assert result["process"]["residentMemoryBytes"] > 1_000_000
     gauges = {gauge["name"]: gauge["value"] for gauge in result["gauges"]}
     assert gauges == {

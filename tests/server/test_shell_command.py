@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,7 @@ import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, text_reply
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
+from support.server_process import ServerProcess, Spawn
 
 
 async def until_turn_completed(server: ServerProcess) -> list[dict[str, Any]]:

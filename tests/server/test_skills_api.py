@@ -3,17 +3,13 @@ project's .codex/skills, per-file errors, skills/changed, skills/config/write, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, text_reply
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.server_process import Spawn
 
 
 def write_skill(root: Path, folder: str, front_matter: str | None, body: str = "Do the thing.\n") -> Path:

@@ -3,33 +3,13 @@ pages, reverse lookup by identity, notifications only for real changes, and rest
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, text_reply
 from support.agent_turns import ENV, run_turn, start_thread
-from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 PR = {"attachmentType": "pullRequest", "identityKey": "github.com/o/r/pull/7"}
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
 
 
 async def _stored_thread(agent: ServerProcess, model: FakeModelServer) -> str:

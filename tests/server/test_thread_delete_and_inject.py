@@ -4,32 +4,19 @@ order); injected items join the model-visible history durably."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, delay, text_reply
-from support.agent_turns import ENV, run_turn, start_thread
-from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.agent_turns import ENV, run_turn, start_agent, start_thread
+from support.server_process import ServerClient, ServerProcess, Spawn
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize(eventReplay=True)
-    return server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, eventReplay=True)
 
 
 def _after(messages: list[dict[str, Any]], marker: dict[str, Any]) -> list[str]:

@@ -4,32 +4,19 @@ one after another, in the queue's order, and every change is announced."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, Hold, text_reply
-from support.agent_turns import ENV, start_thread
-from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.agent_turns import start_agent, start_thread
+from support.server_process import ServerClient, Spawn
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize(experimental=True)
-    return server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, experimental=True)
 
 
 def _text(prompt: str) -> list[dict[str, Any]]:
@@ -51,7 +38,7 @@ def _prompts(model: FakeModelServer) -> list[str]:
 
 
 async def test_queued_prompts_start_in_order_after_the_running_turn(
-    agent: ServerProcess, model: FakeModelServer
+    agent: ServerClient, model: FakeModelServer
 ) -> None:
     thread_id = await start_thread(agent)
     release = asyncio.Event()
@@ -89,7 +76,7 @@ async def test_queued_prompts_start_in_order_after_the_running_turn(
     agent.assert_schema_clean()
 
 
-async def test_queue_edits_and_their_errors(agent: ServerProcess, model: FakeModelServer) -> None:
+async def test_queue_edits_and_their_errors(agent: ServerClient, model: FakeModelServer) -> None:
     thread_id = await start_thread(agent)
     release = asyncio.Event()
     model.enqueue(_held_reply("busy", release), text_reply("later"))

@@ -6,37 +6,22 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, exec_args, run_turn, start_thread, tool_outputs
-from support.model_config import write_mock_config
+from support.agent_turns import exec_args, run_turn, start_thread, tool_outputs
+from support.processes import exited, pids_with
 from support.server_process import ServerProcess
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 OUTPUT_FORMAT = re.compile(
     r"^Chunk ID: [0-9a-f]{6}\nWall time: \d+\.\d{4} seconds\nProcess exited with code (\d+)\n"
     r"Original token count: \d+\nOutput:\n(.*)$",
     re.DOTALL,
 )
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
 
 
 @pytest.fixture
@@ -177,21 +162,8 @@ async def test_tty_command_gets_a_terminal(agent: ServerProcess, model: FakeMode
     assert "on-a-terminal\r\n" in tool_outputs(model.requests[1].body)["call_1"]
 
 
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline.split(b"\0"):
-            found.append(int(entry))
-    return found
-
-
-async def _wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+async def _poll_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Nothing signals that a process has appeared: look every 50 ms."""
     for _ in range(int(seconds / 0.05)):
         if condition():
             return
@@ -214,9 +186,9 @@ async def test_interrupt_kills_the_whole_process_tree(
     await agent.notification("item/started")  # the user message
     started = await agent.notification("item/started")
     assert started["params"]["item"]["type"] == "commandExecution"
-    await _wait_until(lambda: len(_processes_with(marker)) >= 2)
+    await _poll_until(lambda: len(pids_with(marker)) >= 2)
     await agent.result("turn/interrupt", {"threadId": thread_id, "turnId": reply["turn"]["id"]})
     completed = await agent.notification("turn/completed")
     assert completed["params"]["turn"]["status"] == "interrupted"
-    await _wait_until(lambda: not _processes_with(marker))
+    await exited(*pids_with(marker))
     assert len(model.requests) == 1

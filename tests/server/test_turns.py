@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +17,9 @@ from agent_app_server.testing.fake_model import (
     response_failed,
     text_reply,
 )
+from support.agent_turns import ENV
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
-ENV = {"MOCK_API_KEY": "test-key"}
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
+from support.server_process import ServerProcess, Spawn
 
 
 async def start_thread(server: ServerProcess, cwd: Path | None = None) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from agent_app_server.core.errors import InvalidThreadId, ThreadNotFound
-from agent_app_server.core.threads import ClientIdentity, ThreadManager, canonical_thread_id
+from agent_app_server.core.errors import InvalidThreadId, ThreadNotFound, checked_thread_id
+from agent_app_server.core.threads import ClientIdentity, ThreadManager
 from agent_app_server.rpc.errors import InvalidParams
 from agent_app_server.store import ThreadStore
 from support.recording_sink import RecordingSink
@@ -111,8 +111,8 @@ async def test_unknown_and_malformed_ids(threads: ThreadManager) -> None:
     with pytest.raises(InvalidParams, match="thread/resume first"):
         threads.require_loaded(unknown)
     with pytest.raises(InvalidThreadId):
-        canonical_thread_id("not-a-uuid")
-    assert canonical_thread_id(f"urn:uuid:{unknown}") == unknown
+        checked_thread_id("not-a-uuid")
+    assert checked_thread_id(f"urn:uuid:{unknown}") == unknown
 
 
 async def test_list_arguments_are_checked(threads: ThreadManager) -> None:

@@ -3,6 +3,7 @@ and the errors a client sees for ids it got wrong."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,11 @@ async def test_list_arguments_are_checked(threads: ThreadManager) -> None:
         await listed(threads, excluded_ids=["019a0000-0000-7000-8000-00000000abcd"] * 101)
 
 
-def test_default_settings_follow_the_config_and_need_an_absolute_cwd(threads: ThreadManager, tmp_path: Path) -> None:
+def test_default_settings_follow_the_config_and_resolve_a_relative_cwd(
+    threads: ThreadManager, tmp_path: Path
+) -> None:
     settings = threads.default_settings(str(tmp_path / "a" / ".." / "b"))
     assert settings.cwd == str(tmp_path / "b")
     assert settings.sandbox_policy["type"] == "readOnly"  # the default sandbox_mode
-    with pytest.raises(InvalidParams, match="absolute path"):
-        threads.default_settings("relative/dir")
+    # As the reference: a relative cwd (clients send ".") is taken against the server's own.
+    assert threads.default_settings("relative/dir").cwd == os.path.join(os.getcwd(), "relative", "dir")

@@ -97,4 +97,6 @@ async def test_apply_patch_writes_inside_the_workspace(
     result = await router(engine).call(turn, call)
     assert result["type"] == "custom_tool_call_output"
     assert (tmp_path / "hello.txt").read_text() == "hi\n"
+    # item/completed is announced once the item is stored.
+    await engine.sink.delivered(turn.thread_id)
     assert "item/completed" in sink.methods()

@@ -142,6 +142,12 @@ class OrderedSink:
             await backlog.drained.wait()
         return await self._inner.request(thread_id, method, params, notify_resolved=notify_resolved)
 
+    async def delivered(self, thread_id: str) -> None:
+        """Wait until every notification of the thread emitted so far has gone out."""
+        backlog = self._backlogs.get(thread_id)
+        if backlog is not None:
+            await backlog.drained.wait()
+
     async def _release(self, thread_id: str, backlog: _Backlog) -> None:
         entries = backlog.entries
         try:

@@ -125,9 +125,7 @@ async def test_list_arguments_are_checked(threads: ThreadManager) -> None:
         await listed(threads, excluded_ids=["019a0000-0000-7000-8000-00000000abcd"] * 101)
 
 
-def test_default_settings_follow_the_config_and_resolve_a_relative_cwd(
-    threads: ThreadManager, tmp_path: Path
-) -> None:
+def test_default_settings_follow_the_config_and_resolve_a_relative_cwd(threads: ThreadManager, tmp_path: Path) -> None:
     settings = threads.default_settings(str(tmp_path / "a" / ".." / "b"))
     assert settings.cwd == str(tmp_path / "b")
     assert settings.sandbox_policy["type"] == "readOnly"  # the default sandbox_mode

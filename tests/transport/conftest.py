@@ -1,4 +1,7 @@
-"""``wire``: an initialized client of a real server process, over stdio and over WebSocket."""
+"""``wire``: an initialized client of a real server process, over stdio and over WebSocket.
+
+The transport is the subject of every test here, so each runs against the real process.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,13 @@ import pytest
 from support.server_process import ServerProcess
 from support.wire import StdioWire, WebSocketWire, Wire
 from support.ws_client import ws_servers
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.subprocess)
 
 
 @pytest.fixture(params=["stdio", "websocket"])

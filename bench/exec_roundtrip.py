@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import targets as target_defs
+from agent_app_server.client import ClientError
 from agent_app_server.testing import FakeModelServer
 from peer import kill_all
 
@@ -32,30 +33,25 @@ POLICIES: list[tuple[str, dict[str, Any]]] = [
 
 
 async def measure(target: target_defs.Target, runs: int, warmups: int) -> dict[str, list[float] | str]:
-    home = target.new_home("exec")
-    peer = target.peer(home, "exec")
     results: dict[str, list[float] | str] = {}
-    try:
-        await peer.start()
-        await peer.request(
-            "initialize", {"clientInfo": {"name": "bench", "version": "1"}, "capabilities": {"experimentalApi": True}}
-        )
-        await peer.notify("initialized")
+    async with await target.client(target.new_home("exec"), experimental=True) as client:
         for name, policy in POLICIES:
             samples: list[float] = []
             for run in range(warmups + runs):
                 started = time.perf_counter()
-                reply = await peer.call("command/exec", {"command": ["true"], "sandboxPolicy": policy}, within=60)
+                try:
+                    reply = await asyncio.wait_for(client.command_exec(command=["true"], sandbox_policy=policy), 60)
+                except ClientError as exc:
+                    results[name] = f"failed: {exc}"
+                    break
                 elapsed = (time.perf_counter() - started) * 1000
-                if "error" in reply or reply.get("result", {}).get("exitCode") != 0:
-                    results[name] = f"failed: {reply.get('error') or reply.get('result')}"
+                if reply.exit_code != 0:
+                    results[name] = f"failed: exit code {reply.exit_code}: {reply.stderr[:80]}"
                     break
                 if run >= warmups:
                     samples.append(elapsed)
             else:
                 results[name] = samples
-    finally:
-        await peer.close()
     return results
 
 

@@ -23,83 +23,55 @@ from pathlib import Path
 from typing import Any
 
 import targets as target_defs
+from agent_app_server.client import ThreadHandle
 from agent_app_server.testing import FakeModelServer
 from agent_app_server.testing.fake_model import function_call_reply, text_reply
-from peer import Message, StdioPeer, kill_all
+from peer import kill_all
 
 MODES = ["danger-full-access", "read-only", "workspace-write"]
 COMMAND = json.dumps({"cmd": "true", "login": False, "yield_time_ms": 10_000})
 
 
-class TurnWatcher:
-    """Collects turn/completed and commandExecution item/completed notifications."""
-
-    def __init__(self, peer: StdioPeer) -> None:
-        self.completed: dict[str, asyncio.Future[Message]] = {}
-        self.durations: list[int] = []
-        peer.notification_listeners.append(self.on_notification)
-
-    def on_notification(self, message: Message) -> None:
-        method = message.get("method")
-        params = message.get("params") or {}
-        if method == "turn/completed":
-            turn_id = params["turn"]["id"]
-            future = self.completed.setdefault(turn_id, asyncio.get_running_loop().create_future())
-            if not future.done():
-                future.set_result(message)
-        elif method == "item/completed" and params.get("item", {}).get("type") == "commandExecution":
-            duration = params["item"].get("durationMs")
-            if isinstance(duration, int):
-                self.durations.append(duration)
-
-    async def wait(self, turn_id: str, within: float = 60) -> Message:
-        future = self.completed.setdefault(turn_id, asyncio.get_running_loop().create_future())
-        return await asyncio.wait_for(future, within)
-
-
-async def timed_turn(peer: StdioPeer, watcher: TurnWatcher, thread_id: str) -> float:
+async def timed_turn(thread: ThreadHandle) -> tuple[float, list[float]]:
+    """``turn/start`` written → ``turn/completed`` read (ms), and the ``durationMs`` of each
+    ``commandExecution`` item of the turn."""
     started = time.perf_counter()
-    result = await peer.request(
-        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "run it"}]}, within=60
-    )
-    await watcher.wait(result["turn"]["id"])
-    return (time.perf_counter() - started) * 1000
+    turn = await thread.turn("run it")
+    completed = await asyncio.wait_for(turn.wait(check=True), 60)
+    elapsed = (time.perf_counter() - started) * 1000
+    durations = [
+        float(item["durationMs"])
+        async for event in turn.events()
+        if event.method == "item/completed"
+        and (item := event.params["item"])["type"] == "commandExecution"
+        and isinstance(item.get("durationMs"), int)
+    ]
+    assert completed.status == "completed"
+    return elapsed, durations
 
 
 async def measure(
     target: target_defs.Target, model: FakeModelServer, runs: int, warmups: int
 ) -> dict[str, dict[str, list[float]] | str]:
-    home = target.new_home("exec-tool")
-    peer = target.peer(home, "exec-tool")
-    watcher = TurnWatcher(peer)
     results: dict[str, dict[str, list[float]] | str] = {}
     try:
-        await peer.start()
-        await peer.request(
-            "initialize", {"clientInfo": {"name": "bench", "version": "1"}, "capabilities": {"experimentalApi": False}}
-        )
-        await peer.notify("initialized")
-        for mode in ["text only", *MODES]:
-            sandbox = "read-only" if mode == "text only" else mode
-            thread = await peer.request(
-                "thread/start", {"cwd": str(target.workspace), "approvalPolicy": "never", "sandbox": sandbox}
-            )
-            thread_id = thread["thread"]["id"]
-            turns: list[float] = []
-            watcher.durations.clear()
-            for run in range(warmups + runs):
-                if mode != "text only":
-                    model.enqueue(function_call_reply("exec_command", COMMAND, f"call_{run}"))
-                model.enqueue(text_reply("done"))
-                elapsed = await timed_turn(peer, watcher, thread_id)
-                if run >= warmups:
-                    turns.append(elapsed)
-            durations = [float(d) for d in watcher.durations[warmups:]]
-            results[mode] = {"turn": turns, "item": durations}
+        async with await target.client(target.new_home("exec-tool")) as client:
+            for mode in ["text only", *MODES]:
+                sandbox = "read-only" if mode == "text only" else mode
+                thread = await client.start_thread(cwd=str(target.workspace), approval_policy="never", sandbox=sandbox)
+                turns: list[float] = []
+                durations: list[float] = []
+                for run in range(warmups + runs):
+                    if mode != "text only":
+                        model.enqueue(function_call_reply("exec_command", COMMAND, f"call_{run}"))
+                    model.enqueue(text_reply("done"))
+                    elapsed, items = await timed_turn(thread)
+                    if run >= warmups:
+                        turns.append(elapsed)
+                        durations.extend(items)
+                results[mode] = {"turn": turns, "item": durations}
     except Exception as exc:  # one failing target must not hide the other
         results["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        await peer.close()
     return results
 
 

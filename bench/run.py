@@ -57,7 +57,24 @@ def _count(value: float) -> str:
 
 ROWS = [
     Row("spawn_ms", "spawn", lambda c: f"spawn → initialize response (ms, median of {c.spawn_runs})", "lower", _ms),
-    Row("idle_rss_mib", "rss", lambda c: "idle RSS right after initialize (MiB, VmRSS)", "lower", _mib),
+    Row(
+        "spawn_thread_ms",
+        "spawn",
+        lambda c: f"spawn → first `thread/start` answered, sent after the handshake (ms, median of {c.spawn_runs})",
+        "lower",
+        _ms,
+    ),
+    Row(
+        "first_thread_ms",
+        "spawn",
+        lambda c: (
+            f"first `thread/start` in the process, sent {c.pause_s:g} s after the handshake: round trip "
+            f"(ms, median of {c.paused_runs})"
+        ),
+        "lower",
+        _ms,
+    ),
+    Row("idle_rss_mib", "rss", lambda c: "idle RSS after initialize and one request (MiB, VmRSS)", "lower", _mib),
     Row(
         "rtt_median_us",
         "rtt",
@@ -202,7 +219,7 @@ async def run(args: argparse.Namespace) -> int:
             available.append(target)
         if "spawn" in wanted:
             for target in available:
-                progress(f"[{target.name}] spawn → initialize ...")
+                progress(f"[{target.name}] spawn → initialize → thread/start ...")
                 results[target.name].update(await spawn_to_initialize(target, counts))
         if wanted & {"rtt", "pipeline", "rss"}:
             for target in available:

@@ -6,6 +6,7 @@ model server) and the same environment, so any difference is the server, not its
 
 from __future__ import annotations
 
+import compileall
 import glob
 import os
 import shutil
@@ -13,8 +14,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import agent_app_server
 from peer import StdioPeer, env_with
+
+if TYPE_CHECKING:
+    from agent_app_server.client import AsyncClient
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
@@ -118,6 +124,14 @@ class Target:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    async def client(self, home: Path, *, experimental: bool = False) -> AsyncClient:
+        """This target spawned over stdio behind the project's own client (initialized)."""
+        from agent_app_server.client import AsyncClient, ClientOptions
+
+        options = ClientOptions(client_name="bench", experimental_api=experimental)
+        env = {"CODEX_HOME": str(home), "MOCK_API_KEY": "x"}
+        return await AsyncClient.spawn(self.argv, env=env, cwd=str(self.workspace), options=options)
+
     def peer(self, home: Path, label: str) -> StdioPeer:
         env = env_with({"CODEX_HOME": str(home), "MOCK_API_KEY": "x"})
         return StdioPeer(
@@ -130,6 +144,9 @@ class Target:
 
 
 def ours(run_dir: Path, model_base_url: str) -> Target:
+    # As installed from a wheel, whose installer compiles the bytecode once: a source checkout
+    # under PYTHONDONTWRITEBYTECODE would compile every module again in every spawn.
+    compileall.compile_dir(Path(agent_app_server.__file__).parent, quiet=1)
     return Target(
         name="ours",
         argv=[sys.executable, "-m", "agent_app_server"],

@@ -65,6 +65,7 @@ def test_gitignore_rules(rules: str, path: str, is_dir: bool, expected: bool | N
     assert ignore(rules).decide(path, is_dir) is expected
 
 
+@pytest.mark.compat("fuzzy:walk")
 def test_walk_honours_nested_gitignores_and_skips_git(tmp_path: Path) -> None:
     make_tree(
         tmp_path,
@@ -116,6 +117,7 @@ def search(root: Path, query: str, limit: int = 50) -> list[str]:
     return [match.path for match in search_index(walk(str(root)), atoms, case_sensitive, limit)[0]]
 
 
+@pytest.mark.compat("fuzzy:ranking")
 def test_ranking(tmp_path: Path) -> None:
     make_tree(
         tmp_path,
@@ -187,6 +189,7 @@ async def test_a_newer_search_with_the_same_token_cancels_the_older(tmp_path: Pa
         await searcher.close()
 
 
+@pytest.mark.compat("fuzzy:walk")
 async def test_the_index_is_cached_and_refreshed(tmp_path: Path) -> None:
     make_tree(tmp_path, ["first.txt"])
     searcher = FuzzySearcher(refresh_after_s=0.0, max_age_s=0.0)

@@ -83,6 +83,7 @@ def test_missing_lines_name_the_file() -> None:
         apply_chunks("here\n", chunks, "/p/f")
 
 
+@pytest.mark.compat("tools:patch-in-process")
 def test_plan_then_write_all_or_nothing(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("keep\n")
     (tmp_path / "edit.txt").write_text("old\n")

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from agent_app_server.core.processes import ManagedProcess
+from support.processes import alive, exited
 
 ENV = dict(os.environ)
 
@@ -19,18 +20,6 @@ async def collect(process: ManagedProcess, max_bytes: int = 65536) -> dict[str, 
         assert 0 < len(data) <= max_bytes
         seen[stream] = seen.get(stream, b"") + data
     return seen
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie counts as gone: it has exited and only waits to be reaped.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 async def test_pipes_keep_stdout_and_stderr_apart_and_take_stdin(tmp_path: Path) -> None:
@@ -87,11 +76,7 @@ async def test_terminate_kills_the_whole_process_group(tmp_path: Path) -> None:
     # The shell ignores SIGTERM, so this needs the SIGKILL after the grace period.
     code = await process.terminate(grace_s=0.5)
     assert code in (128 + signal.SIGTERM, 128 + signal.SIGKILL)
-    for _ in range(100):
-        if not alive(grandchild):
-            break
-        await asyncio.sleep(0.05)
-    assert not alive(grandchild)
+    await exited(grandchild)
     await process.close()
 
 

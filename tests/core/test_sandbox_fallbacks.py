@@ -6,7 +6,6 @@ PATH — the sandbox is really unavailable, nothing is simulated inside the serv
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import sys
@@ -68,23 +67,8 @@ class WrappedServer(ServerProcess):
         super().__init__(codex_home, **kwargs)
         self.wrapper = wrapper
 
-    async def start(self) -> ServerProcess:
-        env = {**os.environ, "CODEX_HOME": str(self.codex_home), **self.env}
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            str(self.wrapper),
-            sys.executable,
-            "-m",
-            "agent_app_server",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=self.cwd,
-        )
-        self._reader = asyncio.create_task(self._read())
-        return self
+    def command(self) -> list[str]:
+        return [sys.executable, "-I", str(self.wrapper), sys.executable, "-m", "agent_app_server", *self.args]
 
 
 @pytest.fixture
@@ -110,6 +94,7 @@ async def start_wrapped(tmp_path: Path, codex_home: Path, workspace: Path, *, bl
     return server
 
 
+@pytest.mark.compat("exec:fail-closed")
 async def test_fail_closed_when_no_sandbox_can_be_built(tmp_path: Path, codex_home: Path, workspace: Path) -> None:
     server = await start_wrapped(tmp_path, codex_home, workspace, block_landlock=True)
     try:
@@ -144,6 +129,7 @@ async def test_fail_closed_when_no_sandbox_can_be_built(tmp_path: Path, codex_ho
         server.assert_schema_clean()
 
 
+@pytest.mark.compat("exec:landlock-fallback")
 async def test_landlock_fallback_confines_writes(tmp_path: Path, codex_home: Path, workspace: Path) -> None:
     server = await start_wrapped(tmp_path, codex_home, workspace, block_landlock=False)
     try:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 TMP = Path("/tmp")
 ETC = Path("/etc")
 HOSTNAME = ETC / "hostname"
@@ -113,6 +112,28 @@ async def test_workspace_write_defaults(spawn: Spawn, area: Path) -> None:
         assert sorted(p.name for p in ws.iterdir()) == [".git", "x"]
     finally:
         tmp_target.unlink(missing_ok=True)
+
+
+@pytest.mark.compat("exec:codex-home-read-only")
+async def test_codex_home_stays_read_only_inside_a_writable_root(spawn: Spawn, area: Path, codex_home: Path) -> None:
+    server = await start(spawn, area)
+    # The test's CODEX_HOME lies under /tmp, which workspaceWrite makes writable.
+    config = codex_home / "config.toml"
+    beside = codex_home.parent / f"beside-{uuid.uuid4().hex}"
+    result = await exec_sh(server, attempts(str(config), str(beside)), {"type": "workspaceWrite"})
+    assert result["stdout"].splitlines() == [f"denied {config}", f"ok {beside}"]
+    assert not config.exists() and beside.read_text() == "data\n"
+
+
+@pytest.mark.compat("exec:missing-program")
+async def test_a_missing_program_exits_127_as_in_a_shell(spawn: Spawn, area: Path) -> None:
+    server = await start(spawn, area)
+    program = f"no-such-program-{uuid.uuid4().hex[:8]}"
+    sandboxed = await server.result("command/exec", {"command": [program], "sandboxPolicy": {"type": "readOnly"}})
+    assert sandboxed == {"exitCode": 127, "stdout": "", "stderr": f"sandbox: {program}: No such file or directory\n"}
+    # Unsandboxed there is no helper to report it: the spawn itself fails, as in the reference.
+    plain = await server.call("command/exec", {"command": [program], "sandboxPolicy": {"type": "dangerFullAccess"}})
+    assert plain["error"]["code"] == -32603 and plain["error"]["message"].startswith("failed to spawn command")
 
 
 async def test_exclusions_and_extra_roots(spawn: Spawn, area: Path) -> None:

@@ -127,17 +127,27 @@ from agent_app_server.protocol import (
     ThreadClosedNotification,
     ThreadCompactStartParams,
     ThreadCompactStartResponse,
+    ThreadDeletedNotification,
+    ThreadDeleteParams,
+    ThreadDeleteResponse,
     ThreadForkParams,
     ThreadForkResponse,
+    ThreadInjectItemsParams,
+    ThreadInjectItemsResponse,
     ThreadItem,
     ThreadItemEntry,
     ThreadItemsListAnchor,
     ThreadItemsListParams,
     ThreadItemsListResponse,
+    ThreadItemsReadParams,
+    ThreadItemsReadResponse,
     ThreadListParams,
     ThreadListResponse,
     ThreadLoadedListParams,
     ThreadLoadedListResponse,
+    ThreadMetadataGitInfoUpdateParams,
+    ThreadMetadataUpdateParams,
+    ThreadMetadataUpdateResponse,
     ThreadNameUpdatedNotification,
     ThreadReadParams,
     ThreadReadResponse,
@@ -505,6 +515,17 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         ),
         "thread/name/set": (ThreadSetNameParams(thread_id=THREAD_ID, name="Renamed"), ThreadSetNameResponse()),
         "thread/archive": (ThreadArchiveParams(thread_id=THREAD_ID), ThreadArchiveResponse()),
+        "thread/delete": (ThreadDeleteParams(thread_id=THREAD_ID), ThreadDeleteResponse()),
+        "thread/inject_items": (
+            ThreadInjectItemsParams(thread_id=THREAD_ID, items=[{"type": "message", "role": "user", "content": []}]),
+            ThreadInjectItemsResponse(),
+        ),
+        "thread/metadata/update": (
+            ThreadMetadataUpdateParams(
+                thread_id=THREAD_ID, git_info=ThreadMetadataGitInfoUpdateParams(branch="main", sha=None)
+            ),
+            ThreadMetadataUpdateResponse(thread=thread(with_turns=False)),
+        ),
         "thread/unarchive": (
             ThreadUnarchiveParams(thread_id=THREAD_ID),
             ThreadUnarchiveResponse(thread=thread(with_turns=False)),
@@ -530,6 +551,10 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
             ThreadItemsListResponse(
                 data=[ThreadItemEntry(turn_id=TURN_ID, item=item, started_at_ms=1) for item in thread_items()]
             ),
+        ),
+        "thread/items/read": (
+            ThreadItemsReadParams(thread_id=THREAD_ID, turn_id=TURN_ID, item_ids=["u1"]),
+            ThreadItemsReadResponse(data=[ThreadItemEntry(turn_id=TURN_ID, item=thread_items()[0])]),
         ),
         "thread/compact/start": (ThreadCompactStartParams(thread_id=THREAD_ID), ThreadCompactStartResponse()),
         "turn/start": (
@@ -557,6 +582,12 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **fs_methods(),
         **exec_methods(),
         **tools_methods(),
+        **server_info_methods(),
+        **attachment_methods(),
+        **section_methods(),
+        **terminal_methods(),
+        **thread_settings_samples()[0],
+        **queue_samples()[0],
         **surface_methods(),
     }
 
@@ -571,6 +602,7 @@ def notifications() -> dict[str, WireModel]:
         "thread/name/updated": ThreadNameUpdatedNotification(thread_id=THREAD_ID, thread_name="Renamed"),
         "thread/archived": ThreadArchivedNotification(thread_id=THREAD_ID),
         "thread/unarchived": ThreadUnarchivedNotification(thread_id=THREAD_ID),
+        "thread/deleted": ThreadDeletedNotification(thread_id=THREAD_ID),
         "thread/closed": ThreadClosedNotification(thread_id=THREAD_ID),
         "thread/reverted": ThreadRevertedNotification(thread_id=THREAD_ID),
         "thread/compacted": ContextCompactedNotification(**ids),
@@ -638,6 +670,10 @@ def notifications() -> dict[str, WireModel]:
         ),
         **fs_notifications(),
         **tools_notifications(),
+        **attachment_notifications(),
+        **section_notifications(),
+        **thread_settings_samples()[1],
+        **queue_samples()[1],
         **surface_notifications(),
     }
 
@@ -715,10 +751,17 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "thread/name/set": {"threadId": THREAD_ID, "name": "New name"},
     "thread/archive": {"threadId": THREAD_ID},
     "thread/unarchive": {"threadId": THREAD_ID},
+    "thread/delete": {"threadId": THREAD_ID},
+    "thread/inject_items": {
+        "threadId": THREAD_ID,
+        "items": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}],
+    },
+    "thread/metadata/update": {"threadId": THREAD_ID, "gitInfo": {"branch": "main", "sha": None}},
     "thread/unsubscribe": {"threadId": THREAD_ID},
     "thread/revert": {"threadId": THREAD_ID, "beforeTurnId": TURN_ID},
     "thread/turns/list": {"threadId": THREAD_ID, "sortDirection": "desc"},
     "thread/items/list": {"threadId": THREAD_ID, "turnId": TURN_ID, "cursor": {"type": "item", "itemId": "u1"}},
+    "thread/items/read": {"threadId": THREAD_ID, "turnId": TURN_ID, "itemIds": ["u1", "a1"]},
     "thread/compact/start": {"threadId": THREAD_ID},
     "turn/start": {
         "threadId": THREAD_ID,
@@ -737,6 +780,9 @@ CLIENT_PARAMS: dict[str, dict[str, Any] | None] = {
     "fs/watch": {"watchId": "w1", "path": CWD + "/.git/HEAD"},
     "fs/unwatch": {"watchId": "w1"},
     "fuzzyFileSearch": {"query": "readme", "roots": [CWD], "cancellationToken": "t1"},
+    "fuzzyFileSearch/sessionStart": {"sessionId": "s1", "roots": [CWD]},
+    "fuzzyFileSearch/sessionUpdate": {"sessionId": "s1", "query": "readme"},
+    "fuzzyFileSearch/sessionStop": {"sessionId": "s1"},
     "command/exec": {
         "command": ["bash", "-lc", "ls"],
         "processId": "p1",
@@ -826,13 +872,34 @@ def fs_methods() -> dict[str, tuple[WireModel, WireModel]]:
                 ]
             ),
         ),
+        "fuzzyFileSearch/sessionStart": (
+            fs.FuzzyFileSearchSessionStartParams(session_id="s1", roots=[CWD]),
+            fs.FuzzyFileSearchSessionStartResponse(),
+        ),
+        "fuzzyFileSearch/sessionUpdate": (
+            fs.FuzzyFileSearchSessionUpdateParams(session_id="s1", query="main"),
+            fs.FuzzyFileSearchSessionUpdateResponse(),
+        ),
+        "fuzzyFileSearch/sessionStop": (
+            fs.FuzzyFileSearchSessionStopParams(session_id="s1"),
+            fs.FuzzyFileSearchSessionStopResponse(),
+        ),
     }
 
 
 def fs_notifications() -> dict[str, WireModel]:
     from agent_app_server.protocol import fs
 
-    return {"fs/changed": fs.FsChangedNotification(watch_id="w1", changed_paths=[CWD + "/src/main.py"])}
+    match = fs.FuzzyFileSearchResult(
+        root=CWD, path="src/main.py", match_type="file", file_name="main.py", score=9, indices=[4, 5]
+    )
+    return {
+        "fs/changed": fs.FsChangedNotification(watch_id="w1", changed_paths=[CWD + "/src/main.py"]),
+        "fuzzyFileSearch/sessionUpdated": fs.FuzzyFileSearchSessionUpdatedNotification(
+            session_id="s1", query="main", files=[match]
+        ),
+        "fuzzyFileSearch/sessionCompleted": fs.FuzzyFileSearchSessionCompletedNotification(session_id="s1"),
+    }
 
 
 CLIENT_PARAMS.update(SURFACE_CLIENT_PARAMS)
@@ -857,6 +924,13 @@ def tools_methods() -> dict[str, tuple[WireModel, WireModel]]:
             tools.ListMcpServerStatusParams(thread_id=THREAD_ID, detail="full"),
             tools.ListMcpServerStatusResponse(data=[status]),
         ),
+        "config/mcpServer/reload": (None, tools.McpServerRefreshResponse()),
+        "mcpServer/resource/read": (
+            tools.McpResourceReadParams(server="echo", uri="echo://greeting", thread_id=THREAD_ID),
+            tools.McpResourceReadResponse(
+                contents=[tools.ResourceContent(uri="echo://greeting", mime_type="text/plain", text="hello")]
+            ),
+        ),
         "mcpServer/tool/call": (
             tools.McpServerToolCallParams(thread_id=THREAD_ID, server="echo", tool="echo", arguments={"text": "hi"}),
             tools.McpServerToolCallResponse(content=[{"type": "text", "text": "echo: hi"}], is_error=False),
@@ -877,6 +951,306 @@ def tools_notifications() -> dict[str, WireModel]:
 CLIENT_PARAMS.update(
     {
         "mcpServerStatus/list": {},
+        "mcpServer/resource/read": {"server": "echo", "uri": "echo://greeting"},
+        "config/mcpServer/reload": None,
         "mcpServer/tool/call": {"threadId": THREAD_ID, "server": "echo", "tool": "echo", "arguments": {"text": "hi"}},
+    }
+)
+
+
+def server_info_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for the methods about the server itself."""
+    from agent_app_server.protocol import server_info
+
+    gateway = server_info.CustomGatewayProviderSettings(
+        auth=server_info.EnvironmentVariableGatewayAuth(env_key="MOCK_API_KEY")
+    )
+    return {
+        "modelProvider/list": (
+            server_info.ModelProviderListParams(),
+            server_info.ModelProviderListResponse(
+                data=[
+                    server_info.ModelProviderSummary(
+                        id="mock", name="mock", base_url="http://127.0.0.1:9/v1", can_edit=True, settings=gateway
+                    ),
+                    server_info.ModelProviderSummary(
+                        id="openai", name="OpenAI", can_edit=False, settings=server_info.OpenaiProviderSettings()
+                    ),
+                ],
+                default_provider_id="mock",
+                can_change_default=True,
+            ),
+        ),
+        "modelProvider/config/write": (
+            server_info.ModelProviderConfigWriteParams(
+                settings=server_info.CustomGatewayProviderSettingsPatch(
+                    name="Local", base_url="http://127.0.0.1:8080/v1"
+                )
+            ),
+            server_info.ModelProviderConfigWriteResponse(
+                provider=server_info.ModelProviderSummary(
+                    id="local", name="Local", can_edit=True, settings=gateway, base_url="http://127.0.0.1:8080/v1"
+                )
+            ),
+        ),
+        "modelProvider/capabilities/read": (
+            server_info.ModelProviderCapabilitiesReadParams(),
+            server_info.ModelProviderCapabilitiesReadResponse(image_generation=False, web_search=False),
+        ),
+        "server/diagnostics": (
+            server_info.ServerDiagnosticsParams(),
+            server_info.ServerDiagnosticsResponse(
+                process=server_info.ServerDiagnosticsProcess(id=4242, resident_memory_bytes=40_000_000),
+                gauges=[server_info.ServerDiagnosticsGauge(name="core.threads.live", value=1)],
+            ),
+        ),
+        "mock/experimentalMethod": (
+            server_info.MockExperimentalMethodParams(value="hi"),
+            server_info.MockExperimentalMethodResponse(echoed="hi"),
+        ),
+        "permissionProfile/list": (
+            server_info.PermissionProfileListParams(limit=1),
+            server_info.PermissionProfileListResponse(
+                data=[server_info.PermissionProfileSummary(id=":read-only", allowed=True)], next_cursor="1"
+            ),
+        ),
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "modelProvider/list": {},
+        "modelProvider/config/write": {"settings": {"type": "customGateway", "providerId": "mock", "name": "Mock"}},
+        "modelProvider/capabilities/read": {},
+        "permissionProfile/list": {"limit": 1},
+        "server/diagnostics": {},
+        "mock/experimentalMethod": {"value": "hi"},
+    }
+)
+
+
+def attachment_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for thread attachments."""
+    from agent_app_server.protocol import attachments as a
+
+    attachment = a.ThreadAttachment(
+        id="01a23592-1b42-7a33-b7e7-5bdd385b4426",
+        attachment_type="pullRequest",
+        identity_key="github.com/o/r/pull/1",
+        payload={"title": "Fix", "draft": False},
+        created_at=1_796_195_097,
+    )
+    return {
+        "thread/attachment/add": (
+            a.ThreadAttachmentAddParams(
+                thread_id=THREAD_ID, attachment_type="pullRequest", identity_key="github.com/o/r/pull/1", payload=[1]
+            ),
+            a.ThreadAttachmentAddResponse(attachment=attachment, outcome="created"),
+        ),
+        "thread/attachment/list": (
+            a.ThreadAttachmentListParams(thread_id=THREAD_ID, limit=10),
+            a.ThreadAttachmentListResponse(data=[attachment], next_cursor=attachment.id),
+        ),
+        "thread/attachment/remove": (
+            a.ThreadAttachmentRemoveParams(thread_id=THREAD_ID, attachment_type="pullRequest", identity_key="k"),
+            a.ThreadAttachmentRemoveResponse(),
+        ),
+        "thread/attachmentOwner/list": (
+            a.ThreadAttachmentOwnerListParams(attachment_type="pullRequest", identity_key="k", archived=False),
+            a.ThreadAttachmentOwnerListResponse(data=[a.ThreadAttachmentOwner(thread_id=THREAD_ID, archived=False)]),
+        ),
+    }
+
+
+def attachment_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol.attachments import ThreadAttachmentUpdatedNotification
+
+    return {
+        "thread/attachment/updated": ThreadAttachmentUpdatedNotification(
+            thread_id=THREAD_ID,
+            attachment_type="pullRequest",
+            identity_key="k",
+            attachment_id="a1",
+            operation="created",
+        )
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/attachment/add": {"threadId": THREAD_ID, "attachmentType": "t", "identityKey": "k", "payload": None},
+        "thread/attachment/list": {"threadId": THREAD_ID},
+        "thread/attachment/remove": {"threadId": THREAD_ID, "attachmentType": "t", "identityKey": "k"},
+        "thread/attachmentOwner/list": {"attachmentType": "t", "identityKey": "k", "archived": None},
+    }
+)
+
+
+def section_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for thread sections."""
+    from agent_app_server.protocol import sections as sec
+    from agent_app_server.protocol.threads import ThreadSection, ThreadSectionAppearance
+
+    work = ThreadSection(
+        id="01a23592-6a3d-7b80-90e3-8559fd53211b", name="Work", appearance=ThreadSectionAppearance(color="red")
+    )
+    return {
+        "threadSection/list": (
+            sec.ThreadSectionListParams(limit=1),
+            sec.ThreadSectionListResponse(data=[work], next_cursor=work.id),
+        ),
+        "threadSection/create": (
+            sec.ThreadSectionCreateParams(name="Work", appearance=ThreadSectionAppearance(color="red")),
+            sec.ThreadSectionCreateResponse(section=work),
+        ),
+        "threadSection/update": (
+            sec.ThreadSectionUpdateParams(section_id=work.id, name="Work"),
+            sec.ThreadSectionUpdateResponse(section=work),
+        ),
+        "threadSection/delete": (sec.ThreadSectionDeleteParams(section_id=work.id), sec.ThreadSectionDeleteResponse()),
+        "thread/section/move": (
+            sec.ThreadSectionMoveParams(thread_id=THREAD_ID, section_id=work.id),
+            sec.ThreadSectionMoveResponse(),
+        ),
+    }
+
+
+def section_notifications() -> dict[str, WireModel]:
+    from agent_app_server.protocol.sections import ThreadSectionChangedNotification
+
+    return {"thread/section/changed": ThreadSectionChangedNotification(thread_id=THREAD_ID, section_id=None)}
+
+
+CLIENT_PARAMS.update(
+    {
+        "threadSection/list": {},
+        "threadSection/create": {"name": "Work", "appearance": {"icon": "briefcase"}},
+        "threadSection/update": {"sectionId": "s1", "name": "Work", "appearance": None},
+        "threadSection/delete": {"sectionId": "s1"},
+        "thread/section/move": {"threadId": THREAD_ID, "sectionId": None},
+    }
+)
+
+
+def terminal_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for background terminals."""
+    from agent_app_server.protocol import terminals as t
+
+    terminal = t.ThreadBackgroundTerminal(
+        process_id="4242", item_id="call_1", command="sleep 30", cwd=CWD, os_pid=4242, rss_kb=1024
+    )
+    return {
+        "thread/backgroundTerminals/list": (
+            t.ThreadBackgroundTerminalsListParams(thread_id=THREAD_ID, limit=10),
+            t.ThreadBackgroundTerminalsListResponse(data=[terminal]),
+        ),
+        "thread/backgroundTerminals/terminate": (
+            t.ThreadBackgroundTerminalsTerminateParams(thread_id=THREAD_ID, process_id="4242"),
+            t.ThreadBackgroundTerminalsTerminateResponse(terminated=True),
+        ),
+        "thread/backgroundTerminals/clean": (
+            t.ThreadBackgroundTerminalsCleanParams(thread_id=THREAD_ID),
+            t.ThreadBackgroundTerminalsCleanResponse(),
+        ),
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/backgroundTerminals/list": {"threadId": THREAD_ID},
+        "thread/backgroundTerminals/terminate": {"threadId": THREAD_ID, "processId": "4242"},
+        "thread/backgroundTerminals/clean": {"threadId": THREAD_ID},
+    }
+)
+
+
+def thread_settings_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread settings: the method and its notification."""
+    from agent_app_server.protocol import thread_settings as ts
+    from agent_app_server.protocol.methods import CollaborationMode, Settings
+
+    settings = ts.ThreadSettings(
+        model="mock-model",
+        model_provider="mock",
+        cwd=CWD,
+        approval_policy="on-request",
+        approvals_reviewer="user",
+        sandbox_policy={"type": "readOnly", "networkAccess": False},
+        active_permission_profile=ts.ActivePermissionProfile(id=":read-only"),
+        collaboration_mode=CollaborationMode(mode="default", settings=Settings(model="mock-model")),
+    )
+    method = {
+        "collaborationMode/list": (
+            ts.CollaborationModeListParams(),
+            ts.CollaborationModeListResponse(data=[ts.CollaborationModeMask(name="Default", mode="default")]),
+        ),
+        "turn/settings/update": (
+            ts.TurnSettingsUpdateParams(thread_id=THREAD_ID, turn_id=TURN_ID, model="faster", effort="low"),
+            ts.TurnSettingsUpdateResponse(status="applied"),
+        ),
+        "thread/settings/update": (
+            ts.ThreadSettingsUpdateParams(thread_id=THREAD_ID, model="other", effort="high"),
+            ts.ThreadSettingsUpdateResponse(),
+        ),
+    }
+    notification = {
+        "thread/settings/updated": ts.ThreadSettingsUpdatedNotification(thread_id=THREAD_ID, thread_settings=settings)
+    }
+    return method, notification
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/settings/update": {"threadId": THREAD_ID, "model": "other", "permissions": ":workspace"},
+        "turn/settings/update": {"threadId": THREAD_ID, "turnId": TURN_ID, "summary": "concise"},
+        "collaborationMode/list": {},
+    }
+)
+
+
+def queue_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread queues: the methods and their notification."""
+    from agent_app_server.protocol import queue as q
+
+    hello = [TextUserInput(text="next, run the tests")]
+    submission = q.QueuedSubmission(id="01a235bc-29e0-7851-9fd7-7296227b77d1", input=hello, client_user_message_id="c1")
+    methods = {
+        "thread/queue/add": (
+            q.ThreadQueueAddParams(thread_id=THREAD_ID, client_user_message_id="c1", input=hello),
+            q.ThreadQueueAddResponse(queued_submission=submission),
+        ),
+        "thread/queue/list": (
+            q.ThreadQueueListParams(thread_id=THREAD_ID),
+            q.ThreadQueueListResponse(data=[submission]),
+        ),
+        "thread/queue/update": (
+            q.ThreadQueueUpdateParams(thread_id=THREAD_ID, queued_submission_id=submission.id, input=hello),
+            q.ThreadQueueUpdateResponse(queued_submission=submission),
+        ),
+        "thread/queue/delete": (
+            q.ThreadQueueDeleteParams(thread_id=THREAD_ID, queued_submission_id=submission.id),
+            q.ThreadQueueDeleteResponse(deleted=True),
+        ),
+        "thread/queue/reorder": (
+            q.ThreadQueueReorderParams(thread_id=THREAD_ID, queued_submission_ids=[submission.id]),
+            q.ThreadQueueReorderResponse(),
+        ),
+        "thread/queue/start": (q.ThreadQueueStartParams(thread_id=THREAD_ID), q.ThreadQueueStartResponse(turn=turn())),
+    }
+    return methods, {"thread/queue/changed": q.ThreadQueueChangedNotification(thread_id=THREAD_ID)}
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/queue/add": {
+            "threadId": THREAD_ID,
+            "clientUserMessageId": "c1",
+            "input": [{"type": "text", "text": "x"}],
+        },
+        "thread/queue/list": {"threadId": THREAD_ID, "limit": 10},
+        "thread/queue/update": {"threadId": THREAD_ID, "queuedSubmissionId": "q1", "input": []},
+        "thread/queue/delete": {"threadId": THREAD_ID, "queuedSubmissionId": "q1"},
+        "thread/queue/reorder": {"threadId": THREAD_ID, "queuedSubmissionIds": ["q1"]},
+        "thread/queue/start": {"threadId": THREAD_ID, "queuedSubmissionId": None},
     }
 )

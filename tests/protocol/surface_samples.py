@@ -23,6 +23,8 @@ from agent_app_server.protocol import (
     ConfigValueWriteParams,
     ConfigWriteResponse,
     ExperimentalFeature,
+    ExperimentalFeatureEnablementSetParams,
+    ExperimentalFeatureEnablementSetResponse,
     ExperimentalFeatureListParams,
     ExperimentalFeatureListResponse,
     GetAccountParams,
@@ -50,6 +52,8 @@ from agent_app_server.protocol import (
     SkillsChangedNotification,
     SkillsConfigWriteParams,
     SkillsConfigWriteResponse,
+    SkillsExtraRootsSetParams,
+    SkillsExtraRootsSetResponse,
     SkillsListEntry,
     SkillsListParams,
     SkillsListResponse,
@@ -152,6 +156,14 @@ def surface_methods() -> dict[str, tuple[Any, WireModel]]:
                 data=[ExperimentalFeature(name="f", stage="beta", enabled=True, default_enabled=False)]
             ),
         ),
+        "experimentalFeature/enablement/set": (
+            ExperimentalFeatureEnablementSetParams(enablement={"f": True}),
+            ExperimentalFeatureEnablementSetResponse(enablement={"f": True}),
+        ),
+        "skills/extraRoots/set": (
+            SkillsExtraRootsSetParams(extra_roots=[CWD + "/skills"]),
+            SkillsExtraRootsSetResponse(),
+        ),
         "skills/list": (
             SkillsListParams(cwds=[CWD], force_reload=True),
             SkillsListResponse(
@@ -219,6 +231,7 @@ def surface_notifications() -> dict[str, WireModel]:
 
 
 SURFACE_CLIENT_PARAMS: dict[str, Any] = {
+    "skills/extraRoots/set": {"extraRoots": [CWD + "/skills"]},
     "account/read": {"refreshToken": False},
     "account/login/start": {"type": "chatgpt"},
     "account/login/cancel": {"loginId": "l1"},
@@ -233,6 +246,7 @@ SURFACE_CLIENT_PARAMS: dict[str, Any] = {
     },
     "configRequirements/read": None,
     "experimentalFeature/list": {},
+    "experimentalFeature/enablement/set": {"enablement": {}},
     "skills/list": {"cwds": [CWD]},
     "skills/config/write": {"path": CWD + "/.codex/skills/s/SKILL.md", "enabled": True},
     "hooks/list": {"cwds": [CWD]},

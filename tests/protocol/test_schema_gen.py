@@ -11,18 +11,10 @@ import pytest
 from jsonschema import Draft7Validator
 from protocol_samples import CLIENT_PARAMS, methods, notifications, server_requests
 
-from agent_app_server.protocol import METHODS, NOTIFICATIONS, SERVER_REQUESTS, MethodSpec, WireModel
+from agent_app_server.protocol import METHODS, NOTIFICATIONS, SERVER_REQUESTS
 from agent_app_server.protocol.schema_gen import BUNDLE_NAME, generate_json_schema, generate_typescript
 
 UNIONS = ("ClientRequest", "ServerNotification", "ServerRequest")
-
-
-class MockExperimentalMethodParams(WireModel):
-    value: str | None = None
-
-
-class MockExperimentalMethodResponse(WireModel):
-    echoed: str | None = None
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +24,23 @@ def json_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def json_dir_experimental(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("json-experimental")
+    generate_json_schema(out, experimental=True)
+    return out
+
+
 def _load(folder: Path, name: str) -> Any:
     return json.loads((folder / f"{name}.json").read_text())
 
 
 def _registered_type_names() -> set[str]:
-    names = {spec.params.__name__ for spec in NOTIFICATIONS.values()}
+    """The params and result types of the stable API."""
+    names = {spec.params.__name__ for spec in NOTIFICATIONS.values() if not spec.experimental}
     for spec in [*METHODS.values(), *SERVER_REQUESTS.values()]:
+        if spec.experimental:
+            continue
         names.add(spec.result.__name__)
         if spec.params is not None:
             names.add(spec.params.__name__)
@@ -61,16 +63,20 @@ def test_bundle_has_every_type_and_the_unions_by_method(json_dir: Path) -> None:
     assert {"Thread", "Turn", "ThreadItem", "UserInput", "AskForApproval", "RequestId"} <= set(definitions)
     by_union = {name: [v["properties"]["method"]["enum"][0] for v in definitions[name]["oneOf"]] for name in UNIONS}
     assert by_union == {
-        "ClientRequest": list(METHODS),
-        "ServerNotification": list(NOTIFICATIONS),
-        "ServerRequest": list(SERVER_REQUESTS),
+        "ClientRequest": [name for name, spec in METHODS.items() if not spec.experimental],
+        "ServerNotification": [name for name, spec in NOTIFICATIONS.items() if not spec.experimental],
+        "ServerRequest": [name for name, spec in SERVER_REQUESTS.items() if not spec.experimental],
     }
     refs = re.findall(r'"\$ref": "#/definitions/([^"]+)"', json.dumps(definitions))
     assert set(refs) <= set(definitions)
 
 
 @pytest.mark.parametrize(("method", "params"), CLIENT_PARAMS.items(), ids=str)
-def test_params_schemas_accept_real_params(json_dir: Path, method: str, params: dict[str, Any] | None) -> None:
+def test_params_schemas_accept_real_params(
+    json_dir: Path, json_dir_experimental: Path, method: str, params: dict[str, Any] | None
+) -> None:
+    if METHODS[method].experimental:
+        json_dir = json_dir_experimental
     model = METHODS[method].params
     if model is not None and params is not None:
         Draft7Validator(_load(json_dir, model.__name__)).validate(params)
@@ -89,7 +95,7 @@ def test_params_schemas_reject_bad_params(json_dir: Path) -> None:
     assert not turn.is_valid({"threadId": "t", "input": [{"type": "image"}]}), "an image needs url or fileId"
 
 
-def test_schemas_accept_what_we_send(json_dir: Path) -> None:
+def test_schemas_accept_what_we_send(json_dir: Path, json_dir_experimental: Path) -> None:
     notification_schema = Draft7Validator(_load(json_dir, "ServerNotification"))
     for method, params in notifications().items():
         notification_schema.validate({"method": method, "params": params.to_wire(), "emittedAtMs": 1})
@@ -97,8 +103,9 @@ def test_schemas_accept_what_we_send(json_dir: Path) -> None:
     for method, (params, result) in server_requests().items():
         request_schema.validate({"id": 0, "method": method, "params": params.to_wire()})
         Draft7Validator(_load(json_dir, type(result).__name__)).validate(result.to_wire())
-    for _params, result in methods().values():
-        Draft7Validator(_load(json_dir, type(result).__name__)).validate(result.to_wire())
+    for method, (_params, result) in methods().items():
+        folder = json_dir_experimental if METHODS[method].experimental else json_dir
+        Draft7Validator(_load(folder, type(result).__name__)).validate(result.to_wire())
 
 
 def test_typescript_files(tmp_path: Path) -> None:
@@ -132,20 +139,17 @@ def test_typescript_shapes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("generate", [generate_json_schema, generate_typescript])
-def test_experimental_methods_only_in_experimental_output(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, generate: Any
-) -> None:
-    spec = MethodSpec(
-        "mock/experimentalMethod", MockExperimentalMethodParams, MockExperimentalMethodResponse, experimental=True
-    )
-    monkeypatch.setitem(METHODS, spec.method, spec)
+def test_experimental_methods_only_in_experimental_output(tmp_path: Path, generate: Any) -> None:
     stable = {path.name: path.read_text() for path in generate(tmp_path / "stable", False)}
     experimental = {path.name: path.read_text() for path in generate(tmp_path / "experimental", True)}
-    new_files = set(experimental) - set(stable)
-    assert {name.split(".")[0] for name in new_files} == {
-        "MockExperimentalMethodParams",
-        "MockExperimentalMethodResponse",
+    gated = [spec for spec in METHODS.values() if spec.experimental]
+    assert gated, "the registry has experimental methods (e.g. mock/experimentalMethod)"
+    new_files = {name.split(".")[0] for name in set(experimental) - set(stable)}
+    expected = {spec.params.__name__ for spec in gated if spec.params is not None} | {
+        spec.result.__name__ for spec in gated
     }
+    assert expected <= new_files
     union = next(name for name in stable if name.startswith("ClientRequest."))
-    assert "mock/experimentalMethod" not in stable[union]
-    assert "mock/experimentalMethod" in experimental[union]
+    for spec in gated:
+        assert f'"{spec.method}"' not in stable[union]
+        assert f'"{spec.method}"' in experimental[union]

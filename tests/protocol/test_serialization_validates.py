@@ -74,9 +74,13 @@ def test_notification_validates(reference: Any, method: str, params: WireModel) 
 
 
 @pytest.mark.parametrize(("method", "sample"), methods().items(), ids=str)
-def test_method_params_and_result_validate(reference: Any, method: str, sample: tuple[WireModel, WireModel]) -> None:
+def test_method_params_and_result_validate(
+    reference: Any, reference_experimental: Any, method: str, sample: tuple[WireModel, WireModel]
+) -> None:
     params, result = sample
     spec = METHODS[method]
+    if spec.experimental:
+        reference = reference_experimental
     assert isinstance(result, spec.result)
     request: dict[str, Any] = {"id": 1, "method": method}
     if spec.params is None:
@@ -109,7 +113,11 @@ def test_server_request_params_and_result_validate(
 
 
 @pytest.mark.parametrize(("method", "params"), CLIENT_PARAMS.items(), ids=str)
-def test_real_client_params_are_accepted(reference: Any, method: str, params: dict[str, Any] | None) -> None:
+def test_real_client_params_are_accepted(
+    reference: Any, reference_experimental: Any, method: str, params: dict[str, Any] | None
+) -> None:
+    if METHODS[method].experimental:
+        reference = reference_experimental
     request = {"id": 1, "method": method} if params is None else {"id": 1, "method": method, "params": params}
     assert reference.errors(request, "ClientRequest.json") == []
     model = METHODS[method].params

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from agent_app_server.rpc import (
     Reply,
     RequestId,
 )
+from agent_app_server.rpc.state import MAX_JSON_DEPTH
 from agent_app_server.transport import MemoryStream, memory_pair
 
 
@@ -102,6 +103,10 @@ async def test_jsonrpc_field_is_accepted(pair: tuple[Client, EchoDispatcher, Pee
         ('{"id": {"a": 1}, "method": "echo"}', -32600),
         (json.dumps({"id": 2**64, "method": "echo"}), -32600),
         ('{"id": 18}', -32600),
+        ("[" * 1000, -32700),
+        ('{"id": 1, "method": "echo", "params": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}", -32700),
+        (r'{"id": "\ud800", "method": "echo"}', -32700),
+        (r'{"id": 1, "method": "echo", "params": "\udc00 and \ud83d\ude00"}', -32700),
     ],
 )
 async def test_bad_envelopes_get_null_id_errors_and_the_connection_survives(
@@ -250,3 +255,44 @@ async def test_a_client_that_stops_reading_pauses_ingress_without_losing_replies
     assert sorted(seen) == list(range(total))
     await client_end.close()
     await asyncio.wait_for(serve, 5)
+
+
+async def test_nesting_and_surrogate_pairs_within_limits_are_accepted(
+    pair: tuple[Client, EchoDispatcher, Peer],
+) -> None:
+    client, _, _ = pair
+    depth = MAX_JSON_DEPTH - 1  # plus the envelope
+    await client.send('{"id": 1, "method": "echo", "params": ' + "[" * depth + "]" * depth + "}")
+    assert (await client.receive())["id"] == 1
+    await client.send(r'{"id": 2, "method": "echo", "params": "\ud83d\ude00 \\ud800"}')
+    assert await client.receive() == {"id": 2, "result": "\U0001f600 \\ud800"}
+
+
+class UnwritableStream:
+    """A transport whose writes fail with an error no transport is expected to raise."""
+
+    def __init__(self, inbound: MemoryStream) -> None:
+        self.inbound = inbound
+        self.closed_with: str | None = None
+
+    async def receive(self) -> str | None:
+        return await self.inbound.receive()
+
+    async def send_many(self, messages: Sequence[str]) -> None:
+        raise ValueError("the transport broke")
+
+    async def close(self, reason: str = "") -> None:
+        self.closed_with = reason
+
+
+async def test_a_writer_that_fails_closes_the_connection_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    server_end, client_end = memory_pair()
+    stream = UnwritableStream(server_end)
+    peer = Peer(stream, EchoDispatcher())
+    serve = asyncio.create_task(peer.serve())
+    await Client(client_end).send({"id": 1, "method": "echo", "params": 1})
+    # The client never closes its side: only the failed write can end serve().
+    await asyncio.wait_for(serve, 5)
+    assert peer.closed
+    assert stream.closed_with == "internal error while writing a message"
+    assert any("cannot write to the client" in record.getMessage() for record in caplog.records)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,9 @@ import pytest
 from agent_app_server.testing.fake_model import FakeModelServer, http_error, text_reply
 from support.fake_issuer import chatgpt_claims, make_jwt
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 SECRET_KEY = "sk-test-SECRET-4b1d9e0c77"
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
 
 
 def write_openai_auth_config(codex_home: Path, base_url: str) -> None:
@@ -64,12 +56,15 @@ async def test_account_read_without_credentials(spawn: Spawn, codex_home: Path, 
     assert (await other.result("account/read", {"refreshToken": False}))["requiresOpenaiAuth"] is False
 
 
+@pytest.mark.compat("account:api-key-checked")
+@pytest.mark.compat("account:bedrock")
 async def test_api_key_login_saves_auth_json_and_logout_removes_it(spawn: Spawn, codex_home: Path) -> None:
     server = await spawn(env={"OPENAI_API_KEY": ""})
     await server.initialize()
 
-    empty = await server.call("account/login/start", {"type": "apiKey", "apiKey": "  "})
-    assert empty["error"]["code"] == -32602 and "apiKey" in empty["error"]["message"]
+    for unusable in ("  ", "sk-two words"):
+        refused = await server.call("account/login/start", {"type": "apiKey", "apiKey": unusable})
+        assert refused["error"]["code"] == -32602 and "apiKey" in refused["error"]["message"]
     assert not (codex_home / "auth.json").exists()
 
     result = await server.result("account/login/start", {"type": "apiKey", "apiKey": SECRET_KEY})
@@ -92,10 +87,12 @@ async def test_api_key_login_saves_auth_json_and_logout_removes_it(spawn: Spawn,
 
     unknown = await server.call("account/login/start", {"type": "amazonBedrock", "apiKey": "k", "region": "us"})
     assert unknown["error"]["code"] == -32602
+    assert "`amazonBedrock` is not supported by this server" in unknown["error"]["message"]
     await server.stop()
     assert_no_secret(server, SECRET_KEY)
 
 
+@pytest.mark.compat("account:rate-limits-local")
 async def test_saved_api_key_is_used_by_the_model_provider(
     spawn: Spawn, codex_home: Path, model: FakeModelServer
 ) -> None:
@@ -114,6 +111,8 @@ async def test_saved_api_key_is_used_by_the_model_provider(
     assert_no_secret(server, SECRET_KEY)
 
 
+@pytest.mark.compat("account:errors")
+@pytest.mark.compat("account:host-tokens-local")
 async def test_chatgpt_auth_tokens_refresh_after_401(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
     write_openai_auth_config(codex_home, model.base_url)
     first = make_jwt({**chatgpt_claims(plan="plus", account="acct-1"), "n": "first-SECRET"})
@@ -186,7 +185,7 @@ async def test_refresh_refused_by_the_client_fails_the_turn(
 async def test_unimplemented_account_methods_are_method_not_found(spawn: Spawn) -> None:
     server = await spawn()
     await server.initialize()
-    for method in ("account/usage/read", "account/gatewayOAuth/read", "skills/extraRoots/set"):
+    for method in ("account/usage/read", "account/gatewayOAuth/read"):
         response = await server.call(method, {})
         assert response["error"]["code"] == -32601
         assert method in response["error"]["message"]

@@ -5,35 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, exec_args, run_turn, start_thread, tool_outputs
+from support.agent_turns import ENV, exec_args, run_turn, start_agent, start_thread, tool_outputs
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerClient, ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 REJECTED = 'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }'
 GRANULAR = {"granular": {"sandbox_approval": True, "rules": True, "mcp_elicitations": True}}
 NOISE = ("thread/tokenUsage/updated", "account/rateLimits/updated", "item/commandExecution/outputDelta")
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, experimental=True)
 
 
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize(experimental=True)
-    return server
+def enqueue_commands(model: FakeModelServer, *commands: str) -> None:
+    """The model runs each command in turn (call ids ``call_1``, ``call_2``...), then says done."""
+    calls = [function_call_reply("exec_command", exec_args(c), f"call_{n}") for n, c in enumerate(commands, 1)]
+    model.enqueue(*calls, text_reply("done"))
 
 
 @pytest.fixture
@@ -51,6 +46,7 @@ def statuses(log: Any) -> list[list[str]]:
     ]
 
 
+@pytest.mark.compat("tools:available-decisions")
 async def test_untrusted_accept_asks_first_with_the_reference_order(
     agent: ServerProcess, model: FakeModelServer, workspace: Path
 ) -> None:
@@ -110,16 +106,32 @@ async def test_accept_for_session_stops_asking_for_the_same_command(
     agent: ServerProcess, model: FakeModelServer, workspace: Path
 ) -> None:
     thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="untrusted", sandbox="workspace-write")
-    model.enqueue(
-        function_call_reply("exec_command", exec_args("echo one >> log.txt"), "call_1"),
-        function_call_reply("exec_command", exec_args("echo one >> log.txt"), "call_2"),
-        function_call_reply("exec_command", exec_args("echo two >> log.txt"), "call_3"),
-        text_reply("done"),
-    )
+    enqueue_commands(model, "echo one >> log.txt", "echo one >> log.txt", "echo two >> log.txt")
     log = await run_turn(agent, thread_id, answer=["acceptForSession", "decline"])
     assert [r["params"]["itemId"] for r in log.requests] == ["call_1", "call_3"]
     assert (workspace / "log.txt").read_text() == "one\none\n"
     assert [item["status"] for item in log.items("commandExecution")] == ["completed", "completed", "declined"]
+
+
+@pytest.mark.compat("tools:execpolicy-amendment")
+async def test_an_execpolicy_amendment_is_remembered_for_the_thread_only(
+    agent: ServerProcess, model: FakeModelServer, workspace: Path, codex_home: Path
+) -> None:
+    amend = {"acceptWithExecpolicyAmendment": {"execpolicy_amendment": ["touch"]}}
+    thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="untrusted", sandbox="workspace-write")
+    enqueue_commands(model, "touch one.txt", "touch two.txt", "mkdir sub")
+    log = await run_turn(agent, thread_id, answer=[amend, "decline"])
+    assert log.requests[0]["params"]["proposedExecpolicyAmendment"] == ["touch", "one.txt"]
+    # `touch two.txt` starts with the accepted prefix and runs unprompted; `mkdir` still asks.
+    assert [r["params"]["itemId"] for r in log.requests] == ["call_1", "call_3"]
+    assert (workspace / "two.txt").exists() and not (workspace / "sub").exists()
+    # No exec-policy rules file is written (the reference's go to $CODEX_HOME/rules), and another
+    # thread asks again.
+    assert not (codex_home / "rules").exists()
+    other = await start_thread(agent, cwd=str(workspace), approvalPolicy="untrusted", sandbox="workspace-write")
+    model.enqueue(function_call_reply("exec_command", exec_args("touch three.txt"), "call_4"), text_reply("ok"))
+    log = await run_turn(agent, other, answer=["decline"])
+    assert [r["params"]["itemId"] for r in log.requests] == ["call_4"]
 
 
 async def test_granular_sandbox_denial_asks_to_retry_and_decline_keeps_the_file_unwritten(
@@ -138,6 +150,7 @@ async def test_granular_sandbox_denial_asks_to_retry_and_decline_keeps_the_file_
 
 
 @pytest.mark.parametrize("policy", ["on-request", "never"])
+@pytest.mark.compat("tools:denied-item")
 async def test_no_retry_prompt_under_on_request_and_never(
     agent: ServerProcess, model: FakeModelServer, workspace: Path, policy: str
 ) -> None:
@@ -208,7 +221,7 @@ async def test_a_client_that_never_answers_blocks_only_its_turn(
     assert not (workspace / "out.txt").exists()
     # A late answer to the withdrawn request is ignored.
     await agent.send({"id": request["id"], "result": {"decision": "accept"}})
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # an absence: time for a wrongly honoured answer to run the command
     assert not (workspace / "out.txt").exists()
 
 

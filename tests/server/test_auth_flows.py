@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from support.fake_issuer import FakeIssuer
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.server_process import ServerProcess, Spawn
 
 
 @pytest.fixture
@@ -46,6 +43,8 @@ async def browser_get(url: str) -> tuple[int, str]:
     return int(head.split(" ")[1]), body
 
 
+@pytest.mark.compat("account:no-api-key-exchange")
+@pytest.mark.compat("account:auth-config")
 async def test_browser_login_with_pkce(spawn: Spawn, codex_home: Path, issuer: FakeIssuer) -> None:
     server = await start(spawn, issuer)
     result = await server.result("account/login/start", {"type": "chatgpt"})
@@ -82,6 +81,9 @@ async def test_browser_login_with_pkce(spawn: Spawn, codex_home: Path, issuer: F
     assert stat.S_IMODE(auth_file.stat().st_mode) == 0o600
     saved = json.loads(auth_file.read_text())
     assert saved["auth_mode"] == "chatgpt" and saved["tokens"]["account_id"] == "acct-1"
+    # The ChatGPT tokens alone: no API key was obtained in exchange for the id token.
+    assert saved.get("OPENAI_API_KEY") is None
+    assert not any("token-exchange" in r.body.decode(errors="replace") for r in issuer.requests)
 
     # account/read {refreshToken: true} uses the saved refresh token.
     await server.result("account/read", {"refreshToken": True})
@@ -94,6 +96,7 @@ async def test_browser_login_with_pkce(spawn: Spawn, codex_home: Path, issuer: F
     assert not any(secret in leaked or secret.encode() in server.stderr for secret in issuer.secrets_issued)
 
 
+@pytest.mark.compat("account:errors")
 async def test_cancel_browser_login(spawn: Spawn, issuer: FakeIssuer) -> None:
     server = await start(spawn, issuer)
     result = await server.result("account/login/start", {"type": "chatgpt"})

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import shutil
 import uuid
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.server_process import ServerProcess
+from support.processes import alive, exited, pids_with
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 FULL = {"type": "dangerFullAccess"}
 
 
@@ -39,14 +37,6 @@ async def deltas_until(server: ServerProcess, process_id: str, needle: bytes) ->
         assert note["params"]["processId"] == process_id
         seen += base64.b64decode(note["params"]["deltaBase64"])
     return seen
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def test_buffered_run_env_and_cwd(spawn: Spawn, tmp_path: Path) -> None:
@@ -101,6 +91,7 @@ async def test_stdin_streaming_write_and_close(server: ServerProcess) -> None:
     assert await asyncio.wait_for(reply, 30) == {"exitCode": 0, "stdout": "", "stderr": ""}
 
 
+@pytest.mark.compat("exec:terminate-exit-code")
 async def test_tty_echo_resize_and_terminate(server: ServerProcess) -> None:
     reply = asyncio.ensure_future(
         exec_full(
@@ -123,9 +114,14 @@ async def test_tty_echo_resize_and_terminate(server: ServerProcess) -> None:
     assert gone["error"] == {"code": -32600, "message": 'no active command/exec for process id "tty1"'}
 
 
+@pytest.mark.compat("exec:cap-keeps-draining")
 async def test_output_cap_and_timeout(server: ServerProcess) -> None:
     capped = await exec_full(server, ["sh", "-c", "printf 0123456789; printf abcdefghij >&2"], outputBytesCap=4)
     assert capped == {"exitCode": 0, "stdout": "0123", "stderr": "abcd"}
+    # Past the cap the rest is still read (and dropped): a megabyte through a 4-byte cap does not
+    # block on a full pipe until the timeout.
+    chatty = await exec_full(server, ["sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x"], outputBytesCap=4)
+    assert chatty == {"exitCode": 0, "stdout": "xxxx", "stderr": ""}
     big = await exec_full(server, ["sh", "-c", "head -c 1100000 /dev/zero | tr '\\0' x"])
     assert len(big["stdout"]) == 1024 * 1024
     uncapped = await exec_full(server, ["sh", "-c", "head -c 1100000 /dev/zero | tr '\\0' x"], disableOutputCap=True)
@@ -143,6 +139,7 @@ async def test_output_cap_and_timeout(server: ServerProcess) -> None:
     assert timed_out == {"exitCode": 124, "stdout": "started\n", "stderr": ""}
 
 
+@pytest.mark.compat("exec:terminate-exit-code")
 async def test_terminate_kills_the_process_tree(server: ServerProcess, tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild"
     reply = asyncio.ensure_future(
@@ -159,11 +156,7 @@ async def test_terminate_kills_the_process_tree(server: ServerProcess, tmp_path:
     assert alive(grandchild)
     await server.result("command/exec/terminate", {"processId": "tree"})
     assert (await asyncio.wait_for(reply, 30))["exitCode"] == 143
-    for _ in range(100):
-        if not alive(grandchild):
-            break
-        await asyncio.sleep(0.05)
-    assert not alive(grandchild)
+    await exited(grandchild)
 
 
 @pytest.mark.parametrize(
@@ -202,6 +195,22 @@ async def test_terminate_kills_the_process_tree(server: ServerProcess, tmp_path:
 async def test_validation_errors(server: ServerProcess, params: dict[str, Any], code: int, message: str) -> None:
     response = await server.call("command/exec", {**params, "sandboxPolicy": FULL})
     assert response["error"] == {"code": code, "message": message}
+
+
+@pytest.mark.compat("exec:permission-profile")
+async def test_a_permission_profile_is_refused_not_ignored(spawn: Spawn, tmp_path: Path) -> None:
+    server = await spawn()
+    await server.initialize(experimental=True)
+    marker = tmp_path / "ran"
+    response = await server.call(
+        "command/exec", {"command": ["sh", "-c", f": > {marker}"], "permissionProfile": {"fileSystem": {}}}
+    )
+    assert response["error"]["code"] == -32602
+    assert (
+        "`permissionProfile` is not supported by this server; send `sandboxPolicy` instead"
+        in (response["error"]["message"])
+    )
+    assert not marker.exists()
 
 
 async def test_control_errors(server: ServerProcess) -> None:
@@ -254,25 +263,12 @@ async def test_processes_die_with_their_connection(spawn: Spawn) -> None:
         await deltas_until(server, name, b"up")
     assert running(markers["plain"]) and running(markers["sandboxed"])
     await server.stop(timeout=20)
-    for _ in range(100):
-        if not running(markers["plain"]) and not running(markers["sandboxed"]):
-            break
-        await asyncio.sleep(0.05)
-    assert not running(markers["plain"])
-    assert not running(markers["sandboxed"])
+    await exited(*running(markers["plain"]), *running(markers["sandboxed"]))
     # Each request got its one answer (the killed command's exit) or none once stdout closed.
     for reply in replies:
         assert reply.done()
 
 
-def running(marker: str) -> bool:
-    """Whether a live process has ``marker`` in its command line."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes() and alive(int(entry)):
-                return True
-        except OSError:
-            continue
-    return False
+def running(marker: str) -> list[int]:
+    """The processes whose command line has ``marker`` in it."""
+    return pids_with(marker, anywhere=True)

@@ -5,13 +5,11 @@ configRequirements/read, experimentalFeature/list, and the calls clients make at
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
-from support.server_process import ServerProcess
+import pytest
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from support.server_process import Spawn
 
 USER_CONFIG = """# my settings
 model = "gpt-a" # the model I like
@@ -33,10 +31,11 @@ def make_project(tmp_path: Path, *, trusted_in: Path | None) -> Path:
     return project
 
 
+@pytest.mark.compat("config:read-shape")
 async def test_config_read_layers_and_origins(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     (codex_home / "config.toml").write_text(USER_CONFIG)
     project = make_project(tmp_path, trusted_in=codex_home)
-    server = await spawn(args=("-c", "sandbox_mode=workspace-write"))
+    server = await spawn(args=("-c", "sandbox_mode=workspace-write"), cwd=tmp_path)
     await server.initialize()
     result = await server.result("config/read", {"includeLayers": True, "cwd": str(project / "src")})
     config = result["config"]
@@ -58,9 +57,7 @@ async def test_config_read_layers_and_origins(spawn: Spawn, codex_home: Path, tm
 
     plain = await server.result("config/read", {})
     assert plain["layers"] is None and plain["config"]["model_reasoning_effort"] is None
-
-    relative = await server.call("config/read", {"cwd": "project"})
-    assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
+    # A relative cwd is the server's cwd's (tests/regressions/test_relative_paths_resolved.py).
 
 
 async def test_untrusted_project_layer_is_disabled(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
@@ -74,6 +71,8 @@ async def test_untrusted_project_layer_is_disabled(spawn: Spawn, codex_home: Pat
     assert project_layer["name"]["type"] == "project" and "trusted" in project_layer["disabledReason"]
 
 
+@pytest.mark.compat("config:comments-kept")
+@pytest.mark.compat("config:write-errors")
 async def test_writes_keep_comments_and_refused_writes_leave_the_file(spawn: Spawn, codex_home: Path) -> None:
     path = codex_home / "config.toml"
     path.write_text(USER_CONFIG)
@@ -136,6 +135,7 @@ async def test_writes_keep_comments_and_refused_writes_leave_the_file(spawn: Spa
     assert removed["status"] == "ok" and "alt" not in path.read_text()
 
 
+@pytest.mark.compat("config:reload")
 async def test_batch_write_reloads_the_user_config(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     server = await spawn(args=("-c", 'approval_policy="never"'))
     await server.initialize()
@@ -156,6 +156,8 @@ async def test_batch_write_reloads_the_user_config(spawn: Spawn, codex_home: Pat
     assert started["model"] == "gpt-reloaded" and started["approvalPolicy"] == "never"
 
 
+@pytest.mark.compat("config:requirements-and-features")
+@pytest.mark.compat("account:rate-limits-local")
 async def test_client_start_up_calls_succeed(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     """What the reference's TUI and IDE extension call when they start: every call answers."""
     server = await spawn(
@@ -165,6 +167,8 @@ async def test_client_start_up_calls_succeed(spawn: Spawn, codex_home: Path, tmp
     assert (await server.result("account/read", {"refreshToken": False}))["requiresOpenaiAuth"] is True
     limits = await server.result("account/rateLimits/read")
     assert limits["rateLimits"]["limitId"] == "codex"
+    # Nothing seen from a model yet: unknown, not an error.
+    assert limits["rateLimits"]["primary"] is None and limits["rateLimits"]["secondary"] is None
     assert await server.result("configRequirements/read") == {
         "requirements": None,
         "supportsIndependentSpeedModes": None,
@@ -177,3 +181,8 @@ async def test_client_start_up_calls_succeed(spawn: Spawn, codex_home: Path, tmp
     assert await server.result("experimentalFeature/list", {}) == {"data": [], "nextCursor": None}
     bad = await server.call("experimentalFeature/list", {"cursor": "abc"})
     assert bad["error"]["code"] == -32602
+    # No feature flags exist here: naming one changes nothing, and the reply says so.
+    unchanged = await server.result("experimentalFeature/enablement/set", {"enablement": {"foo": True}})
+    assert unchanged == {"enablement": {}}
+    not_bool = await server.call("experimentalFeature/enablement/set", {"enablement": {"foo": "yes"}})
+    assert not_bool["error"]["code"] == -32602 and "enablement" in not_bool["error"]["message"]

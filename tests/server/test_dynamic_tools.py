@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, run_turn, start_thread, tool_outputs
+from support.agent_turns import ENV, run_turn, start_agent, start_thread, tool_outputs
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerClient, ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 LOOKUP = {
     "type": "function",
     "name": "lookup",
@@ -32,17 +30,8 @@ CRM = {
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize(experimental=True)
-    return server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, experimental=True)
 
 
 async def test_dynamic_tool_round_trip(agent: ServerProcess, model: FakeModelServer, tmp_path: Path) -> None:

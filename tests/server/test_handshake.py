@@ -1,9 +1,11 @@
-"""The handshake over real stdio pipes: initialize once, capabilities, errors before and after."""
+"""The handshake: initialize once, capabilities, errors before and after, start-up errors."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import pytest
 
 from support.server_process import ServerProcess
 
@@ -15,6 +17,14 @@ async def test_initialize_result(spawn, codex_home: Path) -> None:  # type: igno
     assert result["codexHome"] == str(codex_home)
     assert result["platformFamily"] == "unix"
     assert result["platformOs"] == "linux"
+
+
+@pytest.mark.compat("init:remote-control")
+async def test_no_remote_control_status_after_initialize(server: ServerProcess) -> None:
+    # Whatever the server sends after initialize arrives before the reply to the next request.
+    await server.result("thread/loaded/list", {})
+    sent = [m.get("method") for m in server.received]
+    assert "remoteControl/status/changed" not in sent, sent
 
 
 async def test_requests_before_initialize_are_refused(spawn) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +88,7 @@ async def test_opt_out_suppresses_exact_notification_names(spawn) -> None:  # ty
     server: ServerProcess = await spawn()
     await server.initialize(optOutNotificationMethods=["thread/started"])
     await server.result("thread/start", {})
-    assert [n["method"] for n in await server.settle()] == []
+    assert [n["method"] for n in await server.notifications_within()] == []
 
 
 async def test_notifications_carry_emitted_at_ms(server: ServerProcess) -> None:

@@ -5,7 +5,6 @@ the real SQLite file and paged end to end in both directions."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +13,11 @@ import pytest
 from agent_app_server.core.config import STATE_DIR_NAME
 from agent_app_server.store import ThreadRecord, ThreadStore
 from agent_app_server.testing.fake_model import FakeModelServer, text_reply
-from support.model_config import write_mock_config
+from support.agent_turns import start_thread
 from support.seed import DB_NAME
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
-ENV = {"MOCK_API_KEY": "test-key"}
 UNKNOWN_THREAD = "019a0000-0000-7000-8000-00000000abcd"
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
-
-
-async def start_thread(server: ServerProcess, **params: Any) -> str:
-    thread_id: str = (await server.result("thread/start", params))["thread"]["id"]
-    await server.notification("thread/started")
-    return thread_id
 
 
 async def run_turn(server: ServerProcess, thread_id: str, text: str) -> str:
@@ -55,6 +32,8 @@ def error_of(response: dict[str, Any]) -> tuple[int, str]:
     return response["error"]["code"], response["error"]["message"]
 
 
+@pytest.mark.compat("history:cursor-errors")
+@pytest.mark.compat("history:item-times")
 async def test_pages_of_real_turns(agent: ServerProcess, model: FakeModelServer) -> None:
     thread_id = await start_thread(agent)
     turn_ids = []
@@ -85,6 +64,7 @@ async def test_pages_of_real_turns(agent: ServerProcess, model: FakeModelServer)
     items = await agent.result("thread/items/list", {"threadId": thread_id})
     assert [entry["turnId"] for entry in items["data"]] == [t for t in turn_ids for _ in range(2)]
     assert [entry["item"]["type"] for entry in items["data"]] == ["userMessage", "agentMessage"] * 3
+    assert all(entry["startedAtMs"] is None and entry["completedAtMs"] is None for entry in items["data"])
     assert items["nextCursor"] is None
     user_item = items["data"][2]["item"]["id"]
     of_turn = await agent.result("thread/items/list", {"threadId": thread_id, "turnId": turn_ids[1]})
@@ -122,6 +102,8 @@ async def test_pages_of_real_turns(agent: ServerProcess, model: FakeModelServer)
     assert [turn["id"] for turn in kept["data"]] == [turn_ids[0]]
 
 
+@pytest.mark.compat("history:page-limit")
+@pytest.mark.compat("history:cursor-errors")
 async def test_bad_page_requests(agent: ServerProcess, model: FakeModelServer) -> None:
     thread_id = await start_thread(agent)
     model.enqueue(text_reply("hi"))
@@ -233,6 +215,7 @@ async def page_through(server: ServerProcess, method: str, params: dict[str, Any
     raise AssertionError("paging did not end")
 
 
+@pytest.mark.compat("history:page-limit")
 async def test_ten_thousand_items_paged_both_ways(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     thread_id = await seed_long_thread(codex_home, tmp_path)
     server = await spawn()
@@ -240,6 +223,11 @@ async def test_ten_thousand_items_paged_both_ways(spawn: Spawn, codex_home: Path
     expected = [item["id"] for t in range(TURNS) for _, event in seeded_turn(t)[1:-1] for item in [event["item"]]]
     assert len(expected) == TURNS * ITEMS_PER_TURN == 10_000
 
+    # Pages hold 25 by default and never more than 100.
+    default = await server.result("thread/items/list", {"threadId": thread_id})
+    assert len(default["data"]) == 25
+    capped = await server.result("thread/items/list", {"threadId": thread_id, "limit": 500})
+    assert len(capped["data"]) == 100
     # Not loaded: served straight from the store.
     forward = await page_through(server, "thread/items/list", {"threadId": thread_id, "limit": 100})
     assert [entry["item"]["id"] for entry in forward] == expected
@@ -271,3 +259,29 @@ async def test_ten_thousand_items_paged_both_ways(spawn: Spawn, codex_home: Path
         "thread/items/list", {"threadId": thread_id, "turnId": "turn-01000", "sortDirection": "desc", "limit": 2}
     )
     assert [entry["item"]["id"] for entry in middle["data"]] == ["a-1000-2", "a-1000-1"]
+
+
+async def test_items_read_by_id_from_a_long_thread(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    thread_id = await seed_long_thread(codex_home, tmp_path)
+    server = await spawn()
+    await server.initialize(experimental=True)
+    turn = f"turn-{TURNS - 1:05d}"
+    ids = [event["item"]["id"] for _, event in seeded_turn(TURNS - 1)[1:-1]]
+    # Asked in any order, answered in stored order; ids that are not there are left out.
+    asked = [ids[-1], "not-an-item", ids[0]]
+    read = await server.result("thread/items/read", {"threadId": thread_id, "turnId": turn, "itemIds": asked})
+    assert [entry["item"]["id"] for entry in read["data"]] == [ids[0], ids[-1]]
+    assert all(entry["turnId"] == turn for entry in read["data"])
+    other_turn = await server.result(
+        "thread/items/read", {"threadId": thread_id, "turnId": "turn-00000", "itemIds": [ids[0]]}
+    )
+    assert other_turn == {"data": []}
+    assert await server.result(
+        "thread/items/read", {"threadId": thread_id, "turnId": "no-such-turn", "itemIds": ["x"]}
+    ) == {"data": []}
+    for count in (0, 101):
+        bad = await server.call(
+            "thread/items/read", {"threadId": thread_id, "turnId": turn, "itemIds": [f"i{n}" for n in range(count)]}
+        )
+        assert bad["error"]["code"] == -32602 and "1 to 100" in bad["error"]["message"]
+    server.assert_schema_clean()

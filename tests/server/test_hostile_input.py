@@ -1,4 +1,4 @@
-"""Bad input never crashes the server, and every request gets exactly one answer."""
+"""Bad input never crashes the server, and every request gets exactly one answer (over stdio)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from collections import Counter
 import pytest
 
 from support.server_process import ServerProcess
+
+#: Raw bytes on the real stdio transport: framing, encoding and size limits are the subject.
+pytestmark = pytest.mark.subprocess
 
 
 @pytest.mark.parametrize(
@@ -24,6 +27,8 @@ from support.server_process import ServerProcess
         (b"\xff\xfe garbage bytes\n", -32700),
     ],
 )
+@pytest.mark.compat("rpc:parse-error-reply")
+@pytest.mark.compat("rpc:id-range")
 async def test_malformed_messages_get_errors_and_the_connection_stays(
     server: ServerProcess, raw: bytes, code: int
 ) -> None:
@@ -49,6 +54,7 @@ async def test_message_without_method_or_result(server: ServerProcess) -> None:
     assert response["error"]["code"] == -32600
 
 
+@pytest.mark.compat("rpc:standard-codes")
 async def test_unknown_method_is_method_not_found(server: ServerProcess) -> None:
     error = (await server.call("foo/bar", {}))["error"]
     assert error["code"] == -32601 and "foo/bar" in error["message"]
@@ -76,16 +82,17 @@ async def test_bad_params_name_the_field(server: ServerProcess, method: str, par
     assert f"`{field}`" in error["message"], error["message"]
 
 
+@pytest.mark.compat("rpc:params-optional")
 async def test_missing_params_is_an_empty_object(server: ServerProcess) -> None:
     assert "result" in await server.call("thread/loaded/list")
 
 
 async def test_duplicate_ids_both_answered(server: ServerProcess) -> None:
     server.expect(77, "thread/loaded/list")
+    answers = server.watch(lambda m: m.get("id") == 77 and "method" not in m, count=2)
     await server.send({"id": 77, "method": "thread/loaded/list", "params": {}})
     await server.send({"id": 77, "method": "thread/loaded/list", "params": {}})
-    await asyncio.sleep(0.5)
-    assert sum(1 for m in server.received if m.get("id") == 77) == 2
+    assert all("result" in answer for answer in await asyncio.wait_for(answers, 20))
 
 
 async def test_a_huge_message_is_refused_and_the_server_survives(server: ServerProcess) -> None:
@@ -97,6 +104,7 @@ async def test_a_huge_message_is_refused_and_the_server_survives(server: ServerP
     assert "result" in await server.call("thread/loaded/list", {})
 
 
+@pytest.mark.compat("rpc:never-drop-replies")
 async def test_ten_thousand_pipelined_requests_all_answered(server: ServerProcess) -> None:
     total = 10_000
     futures = [server.expect(i, "thread/loaded/list") for i in range(100_000, 100_000 + total)]

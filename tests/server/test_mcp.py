@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, SseEvent, function_call_reply, text_reply
-from support.agent_turns import ENV, run_turn, start_thread, tool_outputs
+from support.agent_turns import ENV, run_turn, start_agent, start_thread, tool_outputs
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerClient, ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
 MCP_CONFIG = f'[mcp_servers.echo]\ncommand = "{sys.executable}"\nargs = ["{ECHO_SERVER}"]\nstartup_timeout_sec = 30\n'
 
@@ -31,21 +29,12 @@ def namespaced(events: list[Any], namespace: str) -> list[Any]:
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, extra_config=MCP_CONFIG)
 
 
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    with (codex_home / "config.toml").open("a") as config:
-        config.write(MCP_CONFIG)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
-
-
+@pytest.mark.compat("tools:mcp-errors")
+@pytest.mark.compat("tools:mcp-status-list")
 async def test_mcp_server_tools_reach_the_model_and_the_client(
     agent: ServerProcess, model: FakeModelServer, tmp_path: Path
 ) -> None:
@@ -124,7 +113,32 @@ async def test_mcp_server_tools_reach_the_model_and_the_client(
     )
     assert direct["content"] == [{"type": "text", "text": "echo: direct"}] and direct["isError"] is False
     unknown = await agent.call("mcpServer/tool/call", {"threadId": thread_id, "server": "nope", "tool": "echo"})
-    assert "unknown MCP server 'nope'" in unknown["error"]["message"]
+    assert unknown["error"]["code"] == -32602 and "unknown MCP server 'nope'" in unknown["error"]["message"]
+
+
+@pytest.mark.compat("tools:mcp-approval-persist")
+async def test_an_always_approval_lasts_for_the_thread_and_writes_no_config(
+    agent: ServerProcess, model: FakeModelServer, codex_home: Path, tmp_path: Path
+) -> None:
+    config_before = (codex_home / "config.toml").read_bytes()
+
+    def echo(call_id: str) -> list[Any]:
+        return namespaced(function_call_reply("echo", json.dumps({"text": call_id}), call_id), "mcp__echo")
+
+    def always(request: dict[str, Any]) -> Any:
+        return {"action": "accept", "content": {}, "_meta": {"persist": "always"}}
+
+    thread_id = await start_thread(agent, cwd=str(tmp_path), approvalPolicy="on-request")
+    model.enqueue(echo("call_1"), echo("call_2"), text_reply("done"))
+    log = await run_turn(agent, thread_id, answer=always)
+    assert len(log.requests) == 1, "the second call of the same tool is not asked again"
+    assert [item["status"] for item in log.items("mcpToolCall")] == ["completed", "completed"]
+    assert (codex_home / "config.toml").read_bytes() == config_before
+
+    other = await start_thread(agent, cwd=str(tmp_path), approvalPolicy="on-request")
+    model.enqueue(echo("call_3"), text_reply("done"))
+    log = await run_turn(agent, other, answer=always)
+    assert len(log.requests) == 1, "a new thread asks again"
 
 
 async def test_policy_never_refuses_mcp_tools_that_need_approval(
@@ -142,6 +156,7 @@ async def test_policy_never_refuses_mcp_tools_that_need_approval(
     assert item["error"] == {"message": "MCP tool call requires approval, but approval policy is never"}
 
 
+@pytest.mark.compat("tools:mcp-status-list")
 async def test_status_list_without_a_thread_connects_to_list(agent: ServerProcess) -> None:
     status = await agent.result("mcpServerStatus/list", {})
     (entry,) = status["data"]
@@ -154,3 +169,43 @@ async def test_no_configured_servers_list_empty(spawn: Spawn, codex_home: Path, 
     server = await spawn(env=ENV)
     await server.initialize()
     assert await server.result("mcpServerStatus/list", {}) == {"data": [], "nextCursor": None}
+
+
+async def test_resources_are_listed_and_read_with_or_without_a_thread(agent: ServerProcess, tmp_path: Path) -> None:
+    status = await agent.result("mcpServerStatus/list", {})
+    (echo,) = status["data"]
+    assert [resource["uri"] for resource in echo["resources"]] == ["echo://greeting"]
+    assert echo["resources"][0]["name"] == "greeting" and echo["resources"][0]["mimeType"] == "text/plain"
+    # Without a thread: a connection opened for this read.
+    read = await agent.result("mcpServer/resource/read", {"server": "echo", "uri": "echo://greeting"})
+    assert read == {
+        "contents": [{"uri": "echo://greeting", "mimeType": "text/plain", "text": "hello from echo", "_meta": None}],
+        "originCallId": None,
+    }
+    # Through the thread's own connection.
+    thread_id = await start_thread(agent, cwd=str(tmp_path))
+    in_thread = await agent.result(
+        "mcpServer/resource/read", {"server": "echo", "uri": "echo://greeting", "threadId": thread_id}
+    )
+    assert in_thread["contents"][0]["text"] == "hello from echo"
+    unknown_server = await agent.call("mcpServer/resource/read", {"server": "nope", "uri": "x://y"})
+    assert (
+        unknown_server["error"]["code"] == -32602 and "unknown MCP server 'nope'" in unknown_server["error"]["message"]
+    )
+    unknown_uri = await agent.call("mcpServer/resource/read", {"server": "echo", "uri": "echo://missing"})
+    assert unknown_uri["error"]["code"] == -32603 and "echo://missing" in unknown_uri["error"]["message"]
+    agent.assert_schema_clean()
+
+
+async def test_reload_picks_up_servers_added_to_config(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
+    write_mock_config(codex_home, model.base_url)
+    server = await spawn(env=ENV)
+    await server.initialize()
+    assert (await server.result("mcpServerStatus/list", {}))["data"] == []
+    with (codex_home / "config.toml").open("a") as config:
+        config.write(MCP_CONFIG)
+    assert await server.result("config/mcpServer/reload") == {}
+    (echo,) = (await server.result("mcpServerStatus/list", {}))["data"]
+    assert echo["name"] == "echo" and sorted(echo["tools"]) == ["add", "broken", "echo"]
+    read = await server.result("mcpServer/resource/read", {"server": "echo", "uri": "echo://greeting"})
+    assert read["contents"][0]["text"] == "hello from echo"

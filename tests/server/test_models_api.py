@@ -3,18 +3,18 @@ listing (cached), pagination, and an unreachable provider listing the configured
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+
+import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 ENV = {"MOCK_API_KEY": "models-key"}
 
 
+@pytest.mark.compat("models:catalog")
 async def test_configured_model_first_then_the_provider_listing(spawn: Spawn, codex_home: Path) -> None:
     async with FakeModelServer(models=["alpha", "mock-model", "beta"]) as model:
         write_mock_config(codex_home, model.base_url, extra='model_reasoning_effort = "high"')
@@ -59,6 +59,7 @@ async def test_cache_survives_a_restart(spawn: Spawn, codex_home: Path) -> None:
         assert len([r for r in model.requests if r.route.endswith("/models")]) == 1
 
 
+@pytest.mark.compat("models:catalog")
 async def test_unreachable_provider_lists_the_configured_model(spawn: Spawn, codex_home: Path) -> None:
     write_mock_config(codex_home, "http://127.0.0.1:9/v1")
     server = await spawn(env=ENV)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,7 @@ import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, text_reply
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
+from support.server_process import ServerProcess, Spawn
 
 
 async def until_turn_completed(server: ServerProcess) -> list[dict[str, Any]]:
@@ -80,6 +71,37 @@ async def test_shell_command_runs_as_its_own_turn(
     assert "<user_shell_command>" in sent
     assert "Exit code: 0" in sent and "hello from bang" in sent
     assert "Exit code: 3" in sent
+
+
+@pytest.mark.compat("shell:model-output")
+async def test_the_model_sees_a_bounded_head_and_tail_of_long_output(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, tmp_path: Path
+) -> None:
+    write_mock_config(codex_home, model.base_url)
+    server = await spawn(env={"MOCK_API_KEY": "k", "SHELL": "/bin/sh"})
+    await server.initialize()
+    thread_id = (await server.result("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    # 100,000 characters: a head marker, filler, a tail marker.
+    command = "printf HEAD; head -c 99992 /dev/zero | tr '\\0' x; printf TAIL"
+    await server.result("thread/shellCommand", {"threadId": thread_id, "command": command})
+    seen = await until_turn_completed(server)
+    item = next(m["params"]["item"] for m in seen if m["method"] == "item/completed")
+    assert len(item["aggregatedOutput"]) == 100_000  # the client gets all of it
+
+    model.enqueue(text_reply("noted"))
+    await server.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "and?"}]})
+    await until_turn_completed(server)
+    (record,) = [
+        part["text"]
+        for item in model.requests[-1].body["input"]
+        if item.get("type") == "message"
+        for part in item["content"]
+        if "<user_shell_command>" in part.get("text", "")
+    ]
+    output = record.split("Output:\n", 1)[1].split("\n</result>", 1)[0]
+    assert output.startswith("HEAD") and output.endswith("TAIL")
+    assert "[... 60000 characters of output omitted ...]" in output
+    assert len(output.replace("\n[... 60000 characters of output omitted ...]\n", "")) == 40_000
 
 
 async def test_shell_command_errors(server: ServerProcess) -> None:

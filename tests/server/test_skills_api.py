@@ -3,13 +3,13 @@ project's .codex/skills, per-file errors, skills/changed, skills/config/write, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
-from support.server_process import ServerProcess
+import pytest
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
+from agent_app_server.testing.fake_model import FakeModelServer, text_reply
+from support.model_config import write_mock_config
+from support.server_process import Spawn
 
 
 def write_skill(root: Path, folder: str, front_matter: str | None, body: str = "Do the thing.\n") -> Path:
@@ -52,9 +52,49 @@ async def test_skills_list_discovers_user_and_project_skills(spawn: Spawn, codex
     errors = {e["path"]: e["message"] for e in entry["errors"]}
     assert set(errors) == {str(broken), str(nodesc)}
     assert "frontmatter" in errors[str(broken)] and "description" in errors[str(nodesc)]
+    # Relative cwds are the server's cwd's (tests/regressions/test_relative_paths_resolved.py).
 
-    relative = await server.call("skills/list", {"cwds": ["project"]})
-    assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
+
+@pytest.mark.compat("skills:changed")
+@pytest.mark.compat("skills:system")
+async def test_system_skills_are_listed_only_when_present(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    server = await spawn()
+    await server.initialize()
+    listed = await server.result("skills/list", {"cwds": [str(project)]})
+    assert listed["data"][0]["skills"] == []
+    assert not (codex_home / "skills").exists(), "nothing is installed into CODEX_HOME"
+
+    path = write_skill(codex_home / "skills" / ".system", "helper", "name: helper\ndescription: Helps\n")
+    listed = await server.result("skills/list", {"cwds": [str(project)], "forceReload": True})
+    (skill,) = listed["data"][0]["skills"]
+    assert (skill["name"], skill["scope"], skill["path"]) == ("helper", "system", str(path))
+    assert skill["interface"] is None and skill["dependencies"] is None
+
+
+@pytest.mark.compat("hooks:listed-not-run")
+async def test_configured_hooks_are_listed_but_not_run(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    events = ("SessionStart", "UserPromptSubmit", "Stop")
+    hooks = "\n".join(
+        f'[[hooks.{event}]]\n[[hooks.{event}.hooks]]\ntype = "command"\ncommand = "touch {tmp_path / event}"\n'
+        for event in events
+    )
+    async with FakeModelServer() as model:
+        write_mock_config(codex_home, model.base_url, extra=hooks)
+        server = await spawn(env={"MOCK_API_KEY": "k"})
+        await server.initialize()
+        listed = await server.result("hooks/list", {"cwds": [str(tmp_path)]})
+        assert sorted(h["eventName"] for h in listed["data"][0]["hooks"]) == [
+            "sessionStart",
+            "stop",
+            "userPromptSubmit",
+        ]
+        thread_id = (await server.result("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+        model.enqueue(text_reply("done"))
+        await server.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "hi"}]})
+        completed = await server.notification("turn/completed")
+        assert completed["params"]["turn"]["status"] == "completed"
+    assert [event for event in events if (tmp_path / event).exists()] == []
 
 
 async def test_skills_changed_and_config_write(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
@@ -113,3 +153,24 @@ async def test_hooks_list(spawn: Spawn, codex_home: Path, tmp_path: Path) -> Non
     assert hook["sourcePath"] == str(codex_home / "config.toml")
     assert hook["currentHash"].startswith("sha256:")
     assert len(entry["errors"]) == 1 and "command" in entry["errors"][0]["message"]
+
+
+async def test_extra_roots_add_skills_for_every_cwd(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "team-skills"
+    write_skill(extra, "deploy", "name: deploy\ndescription: Ship it\n")
+    project = make_project(tmp_path)
+    server = await spawn()
+    await server.initialize()
+    before = await server.result("skills/list", {"cwds": [str(project)]})
+    assert "deploy" not in [skill["name"] for skill in before["data"][0]["skills"]]
+    assert await server.result("skills/extraRoots/set", {"extraRoots": [str(extra)]}) == {}
+    await server.notification("skills/changed")
+    after = await server.result("skills/list", {"cwds": [str(project)]})
+    (deploy,) = [skill for skill in after["data"][0]["skills"] if skill["name"] == "deploy"]
+    assert deploy["scope"] == "user" and deploy["path"] == str(extra / "deploy" / "SKILL.md")
+    assert await server.result("skills/extraRoots/set", {"extraRoots": []}) == {}
+    cleared = await server.result("skills/list", {"cwds": [str(project)]})
+    assert "deploy" not in [skill["name"] for skill in cleared["data"][0]["skills"]]
+    relative = await server.call("skills/extraRoots/set", {"extraRoots": ["team-skills"]})
+    assert relative["error"]["code"] == -32602 and "extraRoots" in relative["error"]["message"]
+    server.assert_schema_clean()

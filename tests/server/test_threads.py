@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from support.server_process import ServerProcess
 INTERACTIVE = {"cli", "vscode", "appServer", "unknown"}
 
 
+@pytest.mark.compat("thread:source")
 async def test_thread_start_reply_then_started(server: ServerProcess, tmp_path: Path) -> None:
     result = await server.result("thread/start", {"cwd": str(tmp_path)})
     thread = result["thread"]
@@ -40,9 +42,8 @@ async def test_vscode_client_threads_are_vscode(spawn) -> None:  # type: ignore[
     assert thread["source"] == "vscode" and thread["originator"] == "codex_vscode"
 
 
-async def test_thread_start_rejects_relative_cwd_and_unknown_provider(server: ServerProcess) -> None:
-    error = (await server.call("thread/start", {"cwd": "relative/dir"}))["error"]
-    assert error["code"] == -32602 and "absolute" in error["message"]
+async def test_thread_start_rejects_unknown_provider_and_sandbox(server: ServerProcess) -> None:
+    # A relative cwd is accepted (tests/regressions/test_relative_paths_resolved.py).
     error = (await server.call("thread/start", {"modelProvider": "nope"}))["error"]
     assert error["code"] == -32602 and "nope" in error["message"]
     error = (await server.call("thread/start", {"sandbox": "sometimes"}))["error"]
@@ -57,6 +58,8 @@ async def test_unmaterialized_thread_is_readable_but_not_listed(server: ServerPr
     assert listed["data"] == [] and listed["nextCursor"] is None
 
 
+@pytest.mark.compat("rpc:standard-codes")
+@pytest.mark.compat("thread:read-unknown")
 async def test_read_errors(server: ServerProcess) -> None:
     missing = "019a0000-0000-7000-8000-000000000000"
     error = (await server.call("thread/read", {"threadId": missing}))["error"]
@@ -206,6 +209,7 @@ async def test_excluded_ids_and_bad_list_params(seeded: tuple[ServerProcess, lis
     assert error["code"] == -32602 and "100" in error["message"]
 
 
+@pytest.mark.compat("thread:name-empty")
 async def test_name_archive_unarchive_and_restart(
     seeded: tuple[ServerProcess, list[ThreadRecord]],
     spawn,
@@ -238,10 +242,38 @@ async def test_name_archive_unarchive_and_restart(
     assert (await again.result("thread/list", {"limit": 1}))["data"][0]["id"] == target
 
 
+@pytest.mark.compat("thread:name-empty")
 async def test_name_must_not_be_empty(seeded: tuple[ServerProcess, list[ThreadRecord]]) -> None:
     server, records = seeded
     error = (await server.call("thread/name/set", {"threadId": records[0].id, "name": "   "}))["error"]
     assert error["code"] == -32602 and "empty" in error["message"]
+
+
+@pytest.mark.compat("thread:archive-unsaved")
+async def test_a_thread_without_a_turn_cannot_be_archived(server: ServerProcess) -> None:
+    thread_id = (await server.result("thread/start", {}))["thread"]["id"]
+    error = (await server.call("thread/archive", {"threadId": thread_id}))["error"]
+    assert error["code"] == -32602 and "nothing to archive" in error["message"]
+    # Still loaded and usable.
+    assert thread_id in (await server.result("thread/loaded/list", {}))["data"]
+
+
+@pytest.mark.compat("thread:list-limit")
+async def test_list_limit_bounds(spawn, codex_home: Path) -> None:  # type: ignore[no-untyped-def]
+    records = [
+        dataclasses.replace(r, archived=False, archived_at=None, source_kind="cli", source="cli")
+        for r in make_records(1005)
+    ]
+    await seed_threads(codex_home, records)
+    server: ServerProcess = await spawn()
+    await server.initialize()
+    for limit in (0, -1):
+        error = (await server.call("thread/list", {"limit": limit}))["error"]
+        assert error["code"] == -32602 and "limit" in error["message"]
+    page = await server.result("thread/list", {"limit": 5000})
+    assert len(page["data"]) == 1000 and page["nextCursor"]
+    rest = await server.result("thread/list", {"limit": 5000, "cursor": page["nextCursor"]})
+    assert len(rest["data"]) == 5 and rest["nextCursor"] is None
 
 
 async def test_unsubscribe_statuses(server: ServerProcess) -> None:
@@ -267,3 +299,27 @@ async def test_loaded_list_pages(server: ServerProcess) -> None:
 async def test_ephemeral_threads_are_flagged(server: ServerProcess) -> None:
     thread = (await server.result("thread/start", {"ephemeral": True}))["thread"]
     assert thread["ephemeral"] is True
+
+
+async def test_metadata_update_patches_git_info_field_by_field(server: ServerProcess) -> None:
+    thread_id = (await server.result("thread/start", {}))["thread"]["id"]
+    first = await server.result("thread/metadata/update", {"threadId": thread_id, "gitInfo": {"branch": "main"}})
+    assert first["thread"]["gitInfo"] == {"sha": None, "branch": "main", "originUrl": None}
+    second = await server.result(
+        "thread/metadata/update", {"threadId": thread_id, "gitInfo": {"sha": "abc123", "originUrl": "git@x:y.git"}}
+    )
+    assert second["thread"]["gitInfo"] == {"sha": "abc123", "branch": "main", "originUrl": "git@x:y.git"}
+    cleared = await server.result("thread/metadata/update", {"threadId": thread_id, "gitInfo": {"branch": None}})
+    assert cleared["thread"]["gitInfo"] == {"sha": "abc123", "branch": None, "originUrl": "git@x:y.git"}
+    read = await server.result("thread/read", {"threadId": thread_id})
+    assert read["thread"]["gitInfo"] == cleared["thread"]["gitInfo"]
+
+    nothing = await server.call("thread/metadata/update", {"threadId": thread_id})
+    assert nothing["error"]["code"] == -32602 and "at least one field" in nothing["error"]["message"]
+    empty = await server.call("thread/metadata/update", {"threadId": thread_id, "gitInfo": {"branch": ""}})
+    assert empty["error"]["code"] == -32602 and "gitInfo.branch must not be empty" in empty["error"]["message"]
+    unknown = await server.call(
+        "thread/metadata/update", {"threadId": "01a23592-0000-7000-8000-000000000000", "gitInfo": {"sha": "x"}}
+    )
+    assert unknown["error"]["code"] == -32602
+    server.assert_schema_clean()

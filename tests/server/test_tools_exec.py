@@ -6,37 +6,22 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, exec_args, run_turn, start_thread, tool_outputs
-from support.model_config import write_mock_config
+from support.agent_turns import exec_args, run_turn, start_thread, tool_outputs
+from support.processes import exited, pids_with
 from support.server_process import ServerProcess
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 OUTPUT_FORMAT = re.compile(
     r"^Chunk ID: [0-9a-f]{6}\nWall time: \d+\.\d{4} seconds\nProcess exited with code (\d+)\n"
     r"Original token count: \d+\nOutput:\n(.*)$",
     re.DOTALL,
 )
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
 
 
 @pytest.fixture
@@ -108,6 +93,33 @@ async def test_long_running_session_and_write_stdin(
     assert "got hello" in completed[0]["aggregatedOutput"]
 
 
+@pytest.mark.compat("tools:background-completion")
+async def test_a_command_outliving_its_turn_completes_when_it_exits(
+    agent: ServerProcess, model: FakeModelServer, workspace: Path
+) -> None:
+    gate = workspace / "gate"
+    os.mkfifo(gate)
+    thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="never", sandbox="workspace-write")
+    script = "echo started; read line < gate; echo finished $line"
+    model.enqueue(function_call_reply("exec_command", exec_args(script, yield_time_ms=500), "call_1"), text_reply("ok"))
+    log = await run_turn(agent, thread_id)
+    output = tool_outputs(model.requests[1].body)["call_1"]
+    assert "Process running with session ID" in output and "started" in output
+    assert log.completed["status"] == "completed"
+    assert log.items("commandExecution") == [], "still running when the turn ended"
+
+    def release() -> None:
+        with gate.open("w") as writer:  # the command is already waiting to read
+            writer.write("go\n")
+
+    await asyncio.wait_for(asyncio.to_thread(release), 30)
+    completed = await agent.notification("item/completed", timeout=30)
+    item = completed["params"]["item"]
+    assert item["id"] == "call_1" and item["status"] == "completed" and item["exitCode"] == 0
+    assert item["aggregatedOutput"] == "started\nfinished go\n"
+    assert completed["params"]["turnId"] == log.reply["turn"]["id"]
+
+
 async def test_unknown_session_and_bad_arguments(agent: ServerProcess, model: FakeModelServer, workspace: Path) -> None:
     thread_id = await start_thread(agent, cwd=str(workspace), approvalPolicy="never", sandbox="workspace-write")
     model.enqueue(
@@ -150,21 +162,8 @@ async def test_tty_command_gets_a_terminal(agent: ServerProcess, model: FakeMode
     assert "on-a-terminal\r\n" in tool_outputs(model.requests[1].body)["call_1"]
 
 
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline.split(b"\0"):
-            found.append(int(entry))
-    return found
-
-
-async def _wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+async def _poll_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Nothing signals that a process has appeared: look every 50 ms."""
     for _ in range(int(seconds / 0.05)):
         if condition():
             return
@@ -187,9 +186,9 @@ async def test_interrupt_kills_the_whole_process_tree(
     await agent.notification("item/started")  # the user message
     started = await agent.notification("item/started")
     assert started["params"]["item"]["type"] == "commandExecution"
-    await _wait_until(lambda: len(_processes_with(marker)) >= 2)
+    await _poll_until(lambda: len(pids_with(marker)) >= 2)
     await agent.result("turn/interrupt", {"threadId": thread_id, "turnId": reply["turn"]["id"]})
     completed = await agent.notification("turn/completed")
     assert completed["params"]["turn"]["status"] == "interrupted"
-    await _wait_until(lambda: not _processes_with(marker))
+    await exited(*pids_with(marker))
     assert len(model.requests) == 1

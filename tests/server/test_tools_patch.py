@@ -4,9 +4,7 @@ fileChange items and the turn's cumulative diff."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,9 +17,8 @@ from agent_app_server.testing.fake_model import (
 from support.agent_turns import ENV, exec_args, run_turn, start_thread, tool_outputs
 from support.fake_chat import FakeChatServer, chat_text, chat_tool_call
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
+from support.server_process import ServerProcess, Spawn
 
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 NOISE = ("thread/tokenUsage/updated", "account/rateLimits/updated", "item/agentMessage/delta")
 
 ADD = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n+there\n*** End Patch"
@@ -45,20 +42,6 @@ TURN_DIFF = (
     "index 4cb29ea38f70d7c61b2a3a25b02e3bdf44905402..ddc897f039f57aa91e16efa6dfde386c4255206f\n"
     "--- a/old.txt\n+++ b/sub/new.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n"
 )
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
 
 
 @pytest.fixture
@@ -188,6 +171,7 @@ async def test_untrusted_patch_approval_accept_and_decline(
     assert log.completed["status"] == "completed"
 
 
+@pytest.mark.compat("tools:patch-in-process")
 async def test_writes_outside_the_workspace_need_approval_and_never_refuses(
     agent: ServerProcess, model: FakeModelServer, workspace: Path, tmp_path: Path
 ) -> None:
@@ -227,6 +211,7 @@ async def test_apply_patch_heredoc_through_exec_command(
     assert output.startswith("Wall time: ") and output.endswith("Success. Updated the following files:\nA hello.txt\n")
 
 
+@pytest.mark.compat("tools:catalog")
 async def test_apply_patch_is_a_freeform_tool_on_responses(
     agent: ServerProcess, model: FakeModelServer, workspace: Path
 ) -> None:

@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
-from support.agent_turns import ENV, run_turn, start_thread, tool_outputs
-from support.model_config import write_mock_config
+from support.agent_turns import run_turn, start_thread, tool_outputs
 from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
 
 
 def tiny_png() -> bytes:
@@ -26,20 +21,6 @@ def tiny_png() -> bytes:
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
     header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
 
 
 async def test_update_plan_notifies_the_plan(agent: ServerProcess, model: FakeModelServer, tmp_path: Path) -> None:
@@ -81,6 +62,7 @@ async def test_view_image_shows_the_image_to_the_model(
     assert outputs["call_3"].startswith(f"unable to locate image at `{tmp_path / 'missing.png'}`")
 
 
+@pytest.mark.compat("tools:catalog")
 async def test_unknown_tools_are_answered_as_unsupported(
     agent: ServerProcess, model: FakeModelServer, tmp_path: Path
 ) -> None:

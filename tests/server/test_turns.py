@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +17,9 @@ from agent_app_server.testing.fake_model import (
     response_failed,
     text_reply,
 )
+from support.agent_turns import ENV
 from support.model_config import write_mock_config
-from support.server_process import ServerProcess
-
-Spawn = Callable[..., Coroutine[Any, Any, ServerProcess]]
-ENV = {"MOCK_API_KEY": "test-key"}
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerProcess:
-    write_mock_config(codex_home, model.base_url)
-    server = await spawn(env=ENV)
-    await server.initialize()
-    return server
+from support.server_process import ServerProcess, Spawn
 
 
 async def start_thread(server: ServerProcess, cwd: Path | None = None) -> str:
@@ -78,6 +61,8 @@ def input_texts(body: dict[str, Any]) -> list[str]:
     return texts
 
 
+@pytest.mark.compat("turn:model-metadata-warning")
+@pytest.mark.compat("turn:context-window")
 async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, model: FakeModelServer) -> None:
     model.enqueue(text_reply("Hello there!", deltas=["Hel", "lo ", "there!"], reasoning_summary="Greeting."))
     thread_id = await start_thread(agent)
@@ -116,6 +101,7 @@ async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, mode
     assert message["text"] == "Hello there!"
     usage = seen[13]["params"]["tokenUsage"]
     assert usage["last"]["totalTokens"] == usage["total"]["totalTokens"] > 0
+    assert usage["modelContextWindow"] is None  # not configured: no window is invented
     assert seen[15]["params"]["status"] == {"type": "idle"}
     completed = seen[16]["params"]["turn"]
     assert completed["status"] == "completed" and completed["itemsView"] == "summary"
@@ -129,6 +115,17 @@ async def test_hello_turn_matches_the_reference_order(agent: ServerProcess, mode
     assert any("<environment_context>" in text for text in input_texts(body))
     assert input_texts(body)[-1] == "hello"
     assert model.requests[-1].headers["authorization"] == "Bearer test-key"
+
+
+@pytest.mark.compat("turn:context-window")
+async def test_context_window_comes_from_the_config(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
+    write_mock_config(codex_home, model.base_url, extra="model_context_window = 123456")
+    server = await spawn(env=ENV)
+    await server.initialize()
+    model.enqueue(text_reply("hi"))
+    _, seen = await run_turn(server, await start_thread(server), "hello")
+    usage = next(n for n in seen if n["method"] == "thread/tokenUsage/updated")
+    assert usage["params"]["tokenUsage"]["modelContextWindow"] == 123456
 
 
 async def test_read_state_goes_to_experimental_clients_only(
@@ -269,6 +266,7 @@ async def test_retries_report_will_retry(spawn: Spawn, codex_home: Path, model: 
     assert seen[-1]["params"]["turn"]["status"] == "completed"
 
 
+@pytest.mark.compat("turn:abort-note")
 async def test_interrupt_mid_stream(agent: ServerProcess, model: FakeModelServer) -> None:
     model.enqueue(paused_reply("slow answer", ["slow", " ", "answer"], 5))
     thread_id = await start_thread(agent)
@@ -320,6 +318,7 @@ async def test_steer_adds_input_to_the_running_turn(agent: ServerProcess, model:
     assert input_texts(model.requests[-1].body)[-1] == "also this"
 
 
+@pytest.mark.compat("thread:resume-goal")
 async def test_resume_after_restart_sends_full_context(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
     write_mock_config(codex_home, model.base_url)
     first = await spawn(env=ENV)
@@ -337,7 +336,10 @@ async def test_resume_after_restart_sends_full_context(spawn: Spawn, codex_home:
     assert resumed["turnsBackwardsCursor"]
     assert resumed["sandbox"] == {"type": "readOnly", "networkAccess": False}
     model.enqueue(text_reply("About 2 million."))
-    await run_turn(second, thread_id, "And its population?")
+    _, seen = await run_turn(second, thread_id, "And its population?")
+    assert "thread/goal/cleared" not in methods(seen), "no goals here, so none are cleared on resume"
+    goal = await second.call("thread/goal/get", {"threadId": thread_id})
+    assert goal["error"]["code"] == -32601
     texts = input_texts(model.requests[-1].body)
     assert "What is the capital of France?" in texts
     assert "The capital is Paris." in json.dumps(model.requests[-1].body)
@@ -497,3 +499,17 @@ async def test_slow_model_does_not_block_other_requests(agent: ServerProcess, mo
     # The cheap request was answered while the turn was still waiting on the model.
     assert not [n for n in agent.received if n.get("method") == "turn/completed"]
     await agent.notification("turn/completed")
+
+
+async def test_local_image_of_a_device_neither_hangs_the_turn_nor_the_server(
+    agent: ServerProcess, model: FakeModelServer
+) -> None:
+    # The image used to be read on the event loop: /dev/zero never ended and froze everything.
+    model.enqueue(text_reply("no image"))
+    thread_id = await start_thread(agent)
+    params = {"threadId": thread_id, "input": [{"type": "localImage", "path": "/dev/zero"}]}
+    await agent.result("turn/start", params)
+    completed = await agent.notification("turn/completed")
+    assert completed["params"]["turn"]["status"] == "completed"
+    texts = input_texts(model.response_requests()[-1].body)
+    assert any(text.startswith("[image /dev/zero could not be read:") and "is not a file" in text for text in texts)

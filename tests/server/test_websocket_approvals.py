@@ -20,12 +20,6 @@ APPROVAL = "item/commandExecution/requestApproval"
 
 
 @pytest.fixture
-async def model() -> AsyncIterator[FakeModelServer]:
-    async with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def ws_spawn(codex_home: Path, tmp_path: Path, model: FakeModelServer) -> AsyncIterator[Spawner]:
     write_mock_config(codex_home, model.base_url)
     async with ws_servers(codex_home, tmp_path) as spawn:

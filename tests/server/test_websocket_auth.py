@@ -67,6 +67,21 @@ def bearer(token: str) -> dict[str, str]:
 # ---------------------------------------------------------------------- health and Origin
 
 
+@pytest.mark.compat("ws:banner")
+async def test_banner_names_us_and_the_real_port(ws_spawn: Spawner) -> None:
+    server = await ws_spawn()  # --listen ws://127.0.0.1:0
+    assert server.port != 0
+    http = f"http://127.0.0.1:{server.port}"
+    lines = server.stderr.splitlines()
+    start = lines.index("agent-app-server (WebSockets)")
+    assert lines[start + 1 : start + 4] == [
+        f"  listening on: ws://127.0.0.1:{server.port}",
+        f"  readyz: {http}/readyz",
+        f"  healthz: {http}/healthz",
+    ]
+    assert (await server.http_get("/readyz"))[0] == 200
+
+
 @pytest.mark.compat("ws:health-and-origin")
 async def test_health_routes_and_origin_refusal(ws_spawn: Spawner, tmp_path: Path) -> None:
     token = secret_file(tmp_path, "token", f"{TOKEN}\n".encode())

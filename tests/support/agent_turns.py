@@ -10,9 +10,12 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from support.server_process import ServerProcess
+from agent_app_server.testing.fake_model import FakeModelServer
+from support.model_config import write_mock_config
+from support.server_process import ServerClient, Spawn
 
 Answer = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 
@@ -54,14 +57,25 @@ class TurnLog:
         return out
 
 
-async def start_thread(server: ServerProcess, **params: Any) -> str:
+async def start_agent(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, *, extra_config: str = "", **capabilities: Any
+) -> ServerClient:
+    """A server whose `mock` provider is ``model`` (plus ``extra_config`` in its config.toml),
+    initialized with ``capabilities``."""
+    write_mock_config(codex_home, model.base_url, extra=extra_config)
+    server = await spawn(env=ENV)
+    await server.initialize(**capabilities)
+    return server
+
+
+async def start_thread(server: ServerClient, **params: Any) -> str:
     thread_id: str = (await server.result("thread/start", params))["thread"]["id"]
     await server.notification("thread/started")
     return thread_id
 
 
 async def run_turn(
-    server: ServerProcess,
+    server: ServerClient,
     thread_id: str,
     text: str = "go",
     *,
@@ -78,39 +92,51 @@ async def run_turn(
     )
     log = TurnLog(reply)
     turn_id = reply["turn"]["id"]
-    finished: dict[str, Any] | None = None
+
+    def ends_the_turn(message: dict[str, Any]) -> bool:
+        return message.get("method") == "turn/completed" and message["params"]["turn"]["id"] == turn_id
+
+    # Watch first, then look at what already arrived: nothing can slip between the two.
+    completion = server.watch(ends_the_turn)
+    if arrived := next((m for m in server.received[first:] if ends_the_turn(m)), None):
+        completion.set_result([arrived])
     async with asyncio.timeout(within):
-        while finished is None:
-            while not server.server_requests.empty():
-                message = server.server_requests.get_nowait()
-                log.requests.append(message)
-                if decisions is not None:
-                    result: Any = {"decision": decisions.pop(0) if decisions else "accept"}
-                elif answer is not None and callable(answer):
-                    result = answer(message)
-                    if asyncio.iscoroutine(result):
-                        result = await result
-                else:
-                    result = {"decision": "accept"}
-                if result is not None:  # None: the callback answered by itself
-                    await server.send({"id": message["id"], "result": result})
-            finished = next(
-                (
-                    m
-                    for m in server.received[first:]
-                    if m.get("method") == "turn/completed" and m["params"]["turn"]["id"] == turn_id
-                ),
-                None,
-            )
-            if finished is None:
-                await asyncio.sleep(0.01)
+        while not completion.done():
+            message = await _next_request_unless(server, completion)
+            if message is None:
+                break
+            log.requests.append(message)
+            if decisions is not None:
+                result: Any = {"decision": decisions.pop(0) if decisions else "accept"}
+            elif answer is not None and callable(answer):
+                result = answer(message)
+                if asyncio.iscoroutine(result):
+                    result = await result
+            else:
+                result = {"decision": "accept"}
+            if result is not None:  # None: the callback answered by itself
+                await server.send({"id": message["id"], "result": result})
+    finished = completion.result()[0]
     # Consume the queued notifications up to this turn's end, so later reads start after it.
     while not server.notifications.empty():
         if server.notifications.get_nowait() is finished:
             break
-    # Let notifications queued with turn/completed land, then keep the ordered transcript.
+    # The ordered transcript: notifications and server requests, as they arrived.
     log.messages = [m for m in server.received[first:] if "method" in m]
     return log
+
+
+async def _next_request_unless(server: ServerClient, done: asyncio.Future[Any]) -> dict[str, Any] | None:
+    """The server's next request, or None once ``done`` resolved first."""
+    if not server.server_requests.empty():
+        return server.server_requests.get_nowait()
+    getting = asyncio.ensure_future(server.server_requests.get())
+    try:
+        await asyncio.wait((getting, done), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not getting.done():
+            getting.cancel()  # a cancelled get leaves the queue as it was
+    return getting.result() if getting.done() and not getting.cancelled() else None
 
 
 def tool_outputs(body: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,11 @@ def broken() -> str:
     raise RuntimeError("this tool is broken on purpose")
 
 
+@server.resource("echo://greeting", name="greeting", description="A fixed greeting.", mime_type="text/plain")
+def greeting() -> str:
+    return "hello from echo"
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))

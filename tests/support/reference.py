@@ -1,8 +1,10 @@
 """The pinned reference, `codex app-server` 0.169.0, as the tests see it.
 
-Owns: where the reference's generated JSON Schema lives inside this repository
-(``tests/reference/codex-0.169.0``, written by ``scripts/reference.py``) and how the reference
-binary is found for differential tests. Nothing here reads ``../shared``: a clone alone passes.
+Owns: where the reference's generated JSON Schema and the recorded reference behaviour live inside
+this repository (``tests/reference/codex-0.169.0``, written by ``scripts/reference.py``), where the
+reference binary is installed (``.cache/reference``, ignored by git) and how it is found. A clone
+alone has everything the tests read; only the binary comes from npm. Standard library only:
+``scripts/reference.py`` imports this module before any dependency is installed.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ import os
 from pathlib import Path
 
 REFERENCE_VERSION = "0.169.0"
+REFERENCE_PACKAGE = f"@openai/codex@{REFERENCE_VERSION}"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = REPO_ROOT / "tests" / "reference" / f"codex-{REFERENCE_VERSION}"
+#: The sha256 of every reference file, written by `scripts/reference.py schema`.
+MANIFEST = REFERENCE_DIR / "MANIFEST.json"
 #: Where `scripts/reference.py install` puts the npm package (ignored by git).
 REFERENCE_CACHE = REPO_ROOT / ".cache" / "reference"
 #: Overrides the binary (an absolute path to the platform `codex` executable).
 BINARY_ENV = "AGENT_REFERENCE_BINARY"
+INSTALL_HINT = f"run `python3 scripts/reference.py install` (needs the npm registry) or set {BINARY_ENV}"
 
+# The npm package is a thin node launcher; the platform package (an optional dependency, hoisted
+# or nested depending on the npm version) holds the real binary, which is what we run.
 _BINARY_GLOBS = (
     "node_modules/@openai/codex-*/vendor/*/bin/codex",
     "node_modules/@openai/codex/vendor/*/bin/codex",
@@ -39,6 +47,5 @@ def reference_binary() -> tuple[Path | None, str]:
             if os.access(match, os.X_OK):
                 return Path(match), ""
     return None, (
-        f"the reference binary (npm @openai/codex@{REFERENCE_VERSION}) is not installed in {REFERENCE_CACHE}; "
-        f"run `python scripts/reference.py install` (needs the npm registry) or set {BINARY_ENV}"
+        f"the reference binary (npm {REFERENCE_PACKAGE}) is not installed in {REFERENCE_CACHE}; {INSTALL_HINT}"
     )

@@ -66,6 +66,7 @@ RESULT_TYPES = {
     "config/batchWrite": "ConfigWriteResponse",
     "account/logout": "LogoutAccountResponse",
     "configRequirements/read": "ConfigRequirementsReadResponse",
+    "config/mcpServer/reload": "McpServerRefreshResponse",
 }
 
 

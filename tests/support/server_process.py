@@ -1,4 +1,5 @@
-"""The real ``agent-app-server`` process over stdio pipes, driven like a client would.
+"""Driving our server like a client would: :class:`ServerProcess` (the real process over stdio
+pipes) and, in ``inprocess.py``, the same API on the in-memory transport.
 
 Every message the server sends is parsed and checked against the reference schema; a test's
 fixture fails when any message did not validate.
@@ -6,11 +7,13 @@ fixture fails when any message did not validate.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,11 @@ READ_LIMIT = 256 * 1024 * 1024
 PYTHON_FLAGS = tuple(os.environ.get("AGENT_SERVER_PYTHON_FLAGS", "").split())
 
 
-class ServerProcess:
+class ServerClient(abc.ABC):
+    """The client side of one connection: requests and their replies, notifications, the
+    server's requests, and the schema check of everything received. Subclasses own the transport
+    (``send_raw``, feeding ``_on_line`` and calling ``_on_eof``) and the server's lifecycle."""
+
     def __init__(
         self,
         codex_home: Path,
@@ -34,71 +41,79 @@ class ServerProcess:
         self.args = args
         self.env = env or {}
         self.cwd = cwd
-        self.proc: asyncio.subprocess.Process | None = None
         self.checker = SchemaChecker()
         self.received: list[dict[str, Any]] = []
         self.notifications: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.server_requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.unparsable: list[bytes] = []
+        #: What the server logged (a process: its stderr), complete once it stopped.
+        self.stderr = b""
         self._waiters: dict[Any, asyncio.Future[dict[str, Any]]] = {}
         self._methods: dict[Any, str] = {}
+        #: Called with each message received, after it is recorded (e.g. a turn waiting for its end).
+        self._listeners: list[Any] = []
         self._next_id = 1
-        self._reader: asyncio.Task[None] | None = None
-        self.stderr = b""
 
-    async def start(self) -> ServerProcess:
-        env = {**os.environ, "CODEX_HOME": str(self.codex_home), **self.env}
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *PYTHON_FLAGS,
-            "-m",
-            "agent_app_server",
-            *self.args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=self.cwd,
-            limit=READ_LIMIT,
-        )
-        self._reader = asyncio.create_task(self._read())
-        return self
+    @abc.abstractmethod
+    async def start(self) -> ServerClient: ...
 
-    async def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                break
-            try:
-                message = json.loads(line)
-            except ValueError:
-                self.unparsable.append(line)
-                continue
-            self.received.append(message)
-            request_method = self._methods.get(message.get("id")) if "method" not in message else None
-            try:
-                self.checker.check(message, request_method)
-            except Exception as exc:  # a broken check must fail the test, not hang its reader
-                self.checker.violations.append(f"schema check crashed: {exc!r}")
-            if "method" in message and "id" in message:
-                await self.server_requests.put(message)
-            elif "method" in message:
-                await self.notifications.put(message)
-            else:
-                waiter = self._waiters.pop(message.get("id"), None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(message)
+    @property
+    @abc.abstractmethod
+    def running(self) -> bool: ...
+
+    @property
+    @abc.abstractmethod
+    def pid(self) -> int:
+        """The id of the process serving this connection."""
+
+    def _on_line(self, line: bytes | str) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            self.unparsable.append(line.encode() if isinstance(line, str) else line)
+            return
+        self.received.append(message)
+        request_method = self._methods.get(message.get("id")) if "method" not in message else None
+        try:
+            self.checker.check(message, request_method)
+        except Exception as exc:  # a broken check must fail the test, not hang its reader
+            self.checker.violations.append(f"schema check crashed: {exc!r}")
+        if "method" in message and "id" in message:
+            self.server_requests.put_nowait(message)
+        elif "method" in message:
+            self.notifications.put_nowait(message)
+        else:
+            waiter = self._waiters.pop(message.get("id"), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(message)
+        for listener in list(self._listeners):
+            listener(message)
+
+    def _on_eof(self) -> None:
         for waiter in self._waiters.values():
             if not waiter.done():
-                waiter.set_exception(EOFError("server closed stdout"))
+                waiter.set_exception(EOFError("the server closed the connection"))
+
+    def watch(self, predicate: Any, count: int = 1) -> asyncio.Future[list[dict[str, Any]]]:
+        """A future for the first ``count`` messages received from now on for which ``predicate``
+        is true."""
+        future: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        matched: list[dict[str, Any]] = []
+
+        def listener(message: dict[str, Any]) -> None:
+            if not future.done() and predicate(message):
+                matched.append(message)
+                if len(matched) == count:
+                    future.set_result(matched)
+
+        self._listeners.append(listener)
+        future.add_done_callback(lambda _: self._listeners.remove(listener))
+        return future
 
     # ------------------------------------------------------------------ writing
 
-    async def send_raw(self, data: bytes) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        await self.proc.stdin.drain()
+    @abc.abstractmethod
+    async def send_raw(self, data: bytes) -> None: ...
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.send_raw(json.dumps(message).encode() + b"\n")
@@ -155,12 +170,74 @@ class ServerProcess:
             drained.append(self.notifications.get_nowait())
         return drained
 
-    async def settle(self, delay: float = 0.2) -> list[dict[str, Any]]:
-        """Notifications that arrive within ``delay`` (for asserting what was, or was not, sent)."""
+    async def notifications_within(self, delay: float = 0.2) -> list[dict[str, Any]]:
+        """Notifications that arrive within ``delay``: only for asserting that something was NOT
+        sent (an absence has no event to wait for). To wait for something, wait for its message."""
         await asyncio.sleep(delay)
         return self.drain_notifications()
 
     # ------------------------------------------------------------------ lifecycle
+
+    @abc.abstractmethod
+    async def stop(self, timeout: float = 10) -> int:
+        """The client is done: the server shuts down; its exit code."""
+
+    @abc.abstractmethod
+    async def kill(self) -> None:
+        """End the server at once."""
+
+    def assert_schema_clean(self) -> None:
+        assert not self.checker.violations, "messages that do not validate against the reference schema:\n" + (
+            "\n".join(self.checker.violations[:10])
+        )
+        assert not self.unparsable, f"server wrote non-JSON lines to stdout: {self.unparsable[:3]}"
+
+
+class ServerProcess(ServerClient):
+    """The real ``agent-app-server`` process, JSONL over its stdin/stdout."""
+
+    def __init__(self, codex_home: Path, **kwargs: Any) -> None:
+        super().__init__(codex_home, **kwargs)
+        self.proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may wrap it)."""
+        return [sys.executable, *PYTHON_FLAGS, "-m", "agent_app_server", *self.args]
+
+    async def start(self) -> ServerProcess:
+        env = {**os.environ, "CODEX_HOME": str(self.codex_home), **self.env}
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.command(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=self.cwd,
+            limit=READ_LIMIT,
+        )
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self._on_line(line)
+        self._on_eof()
+
+    async def send_raw(self, data: bytes) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        await self.proc.stdin.drain()
 
     async def stop(self, timeout: float = 10) -> int:
         """Close stdin (the client is done) and wait for the server to exit."""
@@ -188,8 +265,6 @@ class ServerProcess:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._reader, 5)
 
-    def assert_schema_clean(self) -> None:
-        assert not self.checker.violations, "messages that do not validate against the reference schema:\n" + (
-            "\n".join(self.checker.violations[:10])
-        )
-        assert not self.unparsable, f"server wrote non-JSON lines to stdout: {self.unparsable[:3]}"
+
+#: The ``spawn`` fixture: starts a server (in-process, or ``process=True``) with these kwargs.
+Spawn = Callable[..., Coroutine[Any, Any, ServerClient]]

@@ -128,6 +128,11 @@ _BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
 }
 
 
+#: A loaded thread with no subscribers and nothing running is unloaded after this long
+#: (``--idle-thread-unload-seconds``).
+DEFAULT_IDLE_UNLOAD_S = 30 * 60.0
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and how to fix it."""
 

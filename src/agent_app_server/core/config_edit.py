@@ -231,7 +231,9 @@ class WriteResult:
     values: dict[str, Any]
 
 
-_SEGMENT = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^.\s"]+))\s*(?:\.|$)')
+# A segment is anything up to the next dot (spaces and unicode included, as the reference's
+# split on "."), or a quoted string when the key itself contains dots.
+_SEGMENT = re.compile(r'(?:"((?:[^"\\]|\\.)*)"|([^."]+))(?:\.|$)')
 
 
 def split_key_path(key_path: str) -> list[str]:

@@ -4,7 +4,11 @@ Owns: what each operation does on disk and how its failures read. Every function
 callers run them in a worker thread (``asyncio.to_thread``), never on the event loop. Paths are
 absolute (the protocol layer refuses others). A failure caused by the path the client named
 (missing, a directory where a file is expected, permission denied, …) is ``InvalidParams`` whose
-message names the operation, the path and what is wrong. Layer: core.
+message names the operation, the path and what is wrong.
+
+Only regular files are read or written: a device, FIFO or socket is refused before any byte
+moves (``/dev/zero`` never ends, a FIFO without a writer never answers), and a read stops at
+``MAX_READ_BYTES`` whatever the file claims its size is. Layer: core.
 """
 
 from __future__ import annotations
@@ -16,6 +20,16 @@ import stat
 from typing import Any
 
 from ..rpc.errors import InvalidParams
+
+#: The largest file ``fs/readFile`` returns (its base64 is a third larger again, in one message).
+MAX_READ_BYTES = 512 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 #: Hints appended to an OS error message, by errno and operation.
 _HINTS: dict[tuple[str, int], str] = {
@@ -43,17 +57,77 @@ def _fail(operation: str, path: str, error: OSError) -> FileOperationError:
     return FileOperationError(operation, path, error)
 
 
-def read_file(path: str) -> bytes:
+class NotAFile(InvalidParams):
+    """The path is a device, FIFO or socket where a regular file is needed."""
+
+    def __init__(self, operation: str, path: str, mode: int, verb: str) -> None:
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        super().__init__(f"{operation} {path}: is not a file (it is {kind}); only regular files can be {verb}")
+
+
+class FileTooLarge(InvalidParams):
+    def __init__(self, path: str, size: int | None) -> None:
+        found = f"is {size:,} bytes" if size is not None else "grew while being read"
+        super().__init__(
+            f"fs/readFile {path}: the file {found}, over the {MAX_READ_BYTES:,}-byte "
+            f"({MAX_READ_BYTES // 2**20} MiB) limit of fs/readFile; process it in place with command/exec instead"
+        )
+
+
+def _open_regular(operation: str, path: str, flags: int, verb: str) -> int:
+    """An fd of the regular file at ``path``; anything else is refused before it is opened for
+    real (the open is non-blocking, and what was opened is checked again, so a FIFO swapped in
+    meanwhile cannot hang the caller). A directory is an ``IsADirectoryError``."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        _require_regular(operation, path, os.stat(path).st_mode, verb)
+    except FileNotFoundError:
+        if not flags & os.O_CREAT:
+            raise
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    try:
+        _require_regular(operation, path, os.fstat(fd).st_mode, verb)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _require_regular(operation: str, path: str, mode: int, verb: str) -> None:
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not stat.S_ISREG(mode):
+        raise NotAFile(operation, path, mode, verb)
+
+
+def read_file(path: str) -> bytes:
+    """The whole regular file, at most ``MAX_READ_BYTES``."""
+    try:
+        fd = _open_regular("fs/readFile", path, os.O_RDONLY, "read")
+        with open(fd, "rb", buffering=0) as handle:
+            size = os.fstat(fd).st_size
+            if size > MAX_READ_BYTES:
+                raise FileTooLarge(path, size)
+            # The announced size in one read (a byte more, to notice a file longer than stat
+            # says: growing, or a /proc file that reports 0), then up to the limit until EOF.
+            chunks: list[bytes] = []
+            total = 0
+            want = size + 1 if size else _READ_CHUNK
+            while chunk := handle.read(want):
+                total += len(chunk)
+                if total > MAX_READ_BYTES:
+                    raise FileTooLarge(path, None)
+                chunks.append(chunk)
+                want = _READ_CHUNK
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except OSError as exc:
         raise _fail("fs/readFile", path, exc) from None
 
 
 def write_file(path: str, data: bytes) -> None:
     try:
-        with open(path, "wb") as handle:
+        fd = _open_regular("fs/writeFile", path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "written")
+        with open(fd, "wb") as handle:
             handle.write(data)
     except OSError as exc:
         raise _fail("fs/writeFile", path, exc) from None

@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Results per search, as the reference's.
 MATCH_LIMIT = 50
@@ -301,6 +302,17 @@ class Match:
     @property
     def file_name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+    def to_wire(self) -> dict[str, Any]:
+        """The reference's ``FuzzyFileSearchResult`` (its fields are snake_case on the wire)."""
+        return {
+            "root": self.root,
+            "path": self.path,
+            "match_type": "directory" if self.is_dir else "file",
+            "file_name": self.file_name,
+            "score": self.score,
+            "indices": self.indices,
+        }
 
 
 def _positions(text: str, atom: str, start: int) -> list[int] | None:

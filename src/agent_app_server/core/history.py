@@ -25,6 +25,14 @@ CONTEXT_RESET = "context/reset"
 
 HISTORY_KINDS = [TURN_STARTED, ITEM_COMPLETED, TURN_COMPLETED]
 CONTEXT_KINDS = [CONTEXT_ITEM, CONTEXT_RESET]
+#: What a thread read back from the store needs before its next turn: the context, and whether
+#: its last turn ended.
+RESUME_KINDS = [*CONTEXT_KINDS, TURN_STARTED, TURN_COMPLETED]
+
+#: The output the model is shown for a call whose own output was never produced (the turn was
+#: interrupted or the process died while the tool ran), as the reference's prompt normalization.
+ABORTED_CALL_OUTPUT = "aborted"
+_CALL_OUTPUT_KINDS = {"function_call": "function_call_output", "custom_tool_call": "custom_tool_call_output"}
 
 
 def fold_turns(events: list[EventRecord]) -> list[dict[str, Any]]:
@@ -69,6 +77,37 @@ def fold_context(events: list[EventRecord]) -> list[dict[str, Any]]:
         elif event.kind == CONTEXT_ITEM:
             context.append(event.payload["item"])
     return context
+
+
+def last_turn_interrupted(events: list[EventRecord]) -> bool:
+    """Whether the last turn in ``events`` ended other than completed or failed: interrupted, or
+    never ended at all (the process died while it ran)."""
+    last: str | None = None
+    status: str | None = None
+    for event in events:
+        if event.kind == TURN_STARTED:
+            last, status = event.payload.get("id"), None
+        elif event.kind == TURN_COMPLETED and event.payload.get("id") == last:
+            status = event.payload.get("status")
+    return last is not None and status not in ("completed", "failed")
+
+
+def with_call_outputs(context: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``context`` with an ``aborted`` output right after every tool call that has none.
+
+    The model API refuses a call without its output; a turn cut short while a tool ran (an
+    interrupt, a crash) leaves exactly that behind in the stored context.
+    """
+    answered = {item.get("call_id") for item in context if item.get("type") in _CALL_OUTPUT_KINDS.values()}
+    if all(item.get("call_id") in answered for item in context if item.get("type") in _CALL_OUTPUT_KINDS):
+        return context
+    result: list[dict[str, Any]] = []
+    for item in context:
+        result.append(item)
+        output_kind = _CALL_OUTPUT_KINDS.get(item.get("type", ""))
+        if output_kind is not None and item.get("call_id") not in answered:
+            result.append({"type": output_kind, "call_id": item.get("call_id"), "output": ABORTED_CALL_OUTPUT})
+    return result
 
 
 def turn_started_positions(events: list[EventRecord]) -> dict[str, int]:

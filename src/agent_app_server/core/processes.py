@@ -72,6 +72,8 @@ class ManagedProcess:
         self._returncode: int | None = None
         self._stdin_closed = False
         self._pumps: list[asyncio.Task[None]] = []
+        #: Terminal input the terminal could not take yet, written in order in the background.
+        self._pty_backlog: list[bytes] = []
         self._wait_task: asyncio.Task[int] | None = None
 
     @property
@@ -248,23 +250,42 @@ class ManagedProcess:
             raise BrokenPipeError(errno.EPIPE, "the process no longer reads its stdin") from exc
 
     async def _write_pty(self, data: bytes) -> None:
-        assert self._master_fd is not None
-        loop = asyncio.get_running_loop()
-        view = memoryview(data)
-        while view:
+        """Write to the terminal without waiting for the child to read it, as the reference: a
+        terminal in line mode takes about 4 KiB before a newline, and a request must not hang on
+        that. What it cannot take now is written, in order, in the background."""
+        fd = self._master_fd
+        if fd is None:
+            raise BrokenPipeError(errno.EPIPE, "the terminal is closed")
+        if not self._pty_backlog:
             try:
-                written = os.write(self._master_fd, view)
+                data = data[os.write(fd, data) :]
             except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise BrokenPipeError(errno.EPIPE, "the terminal is closed") from exc
+            if not data:
+                return
+            self._pumps.append(asyncio.get_running_loop().create_task(self._drain_pty_backlog(fd)))
+        self._pty_backlog.append(data)
+
+    async def _drain_pty_backlog(self, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pty_backlog and self._master_fd == fd:
                 writable: asyncio.Future[None] = loop.create_future()
-                loop.add_writer(self._master_fd, _resolve, writable)
+                loop.add_writer(fd, _resolve, writable)
                 try:
                     await writable
                 finally:
-                    loop.remove_writer(self._master_fd)
-                continue
-            except OSError as exc:
-                raise BrokenPipeError(errno.EPIPE, "the terminal is closed") from exc
-            view = view[written:]
+                    loop.remove_writer(fd)
+                with contextlib.suppress(BlockingIOError):
+                    self._pty_backlog[0] = self._pty_backlog[0][os.write(fd, self._pty_backlog[0]) :]
+                if not self._pty_backlog[0]:
+                    self._pty_backlog.pop(0)
+        except OSError:
+            pass  # the terminal closed: nobody is left to read the rest
+        finally:
+            self._pty_backlog.clear()
 
     async def close_stdin(self) -> None:
         """End the child's input: close the pipe, or type end-of-file (^D) on a terminal."""

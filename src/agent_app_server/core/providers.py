@@ -177,6 +177,17 @@ class ModelClients:
         for client in stale:
             _close_soon(client)
 
+    async def aclose(self) -> None:
+        """Close every client's connections (the server is stopping; an embedding process's loop
+        may close right after, and a pooled connection must not be left to the collector)."""
+        clients = list(self._clients.values())
+        self._clients.clear()
+        self._wrappers.clear()
+        for client in clients:
+            await client.aclose()
+        if _closing:
+            await asyncio.wait(list(_closing))
+
     def raw(self, provider_id: str) -> ModelClient:
         client = self._clients.get(provider_id)
         if client is None:

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,9 +62,12 @@ class Discovery:
     fingerprint: tuple[Any, ...]
 
 
-def skill_roots(codex_home: Path, cwd: Path) -> list[Root]:
+def skill_roots(codex_home: Path, cwd: Path, extra: Sequence[Path] = ()) -> list[Root]:
+    """Where skills are found for ``cwd``: the repo's, the user's, ``extra`` (the client's own,
+    ``skills/extraRoots/set``, user scope) and the system's."""
     roots = [Root(folder / SKILLS_DIR, "repo") for folder in _dot_codex_folders(cwd)]
     roots.append(Root(codex_home / SKILLS_DIR, "user"))
+    roots += [Root(path, "user") for path in extra]
     roots.append(Root(codex_home / SKILLS_DIR / SYSTEM_DIR, "system"))
     return roots
 
@@ -171,8 +174,8 @@ def disabled_skills(config_values: dict[str, Any]) -> tuple[set[str], set[str]]:
     return names, paths
 
 
-def discover(codex_home: Path, cwd: Path, config_values: dict[str, Any]) -> Discovery:
-    roots = skill_roots(codex_home, cwd)
+def discover(codex_home: Path, cwd: Path, config_values: dict[str, Any], extra: Sequence[Path] = ()) -> Discovery:
+    roots = skill_roots(codex_home, cwd, extra)
     skills: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
@@ -199,18 +202,25 @@ class SkillsCache:
     codex_home: Path
     entries: dict[str, Discovery] = field(default_factory=dict)
     watcher: asyncio.Task[None] | None = None
+    #: Roots a client added (``skills/extraRoots/set``), searched for every cwd.
+    extra_roots: list[Path] = field(default_factory=list)
+
+    def set_extra_roots(self, roots: list[Path]) -> None:
+        """Replace the client-added roots; every cwd's skills are found again on the next list."""
+        self.extra_roots = list(roots)
+        self.entries.clear()
 
     async def list(self, cwd: Path, config_values: dict[str, Any], force: bool) -> Discovery:
         key = str(cwd)
         cached = self.entries.get(key)
         if cached is not None and not force:
-            current = await asyncio.to_thread(fingerprint, skill_roots(self.codex_home, cwd))
+            current = await asyncio.to_thread(fingerprint, skill_roots(self.codex_home, cwd, self.extra_roots))
             if current == cached.fingerprint:
                 names, paths = disabled_skills(config_values)
                 for skill in cached.skills:
                     skill["enabled"] = skill["name"] not in names and skill["path"] not in paths
                 return cached
-        found = await asyncio.to_thread(discover, self.codex_home, cwd, config_values)
+        found = await asyncio.to_thread(discover, self.codex_home, cwd, config_values, self.extra_roots)
         self.entries[key] = found
         return found
 
@@ -223,7 +233,7 @@ class SkillsCache:
             await asyncio.sleep(interval_s)
             changed = False
             for key, found in list(self.entries.items()):
-                roots = skill_roots(self.codex_home, Path(key))
+                roots = skill_roots(self.codex_home, Path(key), self.extra_roots)
                 try:
                     current = await asyncio.to_thread(fingerprint, roots)
                 except OSError:

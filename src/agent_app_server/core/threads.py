@@ -8,6 +8,7 @@ Layer: core (imports protocol, rpc, store).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .. import PROTOCOL_VERSION
 from ..rpc.errors import InvalidParams
-from ..store import EventRecord, InvalidCursor, ThreadQuery, ThreadRecord, ThreadStore
+from ..store import EventRecord, InvalidCursor, SectionRecord, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
-from .errors import InvalidCursorError, InvalidThreadId, ThreadNotFound
-from .history import CONTEXT_KINDS, fold_context, turn_started_positions
-from .ids import parse_thread_id, uuid7
+from .errors import InvalidCursorError, ThreadNotFound, checked_thread_id
+from .history import CONTEXT_KINDS, fold_context, last_turn_interrupted, turn_started_positions
+from .ids import uuid7
+from .journal import Event, ThreadJournal
+from .paths import resolve_client_path
+from .turn_state import TurnState
 
 if TYPE_CHECKING:
     from ..protocol import Thread
@@ -47,6 +51,13 @@ _KNOWN_CLIENT_SOURCES = {
 WireStatus = dict[str, Any]
 IDLE: WireStatus = {"type": "idle"}
 NOT_LOADED: WireStatus = {"type": "notLoaded"}
+SYSTEM_ERROR: WireStatus = {"type": "systemError"}
+WAITING_ON_APPROVAL = "waitingOnApproval"
+
+
+def active_status(*, waiting_on_approval: bool = False) -> WireStatus:
+    """``{type: active, activeFlags}``: a turn runs (and may wait for the client's approval)."""
+    return {"type": "active", "activeFlags": [WAITING_ON_APPROVAL] if waiting_on_approval else []}
 
 
 class EventSink(Protocol):
@@ -110,32 +121,42 @@ class ThreadSettings:
 
 @dataclass(slots=True)
 class LoadedThread:
-    """A thread held in memory: its record, whether the store has it yet, and its live status."""
+    """A thread held in memory: its record, whether the store has it yet, its live status, and
+    the state its turns carry (``turn_state``, owned by ``core.turns``)."""
 
     record: ThreadRecord
     settings: ThreadSettings
     ephemeral: bool = False
     materialized: bool = False
+    #: Written by ``TurnEngine.set_status`` while turns run (it also tells subscribers).
     status: WireStatus = field(default_factory=lambda: dict(IDLE))
-    #: The model-visible history (Responses items); None until loaded from the store.
-    context: list[dict[str, Any]] | None = None
-    active: TurnRunner | None = None
-    #: The next request tells the model the previous turn was interrupted.
-    abort_note_pending: bool = False
-    compact_before_next_turn: bool = False
-    token_total: dict[str, int] = field(default_factory=dict)
-    #: The last rate-limit snapshot the provider sent (wire ``RateLimitSnapshot``).
-    rate_limits: dict[str, Any] = field(default_factory=dict)
-    read_revision: int = 0
-    last_input_tokens: int = 0
     #: The event log of an ephemeral thread, which never reaches the store.
     memory_events: list[EventRecord] = field(default_factory=list)
-    #: State of ``core.tools`` for this thread (session approvals, running commands, the turn diff).
-    tools: Any = None
+    #: History events on their way to the store (see ``ThreadManager.commit``).
+    journal: ThreadJournal = field(default_factory=ThreadJournal)
+    turn_state: TurnState = field(default_factory=TurnState)
 
     @property
     def id(self) -> str:
         return self.record.id
+
+    @property
+    def active(self) -> TurnRunner | None:
+        """The turn running now, if any."""
+        return self.turn_state.active
+
+    @active.setter
+    def active(self, runner: TurnRunner | None) -> None:
+        self.turn_state.active = runner
+
+
+#: The reference's built-in permission profiles (``permissionProfile/list``), in its order, with
+#: the sandbox mode each one selects.
+PERMISSION_PROFILES: dict[str, str] = {
+    ":read-only": "read-only",
+    ":workspace": "workspace-write",
+    ":danger-full-access": "danger-full-access",
+}
 
 
 def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, Any]:
@@ -153,6 +174,10 @@ def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, An
             "excludeSlashTmp": bool(table.get("exclude_slash_tmp", False)),
         }
     return {"type": "readOnly", "networkAccess": False}
+
+
+#: The reference's built-in section (fixed id, as clients know it); it cannot be renamed or deleted.
+PINNED_SECTION = SectionRecord("01984de2-8f74-7c91-a3b2-5c5e937cf318", "Pinned", None, 0)
 
 
 class ThreadManager:
@@ -184,14 +209,17 @@ class ThreadManager:
     def loaded_ids(self) -> list[str]:
         return sorted(self._loaded)
 
+    def loaded_threads(self) -> list[LoadedThread]:
+        return list(self._loaded.values())
+
     def require_loaded(self, thread_id: str) -> LoadedThread:
-        thread = self._loaded.get(_canonical_id(thread_id))
+        thread = self._loaded.get(checked_thread_id(thread_id))
         if thread is None:
             raise InvalidParams(f"thread not loaded: {thread_id}; call thread/resume first")
         return thread
 
     async def _record(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
-        canonical = _canonical_id(thread_id)
+        canonical = checked_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded.record, loaded
@@ -250,6 +278,40 @@ class ThreadManager:
         await self._store.put_thread(thread.record)
         thread.materialized = True
 
+    # ------------------------------------------------------------------ history writes
+
+    def commit(self, thread: LoadedThread) -> asyncio.Future[None] | None:
+        """Start storing the thread's journal; the future resolves once all of it is stored
+        (None: nothing is waiting). Announce a stored fact only after that."""
+        return thread.journal.commit(lambda events: self._store_events(thread, events))
+
+    async def flush(self, thread: LoadedThread) -> None:
+        """Store everything journaled so far; raises the error of a failed write."""
+        stored = self.commit(thread)
+        if stored is not None:
+            await asyncio.wait((stored,))
+        failure, thread.journal.failure = thread.journal.failure, None
+        if failure is not None:
+            raise failure
+
+    async def _store_events(self, thread: LoadedThread, events: list[Event]) -> None:
+        """Append to the thread's log in one transaction: the store's for a thread that has one
+        (written at its first event), memory for an ephemeral one."""
+        if thread.ephemeral:
+            base = len(thread.memory_events)
+            stamp = time.time_ns() // 1_000_000
+            thread.memory_events.extend(
+                EventRecord(thread.id, base + offset, kind, payload, stamp)
+                for offset, (kind, payload) in enumerate(events, start=1)
+            )
+            return
+        await self.materialize(thread)
+        record = thread.record
+        record.updated_at = int(time.time())
+        await self._store.append_events(
+            thread.id, events, thread_updates={"updated_at": record.updated_at, "preview": record.preview}
+        )
+
     # ------------------------------------------------------------------ wire views
 
     def to_wire(self, record: ThreadRecord, loaded: LoadedThread | None, turns: list[Any] | None = None) -> Thread:
@@ -279,6 +341,7 @@ class ThreadManager:
                 "agentNickname": None,
                 "agentRole": None,
                 "gitInfo": record.extra.get("gitInfo"),
+                **self._section_fields(record),
                 "name": record.name,
                 "originator": record.originator,
                 "parentThreadId": None,
@@ -286,6 +349,19 @@ class ThreadManager:
                 "turns": turns or [],
             }
         )
+
+    def _section_fields(self, record: ThreadRecord) -> dict[str, Any]:
+        membership = record.extra.get("section")
+        if not isinstance(membership, dict):
+            return {"section": None, "sectionEnteredAt": None}
+        section_id = membership.get("id")
+        section = PINNED_SECTION if section_id == PINNED_SECTION.id else self._store.sections.get(str(section_id))
+        if section is None:
+            return {"section": None, "sectionEnteredAt": None}
+        return {
+            "section": {"id": section.id, "name": section.name, "appearance": section.appearance},
+            "sectionEnteredAt": membership.get("enteredAt"),
+        }
 
     async def read(self, thread_id: str) -> tuple[ThreadRecord, LoadedThread | None]:
         return await self._record(thread_id)
@@ -305,23 +381,27 @@ class ThreadManager:
         cwds: list[str] | None,
         search_term: str | None,
         excluded_ids: list[str] | None,
+        section_id: str | None = None,
     ) -> tuple[list[Thread], str | None, str | None]:
         if limit is not None and limit < 1:
             raise InvalidParams("limit must be at least 1 (omit it for the default page of 25)")
         effective_limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
-        key: Literal["created_at", "updated_at"] = "created_at"
+        key: Literal["created_at", "updated_at", "section_position"] = "created_at"
         if sort_key in ("updated_at", "recency_at"):
             key = "updated_at"
         elif sort_key == "section_position":
-            raise InvalidParams("sortKey `section_position` needs thread sections, which this server does not have")
+            if section_id is None:
+                raise InvalidParams("section-position sorting requires a section filter (sectionId)")
+            key = "section_position"
         if excluded_ids is not None and len(excluded_ids) > MAX_EXCLUDED_IDS:
             raise InvalidParams(
                 f"excludedThreadIds has {len(excluded_ids)} entries; at most {MAX_EXCLUDED_IDS} are allowed"
             )
-        excluded = [_canonical_id(value) for value in excluded_ids or []]
+        excluded = [checked_thread_id(value) for value in excluded_ids or []]
         query = ThreadQuery(
             sort_key=key,
-            descending=sort_direction != "asc",
+            # A section's order is top to bottom unless the client asks for the reverse.
+            descending=sort_direction == "desc" if key == "section_position" else sort_direction != "asc",
             cursor=cursor,
             limit=effective_limit,
             archived=bool(archived),
@@ -330,6 +410,7 @@ class ThreadManager:
             cwds=cwds or None,
             search_term=search_term or None,
             exclude_ids=excluded or None,
+            section_id=section_id,
         )
         try:
             page = await self._store.list_threads(query)
@@ -349,6 +430,16 @@ class ThreadManager:
         if loaded is None or loaded.materialized:
             await self._store.update_thread(record.id, name=trimmed)
         return record.id, trimmed
+
+    async def update_git_info(self, thread_id: str, changes: dict[str, str | None]) -> ThreadRecord:
+        """Patch the thread's stored Git metadata (wire names: ``sha``, ``branch``, ``originUrl``);
+        a None value clears that field."""
+        record, loaded = await self._record(thread_id)
+        merged = {"sha": None, "branch": None, "originUrl": None, **(record.extra.get("gitInfo") or {}), **changes}
+        record.extra["gitInfo"] = merged if any(value is not None for value in merged.values()) else None
+        if loaded is None or loaded.materialized:
+            await self._store.update_thread(record.id, extra=record.extra)
+        return record
 
     async def archive(self, thread_id: str) -> str:
         record, loaded = await self._record(thread_id)
@@ -371,6 +462,18 @@ class ThreadManager:
         record.archived_at = None
         return record
 
+    async def delete(self, thread_id: str) -> str:
+        """Unload the thread and remove its stored history; its canonical id.
+
+        The caller interrupts a running turn first, so nothing writes to the thread afterwards.
+        """
+        canonical = checked_thread_id(thread_id)
+        was_loaded = canonical in self._loaded
+        self.unload(canonical)
+        if not await self._store.delete_thread(canonical) and not was_loaded:
+            raise InvalidParams(f"no rollout found for thread id {thread_id}")
+        return canonical
+
     # ------------------------------------------------------------------ history
 
     async def events(self, thread_id: str, kinds: list[str] | None = None) -> list[EventRecord]:
@@ -384,7 +487,7 @@ class ThreadManager:
 
     async def resume(self, thread_id: str) -> tuple[LoadedThread, bool]:
         """The loaded thread, loading it from the store if needed; the flag says it was loaded now."""
-        canonical = _canonical_id(thread_id)
+        canonical = checked_thread_id(thread_id)
         loaded = self._loaded.get(canonical)
         if loaded is not None:
             return loaded, False
@@ -414,7 +517,7 @@ class ThreadManager:
 
         A running source forks as if its turn had been interrupted: its unfinished turn is
         copied without a completion (read back as ``interrupted``) and the fork's next request
-        tells the model so.
+        tells the model so, as it does when the copied history ends with an interrupted turn.
         """
         record, loaded = await self._record(source_id)
         events = await self.events(record.id)
@@ -432,8 +535,8 @@ class ThreadManager:
         fork.record.forked_from_id = record.id
         fork.record.name = record.name
         fork.record.preview = record.preview
-        fork.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
-        fork.abort_note_pending = running
+        fork.turn_state.context = fold_context([event for event in events if event.kind in CONTEXT_KINDS])
+        fork.turn_state.abort_note_pending = running or last_turn_interrupted(events)
         copied = [(event.kind, event.payload) for event in events]
         if ephemeral:
             fork.memory_events = [
@@ -452,7 +555,7 @@ class ThreadManager:
         if before_turn_id not in positions:
             raise InvalidParams(f"turn not found: {before_turn_id}")
         kept = events[: positions[before_turn_id]]
-        thread.context = fold_context([event for event in kept if event.kind in CONTEXT_KINDS])
+        thread.turn_state.context = fold_context([event for event in kept if event.kind in CONTEXT_KINDS])
         thread.record.updated_at = int(time.time())
         if thread.ephemeral:
             thread.memory_events = kept
@@ -476,16 +579,5 @@ def _preload_model_sdk() -> None:
     preload_sdk_soon()
 
 
-def _canonical_id(thread_id: str) -> str:
-    try:
-        return parse_thread_id(thread_id)
-    except ValueError as exc:
-        raise InvalidThreadId(str(exc)) from None
-
-
 def _absolute_cwd(cwd: str | None) -> str:
-    if not cwd:
-        return os.getcwd()
-    if not os.path.isabs(cwd):
-        raise InvalidParams(f"cwd must be an absolute path, got {cwd!r}")
-    return os.path.normpath(cwd)
+    return resolve_client_path(cwd or "")

@@ -4,6 +4,10 @@ Owns: the agent loop (sample the model, run tool calls, sample again), the item 
 wire (``item/started`` → deltas → ``item/completed``), the turn's final status (completed,
 interrupted, failed), the model-visible context of a thread, and what of it is persisted.
 Notification order follows the reference as recorded in ``observed/NOTES.md``.
+
+Durability: every item is journaled with the context entries the model needs for it, and its
+``item/completed`` (like the ``turn/completed``) leaves only once that is stored (see
+``journal.py``); what nothing has announced yet is batched into the next write.
 Layer: core.
 """
 
@@ -12,29 +16,45 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 import mimetypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.fastpath import DeltaEncoder
-from ..store import EventRecord
-from .history import CONTEXT_ITEM, CONTEXT_RESET, ITEM_COMPLETED, TURN_COMPLETED, TURN_STARTED, fold_context
+from ..rpc.errors import InvalidParams
+from .files import read_file
+from .history import (
+    CONTEXT_ITEM,
+    CONTEXT_RESET,
+    ITEM_COMPLETED,
+    RESUME_KINDS,
+    TURN_COMPLETED,
+    TURN_STARTED,
+    fold_context,
+    last_turn_interrupted,
+    with_call_outputs,
+)
 from .ids import uuid7
 from .instructions import environment_context, find_project_docs, instruction_messages, user_message
+from .journal import Event, OrderedSink
+from .threads import IDLE, SYSTEM_ERROR, active_status
 
 if TYPE_CHECKING:
+    from . import model
     from .model import ModelClient, ModelRequest
-    from .threads import EventSink, LoadedThread, ThreadManager
+    from .threads import EventSink, LoadedThread, ThreadManager, WireStatus
+    from .turn_state import TurnState
 
 log = logging.getLogger(__name__)
 
 TURN_ABORTED_NOTE = (
-    "<turn_aborted>\nThe user interrupted the previous turn. Its partial output was discarded; "
-    "do not assume any command it started finished.\n</turn_aborted>"
+    "<turn_aborted>\nThe previous turn was interrupted before it finished (by the user, or the "
+    "server stopped); output it had not completed was discarded. Do not assume any command it "
+    "started finished.\n</turn_aborted>"
 )
 
 COMPACT_PROMPT = (
@@ -96,6 +116,10 @@ class ToolRouter:
     def thread_started(self, thread: LoadedThread) -> None:
         """A thread was created (``thread/start``); tools may start connecting for it."""
 
+    def reconfigure(self, config: Any) -> None:
+        """The user's configuration was reloaded (a :class:`~.config.Config`); tools configured
+        there apply from now on."""
+
     async def prepare(self, turn: TurnRunner) -> None:
         """Before the turn's first model request (e.g. wait for tool servers to start)."""
 
@@ -129,17 +153,23 @@ class TurnRunner:
     started_at: int = field(default_factory=lambda: int(time.time()))
     started_ms: int = field(default_factory=now_ms)
     pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
+    #: ``turn/settings/update``: ``model`` / ``effort`` / ``summary`` for this turn's next model
+    #: requests only; the thread's own settings (and its next turns) are unchanged.
+    step_settings: dict[str, str] = field(default_factory=dict)
     final_message: dict[str, Any] | None = None
     task: asyncio.Task[None] | None = None
     #: A model response is streaming and has not completed yet.
     stream_open: bool = False
     _finished: bool = False
-    #: Events to persist with the next ``engine.record`` (items completed by tools land here too).
-    history: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def thread_id(self) -> str:
         return self.thread.id
+
+    @property
+    def state(self) -> TurnState:
+        """What the thread's turns carry from one to the next (context, usage, flags)."""
+        return self.thread.turn_state
 
     def emit(self, method: str, params: dict[str, Any]) -> None:
         self.engine.sink.emit(self.thread_id, method, params)
@@ -166,71 +196,88 @@ class TurnRunner:
             {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "startedAtMs": now_ms()},
         )
 
-    def item_completed(self, item: dict[str, Any], history: list[tuple[str, Any]] | None = None) -> None:
-        self.emit(
+    def item_completed(self, item: dict[str, Any], history: list[Event] | None = None) -> None:
+        """Store the item (after ``history``, events the caller collected itself), then announce it."""
+        self.journal(history)
+        self.thread.journal.add(ITEM_COMPLETED, {"turnId": self.turn_id, "item": item})
+        self.emit_stored(
             "item/completed",
             {"item": item, "threadId": self.thread_id, "turnId": self.turn_id, "completedAtMs": now_ms()},
         )
-        (self.history if history is None else history).append((ITEM_COMPLETED, {"turnId": self.turn_id, "item": item}))
 
-    def user_message_item(self, user_input: list[dict[str, Any]], history: list[tuple[str, Any]]) -> dict[str, Any]:
+    def emit_stored(self, method: str, params: dict[str, Any]) -> None:
+        """Emit once everything journaled so far is stored."""
+        engine = self.engine
+        engine.sink.emit_stored(self.thread_id, engine.threads.commit(self.thread), method, params)
+
+    def journal(self, events: list[Event] | None) -> None:
+        """Move events a caller collected into the thread's journal, in order."""
+        if events:
+            for kind, payload in events:
+                self.thread.journal.add(kind, payload)
+            events.clear()
+
+    async def user_message_item(self, user_input: list[dict[str, Any]]) -> dict[str, Any]:
+        """The user's input as context and as a ``userMessage`` item, stored together."""
+        # In a worker thread: a localImage is a file read.
+        self.engine.add_context(self, await asyncio.to_thread(user_input_to_model, user_input))
         item = {"type": "userMessage", "id": uuid7(), "content": user_input}
         self.item_started(item)
-        self.item_completed(item, history)
+        self.item_completed(item)
         return item
 
     # ------------------------------------------------------------------ the loop
 
+    async def begin(self) -> None:
+        """Open the turn: load the thread's context (a last turn that did not complete is noticed
+        here, before this one is journaled), then store ``turn/started`` and announce it once
+        stored, so a client that saw the turn start finds it after any crash."""
+        engine, thread = self.engine, self.thread
+        await engine.ensure_context(thread)
+        if not thread.record.preview:
+            thread.record.preview = preview_text(self.input)
+        thread.journal.add(TURN_STARTED, self.turn_wire("inProgress"))
+        self.emit_stored("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
+
     async def run(self) -> None:
         engine = self.engine
         thread = self.thread
-        history = self.history
         try:
-            self.emit("turn/started", {"threadId": self.thread_id, "turn": self.turn_wire("inProgress")})
-            history.append((TURN_STARTED, self.turn_wire("inProgress")))
-            await engine.ensure_context(thread)
-            new_context: list[dict[str, Any]] = []
+            await self.begin()
             if self.compact_only:
-                await engine.compact(self, history, new_context)
-                await engine.record(self, history, new_context)
-                await self.finish("completed", history, None)
+                await engine.compact(self)
+                await self.finish("completed")
                 return
-            if thread.abort_note_pending:
-                new_context.append(user_message(TURN_ABORTED_NOTE))
-                thread.abort_note_pending = False
+            if self.state.abort_note_pending:
+                engine.add_context(self, user_message(TURN_ABORTED_NOTE))
+                self.state.abort_note_pending = False
             if engine.needs_compaction(thread):
-                await engine.compact(self, history, new_context)
-            self.user_message_item(self.input, history)
-            new_context.append(user_input_to_model(self.input))
-            if not thread.record.preview:
-                thread.record.preview = preview_text(self.input)
-            await engine.threads.materialize(thread)
-            await engine.record(self, history, new_context)
+                await engine.compact(self)
+            await self.user_message_item(self.input)
             await engine.tools.prepare(self)
 
             while True:
-                calls = await self.sample(history, new_context)
-                outputs = [await engine.tools.call(self, call) for call in calls]
+                calls = await self.sample()
+                for call in calls:
+                    engine.add_context(self, await engine.tools.call(self, call))
                 await engine.tools.after_round(self)
-                new_context.extend(outputs)
-                await engine.record(self, history, new_context)
                 if calls:
                     continue
                 if self.pending_input:
                     for steer in self.pending_input:
-                        self.user_message_item(steer, history)
-                        new_context.append(user_input_to_model(steer))
+                        await self.user_message_item(steer)
                     self.pending_input.clear()
                     continue
                 break
+            await engine.threads.flush(thread)
         except asyncio.CancelledError:
-            await self.finish("interrupted", history, None)
+            await self.finish("interrupted")
             raise
         except TurnInterrupted:
-            await self.finish("interrupted", history, None)
+            await self.finish("interrupted")
             return
         except TurnFailed as failure:
-            await self.finish("failed", history, failure.error)
+            await self.finish("failed", error=failure.error)
             return
         except Exception as exc:
             log.exception("turn %s failed", self.turn_id)
@@ -239,143 +286,28 @@ class TurnRunner:
                 "codexErrorInfo": "other",
                 "additionalDetails": None,
             }
-            await self.finish("failed", history, error)
+            await self.finish("failed", error=error)
             return
-        await self.finish("completed", history, None)
+        await self.finish("completed")
 
-    async def sample(self, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]) -> list[ToolCall]:
-        """One model response: stream it to the client, keep its items; return its tool calls."""
-        from .model import (
-            Completed,
-            ItemAdded,
-            ItemDone,
-            ModelError,
-            RateLimits,
-            ReasoningSummaryDelta,
-            ReasoningSummaryPartAdded,
-            ReasoningTextDelta,
-            Retrying,
-            TextDelta,
-        )
+    async def sample(self) -> list[ToolCall]:
+        """One model response: stream it to the client, keep its items; return its tool calls.
+
+        Every output item joins the context as it completes (so an announced item is stored with
+        what the model needs to continue from it); a retry discards what the failed attempt added.
+        """
+        from .model import ModelError
 
         engine = self.engine
-        request = engine.build_request(self, new_context)
+        request = engine.build_request(self)
         client = engine.client_for(self.thread)
-        thread_id, turn_id = self.thread_id, self.turn_id
-        sink = engine.sink
-        streaming: dict[str, dict[str, Any]] = {}
-        # Agent message text arrives in many small pieces; joining once beats repeated concatenation.
-        text_parts: dict[str, list[str]] = {}
-        encoders: dict[Any, DeltaEncoder] = {}
-        outputs: list[dict[str, Any]] = []
-        calls: list[ToolCall] = []
+        response = _Response(self)
+        on_event = _on_event()
         self.stream_open = False
         try:
             async for event in client.stream(request):
                 self.stream_open = True
-                if type(event) is TextDelta:
-                    parts = text_parts.get(event.item_id)
-                    if parts is not None:
-                        parts.append(event.delta)
-                    encoder = encoders.get(event.item_id)
-                    if encoder is None:
-                        encoder = encoders[event.item_id] = DeltaEncoder(
-                            "item/agentMessage/delta", thread_id, turn_id, event.item_id
-                        )
-                    sink.emit_encoded(thread_id, "item/agentMessage/delta", encoder.encode(event.delta))
-                elif type(event) is ReasoningSummaryDelta:
-                    reasoning = streaming.get(event.item_id)
-                    if reasoning is not None:
-                        _grow(reasoning["summary"], event.summary_index, event.delta)
-                    key = (event.item_id, "s", event.summary_index)
-                    encoder = encoders.get(key)
-                    if encoder is None:
-                        encoder = encoders[key] = DeltaEncoder(
-                            "item/reasoning/summaryTextDelta",
-                            thread_id,
-                            turn_id,
-                            event.item_id,
-                            {"summaryIndex": event.summary_index},
-                        )
-                    sink.emit_encoded(thread_id, "item/reasoning/summaryTextDelta", encoder.encode(event.delta))
-                elif type(event) is ReasoningTextDelta:
-                    reasoning = streaming.get(event.item_id)
-                    if reasoning is not None:
-                        _grow(reasoning["content"], event.content_index, event.delta)
-                    key = (event.item_id, "c", event.content_index)
-                    encoder = encoders.get(key)
-                    if encoder is None:
-                        encoder = encoders[key] = DeltaEncoder(
-                            "item/reasoning/textDelta",
-                            thread_id,
-                            turn_id,
-                            event.item_id,
-                            {"contentIndex": event.content_index},
-                        )
-                    sink.emit_encoded(thread_id, "item/reasoning/textDelta", encoder.encode(event.delta))
-                elif type(event) is ReasoningSummaryPartAdded:
-                    reasoning = streaming.get(event.item_id)
-                    if reasoning is not None:
-                        _grow(reasoning["summary"], event.summary_index, "")
-                    sink.emit(
-                        thread_id,
-                        "item/reasoning/summaryPartAdded",
-                        {
-                            "threadId": thread_id,
-                            "turnId": turn_id,
-                            "itemId": event.item_id,
-                            "summaryIndex": event.summary_index,
-                        },
-                    )
-                elif type(event) is ItemAdded:
-                    wire = _started_item(event.item)
-                    if wire is not None:
-                        streaming[wire["id"]] = wire
-                        if wire["type"] == "agentMessage":
-                            text_parts[wire["id"]] = []
-                        self.item_started(
-                            dict(wire, summary=[], content=[]) if wire["type"] == "reasoning" else dict(wire)
-                        )
-                elif type(event) is ItemDone:
-                    item = event.item
-                    outputs.append(item)
-                    kind = item.get("type")
-                    if kind in ("function_call", "custom_tool_call"):
-                        calls.append(ToolCall(item))
-                        continue
-                    streamed = streaming.pop(str(item.get("id")), None)
-                    parts = text_parts.pop(str(item.get("id")), None)
-                    if streamed is not None and parts is not None:
-                        streamed["text"] = "".join(parts)
-                    wire = _completed_item(item, streamed)
-                    if wire is not None:
-                        if wire["type"] == "agentMessage":
-                            self.final_message = wire
-                        self.item_completed(wire, history)
-                elif type(event) is Completed:
-                    self.stream_open = False
-                    engine.account_usage(self, event.usage)
-                    # The reference reports rate limits after every response, known or not (a
-                    # chat provider that sends no rate-limit headers has none: nothing to report).
-                    if self.thread.rate_limits:
-                        self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
-                elif type(event) is RateLimits:
-                    self.thread.rate_limits = dict(event.snapshot)
-                elif type(event) is Retrying:
-                    # Partial output of the failed attempt is discarded: the retry starts over.
-                    streaming.clear()
-                    text_parts.clear()
-                    outputs.clear()
-                    calls.clear()
-                    self.emit(
-                        "error",
-                        {
-                            "error": model_error_wire(event.error),
-                            "willRetry": True,
-                            "threadId": thread_id,
-                            "turnId": turn_id,
-                        },
-                    )
+                on_event[type(event)](response, event)
         except ModelError as error:
             self.report_stream_end()
             if error.codex_error_info == "contextWindowExceeded":
@@ -385,65 +317,223 @@ class TurnRunner:
         except asyncio.CancelledError:
             self.report_stream_end()
             raise
-        new_context.extend(outputs)
-        return calls
+        return response.calls
 
     def report_stream_end(self) -> None:
         """As the reference: a model response that opened but never completed (disconnect,
         failure, interrupt) still reports rate limits as it ends — once."""
         if self.stream_open:
             self.stream_open = False
-            if self.thread.rate_limits:
-                self.emit("account/rateLimits/updated", {"rateLimits": self.thread.rate_limits})
+            if self.state.rate_limits:
+                self.emit("account/rateLimits/updated", {"rateLimits": self.state.rate_limits})
 
     def mark_unread(self) -> None:
         """A finished result (answer or failure) now waits for the user's attention."""
-        thread = self.thread
-        thread.read_revision += 1
+        state = self.state
+        state.read_revision += 1
         self.emit(
             "thread/readState/changed",
             {
                 "threadId": self.thread_id,
                 "readState": {
                     "firstUnread": {"type": "turn", "turnId": self.turn_id},
-                    "revision": str(thread.read_revision),
+                    "revision": str(state.read_revision),
                 },
             },
         )
 
-    async def finish(self, status: str, history: list[tuple[str, Any]], error: dict[str, Any] | None) -> None:
-        """Emit the end of the turn exactly once and persist it (also when cancelled)."""
+    async def finish(
+        self, status: str, history: list[Event] | None = None, error: dict[str, Any] | None = None
+    ) -> None:
+        """Emit the end of the turn exactly once, ``turn/completed`` after it is stored (also
+        when cancelled). ``history``: events the caller collected itself, stored first."""
         if self._finished:
             return
         self._finished = True
         engine = self.engine
         thread = self.thread
-        if thread.active is self:
-            thread.active = None
+        state = self.state
+        if state.active is self:
+            state.active = None
         engine.on_turn_finished(self)
         engine.tools.turn_finished(self, status)
         items = [self.final_message] if status == "completed" and self.final_message else []
         turn = self.turn_wire(status, items=items, error=error)
-        history.append((TURN_COMPLETED, {**turn, "items": []}))
+        self.journal(history)
+        thread.journal.add(TURN_COMPLETED, {**turn, "items": []})
         if status == "interrupted":
-            thread.abort_note_pending = True
+            state.abort_note_pending = True
         if error is not None and error.get("codexErrorInfo") == "contextWindowExceeded":
             # As the reference: the next turn first compacts the history that no longer fits.
-            thread.compact_before_next_turn = True
+            state.compact_before_next_turn = True
         if status == "failed":
-            thread.status = {"type": "systemError"}
-            self.emit("thread/status/changed", {"threadId": self.thread_id, "status": thread.status})
+            engine.set_status(thread, SYSTEM_ERROR)
             self.emit("error", {"error": error, "willRetry": False, "threadId": self.thread_id, "turnId": self.turn_id})
             self.mark_unread()
         else:
             if status == "completed":
                 self.mark_unread()
-            thread.status = {"type": "idle"}
-            self.emit("thread/status/changed", {"threadId": self.thread_id, "status": thread.status})
-        self.emit("turn/completed", {"threadId": self.thread_id, "turn": turn})
+            engine.set_status(thread, IDLE)
+        self.emit_stored("turn/completed", {"threadId": self.thread_id, "turn": turn})
         # Persisting must survive the cancellation that may have brought us here.
         with contextlib.suppress(Exception):
-            await asyncio.shield(engine.record(self, history, []))
+            await asyncio.shield(engine.threads.flush(thread))
+
+
+class _Response:
+    """One model response as it streams: the items in flight and how each model event reaches the
+    wire. ``_on_event`` maps each event type to its method, as ``core/model/responses.py`` maps
+    SSE event types to model events."""
+
+    __slots__ = (
+        "calls",
+        "context_before",
+        "emit_encoded",
+        "encoders",
+        "runner",
+        "streaming",
+        "text_parts",
+        "thread_id",
+    )
+
+    def __init__(self, runner: TurnRunner) -> None:
+        self.runner = runner
+        self.thread_id = runner.thread_id
+        self.emit_encoded = runner.engine.sink.emit_encoded
+        #: Items between their item/started and item/completed, by id, in wire form.
+        self.streaming: dict[str, dict[str, Any]] = {}
+        # Agent message text arrives in many small pieces; joining once beats repeated concatenation.
+        self.text_parts: dict[str, list[str]] = {}
+        #: One encoder per delta stream (an item's text, each summary part, each content part).
+        self.encoders: dict[Any, DeltaEncoder] = {}
+        self.calls: list[ToolCall] = []
+        self.context_before = len(runner.state.context or ())
+
+    def _encoder(self, key: Any, method: str, item_id: str, extra: dict[str, int] | None = None) -> DeltaEncoder:
+        encoder = self.encoders[key] = DeltaEncoder(method, self.thread_id, self.runner.turn_id, item_id, extra)
+        return encoder
+
+    # The streaming hot path: one call per delta from the table, no further calls before the sink.
+
+    def text_delta(self, event: model.TextDelta) -> None:
+        item_id = event.item_id
+        parts = self.text_parts.get(item_id)
+        if parts is not None:
+            parts.append(event.delta)
+        encoder = self.encoders.get(item_id) or self._encoder(item_id, "item/agentMessage/delta", item_id)
+        self.emit_encoded(self.thread_id, "item/agentMessage/delta", encoder.encode(event.delta))
+
+    def summary_delta(self, event: model.ReasoningSummaryDelta) -> None:
+        self._reasoning_delta(event.item_id, "summary", event.summary_index, event.delta)
+
+    def reasoning_delta(self, event: model.ReasoningTextDelta) -> None:
+        self._reasoning_delta(event.item_id, "content", event.content_index, event.delta)
+
+    def _reasoning_delta(self, item_id: str, part: str, index: int, delta: str) -> None:
+        reasoning = self.streaming.get(item_id)
+        if reasoning is not None:
+            _grow(reasoning[part], index, delta)
+        method, index_name = _REASONING_DELTAS[part]
+        key = (item_id, part, index)
+        encoder = self.encoders.get(key) or self._encoder(key, method, item_id, {index_name: index})
+        self.emit_encoded(self.thread_id, method, encoder.encode(delta))
+
+    def summary_part_added(self, event: model.ReasoningSummaryPartAdded) -> None:
+        reasoning = self.streaming.get(event.item_id)
+        if reasoning is not None:
+            _grow(reasoning["summary"], event.summary_index, "")
+        runner = self.runner
+        runner.emit(
+            "item/reasoning/summaryPartAdded",
+            {
+                "threadId": runner.thread_id,
+                "turnId": runner.turn_id,
+                "itemId": event.item_id,
+                "summaryIndex": event.summary_index,
+            },
+        )
+
+    def item_added(self, event: model.ItemAdded) -> None:
+        wire = _started_item(event.item)
+        if wire is None:
+            return
+        self.streaming[wire["id"]] = wire
+        if wire["type"] == "agentMessage":
+            self.text_parts[wire["id"]] = []
+        self.runner.item_started(dict(wire, summary=[], content=[]) if wire["type"] == "reasoning" else dict(wire))
+
+    def item_done(self, event: model.ItemDone) -> None:
+        item = event.item
+        runner = self.runner
+        runner.engine.add_context(runner, item)
+        if item.get("type") in ("function_call", "custom_tool_call"):
+            self.calls.append(ToolCall(item))
+            return
+        streamed = self.streaming.pop(str(item.get("id")), None)
+        parts = self.text_parts.pop(str(item.get("id")), None)
+        if streamed is not None and parts is not None:
+            streamed["text"] = "".join(parts)
+        wire = _completed_item(item, streamed)
+        if wire is not None:
+            if wire["type"] == "agentMessage":
+                runner.final_message = wire
+            runner.item_completed(wire)
+
+    def completed(self, event: model.Completed) -> None:
+        runner = self.runner
+        runner.stream_open = False
+        runner.engine.account_usage(runner, event.usage)
+        # The reference reports rate limits after every response, known or not (a chat provider
+        # that sends no rate-limit headers has none: nothing to report).
+        if runner.state.rate_limits:
+            runner.emit("account/rateLimits/updated", {"rateLimits": runner.state.rate_limits})
+
+    def rate_limits(self, event: model.RateLimits) -> None:
+        self.runner.state.rate_limits = dict(event.snapshot)
+
+    def retrying(self, event: model.Retrying) -> None:
+        # Partial output of the failed attempt is discarded: the retry starts over.
+        self.streaming.clear()
+        self.text_parts.clear()
+        self.calls.clear()
+        runner = self.runner
+        context = runner.state.context or []
+        if len(context) > self.context_before:
+            runner.engine.reset_context(runner, context[: self.context_before])
+        runner.emit(
+            "error",
+            {
+                "error": model_error_wire(event.error),
+                "willRetry": True,
+                "threadId": runner.thread_id,
+                "turnId": runner.turn_id,
+            },
+        )
+
+
+#: A reasoning item's part → the method of its deltas and the param that numbers the part.
+_REASONING_DELTAS = {
+    "summary": ("item/reasoning/summaryTextDelta", "summaryIndex"),
+    "content": ("item/reasoning/textDelta", "contentIndex"),
+}
+
+
+@functools.cache
+def _on_event() -> dict[type, Callable[[_Response, Any], None]]:
+    """Model event type → its ``_Response`` method (built on first use: ``core.model`` loads lazily)."""
+    from . import model
+
+    return {
+        model.TextDelta: _Response.text_delta,
+        model.ReasoningSummaryDelta: _Response.summary_delta,
+        model.ReasoningTextDelta: _Response.reasoning_delta,
+        model.ReasoningSummaryPartAdded: _Response.summary_part_added,
+        model.ItemAdded: _Response.item_added,
+        model.ItemDone: _Response.item_done,
+        model.Completed: _Response.completed,
+        model.RateLimits: _Response.rate_limits,
+        model.Retrying: _Response.retrying,
+    }
 
 
 def _grow(parts: list[str], index: int, delta: str) -> None:
@@ -514,10 +604,11 @@ def user_input_to_model(user_input: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _local_image(path: str) -> dict[str, Any]:
+    """A ``localImage`` as a data URL (blocks: call it in a worker thread)."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return {"type": "input_text", "text": f"[image {path} could not be read: {exc.strerror}]"}
+        data = read_file(path)
+    except InvalidParams as exc:
+        return {"type": "input_text", "text": f"[image {path} could not be read: {exc.message}]"}
     mime = mimetypes.guess_type(path)[0] or "image/png"
     return {"type": "input_image", "image_url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}
 
@@ -535,7 +626,7 @@ class TurnEngine:
         context_window: int | None = None,
     ) -> None:
         self.threads = threads
-        self.sink = sink
+        self.sink = OrderedSink(sink)
         self._client_factory = client_factory
         self.tools = tools or ToolRouter()
         self.context_window = context_window
@@ -579,13 +670,16 @@ class TurnEngine:
             output_schema=output_schema,
             compact_only=compact_only,
         )
-        thread.active = runner
-        thread.status = {"type": "active", "activeFlags": []}
+        return self.activate(runner)
+
+    def activate(self, runner: TurnRunner) -> TurnRunner:
+        """Make ``runner`` its thread's running turn; :meth:`launch` it once the reply is queued."""
+        runner.thread.turn_state.active = runner
         return runner
 
     def launch(self, runner: TurnRunner) -> None:
         """Start the runner's task; call after the ``turn/start`` reply is queued."""
-        runner.emit("thread/status/changed", {"threadId": runner.thread_id, "status": runner.thread.status})
+        self.set_status(runner.thread, active_status())
         runner.task = asyncio.get_running_loop().create_task(runner.run(), name=f"turn-{runner.turn_id}")
 
     async def interrupt(self, runner: TurnRunner) -> None:
@@ -594,17 +688,42 @@ class TurnEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner.task
 
+    def set_status(self, thread: LoadedThread, status: WireStatus) -> None:
+        """The one way a loaded thread's status changes while turns run: set it and tell the
+        subscribers, in order with the turn's other notifications."""
+        thread.status = dict(status)
+        self.sink.emit(thread.id, "thread/status/changed", {"threadId": thread.id, "status": thread.status})
+
     # ------------------------------------------------------------------ context
 
     async def ensure_context(self, thread: LoadedThread) -> None:
-        if thread.context is not None:
+        """Load the model-visible history of a thread read back from the store. A last turn
+        that did not complete (interrupted, or cut by a crash) is told to the next request."""
+        state = thread.turn_state
+        if state.context is not None:
             return
-        thread.context = await self.load_context(thread.id) if thread.materialized else []
+        if not thread.materialized:
+            state.context = []
+            return
+        events = await self.threads.store.read_events(thread.id, kinds=RESUME_KINDS)
+        state.context = fold_context(events)
+        if last_turn_interrupted(events):
+            state.abort_note_pending = True
 
-    async def load_context(self, thread_id: str) -> list[dict[str, Any]]:
-        return fold_context(await self.threads.store.read_events(thread_id, kinds=[CONTEXT_ITEM, CONTEXT_RESET]))
+    def add_context(self, runner: TurnRunner, item: dict[str, Any]) -> None:
+        """Append to the model-visible history; stored with the next write of the thread."""
+        state = runner.state
+        if state.context is None:
+            state.context = []
+        state.context.append(item)
+        runner.thread.journal.add(CONTEXT_ITEM, {"turnId": runner.turn_id, "item": item})
 
-    def build_request(self, runner: TurnRunner, new_context: list[dict[str, Any]]) -> ModelRequest:
+    def reset_context(self, runner: TurnRunner, items: list[dict[str, Any]]) -> None:
+        """Replace the model-visible history (compaction, a retried response)."""
+        runner.state.context = list(items)
+        runner.thread.journal.add(CONTEXT_RESET, {"turnId": runner.turn_id, "items": list(items)})
+
+    def build_request(self, runner: TurnRunner) -> ModelRequest:
         from .model import ModelRequest
 
         thread = runner.thread
@@ -623,13 +742,15 @@ class TurnEngine:
         text = None
         if runner.output_schema is not None:
             text = {"format": {"type": "json_schema", "name": "output", "schema": runner.output_schema, "strict": True}}
+        step = runner.step_settings
         # As the reference: a reasoning summary is always asked for, an effort only when chosen.
-        reasoning: dict[str, Any] = {"summary": settings.reasoning_summary or "auto"}
-        if settings.reasoning_effort:
-            reasoning["effort"] = settings.reasoning_effort
+        reasoning: dict[str, Any] = {"summary": step.get("summary") or settings.reasoning_summary or "auto"}
+        effort = step.get("effort") or settings.reasoning_effort
+        if effort:
+            reasoning["effort"] = effort
         return ModelRequest(
-            model=settings.model,
-            input=[*prefix, *(thread.context or []), *new_context],
+            model=step.get("model") or settings.model,
+            input=[*prefix, *with_call_outputs(runner.state.context or [])],
             tools=self.tools.specs(runner),
             reasoning=reasoning,
             text=text,
@@ -643,35 +764,13 @@ class TurnEngine:
             client_metadata={"thread_id": thread.id, "turn_id": runner.turn_id},
         )
 
-    async def record(
-        self, runner: TurnRunner, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]
-    ) -> None:
-        """Persist what happened since the last call, in one transaction, and fold the new
-        model-visible items into the thread's context."""
-        thread = runner.thread
-        events = list(history)
-        events += [(CONTEXT_ITEM, {"turnId": runner.turn_id, "item": item}) for item in new_context]
-        history.clear()
-        if thread.context is not None:
-            thread.context.extend(new_context)
+    async def record(self, runner: TurnRunner, history: list[Event], new_context: list[dict[str, Any]]) -> None:
+        """Store events a caller collected itself and new model-visible items, in that order."""
+        runner.journal(history)
+        for item in new_context:
+            self.add_context(runner, item)
         new_context.clear()
-        if not events:
-            return
-        if thread.ephemeral:
-            base = len(thread.memory_events)
-            stamp = now_ms()
-            thread.memory_events.extend(
-                EventRecord(thread.id, base + offset, kind, payload, stamp)
-                for offset, (kind, payload) in enumerate(events, start=1)
-            )
-            return
-        if not thread.materialized:
-            return
-        record = thread.record
-        record.updated_at = int(time.time())
-        await self.threads.store.append_events(
-            thread.id, events, thread_updates={"updated_at": record.updated_at, "preview": record.preview}
-        )
+        await self.threads.flush(runner.thread)
 
     # ------------------------------------------------------------------ usage
 
@@ -686,7 +785,7 @@ class TurnEngine:
             "reasoningOutputTokens": 0,
             "totalTokens": window,
         }
-        total = dict(runner.thread.token_total) or dict(last)
+        total = dict(runner.state.token_total) or dict(last)
         runner.emit(
             "thread/tokenUsage/updated",
             {
@@ -707,11 +806,11 @@ class TurnEngine:
             "reasoningOutputTokens": usage.reasoning_output_tokens,
             "totalTokens": usage.total_tokens,
         }
-        thread = runner.thread
-        total = thread.token_total
+        state = runner.state
+        total = state.token_total
         for key, value in last.items():
             total[key] = total.get(key, 0) + value
-        thread.last_input_tokens = usage.input_tokens
+        state.last_input_tokens = usage.input_tokens
         runner.emit(
             "thread/tokenUsage/updated",
             {
@@ -724,11 +823,9 @@ class TurnEngine:
     # ------------------------------------------------------------------ compaction
 
     def needs_compaction(self, thread: LoadedThread) -> bool:
-        return thread.compact_before_next_turn
+        return thread.turn_state.compact_before_next_turn
 
-    async def compact(
-        self, runner: TurnRunner, history: list[tuple[str, Any]], new_context: list[dict[str, Any]]
-    ) -> None:
+    async def compact(self, runner: TurnRunner) -> None:
         """Replace the thread's context with a model-written summary (``contextCompaction`` item)."""
         from .model import ItemDone, ModelError, ModelRequest, Retrying
 
@@ -737,7 +834,7 @@ class TurnEngine:
         runner.item_started(item)
         request = ModelRequest(
             model=thread.settings.model,
-            input=[*(thread.context or []), *new_context, user_message(COMPACT_PROMPT)],
+            input=[*with_call_outputs(runner.state.context or []), user_message(COMPACT_PROMPT)],
             tools=[],
             prompt_cache_key=thread.id,
         )
@@ -750,10 +847,7 @@ class TurnEngine:
                     summary = ""
         except ModelError as error:
             raise TurnFailed(model_error_wire(error)) from None
-        replacement = [user_message(COMPACT_SUMMARY_PREFIX + summary.strip())]
-        thread.context = replacement
-        new_context.clear()
-        thread.compact_before_next_turn = False
-        runner.item_completed(item, history)
-        history.append((CONTEXT_RESET, {"turnId": runner.turn_id, "items": replacement}))
+        self.reset_context(runner, [user_message(COMPACT_SUMMARY_PREFIX + summary.strip())])
+        runner.state.compact_before_next_turn = False
+        runner.item_completed(item)
         runner.emit("thread/compacted", {"threadId": thread.id, "turnId": runner.turn_id})

@@ -5,6 +5,7 @@ Owns: the wire types of ``account/read``, ``account/login/start`` (every ``type`
 ``account/login/completed`` / ``account/updated`` notifications. The token-refresh server request
 (``account/chatgptAuthTokens/refresh``) lives in :mod:`.server_requests`.
 Imports ``_base``, ``common``, ``notifications`` and ``registry`` (it registers its notifications).
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -276,3 +277,42 @@ class AccountUpdatedNotification(WireModel):
 
 registry.notification("account/login/completed", AccountLoginCompletedNotification)
 registry.notification("account/updated", AccountUpdatedNotification)
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "Account",
+    "AccountLoginCompletedNotification",
+    "AccountUpdatedNotification",
+    "AmazonBedrockAccessKeysLoginAccountParams",
+    "AmazonBedrockAccount",
+    "AmazonBedrockLoginAccountParams",
+    "AmazonBedrockLoginAccountResponse",
+    "ApiKeyAccount",
+    "ApiKeyLoginAccountParams",
+    "ApiKeyLoginAccountResponse",
+    "AuthMode",
+    "CancelLoginAccountParams",
+    "CancelLoginAccountResponse",
+    "CancelLoginAccountStatus",
+    "ChatgptAccount",
+    "ChatgptAuthTokensLoginAccountParams",
+    "ChatgptAuthTokensLoginAccountResponse",
+    "ChatgptDeviceCodeLoginAccountParams",
+    "ChatgptDeviceCodeLoginAccountResponse",
+    "ChatgptLoginAccountParams",
+    "ChatgptLoginAccountResponse",
+    "DesktopOnboardingEntrypoint",
+    "GcpAccount",
+    "GetAccountParams",
+    "GetAccountRateLimitsParams",
+    "GetAccountRateLimitsResponse",
+    "GetAccountResponse",
+    "LoginAccountParams",
+    "LoginAccountResponse",
+    "LoginAppBrand",
+    "LogoutAccountResponse",
+    "RateLimitResetCredit",
+    "RateLimitResetCreditStatus",
+    "RateLimitResetCreditsSummary",
+    "RateLimitResetType",
+]

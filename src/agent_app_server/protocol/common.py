@@ -4,6 +4,7 @@ Owns: the types that several messages share and that belong to no single thread,
 (approval and sandbox policies, reasoning and personality settings, ``UserInput``), plus the
 ``AlternativeKeys`` base for the reference's flattened "one of these keys" shapes.
 Imports only ``_base``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -20,10 +21,12 @@ from ._base import SnakeWireModel, WireModel, experimental_gate
 # Integer widths as the reference declares them (its serde types reject values out of range).
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 Int64 = int  # unchecked: the i64 values on this wire (times, counts) never come near the bounds
-UInt = Annotated[int, Field(ge=0)]
+#: An i64 a client sends: out of range is refused, as the reference's deserializer does.
+CheckedInt64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+UInt = Annotated[int, Field(ge=0, le=2**64 - 1)]
 UInt16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
 UInt32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
-UInt64 = Annotated[int, Field(ge=0)]
+UInt64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
 
 RequestId = TypeAliasType("RequestId", str | Int64)
 
@@ -258,3 +261,40 @@ FunctionCallOutputContentItem = TypeAliasType(
 
 #: A tool's output as the Responses API takes it: plain text or content items.
 FunctionCallOutputBody = TypeAliasType("FunctionCallOutputBody", str | list[FunctionCallOutputContentItem])
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "ApprovalsReviewer",
+    "AskForApproval",
+    "AudioUserInput",
+    "ByteRange",
+    "DangerFullAccessSandboxPolicy",
+    "EncryptedContentFunctionCallOutputContentItem",
+    "ExternalSandboxSandboxPolicy",
+    "FunctionCallOutputBody",
+    "FunctionCallOutputContentItem",
+    "GranularApprovalConfig",
+    "GranularAskForApproval",
+    "ImageDetail",
+    "ImageUserInput",
+    "InputAudioFunctionCallOutputContentItem",
+    "InputImageFunctionCallOutputContentItem",
+    "InputTextFunctionCallOutputContentItem",
+    "LocalAudioUserInput",
+    "LocalImageUserInput",
+    "MentionUserInput",
+    "NetworkAccess",
+    "Personality",
+    "ReadOnlySandboxPolicy",
+    "ReasoningEffort",
+    "ReasoningSummary",
+    "RequestId",
+    "SandboxMode",
+    "SandboxPolicy",
+    "SkillUserInput",
+    "SortDirection",
+    "TextElement",
+    "TextUserInput",
+    "UserInput",
+    "WorkspaceWriteSandboxPolicy",
+]

@@ -4,6 +4,7 @@
 Owns: their wire types, including the reference's typed view of ``config.toml`` (``Config``, whose
 keys stay snake_case on the wire and which carries any other key as is) and of managed
 requirements (``ConfigRequirements``). Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -472,3 +473,93 @@ class ExperimentalFeature(WireModel):
 class ExperimentalFeatureListResponse(WireModel):
     data: list[ExperimentalFeature]
     next_cursor: str | None = None
+
+
+class ExperimentalFeatureEnablementSetParams(WireModel):
+    #: Canonical feature name → enabled; features not named are left as they are.
+    enablement: dict[str, bool]
+
+
+class ExperimentalFeatureEnablementSetResponse(WireModel):
+    #: The entries this request changed.
+    enablement: dict[str, bool]
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "AllowDenyRequirement",
+    "AnalyticsConfig",
+    "AutoCompactTokenLimitScope",
+    "AutoReviewRequirements",
+    "BrowserUseAccessApprovalLifetime",
+    "BrowserUseConfig",
+    "BrowserUseExtensionRequirements",
+    "BrowserUseOriginPolicy",
+    "BrowserUseOriginPolicyConfig",
+    "BrowserUseRequirements",
+    "CliAuthCredentialsStoreMode",
+    "ComputerUseConfig",
+    "ComputerUseMacosConfig",
+    "ComputerUseMacosRequirements",
+    "ComputerUseRequirements",
+    "ComputerUseWindowsConfig",
+    "ComputerUseWindowsExeConfig",
+    "ComputerUseWindowsExeRequirement",
+    "ComputerUseWindowsRequirements",
+    "Config",
+    "ConfigBatchWriteParams",
+    "ConfigEdit",
+    "ConfigLayer",
+    "ConfigLayerMetadata",
+    "ConfigLayerSource",
+    "ConfigReadParams",
+    "ConfigReadResponse",
+    "ConfigRequirements",
+    "ConfigRequirementsReadResponse",
+    "ConfigValueWriteParams",
+    "ConfigWriteResponse",
+    "EnterpriseManagedConfigLayerSource",
+    "ExperimentalFeature",
+    "ExperimentalFeatureEnablementSetParams",
+    "ExperimentalFeatureEnablementSetResponse",
+    "ExperimentalFeatureListParams",
+    "ExperimentalFeatureListResponse",
+    "ExperimentalFeatureStage",
+    "FeedbackRequirements",
+    "ForcedChatgptWorkspaceIds",
+    "ForcedLoginMethod",
+    "InAppBrowserRequirements",
+    "LegacyManagedConfigTomlFromFileConfigLayerSource",
+    "LegacyManagedConfigTomlFromMdmConfigLayerSource",
+    "MdmConfigLayerSource",
+    "MergeStrategy",
+    "ModelsRequirements",
+    "NewThreadModelDefaults",
+    "OtelExporter",
+    "OtelHttpProtocol",
+    "OtelRequirements",
+    "OtelTlsConfig",
+    "OtelToolResultLogConfig",
+    "OtlpGrpcExporterConfig",
+    "OtlpGrpcOtelExporter",
+    "OtlpHttpExporterConfig",
+    "OtlpHttpOtelExporter",
+    "OverriddenMetadata",
+    "PackagedDefaultsConfigLayerSource",
+    "ProjectConfigLayerSource",
+    "RequestHeader",
+    "ResidencyRequirement",
+    "SandboxWorkspaceWrite",
+    "SessionFlagsConfigLayerSource",
+    "SystemConfigLayerSource",
+    "ToolsV2",
+    "UserConfigLayerSource",
+    "Verbosity",
+    "WebSearchContextSize",
+    "WebSearchLocation",
+    "WebSearchMode",
+    "WebSearchProvider",
+    "WebSearchToolConfig",
+    "WindowsSandboxImplementation",
+    "WriteStatus",
+]

@@ -4,6 +4,7 @@
 Owns: their params and responses. The ``command/exec/outputDelta`` notification lives in
 :mod:`.notifications`. Imports ``_base`` and ``common``; registered in :mod:`.registry`'s
 ``METHOD_TABLE``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`), as in methods.py.
@@ -12,7 +13,7 @@ from typing import Any
 from pydantic import model_validator
 
 from ._base import WireModel
-from .common import Int32, Int64, SandboxPolicy, UInt, UInt16
+from .common import CheckedInt64, Int32, SandboxPolicy, UInt, UInt16
 
 
 class CommandExecTerminalSize(WireModel):
@@ -33,7 +34,7 @@ class CommandExecParams(WireModel):
     output_bytes_cap: UInt | None = None
     disable_output_cap: bool = False
     disable_timeout: bool = False
-    timeout_ms: Int64 | None = None
+    timeout_ms: CheckedInt64 | None = None
     cwd: str | None = None
     env: dict[str, str | None] | None = None
     size: CommandExecTerminalSize | None = None
@@ -87,8 +88,24 @@ class ThreadShellCommandParams(WireModel):
 
     thread_id: str
     command: str
-    timeout_ms: Int64 | None = None
+    timeout_ms: CheckedInt64 | None = None
 
 
 class ThreadShellCommandResponse(WireModel):
     pass
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "CommandExecParams",
+    "CommandExecResizeParams",
+    "CommandExecResizeResponse",
+    "CommandExecResponse",
+    "CommandExecTerminalSize",
+    "CommandExecTerminateParams",
+    "CommandExecTerminateResponse",
+    "CommandExecWriteParams",
+    "CommandExecWriteResponse",
+    "ThreadShellCommandParams",
+    "ThreadShellCommandResponse",
+]

@@ -6,6 +6,7 @@ one-shot ``fuzzyFileSearch``; the experimental session variants are not modelled
 reference types as ``AbsolutePathBuf`` must be absolute here too: a relative one fails params
 validation (-32602 naming the field) instead of being resolved against some directory.
 Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`), as in methods.py.
@@ -21,6 +22,9 @@ from .common import Int64, UInt32
 
 
 def _absolute(path: str) -> str:
+    if "\0" in path:
+        # No file has one; the OS would refuse the path with an error of its own.
+        raise PydanticCustomError("path_nul", "must not contain a NUL byte (\\u0000)")
     if not os.path.isabs(path):
         raise PydanticCustomError(
             "absolute_path",
@@ -30,7 +34,7 @@ def _absolute(path: str) -> str:
     return os.path.normpath(path)
 
 
-#: The reference's ``AbsolutePathBuf``: a string that must be an absolute path.
+#: The reference's ``AbsolutePathBuf``: a string that must be an absolute path (without NUL).
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
@@ -161,5 +165,79 @@ class FuzzyFileSearchResult(SnakeWireModel):
     indices: list[UInt32] | None = None
 
 
+class FuzzyFileSearchSessionStartParams(WireModel):
+    session_id: str
+    roots: list[str]
+
+
+class FuzzyFileSearchSessionStartResponse(WireModel):
+    pass
+
+
+class FuzzyFileSearchSessionUpdateParams(WireModel):
+    session_id: str
+    query: str
+
+
+class FuzzyFileSearchSessionUpdateResponse(WireModel):
+    pass
+
+
+class FuzzyFileSearchSessionStopParams(WireModel):
+    session_id: str
+
+
+class FuzzyFileSearchSessionStopResponse(WireModel):
+    pass
+
+
+class FuzzyFileSearchSessionUpdatedNotification(WireModel):
+    session_id: str
+    query: str
+    files: list[FuzzyFileSearchResult]
+
+
+class FuzzyFileSearchSessionCompletedNotification(WireModel):
+    session_id: str
+
+
 class FuzzyFileSearchResponse(WireModel):
     files: list[FuzzyFileSearchResult]
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "AbsolutePath",
+    "FsChangedNotification",
+    "FsCopyParams",
+    "FsCopyResponse",
+    "FsCreateDirectoryParams",
+    "FsCreateDirectoryResponse",
+    "FsGetMetadataParams",
+    "FsGetMetadataResponse",
+    "FsReadDirectoryEntry",
+    "FsReadDirectoryParams",
+    "FsReadDirectoryResponse",
+    "FsReadFileParams",
+    "FsReadFileResponse",
+    "FsRemoveParams",
+    "FsRemoveResponse",
+    "FsUnwatchParams",
+    "FsUnwatchResponse",
+    "FsWatchParams",
+    "FsWatchResponse",
+    "FsWriteFileParams",
+    "FsWriteFileResponse",
+    "FuzzyFileSearchMatchType",
+    "FuzzyFileSearchParams",
+    "FuzzyFileSearchResponse",
+    "FuzzyFileSearchResult",
+    "FuzzyFileSearchSessionCompletedNotification",
+    "FuzzyFileSearchSessionStartParams",
+    "FuzzyFileSearchSessionStartResponse",
+    "FuzzyFileSearchSessionStopParams",
+    "FuzzyFileSearchSessionStopResponse",
+    "FuzzyFileSearchSessionUpdateParams",
+    "FuzzyFileSearchSessionUpdateResponse",
+    "FuzzyFileSearchSessionUpdatedNotification",
+]

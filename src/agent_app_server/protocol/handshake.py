@@ -2,6 +2,7 @@
 
 Owns: the types the first request of every connection needs, kept apart from the thread and
 turn models so that answering ``initialize`` does not load them. Imports only ``_base``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from typing import Any
@@ -35,3 +36,12 @@ class InitializeResponse(WireModel):
     codex_home: str
     platform_family: str
     platform_os: str
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "ClientInfo",
+    "InitializeCapabilities",
+    "InitializeParams",
+    "InitializeResponse",
+]

@@ -3,15 +3,17 @@
 Owns: ``<Method>Params`` / ``<Method>Response`` for ``initialize``, ``thread/*`` and ``turn/*``
 and the types only they use; registers each method in :mod:`.registry`.
 Imports ``_base``, ``common``, ``items``, ``threads`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
 # otherwise compile each of hundreds of annotation strings at import.
 from typing import Annotated, Any, Literal
 
+from pydantic import model_validator
 from typing_extensions import TypeAliasType
 
-from ._base import SnakeWireModel, WireModel, experimental_gate
+from ._base import SnakeWireModel, Unmodeled, WireModel, check_unmodeled, experimental_gate
 from .common import (
     ApprovalsReviewer,
     AskForApproval,
@@ -29,6 +31,73 @@ from .common import (
 from .items import ThreadItem
 from .threads import Thread, Turn, TurnItemsView
 from .tools import DynamicToolSpec
+
+# ---------------------------------------------------------------------- unmodeled fields
+
+_PERMISSIONS = Unmodeled(str, refused="permission profiles do not exist here; send `sandbox`/`sandboxPolicy` instead")
+_ENVIRONMENTS = Unmodeled(
+    list,
+    refused="only the `local` environment exists here",
+    accepts=lambda value: all(isinstance(e, dict) and e.get("environmentId") == "local" for e in value),
+)
+_ROOTS = Unmodeled(list, paths="")
+_PROJECT = Unmodeled(str, refused="projects do not exist here; omit it")
+_ROLLOUT_PATH = Unmodeled(str, refused="there are no rollout files here; name the thread by `threadId`", neutral=("",))
+_CLIENT_METADATA = {"responsesapiClientMetadata": Unmodeled(dict), "responsesapiClientMetadataPatch": Unmodeled(dict)}
+_ADDITIONAL_CONTEXT = Unmodeled(dict, refused="it would not reach the model here; put it in `input`")
+_THREAD_FILTER = Unmodeled(str, refused="thread lineage filters are not implemented; omit it")
+
+_THREAD_START_UNMODELED = {
+    "allowProviderModelFallback": Unmodeled(bool, nullable=False),
+    "daybreakEnabled": Unmodeled(bool),
+    "environments": _ENVIRONMENTS,
+    "experimentalRawEvents": Unmodeled(bool, nullable=False),
+    "historyMode": Unmodeled(str, dict),
+    "mockExperimentalField": Unmodeled(str),
+    "multiAgentMode": Unmodeled(str, dict),
+    "permissions": _PERMISSIONS,
+    "projectId": _PROJECT,
+    "runtimeWorkspaceRoots": _ROOTS,
+    "selectedCapabilityRoots": Unmodeled(list, paths="path"),
+}
+_THREAD_RESUME_UNMODELED = {
+    "history": Unmodeled(list, refused="a thread's history comes from this server's store; omit it", neutral=()),
+    "initialTurnsPage": Unmodeled(dict),
+    "path": _ROLLOUT_PATH,
+    "permissions": _PERMISSIONS,
+    "runtimeWorkspaceRoots": _ROOTS,
+}
+_THREAD_FORK_UNMODELED = {
+    "attachToSource": Unmodeled(bool, nullable=False),
+    "beforeTurnId": Unmodeled(str, refused="fork up to a turn with `lastTurnId`"),
+    "deferGoalContinuation": Unmodeled(bool, nullable=False),
+    "experimentalDisablePredictionMcp": Unmodeled(
+        bool, nullable=False, refused="it needs `experimentalPredictionMode`, which is not implemented"
+    ),
+    "experimentalPredictionMode": Unmodeled(bool, nullable=False, refused="prediction mode is not implemented"),
+    "path": _ROLLOUT_PATH,
+    "permissions": _PERMISSIONS,
+    "runtimeWorkspaceRoots": _ROOTS,
+}
+_THREAD_LIST_UNMODELED = {
+    "ancestorThreadId": _THREAD_FILTER,
+    "attachedToThreadId": _THREAD_FILTER,
+    "parentThreadId": _THREAD_FILTER,
+    "includeAttachedThreads": Unmodeled(bool, nullable=False, refused="attached threads are not implemented"),
+    "projectId": _PROJECT,
+}
+_TURN_START_UNMODELED = {
+    "additionalContext": _ADDITIONAL_CONTEXT,
+    "collaborationMode": Unmodeled(dict),
+    "cyberAccessProgram": Unmodeled(str, dict),
+    "environments": _ENVIRONMENTS,
+    "multiAgentMode": Unmodeled(str, dict),
+    "permissions": _PERMISSIONS,
+    "runtimeWorkspaceRoots": _ROOTS,
+    **_CLIENT_METADATA,
+}
+_TURN_STEER_UNMODELED = {"additionalContext": _ADDITIONAL_CONTEXT, **_CLIENT_METADATA}
+
 
 # ---------------------------------------------------------------------- thread lifecycle
 
@@ -52,6 +121,11 @@ class ThreadStartParams(WireModel):
     session_start_source: ThreadStartSource | None = None
     thread_source: str | None = None
     dynamic_tools: Annotated[list[DynamicToolSpec] | None, experimental_gate("thread/start.dynamicTools")] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unmodeled(cls, data: Any) -> Any:
+        return check_unmodeled(data, _THREAD_START_UNMODELED)
 
 
 class ThreadSessionResponse(WireModel):
@@ -88,6 +162,11 @@ class ThreadResumeParams(WireModel):
     developer_instructions: str | None = None
     personality: Personality | None = None
     exclude_turns: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unmodeled(cls, data: Any) -> Any:
+        return check_unmodeled(data, _THREAD_RESUME_UNMODELED)
 
 
 ModeKind = TypeAliasType("ModeKind", Literal["plan", "default"])
@@ -128,6 +207,11 @@ class ThreadForkParams(WireModel):
     ephemeral: bool = False
     exclude_turns: bool = False
     thread_source: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unmodeled(cls, data: Any) -> Any:
+        return check_unmodeled(data, _THREAD_FORK_UNMODELED)
 
 
 class ThreadForkResponse(ThreadSessionResponse):
@@ -178,6 +262,11 @@ class ThreadListParams(WireModel):
     current_account_only: bool = False
     use_state_db_only: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unmodeled(cls, data: Any) -> Any:
+        return check_unmodeled(data, _THREAD_LIST_UNMODELED)
+
 
 class ThreadListResponse(WireModel):
     data: list[Thread]
@@ -204,12 +293,47 @@ class ThreadSetNameResponse(WireModel):
     """Empty; subscribers also get ``thread/name/updated``."""
 
 
+class ThreadDeleteParams(WireModel):
+    thread_id: str
+
+
+class ThreadDeleteResponse(WireModel):
+    pass
+
+
 class ThreadArchiveParams(WireModel):
     thread_id: str
 
 
 class ThreadArchiveResponse(WireModel):
     """Empty; subscribers also get ``thread/archived``."""
+
+
+class ThreadMetadataGitInfoUpdateParams(WireModel):
+    """Each field: omitted leaves it, null clears it, a non-empty string replaces it."""
+
+    sha: str | None = None
+    branch: str | None = None
+    origin_url: str | None = None
+
+
+class ThreadMetadataUpdateParams(WireModel):
+    thread_id: str
+    git_info: ThreadMetadataGitInfoUpdateParams | None = None
+
+
+class ThreadMetadataUpdateResponse(WireModel):
+    thread: Thread
+
+
+class ThreadInjectItemsParams(WireModel):
+    thread_id: str
+    #: Raw Responses-API items (checked by the core, as the reference checks them).
+    items: list[Any]
+
+
+class ThreadInjectItemsResponse(WireModel):
+    pass
 
 
 class ThreadUnarchiveParams(WireModel):
@@ -298,6 +422,19 @@ class ThreadItemsListResponse(WireModel):
     backwards_cursor: str | None = None
 
 
+class ThreadItemsReadParams(WireModel):
+    """Experimental: up to 100 stored items of one turn, by id."""
+
+    thread_id: str
+    turn_id: str
+    item_ids: list[str]
+
+
+class ThreadItemsReadResponse(WireModel):
+    #: In stored order; ids that are not items of the turn are left out.
+    data: list[ThreadItemEntry]
+
+
 class ThreadCompactStartParams(WireModel):
     thread_id: str
 
@@ -338,6 +475,11 @@ class TurnStartParams(WireModel):
     tool_output: TurnToolOutput | None = None
     turn_trigger: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unmodeled(cls, data: Any) -> Any:
+        return check_unmodeled(data, _TURN_START_UNMODELED)
+
 
 class TurnStartResponse(WireModel):
     turn: Turn
@@ -351,6 +493,11 @@ class TurnSteerParams(WireModel):
     input: list[UserInput]
     client_user_message_id: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unmodeled(cls, data: Any) -> Any:
+        return check_unmodeled(data, _TURN_STEER_UNMODELED)
+
 
 class TurnSteerResponse(WireModel):
     turn_id: str
@@ -363,3 +510,65 @@ class TurnInterruptParams(WireModel):
 
 class TurnInterruptResponse(WireModel):
     """Empty; the turn then completes with status ``interrupted``."""
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "CollaborationMode",
+    "ModeKind",
+    "Settings",
+    "ThreadArchiveParams",
+    "ThreadArchiveResponse",
+    "ThreadCompactStartParams",
+    "ThreadCompactStartResponse",
+    "ThreadDeleteParams",
+    "ThreadDeleteResponse",
+    "ThreadForkParams",
+    "ThreadForkResponse",
+    "ThreadInjectItemsParams",
+    "ThreadInjectItemsResponse",
+    "ThreadItemEntry",
+    "ThreadItemOutputDeferral",
+    "ThreadItemsListAnchor",
+    "ThreadItemsListCursor",
+    "ThreadItemsListParams",
+    "ThreadItemsListResponse",
+    "ThreadItemsReadParams",
+    "ThreadItemsReadResponse",
+    "ThreadListCwdFilter",
+    "ThreadListParams",
+    "ThreadListResponse",
+    "ThreadLoadedListParams",
+    "ThreadLoadedListResponse",
+    "ThreadMetadataGitInfoUpdateParams",
+    "ThreadMetadataUpdateParams",
+    "ThreadMetadataUpdateResponse",
+    "ThreadReadParams",
+    "ThreadReadResponse",
+    "ThreadResumeParams",
+    "ThreadResumeResponse",
+    "ThreadRevertParams",
+    "ThreadRevertResponse",
+    "ThreadSessionResponse",
+    "ThreadSetNameParams",
+    "ThreadSetNameResponse",
+    "ThreadSortKey",
+    "ThreadSourceKind",
+    "ThreadStartParams",
+    "ThreadStartResponse",
+    "ThreadStartSource",
+    "ThreadTurnsListParams",
+    "ThreadTurnsListResponse",
+    "ThreadUnarchiveParams",
+    "ThreadUnarchiveResponse",
+    "ThreadUnsubscribeParams",
+    "ThreadUnsubscribeResponse",
+    "ThreadUnsubscribeStatus",
+    "TurnInterruptParams",
+    "TurnInterruptResponse",
+    "TurnStartParams",
+    "TurnStartResponse",
+    "TurnSteerParams",
+    "TurnSteerResponse",
+    "TurnToolOutput",
+]

@@ -2,6 +2,7 @@
 
 Owns: ``ModelListParams`` / ``ModelListResponse`` and the ``Model`` description.
 Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -77,3 +78,19 @@ class Model(WireModel):
 class ModelListResponse(WireModel):
     data: list[Model]
     next_cursor: str | None = None
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "CyberAccessProgram",
+    "InputModality",
+    "Model",
+    "ModelAccessPrograms",
+    "ModelAvailabilityNux",
+    "ModelListParams",
+    "ModelListResponse",
+    "ModelServiceTier",
+    "ModelUpgradeInfo",
+    "MultiAgentVersion",
+    "ReasoningEffortOption",
+]

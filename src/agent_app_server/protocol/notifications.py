@@ -3,6 +3,7 @@
 Owns: ``<Name>Notification`` for thread, turn and item lifecycle events, streaming deltas,
 warnings, rate limits and connection status, plus the types only they use.
 Imports ``_base``, ``common``, ``items``, ``threads`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -14,7 +15,11 @@ from typing_extensions import TypeAliasType
 from . import registry
 from ._base import WireModel
 from .common import Int32, Int64, RequestId, UInt, UInt64
-from .fs import FsChangedNotification
+from .fs import (
+    FsChangedNotification,
+    FuzzyFileSearchSessionCompletedNotification,
+    FuzzyFileSearchSessionUpdatedNotification,
+)
 from .items import ThreadItem
 from .threads import Thread, ThreadReadState, ThreadStatus, ThreadTokenUsage, Turn, TurnError
 
@@ -36,6 +41,10 @@ class ThreadNameUpdatedNotification(WireModel):
 
 
 class ThreadArchivedNotification(WireModel):
+    thread_id: str
+
+
+class ThreadDeletedNotification(WireModel):
     thread_id: str
 
 
@@ -345,6 +354,7 @@ registry.notification("thread/status/changed", ThreadStatusChangedNotification)
 registry.notification("thread/name/updated", ThreadNameUpdatedNotification)
 registry.notification("thread/archived", ThreadArchivedNotification)
 registry.notification("thread/unarchived", ThreadUnarchivedNotification)
+registry.notification("thread/deleted", ThreadDeletedNotification)
 registry.notification("thread/closed", ThreadClosedNotification)
 registry.notification("thread/reverted", ThreadRevertedNotification)
 registry.notification("thread/compacted", ContextCompactedNotification)
@@ -375,3 +385,58 @@ registry.notification("command/exec/outputDelta", CommandExecOutputDeltaNotifica
 registry.notification("mcpServer/startupStatus/updated", McpServerStatusUpdatedNotification)
 
 registry.notification("fs/changed", FsChangedNotification)
+registry.notification("fuzzyFileSearch/sessionUpdated", FuzzyFileSearchSessionUpdatedNotification)
+registry.notification("fuzzyFileSearch/sessionCompleted", FuzzyFileSearchSessionCompletedNotification)
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "AccountRateLimitsUpdatedNotification",
+    "AgentMessageDeltaNotification",
+    "CommandExecOutputDeltaNotification",
+    "CommandExecOutputStream",
+    "CommandExecutionOutputDeltaNotification",
+    "ConfigWarningNotification",
+    "ContextCompactedNotification",
+    "CreditsSnapshot",
+    "DeprecationNoticeNotification",
+    "ErrorNotification",
+    "FileChangeOutputDeltaNotification",
+    "ItemCompletedNotification",
+    "ItemDeltaNotification",
+    "ItemStartedNotification",
+    "McpServerStartupFailureReason",
+    "McpServerStartupState",
+    "McpServerStatusUpdatedNotification",
+    "PlanDeltaNotification",
+    "PlanType",
+    "RateLimitReachedType",
+    "RateLimitSnapshot",
+    "RateLimitWindow",
+    "ReasoningSummaryPartAddedNotification",
+    "ReasoningSummaryTextDeltaNotification",
+    "ReasoningTextDeltaNotification",
+    "RemoteControlConnectionStatus",
+    "RemoteControlStatusChangedNotification",
+    "ServerRequestResolvedNotification",
+    "SpendControlLimitSnapshot",
+    "TerminalInteractionNotification",
+    "TextPosition",
+    "TextRange",
+    "ThreadArchivedNotification",
+    "ThreadClosedNotification",
+    "ThreadDeletedNotification",
+    "ThreadNameUpdatedNotification",
+    "ThreadReadStateChangedNotification",
+    "ThreadRevertedNotification",
+    "ThreadStartedNotification",
+    "ThreadStatusChangedNotification",
+    "ThreadTokenUsageUpdatedNotification",
+    "ThreadUnarchivedNotification",
+    "TurnCompletedNotification",
+    "TurnDiffUpdatedNotification",
+    "TurnPlanStep",
+    "TurnPlanStepStatus",
+    "TurnPlanUpdatedNotification",
+    "TurnStartedNotification",
+    "WarningNotification",
+]

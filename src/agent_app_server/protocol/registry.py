@@ -6,6 +6,7 @@ Owns: the mapping from wire method names to params/result models and experimenta
 The registry loads lazily so that start-up stays light: looking up ``initialize`` imports only
 the handshake models; the thread and turn models load on the first request that needs them, and
 notification / server-request types when those tables are first read.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class MethodSpec:
     result: type[WireModel]
     experimental: bool = False
     params_optional: bool = False
+    #: The ``server.handlers`` module implementing the method (None: registered at run time,
+    #: with its handler).
+    handlers: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,85 +58,250 @@ class ServerRequestSpec:
     experimental: bool = False
 
 
-#: Every client request we implement: wire name → (module, params class, result class). Methods
-#: the reference has but this table lacks answer "method not found".
-METHOD_TABLE: dict[str, tuple[str, str | None, str]] = {
-    "initialize": ("handshake", "InitializeParams", "InitializeResponse"),
-    "thread/start": ("methods", "ThreadStartParams", "ThreadStartResponse"),
-    "thread/resume": ("methods", "ThreadResumeParams", "ThreadResumeResponse"),
-    "thread/fork": ("methods", "ThreadForkParams", "ThreadForkResponse"),
-    "thread/read": ("methods", "ThreadReadParams", "ThreadReadResponse"),
-    "thread/list": ("methods", "ThreadListParams", "ThreadListResponse"),
-    "thread/loaded/list": ("methods", "ThreadLoadedListParams", "ThreadLoadedListResponse"),
-    "thread/name/set": ("methods", "ThreadSetNameParams", "ThreadSetNameResponse"),
-    "thread/archive": ("methods", "ThreadArchiveParams", "ThreadArchiveResponse"),
-    "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse"),
-    "thread/unsubscribe": ("methods", "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse"),
-    "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse"),
-    "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse"),
-    "thread/items/list": ("methods", "ThreadItemsListParams", "ThreadItemsListResponse"),
-    "thread/compact/start": ("methods", "ThreadCompactStartParams", "ThreadCompactStartResponse"),
-    "turn/start": ("methods", "TurnStartParams", "TurnStartResponse"),
-    "turn/steer": ("methods", "TurnSteerParams", "TurnSteerResponse"),
-    "turn/interrupt": ("methods", "TurnInterruptParams", "TurnInterruptResponse"),
+#: Every client request we implement: wire name → (protocol module, params class, result class,
+#: the ``server.handlers`` module implementing it). Both modules load on the method's first call.
+#: Methods the reference has but this table lacks answer "method not found".
+METHOD_TABLE: dict[str, tuple[str, str | None, str, str]] = {
+    "initialize": ("handshake", "InitializeParams", "InitializeResponse", "initialize"),
+    "thread/start": ("methods", "ThreadStartParams", "ThreadStartResponse", "threads"),
+    "thread/resume": ("methods", "ThreadResumeParams", "ThreadResumeResponse", "turns"),
+    "thread/fork": ("methods", "ThreadForkParams", "ThreadForkResponse", "turns"),
+    "thread/read": ("methods", "ThreadReadParams", "ThreadReadResponse", "threads"),
+    "thread/list": ("methods", "ThreadListParams", "ThreadListResponse", "threads"),
+    "thread/loaded/list": ("methods", "ThreadLoadedListParams", "ThreadLoadedListResponse", "threads"),
+    "thread/name/set": ("methods", "ThreadSetNameParams", "ThreadSetNameResponse", "threads"),
+    "thread/archive": ("methods", "ThreadArchiveParams", "ThreadArchiveResponse", "threads"),
+    "thread/unarchive": ("methods", "ThreadUnarchiveParams", "ThreadUnarchiveResponse", "threads"),
+    "thread/unsubscribe": ("methods", "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse", "threads"),
+    "thread/revert": ("methods", "ThreadRevertParams", "ThreadRevertResponse", "turns"),
+    "thread/turns/list": ("methods", "ThreadTurnsListParams", "ThreadTurnsListResponse", "pages"),
+    "thread/items/list": ("methods", "ThreadItemsListParams", "ThreadItemsListResponse", "pages"),
+    "thread/compact/start": ("methods", "ThreadCompactStartParams", "ThreadCompactStartResponse", "turns"),
+    "turn/start": ("methods", "TurnStartParams", "TurnStartResponse", "turns"),
+    "turn/steer": ("methods", "TurnSteerParams", "TurnSteerResponse", "turns"),
+    "turn/interrupt": ("methods", "TurnInterruptParams", "TurnInterruptResponse", "turns"),
 }
 # Account, models, config, skills and hooks. A params class of None: the reference's params for
 # that method are always null (``params`` absent, null or an ignored object).
 METHOD_TABLE.update(
     {
-        "account/read": ("account", "GetAccountParams", "GetAccountResponse"),
-        "account/login/start": ("account", "LoginAccountParams", "LoginAccountResponse"),
-        "account/login/cancel": ("account", "CancelLoginAccountParams", "CancelLoginAccountResponse"),
-        "account/logout": ("account", None, "LogoutAccountResponse"),
-        "account/rateLimits/read": ("account", "GetAccountRateLimitsParams", "GetAccountRateLimitsResponse"),
-        "model/list": ("models_api", "ModelListParams", "ModelListResponse"),
-        "config/read": ("config_api", "ConfigReadParams", "ConfigReadResponse"),
-        "config/value/write": ("config_api", "ConfigValueWriteParams", "ConfigWriteResponse"),
-        "config/batchWrite": ("config_api", "ConfigBatchWriteParams", "ConfigWriteResponse"),
-        "configRequirements/read": ("config_api", None, "ConfigRequirementsReadResponse"),
-        "experimentalFeature/list": ("config_api", "ExperimentalFeatureListParams", "ExperimentalFeatureListResponse"),
-        "skills/list": ("skills", "SkillsListParams", "SkillsListResponse"),
-        "skills/config/write": ("skills", "SkillsConfigWriteParams", "SkillsConfigWriteResponse"),
-        "hooks/list": ("skills", "HooksListParams", "HooksListResponse"),
+        "account/read": ("account", "GetAccountParams", "GetAccountResponse", "account"),
+        "account/login/start": ("account", "LoginAccountParams", "LoginAccountResponse", "account"),
+        "account/login/cancel": ("account", "CancelLoginAccountParams", "CancelLoginAccountResponse", "account"),
+        "account/logout": ("account", None, "LogoutAccountResponse", "account"),
+        "account/rateLimits/read": ("account", "GetAccountRateLimitsParams", "GetAccountRateLimitsResponse", "account"),
+        "model/list": ("models_api", "ModelListParams", "ModelListResponse", "models"),
+        "config/read": ("config_api", "ConfigReadParams", "ConfigReadResponse", "config"),
+        "config/value/write": ("config_api", "ConfigValueWriteParams", "ConfigWriteResponse", "config"),
+        "config/batchWrite": ("config_api", "ConfigBatchWriteParams", "ConfigWriteResponse", "config"),
+        "configRequirements/read": ("config_api", None, "ConfigRequirementsReadResponse", "config"),
+        "experimentalFeature/list": (
+            "config_api",
+            "ExperimentalFeatureListParams",
+            "ExperimentalFeatureListResponse",
+            "config",
+        ),
+        "skills/list": ("skills", "SkillsListParams", "SkillsListResponse", "skills"),
+        "skills/config/write": ("skills", "SkillsConfigWriteParams", "SkillsConfigWriteResponse", "skills"),
+        "hooks/list": ("skills", "HooksListParams", "HooksListResponse", "skills"),
+        "skills/extraRoots/set": ("skills", "SkillsExtraRootsSetParams", "SkillsExtraRootsSetResponse", "skills"),
     }
 )
 # Files and search.
 METHOD_TABLE.update(
     {
-        "fs/readFile": ("fs", "FsReadFileParams", "FsReadFileResponse"),
-        "fs/writeFile": ("fs", "FsWriteFileParams", "FsWriteFileResponse"),
-        "fs/createDirectory": ("fs", "FsCreateDirectoryParams", "FsCreateDirectoryResponse"),
-        "fs/getMetadata": ("fs", "FsGetMetadataParams", "FsGetMetadataResponse"),
-        "fs/readDirectory": ("fs", "FsReadDirectoryParams", "FsReadDirectoryResponse"),
-        "fs/remove": ("fs", "FsRemoveParams", "FsRemoveResponse"),
-        "fs/copy": ("fs", "FsCopyParams", "FsCopyResponse"),
-        "fs/watch": ("fs", "FsWatchParams", "FsWatchResponse"),
-        "fs/unwatch": ("fs", "FsUnwatchParams", "FsUnwatchResponse"),
-        "fuzzyFileSearch": ("fs", "FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
+        "fs/readFile": ("fs", "FsReadFileParams", "FsReadFileResponse", "fs"),
+        "fs/writeFile": ("fs", "FsWriteFileParams", "FsWriteFileResponse", "fs"),
+        "fs/createDirectory": ("fs", "FsCreateDirectoryParams", "FsCreateDirectoryResponse", "fs"),
+        "fs/getMetadata": ("fs", "FsGetMetadataParams", "FsGetMetadataResponse", "fs"),
+        "fs/readDirectory": ("fs", "FsReadDirectoryParams", "FsReadDirectoryResponse", "fs"),
+        "fs/remove": ("fs", "FsRemoveParams", "FsRemoveResponse", "fs"),
+        "fs/copy": ("fs", "FsCopyParams", "FsCopyResponse", "fs"),
+        "fs/watch": ("fs", "FsWatchParams", "FsWatchResponse", "fs"),
+        "fs/unwatch": ("fs", "FsUnwatchParams", "FsUnwatchResponse", "fs"),
+        "fuzzyFileSearch": ("fs", "FuzzyFileSearchParams", "FuzzyFileSearchResponse", "fs"),
     }
 )
 # Standalone commands (outside any turn) and the TUI's `!cmd`.
 METHOD_TABLE.update(
     {
-        "command/exec": ("exec", "CommandExecParams", "CommandExecResponse"),
-        "command/exec/write": ("exec", "CommandExecWriteParams", "CommandExecWriteResponse"),
-        "command/exec/resize": ("exec", "CommandExecResizeParams", "CommandExecResizeResponse"),
-        "command/exec/terminate": ("exec", "CommandExecTerminateParams", "CommandExecTerminateResponse"),
-        "thread/shellCommand": ("exec", "ThreadShellCommandParams", "ThreadShellCommandResponse"),
+        "command/exec": ("exec", "CommandExecParams", "CommandExecResponse", "exec"),
+        "command/exec/write": ("exec", "CommandExecWriteParams", "CommandExecWriteResponse", "exec"),
+        "command/exec/resize": ("exec", "CommandExecResizeParams", "CommandExecResizeResponse", "exec"),
+        "command/exec/terminate": ("exec", "CommandExecTerminateParams", "CommandExecTerminateResponse", "exec"),
+        "thread/shellCommand": ("exec", "ThreadShellCommandParams", "ThreadShellCommandResponse", "exec"),
     }
 )
 # MCP servers configured in config.toml.
 METHOD_TABLE.update(
     {
-        "mcpServerStatus/list": ("tools", "ListMcpServerStatusParams", "ListMcpServerStatusResponse"),
-        "mcpServer/tool/call": ("tools", "McpServerToolCallParams", "McpServerToolCallResponse"),
+        "mcpServerStatus/list": ("tools", "ListMcpServerStatusParams", "ListMcpServerStatusResponse", "mcp"),
+        "mcpServer/tool/call": ("tools", "McpServerToolCallParams", "McpServerToolCallResponse", "mcp"),
+    }
+)
+# Threads: deletion, metadata, injected history, sections and attachments (kept in the store).
+METHOD_TABLE.update(
+    {
+        "thread/delete": ("methods", "ThreadDeleteParams", "ThreadDeleteResponse", "threads"),
+        "thread/metadata/update": ("methods", "ThreadMetadataUpdateParams", "ThreadMetadataUpdateResponse", "threads"),
+        "thread/inject_items": ("methods", "ThreadInjectItemsParams", "ThreadInjectItemsResponse", "threads"),
+        "thread/items/read": ("methods", "ThreadItemsReadParams", "ThreadItemsReadResponse", "pages"),
+        "threadSection/list": ("sections", "ThreadSectionListParams", "ThreadSectionListResponse", "sections"),
+        "threadSection/create": ("sections", "ThreadSectionCreateParams", "ThreadSectionCreateResponse", "sections"),
+        "threadSection/update": ("sections", "ThreadSectionUpdateParams", "ThreadSectionUpdateResponse", "sections"),
+        "threadSection/delete": ("sections", "ThreadSectionDeleteParams", "ThreadSectionDeleteResponse", "sections"),
+        "thread/section/move": ("sections", "ThreadSectionMoveParams", "ThreadSectionMoveResponse", "sections"),
+        "thread/attachment/add": (
+            "attachments",
+            "ThreadAttachmentAddParams",
+            "ThreadAttachmentAddResponse",
+            "attachments",
+        ),
+        "thread/attachment/list": (
+            "attachments",
+            "ThreadAttachmentListParams",
+            "ThreadAttachmentListResponse",
+            "attachments",
+        ),
+        "thread/attachment/remove": (
+            "attachments",
+            "ThreadAttachmentRemoveParams",
+            "ThreadAttachmentRemoveResponse",
+            "attachments",
+        ),
+        "thread/attachmentOwner/list": (
+            "attachments",
+            "ThreadAttachmentOwnerListParams",
+            "ThreadAttachmentOwnerListResponse",
+            "attachments",
+        ),
+        "collaborationMode/list": (
+            "thread_settings",
+            "CollaborationModeListParams",
+            "CollaborationModeListResponse",
+            "thread_settings",
+        ),
+        "turn/settings/update": (
+            "thread_settings",
+            "TurnSettingsUpdateParams",
+            "TurnSettingsUpdateResponse",
+            "thread_settings",
+        ),
+        "thread/settings/update": (
+            "thread_settings",
+            "ThreadSettingsUpdateParams",
+            "ThreadSettingsUpdateResponse",
+            "thread_settings",
+        ),
+        "thread/queue/add": ("queue", "ThreadQueueAddParams", "ThreadQueueAddResponse", "queue"),
+        "thread/queue/list": ("queue", "ThreadQueueListParams", "ThreadQueueListResponse", "queue"),
+        "thread/queue/update": ("queue", "ThreadQueueUpdateParams", "ThreadQueueUpdateResponse", "queue"),
+        "thread/queue/delete": ("queue", "ThreadQueueDeleteParams", "ThreadQueueDeleteResponse", "queue"),
+        "thread/queue/reorder": ("queue", "ThreadQueueReorderParams", "ThreadQueueReorderResponse", "queue"),
+        "thread/queue/start": ("queue", "ThreadQueueStartParams", "ThreadQueueStartResponse", "queue"),
+        "thread/backgroundTerminals/list": (
+            "terminals",
+            "ThreadBackgroundTerminalsListParams",
+            "ThreadBackgroundTerminalsListResponse",
+            "terminals",
+        ),
+        "thread/backgroundTerminals/terminate": (
+            "terminals",
+            "ThreadBackgroundTerminalsTerminateParams",
+            "ThreadBackgroundTerminalsTerminateResponse",
+            "terminals",
+        ),
+        "thread/backgroundTerminals/clean": (
+            "terminals",
+            "ThreadBackgroundTerminalsCleanParams",
+            "ThreadBackgroundTerminalsCleanResponse",
+            "terminals",
+        ),
+    }
+)
+# Configuration, MCP resources, search sessions and what this server is.
+METHOD_TABLE.update(
+    {
+        "experimentalFeature/enablement/set": (
+            "config_api",
+            "ExperimentalFeatureEnablementSetParams",
+            "ExperimentalFeatureEnablementSetResponse",
+            "config",
+        ),
+        "mcpServer/resource/read": ("tools", "McpResourceReadParams", "McpResourceReadResponse", "mcp"),
+        "config/mcpServer/reload": ("tools", None, "McpServerRefreshResponse", "mcp"),
+        "fuzzyFileSearch/sessionStart": (
+            "fs",
+            "FuzzyFileSearchSessionStartParams",
+            "FuzzyFileSearchSessionStartResponse",
+            "fuzzy_sessions",
+        ),
+        "fuzzyFileSearch/sessionUpdate": (
+            "fs",
+            "FuzzyFileSearchSessionUpdateParams",
+            "FuzzyFileSearchSessionUpdateResponse",
+            "fuzzy_sessions",
+        ),
+        "fuzzyFileSearch/sessionStop": (
+            "fs",
+            "FuzzyFileSearchSessionStopParams",
+            "FuzzyFileSearchSessionStopResponse",
+            "fuzzy_sessions",
+        ),
+        "modelProvider/list": ("server_info", "ModelProviderListParams", "ModelProviderListResponse", "server_info"),
+        "modelProvider/config/write": (
+            "server_info",
+            "ModelProviderConfigWriteParams",
+            "ModelProviderConfigWriteResponse",
+            "server_info",
+        ),
+        "modelProvider/capabilities/read": (
+            "server_info",
+            "ModelProviderCapabilitiesReadParams",
+            "ModelProviderCapabilitiesReadResponse",
+            "server_info",
+        ),
+        "permissionProfile/list": (
+            "server_info",
+            "PermissionProfileListParams",
+            "PermissionProfileListResponse",
+            "server_info",
+        ),
+        "server/diagnostics": ("server_info", "ServerDiagnosticsParams", "ServerDiagnosticsResponse", "server_info"),
+        "mock/experimentalMethod": (
+            "server_info",
+            "MockExperimentalMethodParams",
+            "MockExperimentalMethodResponse",
+            "server_info",
+        ),
     }
 )
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
-EXPERIMENTAL_METHODS: frozenset[str] = frozenset()
+EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
+    {
+        "fuzzyFileSearch/sessionStart",
+        "fuzzyFileSearch/sessionStop",
+        "fuzzyFileSearch/sessionUpdate",
+        "mock/experimentalMethod",
+        "server/diagnostics",
+        "thread/backgroundTerminals/clean",
+        "thread/backgroundTerminals/list",
+        "thread/backgroundTerminals/terminate",
+        "thread/items/read",
+        "thread/queue/add",
+        "thread/queue/delete",
+        "thread/queue/list",
+        "thread/queue/reorder",
+        "thread/queue/start",
+        "thread/queue/update",
+        "thread/settings/update",
+        "turn/settings/update",
+        "collaborationMode/list",
+    }
+)
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
-    {"account/logout", "account/rateLimits/read", "configRequirements/read"}
+    {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
 )
 
 _SpecT = TypeVar("_SpecT")
@@ -189,12 +358,12 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
     """Resolves one method at a time, so a lookup imports only the module that declares it."""
 
     def __init__(self) -> None:
-        super().__init__(tuple(sorted({module for module, _, _ in METHOD_TABLE.values()})))
+        super().__init__(tuple(sorted({row[0] for row in METHOD_TABLE.values()})))
 
     def _resolve(self, name: str) -> MethodSpec | None:
         spec = dict.get(self, name)
         if spec is None and name in METHOD_TABLE:
-            module_name, params_name, result_name = METHOD_TABLE[name]
+            module_name, params_name, result_name, handlers = METHOD_TABLE[name]
             module = importlib.import_module(f"{__package__}.{module_name}")
             spec = MethodSpec(
                 name,
@@ -202,6 +371,7 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
                 getattr(module, result_name),
                 experimental=name in EXPERIMENTAL_METHODS,
                 params_optional=name in PARAMS_OPTIONAL_METHODS,
+                handlers=handlers,
             )
             dict.__setitem__(self, name, spec)
         return spec
@@ -209,8 +379,13 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            for name in METHOD_TABLE:
-                self._resolve(name)
+            # Iteration follows the table (then methods registered at run time), whichever
+            # methods were looked up first.
+            table = {name: self._resolve(name) for name in METHOD_TABLE}
+            added = {name: spec for name, spec in dict.items(self) if name not in table}
+            dict.clear(self)
+            dict.update(self, table)
+            dict.update(self, added)
 
     def __getitem__(self, key: str) -> MethodSpec:
         spec = self._resolve(key)
@@ -229,7 +404,9 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
 METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
-NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(("notifications", "account", "skills"))
+NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(
+    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue")
+)
 SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
 
 
@@ -257,3 +434,14 @@ def server_request(name: str, params: type[WireModel], result: type[WireModel], 
     if dict.__contains__(SERVER_REQUESTS, name):
         raise ValueError(f"server request {name!r} registered twice")
     dict.__setitem__(SERVER_REQUESTS, name, ServerRequestSpec(name, params, result, experimental))
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "METHODS",
+    "NOTIFICATIONS",
+    "SERVER_REQUESTS",
+    "MethodSpec",
+    "NotificationSpec",
+    "ServerRequestSpec",
+]

@@ -4,6 +4,7 @@ Owns: the layout of ``generate-json-schema`` and ``generate-ts`` output, modelle
 reference's: one JSON file per registered params/result type, the per-direction unions
 (``ClientRequest``, ``ServerNotification``, ``ServerRequest``) and a bundle with every type under
 ``definitions``; and one ``.ts`` file per type plus ``index.ts``. Not imported by the server.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Owns: the params the server sends and the result types the client answers with, and their
 registration. Imports ``_base``, ``common``, ``items`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -192,3 +193,32 @@ registry.server_request("item/tool/requestUserInput", ToolRequestUserInputParams
 registry.server_request(
     "account/chatgptAuthTokens/refresh", ChatgptAuthTokensRefreshParams, ChatgptAuthTokensRefreshResponse
 )
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision",
+    "ApplyNetworkPolicyAmendmentCommandExecutionApprovalDecision",
+    "ChatgptAuthTokensRefreshParams",
+    "ChatgptAuthTokensRefreshReason",
+    "ChatgptAuthTokensRefreshResponse",
+    "CommandExecutionApprovalDecision",
+    "CommandExecutionApprovalKind",
+    "CommandExecutionRequestApprovalParams",
+    "CommandExecutionRequestApprovalResponse",
+    "DynamicToolCallParams",
+    "DynamicToolCallResponse",
+    "ExecpolicyAmendment",
+    "FileChangeApprovalDecision",
+    "FileChangeRequestApprovalParams",
+    "FileChangeRequestApprovalResponse",
+    "NetworkApprovalContext",
+    "NetworkApprovalProtocol",
+    "NetworkPolicyAmendment",
+    "NetworkPolicyAmendmentChoice",
+    "NetworkPolicyRuleAction",
+    "ToolRequestUserInputAnswer",
+    "ToolRequestUserInputOption",
+    "ToolRequestUserInputParams",
+    "ToolRequestUserInputQuestion",
+    "ToolRequestUserInputResponse",
+]

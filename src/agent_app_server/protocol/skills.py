@@ -2,6 +2,7 @@
 
 Owns: the wire types of those methods and of the notification, which it registers. Imports ``_base``,
 ``common`` and ``registry``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -25,6 +26,15 @@ class SkillsListParams(WireModel):
 
     cwds: list[str] = []
     force_reload: bool = False
+
+
+class SkillsExtraRootsSetParams(WireModel):
+    #: Absolute folders searched for skills, for every cwd, besides the usual roots.
+    extra_roots: list[str]
+
+
+class SkillsExtraRootsSetResponse(WireModel):
+    pass
 
 
 class SkillToolDependency(WireModel):
@@ -185,3 +195,29 @@ class HooksListResponse(WireModel):
 
 
 registry.notification("skills/changed", SkillsChangedNotification)
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "HookErrorInfo",
+    "HookEventName",
+    "HookMetadata",
+    "HookSource",
+    "HookTrustStatus",
+    "HooksListEntry",
+    "HooksListParams",
+    "HooksListResponse",
+    "SkillDependencies",
+    "SkillErrorInfo",
+    "SkillInterface",
+    "SkillMetadata",
+    "SkillScope",
+    "SkillToolDependency",
+    "SkillsChangedNotification",
+    "SkillsConfigWriteParams",
+    "SkillsConfigWriteResponse",
+    "SkillsExtraRootsSetParams",
+    "SkillsExtraRootsSetResponse",
+    "SkillsListEntry",
+    "SkillsListParams",
+    "SkillsListResponse",
+]

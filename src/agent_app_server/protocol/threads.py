@@ -3,6 +3,7 @@
 Owns: ``Thread`` (with ``ThreadStatus``, ``SessionSource``, ``GitInfo``, sections), ``Turn`` and
 ``TurnError`` (with the ``CodexErrorInfo`` codes), token usage and read state.
 Imports ``_base``, ``common`` and ``items``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
@@ -279,3 +280,47 @@ class ThreadReadState(WireModel):
 
     revision: str
     first_unread: ThreadUnreadPosition | None = None
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "ActiveThreadStatus",
+    "ActiveTurnNotSteerableCodexErrorInfo",
+    "ActiveTurnNotSteerableDetails",
+    "CodexErrorInfo",
+    "CustomSessionSource",
+    "GitInfo",
+    "HttpConnectionFailedCodexErrorInfo",
+    "HttpStatusDetails",
+    "IdleThreadStatus",
+    "MisalignmentErrorDetails",
+    "MisalignmentSteer",
+    "NonSteerableTurnKind",
+    "NotLoadedThreadStatus",
+    "OtherSubAgentSource",
+    "ResponseStreamConnectionFailedCodexErrorInfo",
+    "ResponseStreamDisconnectedCodexErrorInfo",
+    "ResponseTooManyFailedAttemptsCodexErrorInfo",
+    "SessionSource",
+    "SubAgentSessionSource",
+    "SubAgentSource",
+    "SystemErrorThreadStatus",
+    "Thread",
+    "ThreadActiveFlag",
+    "ThreadHistoryMode",
+    "ThreadReadState",
+    "ThreadSection",
+    "ThreadSectionAppearance",
+    "ThreadSpawnDetails",
+    "ThreadSpawnSubAgentSource",
+    "ThreadStartThreadUnreadPosition",
+    "ThreadStatus",
+    "ThreadTokenUsage",
+    "ThreadUnreadPosition",
+    "TokenUsageBreakdown",
+    "Turn",
+    "TurnError",
+    "TurnItemsView",
+    "TurnStatus",
+    "TurnThreadUnreadPosition",
+]

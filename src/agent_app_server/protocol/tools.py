@@ -5,17 +5,18 @@ and ``mcpServer/tool/call`` params/responses and the MCP types they carry (``Too
 ``Resource``, ``ResourceTemplate``, ``McpServerStatus``…). MCP payloads the reference keeps
 opaque (schemas, ``_meta``, annotations, content blocks) stay plain JSON here too.
 Imports ``_base`` and ``common``.
+Layer: protocol (imports nothing of this project beyond its own package).
 """
 
 # Annotations are evaluated eagerly (no `from __future__ import annotations`): pydantic would
 # otherwise compile each of hundreds of annotation strings at import.
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from typing_extensions import TypeAliasType
 
 from ._base import WireModel
-from .common import Int64, UInt32
+from .common import AlternativeKeys, Int64, UInt32, alternative
 
 # ---------------------------------------------------------------------- dynamic tools
 
@@ -50,6 +51,12 @@ class NamespaceDynamicToolSpec(WireModel):
     name: str
     description: str
     tools: list[DynamicToolNamespaceTool]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.tools:
+            raise ValueError(f"dynamic tool namespace must contain at least one tool: {self.name}")
+        return self
 
 
 DynamicToolSpec = TypeAliasType(
@@ -153,8 +160,71 @@ class McpServerToolCallParams(WireModel):
     meta: Any = Field(default=None, alias="_meta")
 
 
+class McpResourceReadTarget(WireModel):
+    connector_id: str
+    link_id: str | None
+
+
+class McpResourceReadParams(WireModel):
+    server: str
+    uri: str
+    thread_id: str | None = None
+    #: Hosted-app routing of the reference; no such apps exist here, so these are not used.
+    connector_id: str | None = None
+    origin_call_id: str | None = None
+    target: McpResourceReadTarget | None = None
+    meta: Any = Field(default=None, alias="_meta")
+
+
+class ResourceContent(AlternativeKeys):
+    """Text (``text``) or binary (``blob``, base64) contents of one resource."""
+
+    alternatives = ("text", "blob")
+    uri: str
+    mime_type: str | None = None
+    text: str | None = alternative()
+    blob: str | None = alternative()
+    meta: Any = Field(default=None, alias="_meta")
+
+
+class McpResourceReadResponse(WireModel):
+    contents: list[ResourceContent]
+    origin_call_id: str | None = None
+
+
+class McpServerRefreshResponse(WireModel):
+    pass
+
+
 class McpServerToolCallResponse(WireModel):
     content: list[Any]
     structured_content: Any = None
     is_error: bool | None = None
     meta: Any = Field(default=None, alias="_meta")
+
+
+#: The public names, re-exported by ``agent_app_server.protocol``.
+__all__ = [
+    "DynamicToolNamespaceTool",
+    "DynamicToolSpec",
+    "FunctionDynamicToolNamespaceTool",
+    "FunctionDynamicToolSpec",
+    "ListMcpServerStatusParams",
+    "ListMcpServerStatusResponse",
+    "McpAuthStatus",
+    "McpResourceReadParams",
+    "McpResourceReadResponse",
+    "McpResourceReadTarget",
+    "McpServerConnectionStatus",
+    "McpServerInfo",
+    "McpServerRefreshResponse",
+    "McpServerStatus",
+    "McpServerStatusDetail",
+    "McpServerToolCallParams",
+    "McpServerToolCallResponse",
+    "NamespaceDynamicToolSpec",
+    "Resource",
+    "ResourceContent",
+    "ResourceTemplate",
+    "Tool",
+]

@@ -1,6 +1,9 @@
-"""JSON-RPC 2.0 peer, transport-independent: ids both ways, errors, backpressure.
+"""JSON-RPC 2.0, transport-independent: a pure protocol state (``state``: frames in, events out,
+ids both ways), the asyncio peer around it (``peer``: handlers, backpressure), and the errors.
 
-Layer: imports only ``protocol`` and ``transport``. Knows no method names.
+Layer: rpc; may import ``protocol`` and ``transport`` (today only ``transport``: the peer serves a
+``MessageStream``), never ``store``, ``core`` or ``server``. Knows no method names: a ``Dispatcher``
+maps them.
 """
 
 from .errors import (
@@ -14,11 +17,22 @@ from .errors import (
     RpcError,
     ServerOverloaded,
 )
-from .peer import Dispatcher, Peer, PeerLimits, Reply, RequestId
+from .peer import Dispatcher, Peer, PeerLimits, Reply
+from .state import (
+    Incoming,
+    IncomingNotification,
+    IncomingRequest,
+    Refused,
+    RequestId,
+    RpcState,
+)
 
 __all__ = [
     "ConnectionClosed",
     "Dispatcher",
+    "Incoming",
+    "IncomingNotification",
+    "IncomingRequest",
     "InternalError",
     "InvalidParams",
     "InvalidRequest",
@@ -26,9 +40,11 @@ __all__ = [
     "ParseError",
     "Peer",
     "PeerLimits",
+    "Refused",
     "RemoteError",
     "Reply",
     "RequestId",
     "RpcError",
+    "RpcState",
     "ServerOverloaded",
 ]

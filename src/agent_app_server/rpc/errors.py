@@ -2,6 +2,7 @@
 
 Owns: error codes and the exception tree handlers raise. Imports nothing from this project.
 Handlers raise these; :mod:`agent_app_server.rpc.peer` alone turns them into ``{"code", "message"}``.
+Layer: rpc (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

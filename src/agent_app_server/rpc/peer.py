@@ -1,7 +1,11 @@
-"""A JSON-RPC 2.0 peer over any :class:`~agent_app_server.transport.MessageStream`.
+"""A JSON-RPC 2.0 peer over any :class:`~agent_app_server.transport.MessageStream`: the asyncio
+shell around :class:`~agent_app_server.rpc.state.RpcState`.
 
-Owns: envelope validation, request ids in both directions, concurrency and backpressure.
-Layer: imports ``transport`` only. Knows no method names: a :class:`Dispatcher` does.
+Owns: running handlers concurrently, the outbound queue and its writer, backpressure, and the
+futures of our requests to the client. What a frame means, the ids in both directions and the
+text of every message are the state object's.
+Layer: rpc (imports ``transport`` and ``protocol.envelope``). Knows no method names: a
+:class:`Dispatcher` does.
 
 Slow-consumer and overload policy (the contract this class enforces):
 
@@ -21,33 +25,26 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from ..protocol.envelope import encode_notification
 from ..transport.base import FrameTooLarge, MessageStream
-from .errors import (
-    ConnectionClosed,
-    InternalError,
-    InvalidRequest,
-    ParseError,
-    RemoteError,
-    RpcError,
-    ServerOverloaded,
-)
+from ._eager import resume, start_eagerly
+from .errors import ConnectionClosed, InternalError, InvalidRequest, RpcError, ServerOverloaded
+from .state import Incoming, IncomingNotification, IncomingRequest, Refused, RequestId, RpcState, escape_unencodable
+
+__all__ = ["Dispatcher", "Peer", "PeerLimits", "Reply", "RequestId"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-RequestId = int | str
-
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
 #: How long in-flight handlers may run on after the client closed its side.
 _DRAIN_TIMEOUT_S = 10.0
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class Dispatcher(Protocol):
@@ -99,14 +96,21 @@ class Peer:
         self._limits = limits or PeerLimits()
         self._on_overflow = on_overflow
         self._outbound: collections.deque[str] = collections.deque()
-        self._outbound_ready = asyncio.Event()
+        #: A write is in progress (``_write_out`` runs); what is queued meanwhile follows it.
+        self._writing = False
+        #: A flush is scheduled for the end of this loop iteration.
+        self._flush_scheduled = False
+        #: The reader is handling frames; it flushes before it waits, batching their replies.
+        self._reading = False
         self._writable = asyncio.Event()
         self._writable.set()
         self._pending_handlers: set[asyncio.Task[None]] = set()
-        self._next_request_id = 0
-        self._awaiting_replies: dict[RequestId, asyncio.Future[Any]] = {}
+        #: Ids, parsing and the pending-id tables; answers to our requests resolve these futures.
+        self._state: RpcState[asyncio.Future[Any]] = RpcState()
         self._closed = False
+        #: The write that had to wait for the transport (None when writes completed at once).
         self._writer_task: asyncio.Task[None] | None = None
+        self._reader_task: asyncio.Task[None] | None = None
         self._overflow_task: asyncio.Task[None] | None = None
         self._write_error: BaseException | None = None
         #: When the write in progress began (None while the writer is idle).
@@ -118,15 +122,19 @@ class Peer:
 
     async def serve(self) -> None:
         """Read and dispatch until the peer closes its side; then flush replies and stop."""
-        self._writer_task = asyncio.create_task(self._write_loop(), name="rpc-writer")
+        # A task of its own so that a writer that can no longer write stops the reading too.
+        reader = self._reader_task = asyncio.create_task(self._read_loop(), name="rpc-reader")
         try:
-            await self._read_loop()
+            await asyncio.wait([reader])
+            if not reader.cancelled():
+                reader.result()
             # Nobody will answer our own requests any more; handlers waiting on them must not hang.
             self._fail_awaiting_replies()
             # Requests already read still get their answers before we go.
             if self._pending_handlers:
                 await asyncio.wait(list(self._pending_handlers), timeout=_DRAIN_TIMEOUT_S)
         finally:
+            reader.cancel()
             await self._shutdown()
 
     async def _shutdown(self) -> None:
@@ -134,23 +142,23 @@ class Peer:
         self._fail_awaiting_replies()
         for task in list(self._pending_handlers):
             task.cancel()
-        self._outbound_ready.set()
-        if self._writer_task is not None:
+        self._flush()
+        writer = self._writer_task
+        if writer is not None and not writer.done():
             try:
-                await asyncio.wait_for(self._writer_task, timeout=5)
+                await asyncio.wait_for(writer, timeout=5)
             except (TimeoutError, Exception):
-                self._writer_task.cancel()
+                writer.cancel()
         self._writable.set()
 
     def _fail_awaiting_replies(self) -> None:
-        for future in self._awaiting_replies.values():
+        for future in self._state.abandon():
             if not future.done():
                 future.set_exception(ConnectionClosed("connection closed before the client answered"))
-        self._awaiting_replies.clear()
 
     async def close(self, reason: str = "") -> None:
         self._closed = True
-        self._outbound_ready.set()
+        self._flush()
         await self._stream.close(reason)
 
     @property
@@ -167,89 +175,80 @@ class Peer:
     async def _read_loop(self) -> None:
         pending = self._pending_handlers
         limits = self._limits
-        while not self._closed:
-            if len(self._outbound) >= limits.outbound_high_water:
-                # Stop reading while the client is not reading our replies (see module docstring).
-                self._writable.clear()
-                await self._writable.wait()
-                if self._closed:
+        self._reading = True
+        try:
+            while not self._closed:
+                if len(self._outbound) >= limits.outbound_high_water:
+                    # Stop reading while the client is not reading our replies (see module docstring).
+                    self._writable.clear()
+                    await self._idle(self._writable.wait())
+                    if self._closed:
+                        return
+                try:
+                    frame = await self._idle_if_waiting(self._stream.receive())
+                except FrameTooLarge as too_large:
+                    self._enqueue(self._state.refuse(InvalidRequest(str(too_large))))
+                    continue
+                except (ConnectionError, OSError):
                     return
-            try:
-                frame = await self._stream.receive()
-            except FrameTooLarge as too_large:
-                self._enqueue_error(None, InvalidRequest(str(too_large)))
-                continue
-            except (ConnectionError, OSError):
-                return
-            if frame is None:
-                return
-            self._handle_frame(frame)
-            if len(pending) > limits.max_pending_requests // 2:
-                # Let cheap handlers finish before reading more, so a pipelined burst is served
-                # rather than refused; the hard bound still answers -32001 beyond it.
-                await asyncio.sleep(0)
+                if frame is None:
+                    return
+                try:
+                    self._handle_frame(frame)
+                except Exception as exc:
+                    # Whatever a message does, the connection keeps serving the next one.
+                    log.exception("failed to handle an incoming message")
+                    self._enqueue(
+                        self._state.refuse(InternalError(f"internal error reading a message: {type(exc).__name__}"))
+                    )
+                if len(pending) > limits.max_pending_requests // 2:
+                    # Let cheap handlers finish before reading more, so a pipelined burst is served
+                    # rather than refused; the hard bound still answers -32001 beyond it.
+                    await self._idle(asyncio.sleep(0))
+        finally:
+            self._reading = False
+            self._flush()
+
+    async def _idle_if_waiting(self, receiving: Coroutine[Any, Any, T]) -> T:
+        """``await receiving``, but when it has to wait for input, first write what the frames
+        read so far produced: replies to a pipelined burst go out in one write, and the reply to a
+        lone request in the same loop step that read it."""
+        try:
+            waiting_on = receiving.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        return await self._idle(resume(receiving, waiting_on))
+
+    async def _idle(self, waiting: Awaitable[T]) -> T:
+        """The reader waits: replies queued until now are written now, later ones as they come."""
+        self._reading = False
+        self._flush()
+        try:
+            return await waiting
+        finally:
+            self._reading = True
 
     def _handle_frame(self, frame: bytes | str) -> None:
-        try:
-            message = json.loads(frame)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._enqueue_error(
-                None, ParseError(f"Parse error: invalid JSON ({exc}); send one JSON object per message")
-            )
-            return
-        if not isinstance(message, dict):
-            kind = "a batch (array)" if isinstance(message, list) else f"a JSON {type(message).__name__}"
-            self._enqueue_error(
-                None,
-                InvalidRequest(f"Invalid request: expected a JSON object, got {kind}; batches are not supported"),
-            )
-            return
-        has_id = "id" in message
-        raw_id: RequestId = message.get("id")  # type: ignore[assignment]  # checked just below
-        if has_id and not _valid_id(raw_id):
-            self._enqueue_error(
-                None,
-                InvalidRequest(
-                    "Invalid request: `id` must be a string or an integer between -2^63 and 2^63-1, "
-                    f"got {_describe(raw_id)}"
-                ),
-            )
-            return
-        method = message.get("method")
-        if method is not None:
-            if not isinstance(method, str) or not method:
-                self._enqueue_error(
-                    raw_id if has_id else None,
-                    InvalidRequest(f"Invalid request: `method` must be a non-empty string, got {_describe(method)}"),
-                )
-                return
-            params = message.get("params")
-            if has_id:
-                self._start_request(raw_id, method, params)
-            else:
-                self._start_notification(method, params)
-            return
-        if has_id and ("result" in message or "error" in message):
-            self._resolve_reply(raw_id, message)
-            return
-        self._enqueue_error(
-            raw_id if has_id else None,
-            InvalidRequest(
-                "Invalid request: a message needs `method` (request/notification) or `result`/`error` (response)"
-            ),
-        )
+        event = self._state.receive(frame)
+        if type(event) is IncomingRequest:
+            self._start_request(event)
+        elif type(event) is Refused:
+            self._enqueue(event.reply)
+        elif type(event) is IncomingNotification:
+            self._start_notification(event.method, event.params)
+        elif type(event) is Incoming:
+            self._resolve(event)
 
-    def _start_request(self, request_id: RequestId, method: str, params: Any) -> None:
+    def _start_request(self, request: IncomingRequest) -> None:
         if len(self._pending_handlers) >= self._limits.max_pending_requests:
-            self._enqueue_error(request_id, ServerOverloaded())
+            self._enqueue_error(request.id, ServerOverloaded())
             return
-        task = asyncio.create_task(self._run_request(request_id, method, params))
-        self._pending_handlers.add(task)
-        task.add_done_callback(self._pending_handlers.discard)
+        self._track(start_eagerly(self._run_request(request)))
 
-    async def _run_request(self, request_id: RequestId, method: str, params: Any) -> None:
+    async def _run_request(self, request: IncomingRequest) -> None:
+        request_id, method = request.id, request.method
         try:
-            result = await self._dispatcher.handle_request(method, params, request_id)
+            result = await self._dispatcher.handle_request(method, request.params, request_id)
         except RpcError as error:
             self._enqueue_error(request_id, error)
             return
@@ -266,8 +265,8 @@ class Peer:
         if isinstance(result, Reply):
             result, then = result.result, result.then
         try:
-            encoded = _dumps({"id": request_id, "result": result})
-        except (TypeError, ValueError) as exc:
+            encoded = self._state.result(request_id, result)
+        except (TypeError, ValueError, RecursionError) as exc:
             log.exception("result of %s is not JSON-serializable", method)
             self._enqueue_error(request_id, InternalError(f"internal error in {method}: unserializable result ({exc})"))
             return
@@ -276,9 +275,13 @@ class Peer:
             then()
 
     def _start_notification(self, method: str, params: Any) -> None:
-        task = asyncio.create_task(self._run_notification(method, params))
-        self._pending_handlers.add(task)
-        task.add_done_callback(self._pending_handlers.discard)
+        self._track(start_eagerly(self._run_notification(method, params)))
+
+    def _track(self, task: asyncio.Task[None] | None) -> None:
+        """A handler that had to wait: it counts against the ingress bound until it ends."""
+        if task is not None:
+            self._pending_handlers.add(task)
+            task.add_done_callback(self._pending_handlers.discard)
 
     async def _run_notification(self, method: str, params: Any) -> None:
         # A failing notification handler never kills the connection; there is nobody to answer.
@@ -287,21 +290,15 @@ class Peer:
         except Exception:
             log.exception("notification handler for %s failed", method)
 
-    def _resolve_reply(self, request_id: RequestId, message: dict[str, Any]) -> None:
-        future = self._awaiting_replies.pop(request_id, None)
-        if future is None or future.done():
-            log.debug("ignoring a response to unknown request id %r", request_id)
+    @staticmethod
+    def _resolve(answer: Incoming[asyncio.Future[Any]]) -> None:
+        future = answer.token
+        if future.done():
             return
-        if "error" in message:
-            error = message["error"]
-            if isinstance(error, dict):
-                future.set_exception(
-                    RemoteError(int(error.get("code", 0) or 0), str(error.get("message", "")), error.get("data"))
-                )
-            else:
-                future.set_exception(RemoteError(0, f"malformed error object: {error!r}"))
+        if answer.error is not None:
+            future.set_exception(answer.error)
         else:
-            future.set_result(message.get("result"))
+            future.set_result(answer.result)
 
     # ----------------------------------------------------------------- writing
 
@@ -309,10 +306,25 @@ class Peer:
         if self._closed:
             return
         self._outbound.append(encoded)
-        self._outbound_ready.set()
+        if not (self._writing or self._reading or self._flush_scheduled):
+            # Everything queued during this loop step goes out in one write.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         hard = self._limits.outbound_hard_limit
         if hard is not None and len(self._outbound) + self._in_flight > hard and self._on_overflow is not None:
             self._check_overflow()
+
+    def _flush(self) -> None:
+        """Start writing what is queued, unless a write is already under way (it takes the rest)."""
+        self._flush_scheduled = False
+        if self._writing or not self._outbound:
+            return
+        self._writing = True
+        # Usually the transport takes the batch at once and this returns having written it; a
+        # transport that must wait (a full pipe or socket) continues in a task.
+        task = start_eagerly(self._write_out())
+        if task is not None:
+            self._writer_task = task
 
     def _check_overflow(self) -> None:
         """Past the hard limit: give up on the client once its current write has been blocked
@@ -338,25 +350,24 @@ class Peer:
         self._overflow_timer = None
         self._check_overflow()
 
-    def _enqueue_error(self, request_id: RequestId | None, error: RpcError) -> None:
-        self._enqueue(_dumps({"id": request_id, "error": error.to_wire()}))
+    def _enqueue_error(self, request_id: RequestId, error: RpcError) -> None:
+        self._enqueue(self._state.error(request_id, error))
 
-    async def _write_loop(self) -> None:
+    async def _write_out(self) -> None:
         outbound = self._outbound
         low_water = self._limits.outbound_high_water // 2
         try:
-            while True:
-                if not outbound:
-                    if self._closed:
-                        return
-                    self._outbound_ready.clear()
-                    await self._outbound_ready.wait()
-                    continue
+            while outbound:
                 batch = list(outbound)
                 outbound.clear()
                 self._write_started = time.monotonic()
                 self._in_flight = len(batch)
-                await self._stream.send_many(batch)
+                try:
+                    await self._stream.send_many(batch)
+                except UnicodeEncodeError:
+                    # A lone surrogate (echoed from the client, or a file name that is not UTF-8)
+                    # goes out as the JSON escape it stands for: the message is still delivered.
+                    await self._stream.send_many([escape_unencodable(message) for message in batch])
                 self._write_started = None
                 self._in_flight = 0
                 if not self._writable.is_set() and len(outbound) <= low_water:
@@ -365,7 +376,21 @@ class Peer:
             # The client went away; nobody is left to read what remains.
             self._write_error = exc
             self._closed = True
+            outbound.clear()
             self._writable.set()
+        except Exception as exc:
+            # Never a silent writer: a connection we cannot write to is closed, and said so.
+            log.exception("cannot write to the client; closing the connection")
+            self._write_error = exc
+            self._closed = True
+            outbound.clear()
+            self._writable.set()
+            if self._reader_task is not None:
+                self._reader_task.cancel()
+            with contextlib.suppress(Exception):
+                await self._stream.close("internal error while writing a message")
+        finally:
+            self._writing = False
 
     async def wait_writable(self) -> None:
         """Wait while the outbound queue is above its high-water mark (for bulk producers)."""
@@ -375,9 +400,7 @@ class Peer:
 
     def send_notification(self, method: str, params: Any, **top_level: Any) -> None:
         """Queue a notification; ``top_level`` adds envelope fields such as ``emittedAtMs``."""
-        message: dict[str, Any] = {"method": method, "params": params}
-        message.update(top_level)
-        self._enqueue(_dumps(message))
+        self._enqueue(encode_notification(method, params, **top_level))
 
     def send_encoded(self, encoded: str) -> None:
         """Queue an already-serialized message (notifications fanned out to many peers)."""
@@ -388,17 +411,15 @@ class Peer:
         (for callers that must know the id before the answer, e.g. to announce its resolution)."""
         if self._closed:
             raise ConnectionClosed("connection is closed")
-        request_id = self._next_request_id
-        self._next_request_id += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._awaiting_replies[request_id] = future
-        self._enqueue(_dumps({"id": request_id, "method": method, "params": params}))
+        request_id, encoded = self._state.request(method, params, future)
+        self._enqueue(encoded)
 
         async def answer() -> Any:
             try:
                 return await future
             finally:
-                self._awaiting_replies.pop(request_id, None)
+                self._state.forget(request_id)
 
         return request_id, answer()
 
@@ -406,32 +427,3 @@ class Peer:
         """Send a request to the client and wait for its answer (raises RemoteError on error)."""
         _, answer = self.start_request(method, params)
         return await answer
-
-
-def _valid_id(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return _INT64_MIN <= value <= _INT64_MAX
-    return isinstance(value, str)
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) else repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{_json_type(value)} {text}"
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

@@ -12,25 +12,31 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from ..core.config import Config
-from ..core.providers import ModelClients
+from ..core.config import DEFAULT_IDLE_UNLOAD_S, Config
 from ..core.threads import ThreadManager
-from ..core.tools import AgentToolRouter
-from ..core.turns import TurnEngine
 from ..rpc import ConnectionClosed, Peer, PeerLimits, RemoteError
 from ..store import NotificationLog, ThreadStore
 from ..transport import MessageStream
 from .connection import Connection, encode_notification
+from .handshake import Handshake
 from .replay import ReplayLog, with_seq
+from .services import ServerServices
+
+if TYPE_CHECKING:
+    from ..core.providers import ModelClients
+    from ..core.threads import LoadedThread
+    from ..core.turns import TurnEngine
 
 log = logging.getLogger(__name__)
 
 STATE_DB_NAME = "state.sqlite3"
 NOTIFICATION_LOG_NAME = "notifications.sqlite3"
-#: A loaded thread with no subscribers and nothing running is unloaded after this long.
-DEFAULT_IDLE_UNLOAD_S = 30 * 60.0
+#: Methods a session starts with: their handler module, params and reply models load in the
+#: background once the server runs, so that an IDE's first ``thread/start`` does not pay for them.
+WARM_METHODS = ("thread/start",)
 
 
 class AppServer:
@@ -40,15 +46,6 @@ class AppServer:
         self.config = config
         self.store = store
         self.threads = ThreadManager(config, store, self)
-        self.model_clients = ModelClients(config)
-        window = config.values.get("model_context_window")
-        self.turns = TurnEngine(
-            self.threads,
-            self,
-            client_factory=lambda thread: self.model_clients.get(thread.settings.model_provider),
-            context_window=window if isinstance(window, int) else None,
-            tools=AgentToolRouter(config, sink=self),
-        )
         self.connections: dict[int, Connection] = {}
         #: Server→client requests waiting for an answer, per thread (re-sent to new subscribers).
         self._pending_requests: dict[str, list[_PendingRequest]] = {}
@@ -64,6 +61,37 @@ class AppServer:
         #: None: never unload idle threads.
         self.idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
         self._idle_task: asyncio.Task[None] | None = None
+        self.services = ServerServices(self)
+        self._warm_task: asyncio.Task[None] | None = None
+
+    # The model clients and the turn machinery load on first use: answering the first requests
+    # (``initialize``, ``thread/start``, reads) does not need them.
+
+    @cached_property
+    def model_clients(self) -> ModelClients:
+        from ..core.providers import ModelClients
+
+        return ModelClients(self.config)
+
+    @cached_property
+    def turns(self) -> TurnEngine:
+        from ..core.tools import AgentToolRouter
+        from ..core.turns import TurnEngine
+
+        window = self.config.values.get("model_context_window")
+        return TurnEngine(
+            self.threads,
+            self,
+            client_factory=lambda thread: self.model_clients.get(thread.settings.model_provider),
+            context_window=window if isinstance(window, int) else None,
+            tools=AgentToolRouter(self.config, sink=self),
+        )
+
+    def thread_started(self, thread: LoadedThread) -> None:
+        """Tell the tools about a new thread (its MCP servers connect now, as the reference's do),
+        after the ``thread/start`` answer already queued is written: the turn machinery may still
+        have to load."""
+        asyncio.get_running_loop().call_soon(lambda: self.turns.tools.thread_started(thread))
 
     @classmethod
     async def open(cls, config: Config) -> AppServer:
@@ -76,22 +104,35 @@ class AppServer:
         return cls(config, store, notification_log)
 
     def start_background(self) -> None:
-        """Start the replay log writer and the idle-thread unloader (call once the loop runs)."""
+        """Start the replay log writer, the idle-thread unloader and the warm-up of the first
+        requests' code (call once the loop runs)."""
         self.replay.start()
+        loop = asyncio.get_running_loop()
         if self.idle_unload_after_s is not None and self._idle_task is None:
-            self._idle_task = asyncio.get_running_loop().create_task(self._unload_idle_threads(), name="idle-unload")
+            self._idle_task = loop.create_task(self._unload_idle_threads(), name="idle-unload")
+        if self._warm_task is None:
+            self._warm_task = loop.create_task(_warm_up(WARM_METHODS), name="warm-up")
+
+    async def warmed_up(self) -> None:
+        """Wait until the warm-up started by :meth:`start_background` has run (or was stopped)."""
+        if self._warm_task is not None:
+            await asyncio.wait([self._warm_task])
 
     async def close(self) -> None:
         """Interrupt running turns (persisting them as interrupted), then close the store."""
-        if self._idle_task is not None:
-            self._idle_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._idle_task
-        for thread_id in self.threads.loaded_ids():
-            thread = self.threads.loaded(thread_id)
-            if thread is not None and thread.active is not None:
-                await self.turns.interrupt(thread.active)
-        await self.turns.tools.aclose()
+        for task in (self._idle_task, self._warm_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if "turns" in self.__dict__:  # else no turn ever ran
+            for thread_id in self.threads.loaded_ids():
+                thread = self.threads.loaded(thread_id)
+                if thread is not None and thread.active is not None:
+                    await self.turns.interrupt(thread.active)
+            await self.turns.tools.aclose()
+        if "model_clients" in self.__dict__:
+            await self.model_clients.aclose()
         # After the interruptions: their notifications are part of what a client may replay.
         await self.replay.close()
         await self.store.close()
@@ -103,11 +144,13 @@ class AppServer:
         stream: MessageStream,
         limits: PeerLimits | None = None,
         on_overflow: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        handshake: Handshake | None = None,
     ) -> None:
         """Serve one connection until its transport closes.
 
         ``on_overflow`` closes the transport when the client stops reading and its outbound queue
         passes ``limits.outbound_hard_limit``: it fills only its own queue, never anyone else's.
+        ``handshake``: the connection's ``initialize`` was answered already (the stdio fast start).
         """
         connection = Connection(self)
         closing = _ClosingStream(stream, lambda: self._connection_closed(connection))
@@ -115,6 +158,11 @@ class AppServer:
         connection.peer = peer
         connection.on_overflow = on_overflow
         self.connections[connection.id] = connection
+        if handshake is not None:
+            from .handlers.initialize import begin
+
+            # Sent before anything else is read, as right after an answer of our own.
+            begin(connection, handshake)()
         try:
             await peer.serve()
         finally:
@@ -138,6 +186,10 @@ class AppServer:
         self._subscribers.setdefault(thread_id, {})[connection.id] = connection
         if send_pending:
             self.resend_pending_requests(connection, thread_id)
+
+    def pending_request_count(self) -> int:
+        """Server→client requests still waiting for an answer, over all threads."""
+        return sum(len(pending) for pending in self._pending_requests.values())
 
     def resend_pending_requests(self, connection: Connection, thread_id: str) -> None:
         """Server requests of the thread still waiting for an answer go to ``connection`` too
@@ -299,6 +351,31 @@ class AppServer:
 
         task = asyncio.get_running_loop().create_task(ask(), name=f"server-request-{pending.method}")
         pending.tasks.append(task)
+
+
+async def _warm_up(methods: Sequence[str]) -> None:
+    """Load each method's handler module and build its params and reply models (and the models
+    of the reply's fields), one step at a time: a request that arrives meanwhile is dispatched
+    between steps, and needs the same code anyway. Nothing here changes behaviour, only when the
+    cost is paid; a step that fails is left to the request that needs it."""
+    from ..protocol import METHODS, WireModel
+    from .handlers import get_handler
+
+    for method in methods:
+        await asyncio.sleep(0)
+        spec = METHODS.get(method)
+        if spec is None or get_handler(method) is None:
+            continue
+        # The reply's field models first: a model built before them would build them again inline.
+        models: list[Any] = [spec.params, *(field.annotation for field in spec.result.model_fields.values())]
+        models.append(spec.result)
+        for model in models:
+            if isinstance(model, type) and issubclass(model, WireModel) and not model.__pydantic_complete__:
+                await asyncio.sleep(0)
+                try:
+                    model.model_rebuild()
+                except Exception:
+                    log.debug("warming up %s failed; its first use builds it", model.__name__, exc_info=True)
 
 
 class _PendingRequest:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,10 @@ from pydantic import ValidationError
 
 from ..core.threads import ClientIdentity
 from ..protocol import EXPERIMENTAL_CONTEXT_KEY, METHODS, ExperimentalNotEnabled, WireModel
+from ..protocol.envelope import stamped_notification
 from ..rpc import InvalidParams, InvalidRequest, MethodNotFound, Peer, Reply, RequestId
+from ..rpc.state import json_type
+from ..store import ThreadNotFound
 
 if TYPE_CHECKING:
     from .app import AppServer
@@ -28,18 +30,13 @@ _connection_ids = itertools.count(1)
 #: The request's params as the client sent them, for the few fields beyond the reference's schema
 #: (``capabilities.eventReplay``, ``thread/resume.afterSeq``) that the wire models do not carry.
 _raw_params: ContextVar[Any] = ContextVar("raw_params", default=None)
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def encode_notification(method: str, params: Any) -> str:
     """The wire form of a notification, serialized once however many clients receive it."""
     if isinstance(params, WireModel):
         params = params.to_wire()
-    return _dumps({"method": method, "params": params, "emittedAtMs": now_ms()})
+    return stamped_notification(method, params)
 
 
 class Connection:
@@ -68,14 +65,17 @@ class Connection:
         spec = METHODS.get(method)
         handler = get_handler(method)
         if spec is None or handler is None:
-            raise MethodNotFound(f"Method not found: `{method}` is not implemented by this server")
+            raise MethodNotFound(_not_found_message(method))
         if method != "initialize" and not self.initialized:
             raise InvalidRequest("Not initialized")
         if spec.experimental and not self.experimental_api:
             raise InvalidRequest(f"{method} requires experimentalApi capability")
         parsed = self._validate(method, spec.params, params, spec.params_optional)
         _raw_params.set(params)
-        result = await handler(self, parsed)
+        try:
+            result = await handler(self, parsed)
+        except ThreadNotFound as missing:
+            raise InvalidParams(str(missing)) from None
         if method == "initialize":
             capabilities = params.get("capabilities") if isinstance(params, dict) else None
             self.event_replay = isinstance(capabilities, dict) and capabilities.get("eventReplay") is True
@@ -85,7 +85,10 @@ class Connection:
 
     def _validate(self, method: str, model: type[WireModel] | None, params: Any, optional: bool) -> Any:
         if model is None:
-            # A method without params: like the reference, whatever was sent is ignored.
+            # A method without params: absent, null and {} are all "none", as the reference;
+            # fields in it mean the client expects something this method does not take.
+            if isinstance(params, dict) and params:
+                raise InvalidParams(f"Invalid params for {method}: it takes no params, got `{next(iter(params))}`")
             return None
         if params is None:
             if optional:
@@ -210,15 +213,17 @@ def _short(value: Any) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "null" if value is None else "an object"
+    kind = json_type(value)
+    return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 Handler = Callable[[Connection, Any], Any]
+
+
+def _not_found_message(method: str) -> str:
+    from ..protocol.not_offered import not_offered_reason
+
+    reason = not_offered_reason(method)
+    if reason is not None:
+        return f"Method not found: `{method}` is not offered by this server: {reason}"
+    return f"Method not found: `{method}` is not implemented by this server"

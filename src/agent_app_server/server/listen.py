@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from ..core.config import DEFAULT_IDLE_UNLOAD_S
 from ..rpc import PeerLimits
+from .listen_url import ListenError, ListenTarget
 
 if TYPE_CHECKING:
     from ..core.config import Config
@@ -39,57 +40,6 @@ OVERFLOW_REASON = "client is not reading; too many undelivered messages (resume 
 SHUTDOWN_FLUSH_S = 2.0
 
 
-class ListenError(ValueError):
-    """An unusable ``--listen`` value; the message is the reference's wording."""
-
-
-@dataclass(frozen=True, slots=True)
-class ListenTarget:
-    kind: Literal["stdio", "ws", "unix", "off"]
-    host: str = ""
-    port: int = 0
-    path: str | None = None
-
-    @property
-    def address(self) -> str:
-        """``host:port`` as the reference prints it (IPv6 in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def is_loopback(self) -> bool:
-        return ipaddress.ip_address(self.host).is_loopback
-
-
-def parse_listen(text: str) -> ListenTarget:
-    if text in ("stdio://", "stdio"):
-        return ListenTarget("stdio")
-    if text == "off":
-        return ListenTarget("off")
-    if text.startswith("unix://"):
-        path = text[len("unix://") :]
-        return ListenTarget("unix", path=path or None)
-    if text.startswith("ws://"):
-        rest = text[len("ws://") :]
-        invalid = ListenError(f"invalid websocket --listen URL `{text}`; expected `ws://IP:PORT`")
-        host, sep, port_text = rest.rpartition(":")
-        if not sep or not port_text.isdigit():
-            raise invalid
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            raise invalid from None
-        port = int(port_text)
-        if port > 65535:
-            raise invalid
-        return ListenTarget("ws", host=str(address), port=port)
-    raise ListenError(
-        f"unsupported --listen URL `{text}`; expected `stdio://`, `unix://`, `unix://PATH`, `ws://IP:PORT`, or `off`"
-    )
-
-
 def check_exposure(target: ListenTarget, authenticator: Authenticator | None) -> None:
     """Refuse, before binding, to serve an unauthenticated WebSocket beyond this machine."""
     if target.kind == "ws" and authenticator is None and not target.is_loopback:
@@ -103,7 +53,7 @@ def check_exposure(target: ListenTarget, authenticator: Authenticator | None) ->
 class ServeOptions:
     authenticator: Authenticator | None = None
     #: None: keep idle threads loaded.
-    idle_unload_after_s: float | None = 30 * 60.0
+    idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
 
 
 async def run_listener(config: Config, target: ListenTarget, options: ServeOptions) -> int:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..protocol.envelope import with_seq as with_seq  # re-exported: the server numbers live notifications
 from ..rpc import InvalidRequest
 from ..store import NotificationLog
 
@@ -50,11 +51,6 @@ EXPIRY_INTERVAL_S = 3600.0
 SWEEP_INTERVAL_S = 10.0
 
 Entry = tuple[int, str, str]  # (seq, method, encoded message without seq)
-
-
-def with_seq(encoded: str, seq: int) -> str:
-    """The opted-in form: ``seq`` added at the top level (``encoded`` is a JSON object)."""
-    return f'{encoded[:-1]},"seq":{seq}}}'
 
 
 class _ThreadEvents:
@@ -177,6 +173,13 @@ class ReplayLog:
             return
         while state.recent and state.recent[0][0] <= state.flushed_upto:
             state.recent.popleft()
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """A deleted thread: nothing of it is kept or replayable any more, in memory or in the log."""
+        self._threads.pop(thread_id, None)
+        self._pending = [row for row in self._pending if row[0] != thread_id]
+        if self._store is not None:
+            await self._store.delete_thread(thread_id)
 
     def _trim(self, state: _ThreadEvents) -> None:
         recent = state.recent

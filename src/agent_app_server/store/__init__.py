@@ -5,8 +5,10 @@ it never imports the protocol, transport, rpc, core or server packages. It store
 JSON blobs; the core maps them to and from wire types.
 """
 
+from ._attachments import Attachment, AttachmentOwner
 from ._history import ItemsView, MemoryHistory
 from ._schema import SCHEMA_VERSION
+from ._sections import SectionRecord
 from .records import (
     AnchorNotFound,
     EventRecord,
@@ -29,6 +31,8 @@ from .thread_store import ThreadStore
 __all__ = [
     "SCHEMA_VERSION",
     "AnchorNotFound",
+    "Attachment",
+    "AttachmentOwner",
     "EventRecord",
     "HistoryAnchor",
     "HistoryItem",
@@ -40,6 +44,7 @@ __all__ = [
     "MemoryHistory",
     "NotificationLog",
     "SchemaVersionError",
+    "SectionRecord",
     "SortKey",
     "StoreClosed",
     "ThreadLogInfo",

@@ -1,6 +1,7 @@
 """Keyset cursors for ``list_threads``, in the reference's ``"<YYYY-MM-DDTHH:MM:SSZ>|<id>"`` format.
 
 Owns: encoding and strict parsing of a (sort value, id) position. Imports only the standard library.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -31,3 +32,21 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     except ValueError:
         raise InvalidCursor(cursor) from None
     return int(dt.timestamp()), match.group(7)
+
+
+def encode_position_cursor(position: float, thread_id: str) -> str:
+    """A (section position, id) point: ``pos:<position>|<id>``."""
+    return f"pos:{position!r}|{thread_id}"
+
+
+def decode_position_cursor(cursor: str) -> tuple[float, str]:
+    head, sep, thread_id = cursor.partition("|")
+    if not head.startswith("pos:") or not sep or not thread_id:
+        raise InvalidCursor(cursor)
+    try:
+        position = float(head[4:])
+    except ValueError:
+        raise InvalidCursor(cursor) from None
+    if position != position or position in (float("inf"), float("-inf")):
+        raise InvalidCursor(cursor)
+    return position, thread_id

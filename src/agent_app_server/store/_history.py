@@ -12,6 +12,7 @@ Positions are event seqs: a turn sits at the seq of its ``turn/started`` event, 
 seq of its ``item/completed`` event. Seqs of a kept prefix survive ``replace_events`` (a revert
 keeps a prefix of the log), so a position stays valid for as long as its event does; every
 anchor also names the turn or item it points at, so a position whose event is gone is refused.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Owns: the DDL, the schema version recorded in ``meta``, and the migration steps between versions.
 Imports only the standard library.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from ._attachments import V3_DDL
 from ._history import V2_DDL, backfill
+from ._sections import SECTIONS_DDL
 from .records import SchemaVersionError
 
 #: The version this code writes. Bump it and add a step to ``_MIGRATIONS`` when the schema changes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 
@@ -58,8 +61,9 @@ CREATE TABLE events (
 """
 
 #: ``_MIGRATIONS[n]`` takes a database from version n to n + 1; version 0 is an empty file.
-#: Version 2 adds the history index (turns and items by position), filled from existing events.
-_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: V2_DDL}
+#: Version 2 adds the history index (turns and items by position), filled from existing events;
+#: version 3 adds thread attachments and sections.
+_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: V2_DDL, 2: V3_DDL + SECTIONS_DDL}
 #: Data steps run after the DDL of the same migration, in the same transaction.
 _BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {1: backfill}
 

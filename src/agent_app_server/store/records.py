@@ -2,6 +2,7 @@
 
 Owns: the record/query dataclasses shared by the store and its callers. Imports only the standard
 library: these are storage shapes, not wire types (the core maps them to and from the protocol).
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 #: Sort keys ``list_threads`` understands; anything else is a caller bug.
-SortKey = Literal["created_at", "updated_at"]
+SortKey = Literal["created_at", "updated_at", "section_position"]
 
 
 @dataclass(slots=True)
@@ -56,6 +57,8 @@ class ThreadQuery:
     #: Case-insensitive (``str.casefold``) substring of the title: name if set, else preview.
     search_term: str | None = None
     exclude_ids: list[str] | None = None
+    #: Only threads in this section (see ``_sections``); required by the ``section_position`` sort.
+    section_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -139,7 +142,8 @@ class InvalidCursor(ValueError):
 
 
 class ThreadNotFound(LookupError):
-    """An event write named a thread the store does not have (events always belong to a thread)."""
+    """A thread id that names no thread (the one such error: the core raises it too, and the server
+    answers it as -32602 with this message, the reference's text)."""
 
     def __init__(self, thread_id: str) -> None:
         super().__init__(f"thread not found: {thread_id}")

@@ -14,6 +14,7 @@ What is kept (bounded):
 A marker records whether the previous process closed the log cleanly; after a crash, the
 notifications it sent in its last moments may never have reached the file, so callers continue
 numbering past a gap (:attr:`NotificationLog.crashed`) instead of reusing numbers a client saw.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -135,6 +136,10 @@ class NotificationLog:
         """Notifications with ``after_seq < seq < before_seq``, oldest first, at most ``limit``."""
         return await self._run(_read, thread_id, after_seq, before_seq, limit)
 
+    async def delete_thread(self, thread_id: str) -> None:
+        """Remove every notification of the thread and its counter (a deleted thread)."""
+        await self._run(_delete_thread, thread_id)
+
     async def prune_expired(self) -> dict[str, int]:
         cutoff_ms = int((time.time() - self.max_age_s) * 1000)
         return await self._run(_prune_older_than, cutoff_ms)
@@ -255,6 +260,18 @@ def _read(
             (thread_id, after_seq, before_seq, limit),
         )
     ]
+
+
+def _delete_thread(conn: sqlite3.Connection, thread_id: str) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM notifications WHERE thread_id = ?", (thread_id,))
+        conn.execute("DELETE FROM thread_seq WHERE thread_id = ?", (thread_id,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _prune_older_than(conn: sqlite3.Connection, cutoff_ms: int) -> dict[str, int]:

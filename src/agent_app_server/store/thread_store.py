@@ -10,6 +10,7 @@ loop never blocks on disk and the connection is never used from two threads at o
 converted (JSON-encoded) on the caller's side before the hand-off, so the stored value is a snapshot
 taken at call time and encoding errors surface in the caller. Every public write is a single SQLite
 transaction; a cancelled caller does not cancel a write that already reached the worker.
+Layer: store (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
-from . import _history
-from ._cursor import decode_cursor, encode_cursor
+from . import _attachments, _history, _sections
+from ._attachments import Attachment, AttachmentOwner
+from ._cursor import decode_cursor, decode_position_cursor, encode_cursor, encode_position_cursor
 from ._history import IndexEntry, ItemsView, index_entry
 from ._schema import ensure_schema
+from ._sections import SECTION_ID_SQL, SECTION_POSITION_SQL, SectionRecord
 from .records import (
     EventRecord,
     HistoryAnchor,
@@ -60,7 +63,7 @@ _INSERT_THREAD = (
     # CASCADE would take the thread's event log with it.
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in (*_FIELDS[1:], 'title_cf'))}"
 )
-_SORT_KEYS = frozenset({"created_at", "updated_at"})
+_SORT_KEYS = frozenset({"created_at", "updated_at", "section_position"})
 # A JSON array bound as one parameter keeps IN lists of any length under SQLite's variable limit
 # and keeps the statement text (and so the statement cache entry) the same for every list size.
 _IN_JSON = "IN (SELECT value FROM json_each(?))"
@@ -73,6 +76,9 @@ class ThreadStore:
         self.path = path
         self._executor = executor
         self._conn: sqlite3.Connection | None = conn
+        #: Every stored section by id, kept in step with every section write (a small table that
+        #: each thread's wire view reads).
+        self.sections: dict[str, SectionRecord] = {}
 
     @classmethod
     async def open(cls, path: Path) -> ThreadStore:
@@ -84,10 +90,13 @@ class ThreadStore:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-app-server-store")
         try:
             conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+            sections = await asyncio.get_running_loop().run_in_executor(executor, _sections.load, conn)
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(path, executor, conn)
+        store = cls(path, executor, conn)
+        store.sections.update((section.id, section) for section in sections)
+        return store
 
     async def close(self) -> None:
         """Finish queued work, then close the connection. Idempotent."""
@@ -142,6 +151,8 @@ class ThreadStore:
         sort_key = query.sort_key
 
         def cursor_of(record: ThreadRecord) -> str:
+            if sort_key == "section_position":
+                return encode_position_cursor(float(record.extra[_sections.MEMBERSHIP_KEY]["position"]), record.id)
             return encode_cursor(getattr(record, sort_key), record.id)
 
         next_cursor = cursor_of(records[-1]) if len(rows) > limit else None
@@ -242,6 +253,45 @@ class ThreadStore:
         """Inclusive anchors at the thread's newest turn and newest item."""
         return await self._run(_history.heads, thread_id)
 
+    # -- sections ------------------------------------------------------------------------------
+
+    async def put_section(self, section: SectionRecord) -> None:
+        await self._run(_sections.put, section)
+        self.sections[section.id] = section
+
+    async def delete_section(self, section_id: str) -> list[str]:
+        """Delete the section and take its stored threads out of it; their ids."""
+        members = await self._run(_sections.delete, section_id)
+        self.sections.pop(section_id, None)
+        return members
+
+    async def set_section_positions(self, positions: dict[str, float]) -> None:
+        await self._run(_sections.set_positions, positions)
+
+    async def section_positions(self, section_id: str) -> dict[str, float]:
+        """Stored thread id → position within the section."""
+        return await self._run(_sections.positions, section_id)
+
+    # -- attachments ---------------------------------------------------------------------------
+
+    async def add_attachment(self, thread_id: str, candidate: Attachment) -> tuple[Attachment, bool]:
+        """The thread's attachment with ``candidate``'s identity, stored now if new (the flag)."""
+        return await self._run(_attachments.add, thread_id, candidate)
+
+    async def remove_attachment(self, thread_id: str, attachment_type: str, identity_key: str) -> str | None:
+        return await self._run(_attachments.remove, thread_id, attachment_type, identity_key)
+
+    async def list_attachments(self, thread_id: str, cursor: str | None, limit: int) -> tuple[list[Attachment], bool]:
+        """Raises ``InvalidCursor`` for a cursor that is not an attachment of this thread."""
+        return await self._run(_attachments.page, thread_id, cursor, _clamp_limit(limit))
+
+    async def attachment_owners(
+        self, attachment_type: str, identity_key: str, archived: bool | None, cursor: str | None, limit: int
+    ) -> tuple[list[AttachmentOwner], bool]:
+        return await self._run(
+            _attachments.owners, attachment_type, identity_key, archived, cursor, _clamp_limit(limit)
+        )
+
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _run(
@@ -312,9 +362,16 @@ def _list_sql(query: ThreadQuery) -> tuple[str, list[Any]]:
     order, after = ("DESC", "<") if query.descending else ("ASC", ">")
     where = ["archived = ?"]
     params: list[Any] = [int(query.archived)]
+    if query.section_id is not None:
+        where.append(f"{SECTION_ID_SQL} = ?")
+        params.append(query.section_id)
+    order_by = SECTION_POSITION_SQL if sort_key == "section_position" else sort_key
+    if sort_key == "section_position" and query.section_id is None:
+        raise ValueError("the section_position sort needs a section_id filter")
     if query.cursor is not None:
-        where.append(f"({sort_key}, id) {after} (?, ?)")
-        params.extend(decode_cursor(query.cursor))
+        where.append(f"({order_by}, id) {after} (?, ?)")
+        decode = decode_position_cursor if sort_key == "section_position" else decode_cursor
+        params.extend(decode(query.cursor))
     for column, values in (
         ("model_provider", query.model_providers),
         ("source_kind", query.source_kinds),
@@ -331,7 +388,7 @@ def _list_sql(query: ThreadQuery) -> tuple[str, list[Any]]:
         params.append(_dumps(list(query.exclude_ids)))
     # One row beyond the page tells whether a next page exists without a COUNT.
     params.append(_clamp_limit(query.limit) + 1)
-    sql = f"{_SELECT_THREAD} WHERE {' AND '.join(where)} ORDER BY {sort_key} {order}, id {order} LIMIT ?"
+    sql = f"{_SELECT_THREAD} WHERE {' AND '.join(where)} ORDER BY {order_by} {order}, id {order} LIMIT ?"
     return sql, params
 
 
@@ -473,6 +530,7 @@ def _delete_thread(conn: sqlite3.Connection, thread_id: str) -> bool:
         # PRAGMA foreign_keys (e.g. an sqlite3 shell) would skip.
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
         _history.clear_index(conn, thread_id)
+        _attachments.delete_thread(conn, thread_id)
         return conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,)).rowcount > 0
 
 
@@ -522,6 +580,7 @@ def _replace_events(
             raise ThreadNotFound(thread_id)
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
         _history.clear_index(conn, thread_id)
+        _attachments.delete_thread(conn, thread_id)
         _insert_events(conn, thread_id, 1, rows, now_ms)
 
 

@@ -11,6 +11,7 @@ SDK) accept it, and a scripted disconnect then looks exactly like an upstream th
 Event payloads carry the same fields the real API sends (ids, indices, ``status``, ``logprobs``,
 ``annotations``...) because both the reference binary and the ``openai`` SDK deserialize them into
 typed items and reject or misreport events that are missing fields.
+Layer: testing (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "Delay",
     "Disconnect",
     "FakeModelServer",
+    "Hold",
     "HttpResponse",
     "Raw",
     "RecordedRequest",
@@ -47,6 +49,7 @@ __all__ = [
     "disconnect_after",
     "function_call_reply",
     "http_error",
+    "paced",
     "response_failed",
     "text_reply",
 ]
@@ -100,6 +103,14 @@ class Delay:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """Pause until ``release`` is set (what was sent before is flushed first): keeps a turn running
+    for exactly as long as a test needs, without guessing a duration."""
+
+    release: asyncio.Event
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnect:
     """Close the connection: gracefully (FIN) after flushing, or with ``abort`` as a reset."""
 
@@ -123,7 +134,7 @@ class HttpResponse:
     content_type: str = "application/json"
 
 
-Step: TypeAlias = SseEvent | Delay | Disconnect | Raw | HttpResponse
+Step: TypeAlias = SseEvent | Delay | Hold | Disconnect | Raw | HttpResponse
 Script: TypeAlias = list[Step]
 
 
@@ -387,10 +398,18 @@ def function_call_reply(
     response_id: str | None = None,
     usage: dict[str, Any] | None = None,
     model: str = DEFAULT_MODEL,
+    reasoning_summary: str | None = None,
+    preface: str | None = None,
 ) -> Script:
-    """A ``function_call`` output item (arguments streamed as deltas), then completion."""
+    """A ``function_call`` output item (arguments streamed as deltas), then completion; in the
+    same response, after a reasoning item (``reasoning_summary``) and an assistant message
+    (``preface``) when given."""
     builder = _Builder(response_id, model)
     builder.created()
+    if reasoning_summary is not None:
+        builder.reasoning(reasoning_summary, None)
+    if preface is not None:
+        builder.message(preface, _split(preface, None))
     builder.tool_call(
         kind="function_call",
         name=name,
@@ -483,6 +502,20 @@ def disconnect_after(events: Iterable[Step], n: int, *, abort: bool = False) -> 
 
 def delay(seconds: float) -> Delay:
     return Delay(seconds)
+
+
+def paced(script: Iterable[Step], every: int, pause: float) -> Script:
+    """``script`` with a pause after every ``every`` SSE events (a stream still running while a
+    test or a benchmark acts on it)."""
+    out: Script = []
+    seen = 0
+    for step in script:
+        out.append(step)
+        if isinstance(step, SseEvent):
+            seen += 1
+            if seen % every == 0:
+                out.append(Delay(pause))
+    return out
 
 
 def _default_script(_request: RecordedRequest) -> Script:
@@ -795,6 +828,10 @@ async def _play(script: Sequence[Step], writer: asyncio.StreamWriter) -> None:
         elif isinstance(step, Delay):
             await flush()
             await asyncio.sleep(step.seconds)
+        elif isinstance(step, Hold):
+            start()
+            await flush()
+            await step.release.wait()
         elif isinstance(step, Raw):
             start()
             buffer += step.data

@@ -2,7 +2,8 @@
 WebSocket listener in ``websocket``, its ``auth`` and the ``unix`` socket paths are imported on
 demand, so serving stdio never loads the ``websockets`` library).
 
-Layer: imports only ``protocol``. Knows no JSON-RPC and no method names.
+Layer: transport; imports nothing from this project (not even ``protocol``: it knows bytes and
+frames, no wire types, no JSON-RPC and no method names).
 """
 
 from .base import FrameTooLarge, MessageStream

@@ -1,6 +1,7 @@
 """What a transport offers the JSON-RPC peer: whole messages in, batches of messages out.
 
 Owns: the ``MessageStream`` contract. Transports know bytes and frames, never JSON-RPC.
+Layer: transport (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ class MessageStream(Protocol):
         ...
 
     async def send_many(self, messages: Sequence[str]) -> None:
-        """Write messages in order; returns once the transport has accepted them."""
+        """Write messages in order; returns once the transport has accepted them.
+
+        Raises :class:`UnicodeEncodeError`, having written none of them, when a message cannot be
+        encoded as UTF-8 (a lone surrogate).
+        """
         ...
 
     async def close(self, reason: str = "") -> None: ...

@@ -1,6 +1,7 @@
 """An in-memory transport pair: for embedding the server in a Python process and for unit tests.
 
 Owns: two connected :class:`MemoryStream` ends. No JSON-RPC knowledge.
+Layer: transport (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations

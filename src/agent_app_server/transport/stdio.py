@@ -1,6 +1,7 @@
 """JSONL over a pair of pipes (the reference's default transport): one message per line.
 
 Owns: line framing over asyncio pipes. No JSON-RPC knowledge.
+Layer: transport (imports nothing of this project beyond its own package).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from .base import FrameTooLarge
 
 #: Lines longer than this are discarded (with an error reply from the peer), bounding memory.
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+#: Bytes asked for per read from stdin: below the allocator's mmap threshold (128 KiB).
+READ_CHUNK_BYTES = 64 * 1024
 
 
 class StdioStream:
@@ -37,7 +40,13 @@ class StdioStream:
         reader = asyncio.StreamReader(limit=max_line_bytes, loop=loop)
         in_file = stdin if stdin is not None else sys.stdin.buffer
         out_file = stdout if stdout is not None else sys.stdout.buffer
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), in_file)
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), in_file
+        )
+        if hasattr(read_transport, "max_size"):
+            # asyncio reads up to 256 KiB per read: a buffer that large is mapped and unmapped
+            # (mmap, mremap, munmap) for every message, several syscalls per request.
+            read_transport.max_size = READ_CHUNK_BYTES
         # A dup keeps closing our writer from closing the process's own stdout descriptor.
         out_dup = os.fdopen(os.dup(out_file.fileno()), "wb", buffering=0)
         transport, protocol = await loop.connect_write_pipe(

@@ -70,15 +70,18 @@ class WebSocketStream:
         from websockets.exceptions import ConnectionClosed
 
         connection = self.connection
+        # Encoded before anything is written: a message that cannot be encoded (UnicodeEncodeError)
+        # leaves the connection untouched and the whole batch unsent, for the caller to retry.
+        frames = [message.encode() for message in messages]
         try:
-            if len(messages) == 1:
-                await connection.send(messages[0])
+            if len(frames) == 1:
+                await connection.send(frames[0], text=True)
                 return
             # One write and one drain for the whole batch: fan-out to many clients sends the same
             # notification to each, so per-message overhead is multiplied by the client count.
             async with connection.send_context():
-                for message in messages:
-                    connection.protocol.send_text(message.encode())
+                for frame in frames:
+                    connection.protocol.send_text(frame)
         except ConnectionClosed as closed:
             raise ConnectionResetError(f"websocket closed: {closed}") from None
 
@@ -216,7 +219,9 @@ class WebSocketListener:
         authenticator = self._options.authenticator
         if authenticator is not None:
             try:
-                grant = authenticator.authenticate(headers.get("Authorization"))
+                # As the reference: of several Authorization headers the first one counts.
+                presented = headers.get_all("Authorization")
+                grant = authenticator.authenticate(presented[0] if presented else None)
             except AuthRejected as rejected:
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, rejected.reason)
             self._grants[connection] = grant

@@ -7,6 +7,8 @@ as function tools taking one string parameter ``input`` and their calls are turn
 ``custom_tool_call`` items. Reasoning items are not sent (chat has no way to carry them back);
 reasoning deltas some local servers stream (``reasoning_content`` / ``reasoning``) become a
 reasoning item with raw reasoning text.
+
+Layer: core (model clients); imports only the standard library, the model SDKs and its siblings in ``core.model``.
 """
 
 from __future__ import annotations

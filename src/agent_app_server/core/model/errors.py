@@ -7,6 +7,8 @@ own service the texts follow codex 0.169.0 (observed/NOTES.md, table "(e) upstre
 typographic apostrophes included, because clients match on them. Any other provider's failure is
 shown in its own words (status line and message) rather than the reference's OpenAI-specific
 wording, and a request it calls invalid is not retried (compatibility.md ``model:provider-errors``).
+
+Layer: core (model clients); imports only the standard library, the model SDKs and its siblings in ``core.model``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Owns: reading the ``x-codex-*`` header family (``x-codex-primary-used-percent`` ...) the way the
 reference does. The reference always derives a snapshot for the default ``codex`` limit, even from
 a response without any of these headers, and reports it once per response; so does this module.
+
+Layer: core (model clients); imports only the standard library, the model SDKs and its siblings in ``core.model``.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ observed/model_requests) and the translation of Responses stream events into ``M
 Events are dispatched on their ``type`` through a dict of small functions over the plain
 ``json.loads`` result; nothing is validated beyond what a field access needs, and events we do not
 use are skipped without being looked at.
+
+Layer: core (model clients); imports only the standard library, the model SDKs and its siblings in ``core.model``.
 """
 
 from __future__ import annotations

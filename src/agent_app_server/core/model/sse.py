@@ -5,6 +5,8 @@ event. This is the hot path of every model response (one event per token), so it
 chunks: one ``decode`` and one ``split`` per chunk, a prefix test per line, no per-event objects
 besides the payload string. ``event:``/``id:``/``retry:`` fields and comments are ignored: every
 payload we consume carries its own ``type``.
+
+Layer: core (model clients); imports only the standard library, the model SDKs and its siblings in ``core.model``.
 """
 
 from __future__ import annotations

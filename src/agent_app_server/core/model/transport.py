@@ -7,6 +7,8 @@ retry loop with its two budgets, and closing the HTTP response whatever happens.
 for the request only (URL, query, auth, headers, status errors); the streamed body is read raw and
 handed to the wire-specific subclass, because the SDK's typed event parsing costs more per token
 than the whole rest of the pipeline.
+
+Layer: core (model clients); imports only the standard library, the model SDKs and its siblings in ``core.model``.
 """
 
 from __future__ import annotations

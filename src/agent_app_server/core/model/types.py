@@ -4,6 +4,8 @@ Owns: the data the turn loop hands to a model client (``ProviderSettings``, ``Mo
 everything a client yields back (``ModelEvent``), independent of the wire API (Responses or Chat
 Completions) that produced it. Kept free of heavy imports so ``import agent_app_server.core.model``
 stays cheap; the ``openai`` SDK is only imported when a client first talks to a server.
+
+Layer: core (model clients); imports only the standard library, the model SDKs and its siblings in ``core.model``.
 """
 
 from __future__ import annotations

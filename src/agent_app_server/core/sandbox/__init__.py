@@ -5,7 +5,7 @@ Owns: probing which mechanism works on this machine, building the bubblewrap (or
 fallback) command line for a policy, and the heuristic that tells a sandbox denial from an
 ordinary failure. Layer: core (stdlib only; nothing from ``server``).
 
-Mechanisms, in order of preference (see ``shared/design/security-tests.md``):
+Mechanisms, in order of preference (each is exercised by ``tests/core/test_sandbox_*.py``):
 
 * ``bwrap+seccomp``: bubblewrap with the reference's shape — ``/`` read-only, writable roots
   bound read-write, ``.git``/``.codex``/``.agents``/``.aws`` inside every writable root read-only,

@@ -11,6 +11,7 @@ an unsandboxed run.
 Owns: the BPF program, the Landlock ruleset, and the exec. Stdlib and ctypes only, and it
 imports nothing from this project: it runs as a standalone script with ``-S`` (no site, fast).
 The assembler (``Insn``, ``assemble``, ``install_filter``) is importable for tests.
+Layer: core (imports nothing of this project beyond its own package).
 """
 
 import ctypes

@@ -7,7 +7,7 @@ config-only ``on-failure``) applied to commands and patches, the
 thread remembers for the rest of its session (``acceptForSession``, accepted execpolicy
 prefixes, patch directories).
 
-The rules follow the reference (see ``shared/design/security-tests.md`` §1.5):
+The rules follow the reference (as ``tests/server/test_approvals.py`` checks them):
 
 * commands — pre-approval: ``untrusted`` always; ``on-request`` and ``granular`` only when the
   model asks to run outside the sandbox (``sandbox_permissions: require_escalated``);
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..sandbox import PROTECTED_NAMES, needs_sandbox, writable_roots
+from ..threads import active_status
 from ..turns import TurnInterrupted
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 COMMAND_REJECTED = 'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }'
 PATCH_REJECTED = "patch rejected by user"
 RETRY_REASON = "command failed; retry without sandbox?"
-WAITING = "waitingOnApproval"
 
 
 class ApprovalCancelled(TurnInterrupted):
@@ -190,9 +190,7 @@ def set_waiting(runner: TurnRunner, waiting: bool) -> None:
     thread = runner.thread
     if thread.active is not runner:
         return
-    flags = [WAITING] if waiting else []
-    thread.status = {"type": "active", "activeFlags": flags}
-    runner.emit("thread/status/changed", {"threadId": thread.id, "status": thread.status})
+    runner.engine.set_status(thread, active_status(waiting_on_approval=waiting))
 
 
 async def ask(runner: TurnRunner, method: str, params: dict[str, Any]) -> tuple[str, Any]:

@@ -7,7 +7,7 @@ reporting the exit code or keeping the process as a session the model polls and 
 text the model gets back (the reference's "Chunk ID / Wall time / Process exited with code …"
 format); and killing a command's whole process tree when its turn is interrupted.
 
-Layer: core (uses ``core.sandbox`` and ``core.processes``).
+Layer: core (uses ``core.process_runner`` and ``core.sandbox``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import sandbox
-from ..processes import ManagedProcess
+from ..process_runner import UNSANDBOXED, ProcessRun, spawn
 from . import approvals
 from .command_actions import _split, command_actions
 from .output import DEFAULT_MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS_CAP, HeadTailBuffer, approx_tokens, truncate_for_model
@@ -64,92 +64,83 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
+def command_item(item_id: str, argv: list[str], cwd: str, source: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``commandExecution`` item as it starts (``inProgress``)."""
+    return {
+        "type": "commandExecution",
+        "id": item_id,
+        "command": shlex.join(argv),
+        "cwd": cwd,
+        "processId": None,
+        "source": source,
+        "status": "inProgress",
+        "commandActions": actions,
+        "aggregatedOutput": None,
+        "exitCode": None,
+        "durationMs": None,
+    }
+
+
+def command_ended(exit_code: int | None, output: str, started: float) -> dict[str, Any]:
+    """The fields of a ``commandExecution`` item that ended (``started``: its ``time.monotonic()``)."""
+    return {
+        "status": "completed" if exit_code == 0 else "failed",
+        "exitCode": exit_code,
+        "aggregatedOutput": output or None,
+        "durationMs": int((time.monotonic() - started) * 1000),
+    }
+
+
 @dataclass(eq=False)
 class ExecSession:
     """One command the model started; lives on as a session while it runs."""
 
-    process: ManagedProcess
+    run: ProcessRun
     runner: TurnRunner
     item: dict[str, Any]
     sandboxed: bool
     started: float
     pending: bytearray = field(default_factory=bytearray)
     aggregated: HeadTailBuffer = field(default_factory=HeadTailBuffer)
-    exit_code: int | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    output: asyncio.Event = field(default_factory=asyncio.Event)
     item_completed: bool = False
-    reader: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
 
     @property
     def id(self) -> int:
-        return self.process.pid
+        return self.run.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.run.exit_code
 
     def start_reader(self) -> None:
-        self.reader = asyncio.get_running_loop().create_task(self._pump(), name=f"exec-{self.id}")
-
-    async def _pump(self) -> None:
         runner = self.runner
-        thread_id, turn_id, item_id = runner.thread_id, runner.turn_id, self.item["id"]
+        thread_id = runner.thread_id
+        delta = {"threadId": thread_id, "turnId": runner.turn_id, "itemId": self.item["id"]}
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         emit = runner.engine.sink.emit
-        try:
-            while True:
-                chunk = await self.process.read()
-                if chunk is None:
-                    break
-                data = chunk[1]
-                self.pending += data
-                self.aggregated.append(data)
-                self.output.set()
-                text = decoder.decode(data)
-                if text:
-                    emit(
-                        thread_id,
-                        "item/commandExecution/outputDelta",
-                        {"threadId": thread_id, "turnId": turn_id, "itemId": item_id, "delta": text},
-                    )
-            self.exit_code = await self.process.wait()
-        finally:
-            self.done.set()
-            self.output.set()
 
-    async def wait(self, timeout_s: float) -> None:
-        """Until the process exited (and its output is read) or ``timeout_s`` passed."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.done.wait(), timeout_s)
+        async def on_output(stream: str, data: bytes) -> None:
+            self.pending += data
+            self.aggregated.append(data)
+            text = decoder.decode(data)
+            if text:
+                emit(thread_id, "item/commandExecution/outputDelta", {**delta, "delta": text})
+
+        self.run.start(on_output)
 
     def take_output(self) -> str:
         data = bytes(self.pending)
         self.pending.clear()
         return data.decode("utf-8", "replace")
 
-    async def kill(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.process.terminate(grace_s=0.5)
-        if self.reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self.reader), 2)
-        with contextlib.suppress(Exception):
-            await self.process.close()
-
     def complete_item(self) -> None:
         """Emit the item's ``item/completed`` once, with the final exit code and output."""
         if self.item_completed:
             return
         self.item_completed = True
-        code = self.exit_code
-        output = self.aggregated.text()
-        item = dict(
-            self.item,
-            status="completed" if code == 0 else "failed",
-            exitCode=code,
-            aggregatedOutput=output or None,
-            durationMs=int((time.monotonic() - self.started) * 1000),
-            processId=str(self.process.pid),
-            source="unifiedExecStartup",
-        )
+        ended = command_ended(self.exit_code, self.aggregated.text(), self.started)
+        item = {**self.item, **ended, "processId": str(self.id), "source": "unifiedExecStartup"}
         runner = self.runner
         if runner.thread.active is runner:
             runner.item_completed(item)
@@ -178,6 +169,100 @@ def format_output(*, output: str, wall_s: float, exit_code: int | None, session_
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _Command:
+    """The checked arguments of one ``exec_command`` call."""
+
+    cmd: str
+    argv: list[str]
+    cwd: str
+    tty: bool
+    yield_s: float
+    max_tokens: int
+    #: Asked to run outside the sandbox, and the approval policy lets the user grant that.
+    escalated: bool
+    justification: str | None
+
+
+async def _command_of(args: dict[str, Any], thread_cwd: str, approval_policy: Any) -> _Command | str:
+    """The call's arguments, or the text telling the model what is wrong with them."""
+    cmd = args.get("cmd")
+    if not isinstance(cmd, str) or not cmd.strip():
+        return "exec_command failed: `cmd` is required and must be a non-empty shell command string"
+    workdir = args.get("workdir")
+    cwd = _resolve(thread_cwd, workdir) if isinstance(workdir, str) and workdir else thread_cwd
+    if not await asyncio.to_thread(os.path.isdir, cwd):
+        return f"exec_command failed: workdir {cwd} is not an existing directory"
+    shell = args.get("shell") if isinstance(args.get("shell"), str) and args.get("shell") else default_shell()
+    login = args.get("login") is not False
+    justification = args.get("justification")
+    return _Command(
+        cmd=cmd,
+        argv=[str(shell), "-lc" if login else "-c", cmd],
+        cwd=cwd,
+        tty=args.get("tty") is True,
+        yield_s=_clamp(_int_arg(args, "yield_time_ms", DEFAULT_YIELD_MS), MIN_YIELD_MS, MAX_YIELD_MS) / 1000,
+        max_tokens=_clamp(_int_arg(args, "max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS), 1, MAX_OUTPUT_TOKENS_CAP),
+        escalated=args.get("sandbox_permissions") == "require_escalated"
+        and approvals.escalation_allowed(approval_policy),
+        justification=justification if isinstance(justification, str) else None,
+    )
+
+
+class _Approval:
+    """One call's ``commandExecution`` item and its approval, asked at most twice: before it runs
+    and before it is retried without the sandbox."""
+
+    def __init__(self, runner: TurnRunner, state: ThreadTools, call_id: str, command: _Command) -> None:
+        self.runner = runner
+        self.state = state
+        self.command = command
+        self.actions = command_actions(command.cmd, command.cwd)
+        simple = _split(command.cmd)
+        self.amendment = list(simple[0][0]) if simple and len(simple[0][0]) > 0 else list(command.argv)
+        self.item = command_item(call_id, command.argv, command.cwd, "agent", self.actions)
+        self.item_started = False
+        self.approved = False
+        self._asked_at_ms = _now_ms()
+
+    async def ask(self, reason: str | None) -> str | None:
+        """Ask the client; None when granted, else the text for the model."""
+        runner, item = self.runner, self.item
+        approvals.set_waiting(runner, True)
+        if not self.item_started:
+            runner.item_started(item)
+            self.item_started = True
+        params: dict[str, Any] = {
+            "kind": "command",
+            "threadId": runner.thread_id,
+            "turnId": runner.turn_id,
+            "itemId": item["id"],
+            "startedAtMs": self._asked_at_ms,
+            "environmentId": "local",
+        }
+        if reason:
+            params["reason"] = reason
+        params.update(
+            command=item["command"],
+            cwd=self.command.cwd,
+            commandActions=self.actions,
+            proposedExecpolicyAmendment=self.amendment,
+            availableDecisions=approvals.command_decisions(self.amendment),
+        )
+        decision, detail = await approvals.ask(runner, "item/commandExecution/requestApproval", params)
+        if decision in ("decline", "cancel"):
+            runner.item_completed(dict(item, status="declined"))
+            if decision == "cancel":
+                raise approvals.ApprovalCancelled()
+            return approvals.COMMAND_REJECTED
+        if decision == "acceptForSession":
+            self.state.approvals.commands.add(tuple(self.command.argv))
+        elif decision == "acceptWithExecpolicyAmendment" and detail:
+            self.state.approvals.prefixes.append(tuple(detail))
+        self.approved = True
+        return None
+
+
 class UnifiedExec:
     """``exec_command`` / ``write_stdin`` for every thread; sessions live in each thread's tools state."""
 
@@ -188,170 +273,94 @@ class UnifiedExec:
     # ------------------------------------------------------------------ exec_command
 
     async def exec_command(self, runner: TurnRunner, call_id: str, args: dict[str, Any], state: ThreadTools) -> str:
-        cmd = args.get("cmd")
-        if not isinstance(cmd, str) or not cmd.strip():
-            return "exec_command failed: `cmd` is required and must be a non-empty shell command string"
         settings = runner.thread.settings
-        workdir = args.get("workdir")
-        cwd = settings.cwd
-        if isinstance(workdir, str) and workdir:
-            cwd = _resolve(settings.cwd, workdir)
-        if not await asyncio.to_thread(os.path.isdir, cwd):
-            return f"exec_command failed: workdir {cwd} is not an existing directory"
-        shell = args.get("shell") if isinstance(args.get("shell"), str) and args.get("shell") else default_shell()
-        login = args.get("login") is not False
-        argv = [str(shell), "-lc" if login else "-c", cmd]
-        tty = args.get("tty") is True
-        yield_ms = _clamp(_int_arg(args, "yield_time_ms", DEFAULT_YIELD_MS), MIN_YIELD_MS, MAX_YIELD_MS)
-        max_tokens = _clamp(_int_arg(args, "max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS), 1, MAX_OUTPUT_TOKENS_CAP)
         policy = settings.approval_policy
-        sandbox_policy = settings.sandbox_policy
-        escalated = args.get("sandbox_permissions") == "require_escalated" and approvals.escalation_allowed(policy)
-        justification = args.get("justification") if isinstance(args.get("justification"), str) else None
-
-        actions = command_actions(cmd, cwd)
-        simple = _split(cmd)
-        amendment = list(simple[0][0]) if simple and len(simple[0][0]) > 0 else list(argv)
-        item: dict[str, Any] = {
-            "type": "commandExecution",
-            "id": call_id,
-            "command": shlex.join(argv),
-            "cwd": cwd,
-            "processId": None,
-            "source": "agent",
-            "status": "inProgress",
-            "commandActions": actions,
-            "aggregatedOutput": None,
-            "exitCode": None,
-            "durationMs": None,
-        }
-        started_item = False
-        approved = False
-
-        async def ask(reason: str | None) -> str | None:
-            """Ask for approval; None when granted, else the text for the model."""
-            nonlocal started_item, approved
-            if not started_item:
-                approvals.set_waiting(runner, True)
-                runner.item_started(item)
-                started_item = True
+        command = await _command_of(args, settings.cwd, policy)
+        if isinstance(command, str):
+            return command
+        approval = _Approval(runner, state, call_id, command)
+        if approvals.command_needs_approval(policy, escalated=command.escalated):
+            if state.approvals.command_approved(command.argv, approval.amendment):
+                approval.approved = True
             else:
-                approvals.set_waiting(runner, True)
-            params: dict[str, Any] = {
-                "kind": "command",
-                "threadId": runner.thread_id,
-                "turnId": runner.turn_id,
-                "itemId": call_id,
-                "startedAtMs": item_started_ms,
-                "environmentId": "local",
-            }
-            if reason:
-                params["reason"] = reason
-            params.update(
-                command=item["command"],
-                cwd=cwd,
-                commandActions=actions,
-                proposedExecpolicyAmendment=amendment,
-                availableDecisions=approvals.command_decisions(amendment),
-            )
-            decision, detail = await approvals.ask(runner, "item/commandExecution/requestApproval", params)
-            if decision in ("decline", "cancel"):
-                runner.item_completed(dict(item, status="declined"))
-                if decision == "cancel":
-                    raise approvals.ApprovalCancelled()
-                return approvals.COMMAND_REJECTED
-            if decision == "acceptForSession":
-                state.approvals.commands.add(tuple(argv))
-            elif decision == "acceptWithExecpolicyAmendment" and detail:
-                state.approvals.prefixes.append(tuple(detail))
-            approved = True
-            return None
-
-        item_started_ms = _now_ms()
-        if approvals.command_needs_approval(policy, escalated=escalated):
-            if state.approvals.command_approved(argv, amendment):
-                approved = True
-            else:
-                refused = await ask(justification if escalated else None)
+                refused = await approval.ask(command.justification if command.escalated else None)
                 if refused is not None:
                     return refused
-        use_sandbox = sandbox.needs_sandbox(sandbox_policy) and not (escalated and approved)
+        use_sandbox = sandbox.needs_sandbox(settings.sandbox_policy) and not (command.escalated and approval.approved)
 
         t0 = time.monotonic()
-        session, error = await self._spawn(runner, item, argv, cwd, tty=tty, use_sandbox=use_sandbox, state=state)
-        if session is None:
-            return self._spawn_failed(runner, item, started_item, error or "unknown error")
-        if not started_item:
-            item["processId"] = str(session.id)
-            item["source"] = "unifiedExecStartup"
-            runner.item_started(item)
-            started_item = True
-        session.item = item
-        session.start_reader()
-        await self._wait(session, yield_ms / 1000)
-
+        session = await self._attempt(runner, command, approval, use_sandbox=use_sandbox, state=state)
+        if isinstance(session, str):
+            return session
         if (
-            session.done.is_set()
+            session.run.done.is_set()
             and session.sandboxed
             and sandbox.looks_like_sandbox_denial(session.exit_code, session.aggregated.text())
             and approvals.retry_without_sandbox(policy)
         ):
-            if not approved:
-                refused = await ask(approvals.RETRY_REASON)
+            if not approval.approved:
+                refused = await approval.ask(approvals.RETRY_REASON)
                 if refused is not None:
                     await self._discard(session, state)
                     return refused
             await self._discard(session, state)
-            session, error = await self._spawn(runner, item, argv, cwd, tty=tty, use_sandbox=False, state=state)
-            if session is None:
-                return self._spawn_failed(runner, item, True, error or "unknown error")
-            session.item = item
-            session.started = t0
-            session.start_reader()
-            await self._wait(session, yield_ms / 1000)
-        return self._report(session, state, time.monotonic() - t0, max_tokens)
+            session = await self._attempt(runner, command, approval, use_sandbox=False, state=state, started=t0)
+            if isinstance(session, str):
+                return session
+        return self._report(session, state, time.monotonic() - t0, command.max_tokens)
 
-    def _spawn_failed(self, runner: TurnRunner, item: dict[str, Any], started: bool, error: str) -> str:
-        if not started:
-            runner.item_started(item)
-        runner.item_completed(dict(item, status="failed", aggregatedOutput=error, exitCode=None))
-        return f"exec_command failed: {error}"
-
-    async def _spawn(
+    async def _attempt(
         self,
         runner: TurnRunner,
-        item: dict[str, Any],
-        argv: list[str],
-        cwd: str,
+        command: _Command,
+        approval: _Approval,
         *,
-        tty: bool,
         use_sandbox: bool,
         state: ThreadTools,
-    ) -> tuple[ExecSession | None, str | None]:
+        started: float | None = None,
+    ) -> ExecSession | str:
+        """Run the command once and wait up to its yield time; the session, or the text for the
+        model when it could not start."""
+        item = approval.item
+        session = await self._spawn(runner, item, command, use_sandbox=use_sandbox, state=state)
+        if isinstance(session, str):
+            if not approval.item_started:
+                runner.item_started(item)
+            runner.item_completed(dict(item, status="failed", aggregatedOutput=session, exitCode=None))
+            return f"exec_command failed: {session}"
+        if not approval.item_started:
+            item["processId"] = str(session.id)
+            item["source"] = "unifiedExecStartup"
+            runner.item_started(item)
+            approval.item_started = True
+        if started is not None:
+            session.started = started
+        session.start_reader()
+        await self._wait(session, command.yield_s)
+        return session
+
+    async def _spawn(
+        self, runner: TurnRunner, item: dict[str, Any], command: _Command, *, use_sandbox: bool, state: ThreadTools
+    ) -> ExecSession | str:
         settings = runner.thread.settings
+        tty = command.tty
         env = {**os.environ, **COMMAND_ENV, "TERM": "xterm-256color" if tty else "dumb"}
-        policy = settings.sandbox_policy if use_sandbox else {"type": "dangerFullAccess"}
+        policy = settings.sandbox_policy if use_sandbox else UNSANDBOXED
         try:
-            if use_sandbox:
-                await asyncio.to_thread(sandbox.probe)
-            wrapped = sandbox.wrap(
-                argv,
+            run = await spawn(
+                command.argv,
                 policy=policy,
-                cwd=cwd,
+                cwd=command.cwd,
                 env=env,
                 tty=tty,
                 sandbox_cwd=settings.cwd,
                 read_only_paths=self._read_only_paths,
             )
         except sandbox.SandboxUnavailable as exc:
-            return None, str(exc)
-        try:
-            process = await ManagedProcess.spawn(
-                wrapped.argv, cwd=cwd, env=wrapped.env, tty=tty, cleanup=wrapped.cleanup
-            )
+            return str(exc)
         except OSError as exc:
-            return None, f"could not start {argv[0]}: {exc.strerror or exc}"
-        session = ExecSession(process, runner, item, sandboxed=use_sandbox, started=time.monotonic())
+            return f"could not start {command.argv[0]}: {exc.strerror or exc}"
+        session = ExecSession(run, runner, item, sandboxed=use_sandbox, started=time.monotonic())
         self._all.add(session)
         state.sessions[session.id] = session
         state.turn_sessions.setdefault(runner.turn_id, set()).add(session.id)
@@ -359,12 +368,12 @@ class UnifiedExec:
             oldest = next(iter(state.sessions))
             victim = state.sessions.pop(oldest)
             asyncio.get_running_loop().create_task(self._end(victim))
-        return session, None
+        return session
 
     async def _wait(self, session: ExecSession, timeout_s: float) -> None:
         """Wait for output/exit; on cancellation (turn interrupted) the process tree dies."""
         try:
-            await session.wait(timeout_s)
+            await session.run.wait(timeout_s)
         except asyncio.CancelledError:
             await asyncio.shield(self._end(session))
             raise
@@ -375,13 +384,13 @@ class UnifiedExec:
         await self._end(session)
 
     async def _end(self, session: ExecSession) -> None:
-        await session.kill()
+        await session.run.kill(grace_s=0.5)
         self._all.discard(session)
         session.complete_item()
 
     def _report(self, session: ExecSession, state: ThreadTools, wall_s: float, max_tokens: int) -> str:
         output = session.take_output()
-        if session.done.is_set():
+        if session.run.done.is_set():
             state.sessions.pop(session.id, None)
             self._all.discard(session)
             session.complete_item()
@@ -394,7 +403,7 @@ class UnifiedExec:
 
     async def _watch(self, session: ExecSession) -> None:
         """A session left running: complete its item when it exits (the model may poll later)."""
-        await session.done.wait()
+        await session.run.done.wait()
         session.complete_item()
         self._all.discard(session)
 
@@ -420,13 +429,30 @@ class UnifiedExec:
                     "stdin": chars,
                 },
             )
-            if not session.done.is_set():
+            if not session.run.done.is_set():
                 with contextlib.suppress(BrokenPipeError):
-                    await session.process.write(chars.encode("utf-8"))
+                    await session.run.process.write(chars.encode("utf-8"))
         else:
             yield_ms = _clamp(_int_arg(args, "yield_time_ms", POLL_MIN_YIELD_MS), POLL_MIN_YIELD_MS, POLL_MAX_YIELD_MS)
         await self._wait(session, yield_ms / 1000)
         return self._report(session, state, time.monotonic() - t0, max_tokens)
+
+    # ------------------------------------------------------------------ background terminals
+
+    def running(self, state: ThreadTools) -> list[ExecSession]:
+        """The thread's commands still running after the call that started them returned."""
+        return [session for session in state.sessions.values() if not session.run.done.is_set()]
+
+    async def terminate(self, state: ThreadTools, session_id: int) -> bool:
+        """End one of the thread's running commands (its item completes); False if none runs."""
+        session = state.sessions.get(session_id)
+        if session is None or session.run.done.is_set():
+            return False
+        state.sessions.pop(session_id, None)
+        for started in state.turn_sessions.values():
+            started.discard(session_id)
+        await self._end(session)
+        return True
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -444,4 +470,4 @@ class UnifiedExec:
         """Server shutdown: no command outlives the server."""
         sessions = list(self._all)
         self._all.clear()
-        await asyncio.gather(*(session.kill() for session in sessions), return_exceptions=True)
+        await asyncio.gather(*(session.run.kill(grace_s=0.5) for session in sessions), return_exceptions=True)

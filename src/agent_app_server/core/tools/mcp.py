@@ -176,6 +176,9 @@ class McpConnection:
         self.status = "starting"
         self.error: str | None = None
         self.tools: list[dict[str, Any]] = []
+        #: What the server can be read for (when it offers resources), as wire JSON.
+        self.resources: list[dict[str, Any]] = []
+        self.resource_templates: list[dict[str, Any]] = []
         self.server_info: dict[str, Any] | None = None
         self.capabilities: Any = None
         self._session: Any = None
@@ -222,6 +225,8 @@ class McpConnection:
                         cursor = listing.next_cursor
                         if not cursor:
                             break
+                    if getattr(result.capabilities, "resources", None) is not None:
+                        await self._list_resources(session, sdk)
                 self.server_info = _dump(result.server_info)
                 self.capabilities = _dump(result.capabilities)
                 self.tools = [tool for tool in tools if config.tool_allowed(str(tool.get("name")))]
@@ -236,6 +241,42 @@ class McpConnection:
         finally:
             self._session = None
             self._ready.set()
+
+    async def _list_resources(self, session: Any, sdk: dict[str, Any]) -> None:
+        """Every resource and resource template, all pages; a server that fails to list them keeps
+        its tools (resources are optional)."""
+        try:
+            for method, attribute, target in (
+                (session.list_resources, "resources", self.resources),
+                (session.list_resource_templates, "resource_templates", self.resource_templates),
+            ):
+                cursor = None
+                while True:
+                    page: Any = sdk["types"].PaginatedRequestParams(cursor=cursor) if cursor else None
+                    listing = await method(params=page)
+                    target += [_dump(entry) for entry in getattr(listing, attribute)]
+                    cursor = listing.next_cursor
+                    if not cursor:
+                        break
+        except Exception as exc:
+            log.warning("MCP server %s: listing resources failed: %s", self.config.name, exc)
+
+    async def read_resource(self, uri: str) -> dict[str, Any]:
+        """The ``ReadResourceResult`` as wire JSON; raises :class:`McpError` when the read fails."""
+        session = self._session
+        if session is None:
+            raise McpError(self.error or f"MCP server `{self.config.name}` is not connected")
+        try:
+            result = await asyncio.wait_for(session.read_resource(uri), self.config.tool_timeout_s)
+        except TimeoutError:
+            raise McpError(
+                f"reading {uri} timed out after {self.config.tool_timeout_s:g} s (raise tool_timeout_sec in "
+                f"[mcp_servers.{self.config.name}])"
+            ) from None
+        except Exception as exc:
+            raise McpError(str(exc) or type(exc).__name__) from None
+        dumped: dict[str, Any] = _dump(result)
+        return dumped
 
     async def call_tool(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
         """The tool's ``CallToolResult`` as wire JSON; raises :class:`McpError` when the call fails."""
@@ -299,6 +340,11 @@ class McpManager:
     @property
     def configured(self) -> bool:
         return bool(self._servers)
+
+    def reconfigure(self, config: Config) -> None:
+        """Use ``config``'s ``[mcp_servers]`` for connections started from now on; threads keep
+        the connections they have until they are unloaded (``config:reload``)."""
+        self._servers = configured_servers(config)
 
     async def _load(self) -> dict[str, Any]:
         async with self._sdk_lock:
@@ -498,6 +544,28 @@ class McpManager:
             await asyncio.gather(*(connection.aclose() for connection in temporary), return_exceptions=True)
         return out
 
+    def server_names(self) -> list[str]:
+        return sorted(self._servers)
+
+    async def read_resource(self, thread: LoadedThread | None, server: str, uri: str) -> dict[str, Any]:
+        """Read ``uri`` from ``server``: through the thread's connection when it has one, else
+        through a connection opened for this read."""
+        if server not in self._servers:
+            raise McpError(f"unknown MCP server '{server}'; configure [mcp_servers.{server}] in config.toml")
+        state = self._threads.get(thread.id) if thread is not None else None
+        if state is not None and state.started is not None:
+            await asyncio.shield(state.started)
+        connection = state.connections.get(server) if state is not None else None
+        if connection is not None:
+            return await connection.read_resource(uri)
+        temporary = McpConnection(self._servers[server])
+        temporary.start(await self._load())
+        try:
+            await temporary.wait_ready()
+            return await temporary.read_resource(uri)
+        finally:
+            await temporary.aclose()
+
     def connection(self, thread_id: str, server: str) -> McpConnection:
         state = self._threads.get(thread_id)
         if server not in self._servers:
@@ -574,6 +642,15 @@ def model_output(result: dict[str, Any], wall_s: float) -> str | list[dict[str, 
     return parts
 
 
+#: The wire fields of the reference's ``Resource`` and ``ResourceTemplate``.
+_RESOURCE_KEYS = ("name", "uri", "title", "description", "mimeType", "size", "icons", "annotations", "_meta")
+_TEMPLATE_KEYS = ("name", "uriTemplate", "title", "description", "mimeType", "annotations")
+
+
+def _pick(entry: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: entry[key] for key in keys if key in entry}
+
+
 def _status_wire(connection: McpConnection, runtime: str | None) -> dict[str, Any]:
     config = connection.config
     tools = {}
@@ -600,7 +677,7 @@ def _status_wire(connection: McpConnection, runtime: str | None) -> dict[str, An
         "toolListMeta": None,
         "tools": tools,
         "toolsError": connection.error if connection.status != "ready" else None,
-        "resources": [],
-        "resourceTemplates": [],
+        "resources": [_pick(entry, _RESOURCE_KEYS) for entry in connection.resources],
+        "resourceTemplates": [_pick(entry, _TEMPLATE_KEYS) for entry in connection.resource_templates],
         "authStatus": "bearerToken" if "Authorization" in config.headers else "unsupported",
     }

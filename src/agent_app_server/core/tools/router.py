@@ -234,7 +234,7 @@ def _session_approvals() -> SessionApprovals:
 
 @dataclass(eq=False)
 class ThreadTools:
-    """Tool state a thread keeps across its turns (``LoadedThread.tools``)."""
+    """Tool state a thread keeps across its turns (``TurnState.tools``)."""
 
     approvals: SessionApprovals = field(default_factory=_session_approvals)
     sessions: dict[int, ExecSession] = field(default_factory=dict)
@@ -259,6 +259,14 @@ class AgentToolRouter(ToolRouter):
         # Only a config with [mcp_servers] ever loads the MCP module (and, later, the SDK).
         self._mcp_configured = sink is not None and bool(config.values.get("mcp_servers"))
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded configuration: MCP servers configured now are offered to threads whose
+        servers start from now on."""
+        self.config = config
+        self._mcp_configured = self._sink is not None and bool(config.values.get("mcp_servers"))
+        if self._mcp is not None:
+            self._mcp.reconfigure(config)
+
     # Built on first use so that start-up does not import what a session may never need.
     @property
     def exec(self) -> UnifiedExec:
@@ -276,14 +284,27 @@ class AgentToolRouter(ToolRouter):
             self._mcp = McpManager(self.config, self._sink)
         return self._mcp
 
+    # ------------------------------------------------------------------ background terminals
+
+    def background_terminals(self, thread: LoadedThread) -> list[ExecSession]:
+        """Commands of the thread's turns that are still running (``exec_command`` sessions)."""
+        if thread.turn_state.tools is None or self._exec is None:
+            return []
+        return self._exec.running(self.state(thread))
+
+    async def terminate_terminal(self, thread: LoadedThread, process_id: str) -> bool:
+        if thread.turn_state.tools is None or self._exec is None or not process_id.isdigit():
+            return False
+        return await self._exec.terminate(self.state(thread), int(process_id))
+
     # ------------------------------------------------------------------ state
 
     @staticmethod
     def state(thread: LoadedThread) -> ThreadTools:
-        if thread.tools is None:
-            thread.tools = ThreadTools()
-        state: ThreadTools = thread.tools
-        return state
+        turn_state = thread.turn_state
+        if turn_state.tools is None:
+            turn_state.tools = ThreadTools()
+        return turn_state.tools
 
     def wire_api(self, thread: LoadedThread) -> str:
         try:

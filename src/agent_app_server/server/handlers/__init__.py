@@ -1,7 +1,8 @@
 """Method handlers: one function per implemented client request, registered by wire name.
 
 Owns: what each method does at the protocol level (replies, notification order) on top of the
-core. A method without an entry here answers -32601. Layer: server.
+core. Which module implements a method is the registry's ``handlers`` column
+(``protocol.registry.METHOD_TABLE``); a method without a handler answers -32601. Layer: server.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ...protocol import METHODS
 from ..connection import Connection
 
 HandlerFn = Callable[[Connection, Any], Awaitable[Any]]
@@ -26,89 +28,14 @@ def handler(method: str) -> Callable[[F], F]:
     return register
 
 
-#: Which module implements each method. Modules load on the first call of one of their methods,
-#: so that answering ``initialize`` does not load the thread and turn machinery.
-_MODULE_OF: dict[str, str] = {
-    "initialize": "initialize",
-    **dict.fromkeys(
-        [
-            "thread/start",
-            "thread/read",
-            "thread/list",
-            "thread/loaded/list",
-            "thread/name/set",
-            "thread/archive",
-            "thread/unarchive",
-            "thread/unsubscribe",
-        ],
-        "threads",
-    ),
-    **dict.fromkeys(
-        [
-            "turn/start",
-            "turn/steer",
-            "turn/interrupt",
-            "thread/resume",
-            "thread/fork",
-            "thread/revert",
-            "thread/compact/start",
-        ],
-        "turns",
-    ),
-    **dict.fromkeys(["thread/turns/list", "thread/items/list"], "pages"),
-    **dict.fromkeys(
-        [
-            "fs/readFile",
-            "fs/writeFile",
-            "fs/createDirectory",
-            "fs/getMetadata",
-            "fs/readDirectory",
-            "fs/remove",
-            "fs/copy",
-            "fs/watch",
-            "fs/unwatch",
-            "fuzzyFileSearch",
-        ],
-        "fs",
-    ),
-    **dict.fromkeys(
-        [
-            "command/exec",
-            "command/exec/write",
-            "command/exec/resize",
-            "command/exec/terminate",
-            "thread/shellCommand",
-        ],
-        "exec",
-    ),
-    **dict.fromkeys(
-        ["account/read", "account/login/start", "account/login/cancel", "account/logout", "account/rateLimits/read"],
-        "account",
-    ),
-    "model/list": "models",
-    **dict.fromkeys(
-        [
-            "config/read",
-            "config/value/write",
-            "config/batchWrite",
-            "configRequirements/read",
-            "experimentalFeature/list",
-        ],
-        "config",
-    ),
-    **dict.fromkeys(["skills/list", "skills/config/write", "hooks/list"], "skills"),
-    **dict.fromkeys(["mcpServerStatus/list", "mcpServer/tool/call"], "mcp"),
-}
-
-
 def get_handler(method: str) -> HandlerFn | None:
     handler_fn = HANDLERS.get(method)
-    if handler_fn is None and method in _MODULE_OF:
-        # Importing the module registers its handlers.
-        importlib.import_module(f"{__name__}.{_MODULE_OF[method]}")
-        handler_fn = HANDLERS.get(method)
+    if handler_fn is None:
+        spec = METHODS.get(method)
+        if spec is not None and spec.handlers is not None:
+            # Importing the module registers its handlers; modules load on the first call of one
+            # of their methods, so that answering ``initialize`` does not load the thread and
+            # turn machinery.
+            importlib.import_module(f"{__name__}.{spec.handlers}")
+            handler_fn = HANDLERS.get(method)
     return handler_fn
-
-
-def implemented_methods() -> list[str]:
-    return sorted(_MODULE_OF)

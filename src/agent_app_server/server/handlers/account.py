@@ -5,13 +5,13 @@ notifications every client receives when the credentials change.
 The credentials themselves live in ``core.auth`` (owned by the process's ``ModelClients``); this
 module turns them into wire answers and wires the host application's token refresh
 (``account/chatgptAuthTokens/refresh``) to the connection that supplied the tokens.
+Layer: server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ...core.auth import AuthError, AuthManager, AuthState
@@ -50,26 +50,24 @@ EXTERNAL_AUTH_ACTIVE = (
     "External auth is active. Use account/login/start (chatgptAuthTokens) to update it or account/logout to clear it."
 )
 
-_wired: weakref.WeakSet[AppServer] = weakref.WeakSet()
-
 
 def _auth(conn: Connection) -> AuthManager:
-    app = conn.app
-    auth = app.model_clients.auth
-    if app not in _wired:
-        _wired.add(app)
+    return conn.app.model_clients.auth
 
-        def completed(login_id: str, error: str | None) -> None:
-            app.emit(
-                None,
-                "account/login/completed",
-                {"loginId": login_id, "success": error is None, "error": error, "onboardingEntrypoint": None},
-            )
-            if error is None:
-                _announce(app, auth.current)
 
-        auth.on_login_completed = completed
-    return auth
+def _announce_logins(app: AppServer, auth: AuthManager) -> None:
+    """A browser or device login that completes later is announced to every client."""
+
+    def completed(login_id: str, error: str | None) -> None:
+        app.emit(
+            None,
+            "account/login/completed",
+            {"loginId": login_id, "success": error is None, "error": error, "onboardingEntrypoint": None},
+        )
+        if error is None:
+            _announce(app, auth.current)
+
+    auth.on_login_completed = completed
 
 
 def _announce(app: AppServer, state: AuthState | None) -> None:
@@ -154,6 +152,7 @@ async def login_start(conn: Connection, params: LoginAccountParams) -> Reply:
             raise InvalidParams(f"Invalid params for account/login/start: `accessToken`: {exc}") from None
         auth.external_refresher = _refresher_via(conn)
         return Reply(ChatgptAuthTokensLoginAccountResponse().to_wire(), lambda: _api_key_login_completed(app, state))
+    _announce_logins(app, auth)
     if isinstance(login, ChatgptLoginAccountParams):
         try:
             pending = await auth.start_browser_login()

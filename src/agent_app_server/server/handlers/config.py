@@ -4,6 +4,7 @@
 
 A refused write answers -32602 with the reference's ``config_write_error_code`` in ``data``; the
 file is then untouched (``core.config_edit``).
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ...core.config_edit import (
     split_key_path,
 )
 from ...core.config_edit import lookup as lookup_value
+from ...core.paths import resolve_client_path
 from ...protocol import (
     ConfigBatchWriteParams,
     ConfigReadParams,
@@ -33,6 +35,8 @@ from ...protocol import (
     ConfigRequirementsReadResponse,
     ConfigValueWriteParams,
     ConfigWriteResponse,
+    ExperimentalFeatureEnablementSetParams,
+    ExperimentalFeatureEnablementSetResponse,
     ExperimentalFeatureListParams,
     ExperimentalFeatureListResponse,
 )
@@ -51,7 +55,8 @@ def absolute_path(method: str, field: str, value: str) -> Path:
 @handler("config/read")
 async def config_read(conn: Connection, params: ConfigReadParams) -> Any:
     config = conn.app.config
-    cwd = absolute_path("config/read", "cwd", params.cwd) if params.cwd is not None else None
+    # As the reference: a relative cwd (the reference TUI sends ".") is the server's cwd's.
+    cwd = Path(resolve_client_path(params.cwd)) if params.cwd is not None else None
     try:
         layers = await asyncio.to_thread(read_layers, config.codex_home, config.overrides, cwd)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -71,7 +76,7 @@ async def config_read(conn: Connection, params: ConfigReadParams) -> Any:
         return response
 
 
-async def _write(conn: Connection, edits: list[Edit], expected: str | None, file_path: str | None) -> WriteResult:
+async def write_edits(conn: Connection, edits: list[Edit], expected: str | None, file_path: str | None) -> WriteResult:
     config = conn.app.config
     try:
         return await asyncio.to_thread(_write_sync, config.codex_home, edits, expected, file_path)
@@ -113,16 +118,14 @@ def _response(conn: Connection, result: WriteResult, edits: list[Edit]) -> Confi
 @handler("config/value/write")
 async def config_value_write(conn: Connection, params: ConfigValueWriteParams) -> ConfigWriteResponse:
     edits = [Edit(params.key_path, params.value, params.merge_strategy)]
-    result = await _write(conn, edits, params.expected_version, params.file_path)
+    result = await write_edits(conn, edits, params.expected_version, params.file_path)
     return _response(conn, result, edits)
 
 
 @handler("config/batchWrite")
 async def config_batch_write(conn: Connection, params: ConfigBatchWriteParams) -> ConfigWriteResponse:
-    if not params.edits:
-        raise InvalidParams("Invalid params for config/batchWrite: `edits` must not be empty")
     edits = [Edit(edit.key_path, edit.value, edit.merge_strategy) for edit in params.edits]
-    result = await _write(conn, edits, params.expected_version, params.file_path)
+    result = await write_edits(conn, edits, params.expected_version, params.file_path)
     if params.reload_user_config:
         await reload_user_config(conn)
     return _response(conn, result, edits)
@@ -139,6 +142,7 @@ async def reload_user_config(conn: Connection) -> None:
     app.config = new
     app.model_clients.reconfigure(new)
     app.threads.reload(new)
+    app.turns.tools.reconfigure(new)
 
 
 @handler("configRequirements/read")
@@ -155,4 +159,15 @@ async def experimental_feature_list(
     # can only be one this method never handed out.
     if params.cursor is not None:
         raise InvalidParams(f"invalid cursor: {params.cursor}")
+    if params.thread_id is not None:
+        conn.app.threads.require_loaded(params.thread_id)
     return ExperimentalFeatureListResponse(data=[])
+
+
+@handler("experimentalFeature/enablement/set")
+async def experimental_feature_enablement_set(
+    conn: Connection, params: ExperimentalFeatureEnablementSetParams
+) -> ExperimentalFeatureEnablementSetResponse:
+    # As the reference for names it does not know: nothing changes, and the (empty) set of
+    # changed entries says so. This server has no feature flags, so every name is unknown.
+    return ExperimentalFeatureEnablementSetResponse(enablement={})

@@ -233,9 +233,10 @@ _searcher: FuzzySearcher | None = None
 @handler("fuzzyFileSearch")
 async def fuzzy_file_search(conn: Connection, params: FuzzyFileSearchParams) -> FuzzyFileSearchResponse:
     global _searcher
-    relative = [root for root in params.roots if not os.path.isabs(root)]
-    if relative:
-        raise InvalidParams(f"Invalid params for fuzzyFileSearch: `roots` must be absolute paths (got {relative[0]!r})")
+    if any("\0" in root for root in params.roots):
+        raise InvalidParams("Invalid params for fuzzyFileSearch: `roots` must not contain a NUL byte (\\u0000)")
+    # As the reference, a relative root is searched from the server's working directory (and
+    # reported as given).
     if _searcher is None:
         _searcher = FuzzySearcher()
     matches = await _searcher.search(params.query, params.roots, params.cancellation_token)

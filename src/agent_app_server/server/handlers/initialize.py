@@ -1,25 +1,22 @@
-"""``initialize``: the handshake, once per connection."""
+"""``initialize``: the handshake, once per connection.
+
+The result and the connection's handshake state come from ``server.handshake``, shared with the
+stdio fast start (which answers a well-formed first ``initialize`` before this module loads and
+then calls :func:`begin` for the connection the server starts with).
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
+from collections.abc import Callable
 
-from ... import PROTOCOL_VERSION, __version__
 from ...core.threads import ClientIdentity
-from ...protocol import InitializeParams, InitializeResponse
+from ...protocol import InitializeParams
 from ...rpc import InvalidRequest, Reply
 from ..connection import Connection
+from ..handshake import Handshake, initialize_result
 from . import handler
-
-EXPERIMENTAL_ONLY_NOTIFICATIONS = frozenset({"thread/readState/changed"})
-
-
-def user_agent(client_name: str) -> str:
-    """``<client>/<protocol version> (...)``: clients parse the version after the slash."""
-    system = f"{platform.system()} {platform.release()}".strip()
-    return f"{client_name}/{PROTOCOL_VERSION} (agent-app-server {__version__}; {system}; {platform.machine()})"
 
 
 @handler("initialize")
@@ -27,21 +24,27 @@ async def initialize(conn: Connection, params: InitializeParams) -> Reply:
     if conn.initialized:
         raise InvalidRequest("Already initialized")
     capabilities = params.capabilities
-    conn.initialized = True
-    conn.client = ClientIdentity(params.client_info.name)
-    if capabilities is not None:
-        conn.experimental_api = bool(capabilities.experimental_api)
-        conn.opted_out = frozenset(capabilities.opt_out_notification_methods or ())
-    if not conn.experimental_api:
-        # The reference sends read-state changes only to clients that opted into the experimental API.
-        conn.opted_out |= EXPERIMENTAL_ONLY_NOTIFICATIONS
-    config = conn.app.config
-    response = InitializeResponse(
-        user_agent=user_agent(params.client_info.name),
-        codex_home=str(config.codex_home),
-        platform_family="windows" if os.name == "nt" else "unix",
-        platform_os=_platform_os(),
+    handshake = Handshake.of(
+        params.client_info.name,
+        # ``eventReplay`` is beyond the models; the connection reads it from the raw params.
+        None,
+        capabilities.opt_out_notification_methods if capabilities is not None else None,
+        bool(capabilities.experimental_api) if capabilities is not None else False,
     )
+    announce = begin(conn, handshake, keep_event_replay=True)
+    # The wire dict as the fast start sends it (validated against the reference schema in tests).
+    return Reply(initialize_result(handshake.client_name, str(conn.app.config.codex_home)), announce)
+
+
+def begin(conn: Connection, handshake: Handshake, *, keep_event_replay: bool = False) -> Callable[[], None]:
+    """Make ``conn`` initialized; returns what to send once the ``initialize`` answer is out."""
+    conn.initialized = True
+    conn.client = ClientIdentity(handshake.client_name)
+    conn.experimental_api = handshake.experimental_api
+    conn.opted_out = handshake.opted_out
+    if not keep_event_replay:
+        conn.event_replay = handshake.event_replay
+    config = conn.app.config
 
     def announce() -> None:
         for warning in config.warnings:
@@ -51,7 +54,7 @@ async def initialize(conn: Connection, params: InitializeParams) -> Reply:
             )
         _announce_sandbox(conn)
 
-    return Reply(response, announce)
+    return announce
 
 
 _sandbox_tasks: set[asyncio.Task[None]] = set()
@@ -76,8 +79,3 @@ async def _sandbox_warning(conn: Connection) -> None:
     else:
         summary = "Sandbox unavailable: commands under readOnly/workspaceWrite will not run"
     conn.notify("configWarning", {"summary": summary, "details": status.problem, "path": None, "range": None})
-
-
-def _platform_os() -> str:
-    system = platform.system().lower()
-    return {"darwin": "macos"}.get(system, system)

@@ -1,4 +1,7 @@
-"""MCP server methods: ``mcpServerStatus/list`` and ``mcpServer/tool/call``."""
+"""MCP server methods: ``mcpServerStatus/list``, ``mcpServer/tool/call``, ``mcpServer/resource/read``
+and ``config/mcpServer/reload``.
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ from ...core.tools.mcp import McpError, McpManager
 from ...protocol import (
     ListMcpServerStatusParams,
     ListMcpServerStatusResponse,
+    McpResourceReadParams,
+    McpResourceReadResponse,
+    McpServerRefreshResponse,
     McpServerToolCallParams,
     McpServerToolCallResponse,
 )
@@ -26,10 +32,10 @@ def _manager(conn: Connection) -> McpManager:
 @handler("mcpServerStatus/list")
 async def mcp_server_status_list(conn: Connection, params: ListMcpServerStatusParams) -> ListMcpServerStatusResponse:
     manager = _manager(conn)
-    thread = conn.app.threads.require_loaded(params.thread_id) if params.thread_id else None
+    thread = conn.app.threads.require_loaded(params.thread_id) if params.thread_id is not None else None
     statuses = await manager.status_list(thread, params.server_name)
     start = 0
-    if params.cursor:
+    if params.cursor is not None:
         if not params.cursor.isdigit() or int(params.cursor) > len(statuses):
             raise InvalidParams(f"invalid cursor: {params.cursor}")
         start = int(params.cursor)
@@ -58,3 +64,26 @@ async def mcp_server_tool_call(conn: Connection, params: McpServerToolCallParams
             response[key] = result[key]
     McpServerToolCallResponse.model_validate(response)
     return response
+
+
+@handler("mcpServer/resource/read")
+async def mcp_server_resource_read(conn: Connection, params: McpResourceReadParams) -> McpResourceReadResponse:
+    manager = _manager(conn)
+    thread = conn.app.threads.require_loaded(params.thread_id) if params.thread_id else None
+    try:
+        result = await manager.read_resource(thread, params.server, params.uri)
+    except McpError as exc:
+        if params.server not in manager.server_names():
+            raise InvalidParams(str(exc)) from None
+        raise InternalError(f"reading {params.uri} from MCP server {params.server} failed: {exc}") from None
+    return McpResourceReadResponse.model_validate({"contents": result.get("contents") or []})
+
+
+@handler("config/mcpServer/reload")
+async def config_mcp_server_reload(conn: Connection, params: None) -> McpServerRefreshResponse:
+    from .config import reload_user_config
+
+    # The whole user config is re-read (as reloadUserConfig does), so MCP servers and the rest
+    # never disagree; threads whose servers start from now on use the new [mcp_servers].
+    await reload_user_config(conn)
+    return McpServerRefreshResponse()

@@ -2,32 +2,20 @@
 
 The listing is cached and refreshed in the background (``core.models_catalog``); a provider that
 cannot be reached only shortens the list, it is never an error.
+Layer: server (the catalog is ``AppServer.services.model_catalog``).
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...core.config import ConfigError
-from ...core.models_catalog import ModelCatalog, ProviderRequest, model_page
+from ...core.models_catalog import ProviderRequest, model_page
 from ...core.providers import MissingCredentials, provider_settings
 from ...protocol import ModelListParams
 from ...rpc import InvalidParams
 from ..connection import Connection
 from . import handler
-
-if TYPE_CHECKING:
-    from ..app import AppServer
-
-_catalogs: weakref.WeakKeyDictionary[AppServer, ModelCatalog] = weakref.WeakKeyDictionary()
-
-
-def _catalog(app: AppServer) -> ModelCatalog:
-    catalog = _catalogs.get(app)
-    if catalog is None:
-        catalog = _catalogs[app] = ModelCatalog(app.config.state_dir)
-    return catalog
 
 
 def _request(conn: Connection, provider_id: str) -> ProviderRequest:
@@ -46,7 +34,11 @@ def _request(conn: Connection, provider_id: str) -> ProviderRequest:
 @handler("model/list")
 async def model_list(conn: Connection, params: ModelListParams) -> dict[str, Any]:
     config = conn.app.config
-    provider_id = params.model_provider or config.model_provider_id
+    provider_id = config.model_provider_id if params.model_provider is None else params.model_provider
+    if not provider_id:
+        raise InvalidParams(
+            "Invalid params for model/list: `modelProvider` must not be empty; omit it for the configured one"
+        )
     try:
         request = _request(conn, provider_id)
     except ConfigError as exc:
@@ -58,7 +50,7 @@ async def model_list(conn: Connection, params: ModelListParams) -> dict[str, Any
         start = int(params.cursor)
     if params.limit is not None and params.limit < 1:
         raise InvalidParams("Invalid params for model/list: `limit` must be at least 1")
-    listed = await _catalog(conn.app).listed(request)
+    listed = await conn.app.services.model_catalog.listed(request)
     models = model_page(config, provider_id, listed, include_hidden=bool(params.include_hidden))
     if start > len(models):
         raise InvalidParams(f"invalid cursor: {params.cursor}")

@@ -1,5 +1,5 @@
-"""History pages: thread/turns/list, thread/items/list, and the cursors thread/resume and
-thread/revert hand out for them.
+"""History pages: thread/turns/list, thread/items/list, thread/items/read (experimental), and the
+cursors thread/resume and thread/revert hand out for them.
 
 Owns: the cursor format (opaque to clients), page sizes, item views, and turning the store's
 history rows into wire turns and item entries. Every page is a keyed range read on the store's
@@ -10,6 +10,7 @@ Cursors: a *next* cursor continues after the last row of a page (exclusive); a *
 cursor, and the ones thread/resume returns, start at a row and include it (``turnsBackwardsCursor``
 with ``sortDirection: "desc"`` starts with the newest turn). A cursor names its row, so one whose
 row is gone (after thread/revert) is refused as invalid rather than silently shifted.
+Layer: server (imports ``core``, ``protocol``, ``rpc``, ``store``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from ...protocol import (
     ThreadItemsListAnchor,
     ThreadItemsListParams,
     ThreadItemsListResponse,
+    ThreadItemsReadParams,
+    ThreadItemsReadResponse,
     ThreadTurnsListParams,
     ThreadTurnsListResponse,
 )
@@ -181,7 +184,7 @@ def wire_turn(turn: HistoryTurn, view: str, active_turn_id: str | None) -> dict[
 async def thread_turns_list(conn: Connection, params: ThreadTurnsListParams) -> ThreadTurnsListResponse:
     history, active = await _history(conn, params.thread_id)
     limit = _page_size(params.limit)
-    anchor = decode_cursor("turn", params.cursor) if params.cursor else None
+    anchor = decode_cursor("turn", params.cursor) if params.cursor is not None else None
     view = params.items_view or "summary"
     try:
         page = await history.list_turns(anchor, params.sort_direction != "asc", limit, _STORE_VIEW[view])
@@ -221,7 +224,7 @@ async def thread_items_list(conn: Connection, params: ThreadItemsListParams) -> 
         if seq is None:
             raise InvalidParams(f"invalid cursor: item {cursor.item_id} is not in turn {turn_id}")
         anchor = HistoryAnchor(seq, cursor.item_id, inclusive=False)
-    elif cursor:
+    elif cursor is not None:
         anchor = decode_cursor("item", cursor)
     try:
         # Items default to oldest first, unlike turns.
@@ -232,10 +235,7 @@ async def thread_items_list(conn: Connection, params: ThreadItemsListParams) -> 
     last, first = (items[-1], items[0]) if items else (None, None)
     return ThreadItemsListResponse.model_validate(
         {
-            "data": [
-                {"turnId": item.turn_id, "item": item.item, "startedAtMs": None, "completedAtMs": None}
-                for item in items
-            ],
+            "data": [_entry(item) for item in items],
             "nextCursor": encode_cursor("item", HistoryAnchor(last.seq, last.item_id, False))
             if last is not None and page.more
             else None,
@@ -244,3 +244,33 @@ async def thread_items_list(conn: Connection, params: ThreadItemsListParams) -> 
             else None,
         }
     )
+
+
+def _entry(item: HistoryItem) -> dict[str, Any]:
+    return {"turnId": item.turn_id, "item": item.item, "startedAtMs": None, "completedAtMs": None}
+
+
+# ---------------------------------------------------------------------- thread/items/read
+
+
+#: How many ids one thread/items/read may name (the reference's bound).
+MAX_READ_IDS = 100
+
+
+@handler("thread/items/read")
+async def thread_items_read(conn: Connection, params: ThreadItemsReadParams) -> ThreadItemsReadResponse:
+    if not 1 <= len(params.item_ids) <= MAX_READ_IDS:
+        raise InvalidParams(f"itemIds must contain 1 to {MAX_READ_IDS} ids, got {len(params.item_ids)}")
+    history, _ = await _history(conn, params.thread_id)
+    wanted = set(params.item_ids)
+    found: list[HistoryItem] = []
+    # As the reference: a turn or an id that is not there is simply not in the answer.
+    if await history.find_turn(params.turn_id) is not None:
+        anchor: HistoryAnchor | None = None
+        while True:
+            page = await history.list_items(params.turn_id, anchor, False, MAX_PAGE)
+            found += [item for item in page.rows if item.item_id in wanted]
+            if not page.more or not page.rows or len(found) == len(wanted):
+                break
+            anchor = HistoryAnchor(page.rows[-1].seq, page.rows[-1].item_id, False)
+    return ThreadItemsReadResponse.model_validate({"data": [_entry(item) for item in found]})

@@ -1,17 +1,28 @@
-"""Thread methods: start, read, list, name, archive, unarchive, unsubscribe."""
+"""Thread methods: start, read, list, name, metadata, injected history, archive, unarchive, delete,
+unsubscribe.
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...core.errors import InvalidCursorError, checked_thread_id
+from ...core.ids import parse_thread_id
 from ...core.threads import ClientIdentity, LoadedThread, sandbox_policy_for_mode
 from ...protocol import (
     ThreadArchiveParams,
     ThreadArchiveResponse,
+    ThreadDeleteParams,
+    ThreadDeleteResponse,
+    ThreadInjectItemsParams,
+    ThreadInjectItemsResponse,
     ThreadListParams,
     ThreadListResponse,
     ThreadLoadedListParams,
     ThreadLoadedListResponse,
+    ThreadMetadataUpdateParams,
+    ThreadMetadataUpdateResponse,
     ThreadReadParams,
     ThreadReadResponse,
     ThreadSetNameParams,
@@ -31,6 +42,13 @@ from . import handler
 def _client(conn: Connection) -> ClientIdentity:
     assert conn.client is not None, "handlers run only after initialize"
     return conn.client
+
+
+def checked_model(model: str) -> str:
+    """A thread's model as a client named it; blank is refused (as the reference: no model)."""
+    if not model.strip():
+        raise InvalidParams("`model` must not be empty; omit it to use the configured model")
+    return model
 
 
 def _thread_session_fields(thread: LoadedThread) -> dict[str, Any]:
@@ -61,8 +79,8 @@ async def thread_start(conn: Connection, params: ThreadStartParams) -> Reply:
                 f"in config.toml or use one of: {known}"
             )
         settings.model_provider = params.model_provider
-    if params.model:
-        settings.model = params.model
+    if params.model is not None:
+        settings.model = checked_model(params.model)
     if params.approval_policy is not None:
         settings.approval_policy = _wire(params.approval_policy)
     if params.approvals_reviewer is not None:
@@ -82,7 +100,7 @@ async def thread_start(conn: Connection, params: ThreadStartParams) -> Reply:
 
     def announce() -> None:
         app.emit(thread.id, "thread/started", {"thread": wire_thread.to_wire()})
-        app.turns.tools.thread_started(thread)
+        app.thread_started(thread)
 
     return Reply(response, announce)
 
@@ -128,6 +146,7 @@ async def thread_list(conn: Connection, params: ThreadListParams) -> ThreadListR
         cwds=cwds,
         search_term=params.search_term,
         excluded_ids=params.excluded_thread_ids,
+        section_id=params.section_id,
     )
     return ThreadListResponse(data=data, next_cursor=next_cursor, backwards_cursor=backwards_cursor)
 
@@ -135,8 +154,13 @@ async def thread_list(conn: Connection, params: ThreadListParams) -> ThreadListR
 @handler("thread/loaded/list")
 async def thread_loaded_list(conn: Connection, params: ThreadLoadedListParams) -> ThreadLoadedListResponse:
     ids = conn.app.threads.loaded_ids()
-    if params.cursor:
-        ids = [thread_id for thread_id in ids if thread_id > params.cursor]
+    if params.cursor is not None:
+        # The cursor is the last id of the previous page, as the reference's.
+        try:
+            cursor = parse_thread_id(params.cursor)
+        except ValueError:
+            raise InvalidCursorError(params.cursor) from None
+        ids = [thread_id for thread_id in ids if thread_id > cursor]
     if params.limit is not None and params.limit < len(ids):
         if params.limit < 1:
             raise InvalidParams("limit must be at least 1 (omit it to list every loaded thread)")
@@ -156,6 +180,33 @@ async def thread_name_set(conn: Connection, params: ThreadSetNameParams) -> Repl
     )
 
 
+@handler("thread/metadata/update")
+async def thread_metadata_update(conn: Connection, params: ThreadMetadataUpdateParams) -> ThreadMetadataUpdateResponse:
+    git_info = params.git_info
+    changes: dict[str, str | None] = {}
+    if git_info is not None:
+        # Only the fields the client sent change: absent keeps, null clears.
+        for field in sorted(git_info.model_fields_set):
+            value = getattr(git_info, field)
+            wire = type(git_info).model_fields[field].alias or field
+            if value is not None and not value.strip():
+                raise InvalidParams(f"gitInfo.{wire} must not be empty (send null to clear it)")
+            changes[wire] = value
+    if not changes:
+        raise InvalidParams("thread metadata update must include at least one field (gitInfo.sha, branch or originUrl)")
+    threads = conn.app.threads
+    record = await threads.update_git_info(params.thread_id, changes)
+    return ThreadMetadataUpdateResponse(thread=threads.to_wire(record, threads.loaded(record.id)))
+
+
+@handler("thread/inject_items")
+async def thread_inject_items(conn: Connection, params: ThreadInjectItemsParams) -> ThreadInjectItemsResponse:
+    from ...core.inject import inject_items
+
+    await inject_items(conn.app.threads, conn.app.turns, params.thread_id, params.items)
+    return ThreadInjectItemsResponse()
+
+
 @handler("thread/archive")
 async def thread_archive(conn: Connection, params: ThreadArchiveParams) -> Reply:
     app = conn.app
@@ -173,10 +224,26 @@ async def thread_unarchive(conn: Connection, params: ThreadUnarchiveParams) -> R
     return Reply(response, lambda: app.deliver(recipients, "thread/unarchived", {"threadId": record.id}))
 
 
+@handler("thread/delete")
+async def thread_delete(conn: Connection, params: ThreadDeleteParams) -> Reply:
+    app = conn.app
+    thread_id = checked_thread_id(params.thread_id)
+    thread = app.threads.loaded(thread_id)
+    if thread is not None and thread.active is not None:
+        # Its turn ends `interrupted` (subscribers see it) and withdraws its pending approvals, so
+        # nothing writes to the thread once it is gone.
+        await app.turns.interrupt(thread.active)
+    await app.threads.delete(thread_id)
+    await app.replay.delete_thread(thread_id)
+    recipients = _with_caller(app.drop_subscriptions(thread_id), conn)
+    return Reply(ThreadDeleteResponse(), lambda: app.deliver(recipients, "thread/deleted", {"threadId": thread_id}))
+
+
 @handler("thread/unsubscribe")
 async def thread_unsubscribe(conn: Connection, params: ThreadUnsubscribeParams) -> ThreadUnsubscribeResponse:
     app = conn.app
-    thread_id = params.thread_id
+    # As the reference: a malformed id is an error, an unknown one is "notLoaded".
+    thread_id = checked_thread_id(params.thread_id)
     if app.threads.loaded(thread_id) is None:
         return ThreadUnsubscribeResponse(status="notLoaded")
     if not app.unsubscribe(conn, thread_id):

@@ -1,5 +1,7 @@
 """Turn and history methods: turn/start, turn/steer, turn/interrupt, thread/resume, thread/fork,
-thread/revert, thread/compact/start (history pages are in ``pages``)."""
+thread/revert, thread/compact/start (history pages are in ``pages``).
+Layer: server (imports ``core``, ``protocol``, ``rpc``).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from ...rpc import InvalidParams, InvalidRequest, Reply
 from ..connection import Connection, raw_param
 from . import handler
 from .pages import backwards_cursors
-from .threads import _client, _thread_session_fields, _wire
+from .threads import _client, _thread_session_fields, _wire, checked_model
 
 _DEPRECATED_TURNS = {
     "summary": "thread history with every turn loaded at once is deprecated",
@@ -82,9 +84,9 @@ def _apply_overrides(conn: Connection, settings: ThreadSettings, params: Any) ->
 async def turn_start(conn: Connection, params: TurnStartParams) -> Reply:
     app = conn.app
     thread = app.threads.require_loaded(params.thread_id)
-    user_input = [part.to_wire() for part in params.input]
-    if not user_input:
-        raise InvalidParams("input must contain at least one item")
+    user_input = _checked_input(params.input)
+    if params.tool_output is not None:
+        raise InvalidParams("`toolOutput` cannot be combined with nonempty `input`")
     active = thread.active
     if active is not None:
         # As the reference: turn/start on a busy thread adds the input to the running turn.
@@ -94,6 +96,18 @@ async def turn_start(conn: Connection, params: TurnStartParams) -> Reply:
     runner = app.turns.start(thread, user_input, root_turn_id=params.root_turn_id, output_schema=params.output_schema)
     app.subscribe(conn, thread.id)
     return Reply(TurnStartResponse.model_validate({"turn": _reply_turn(runner)}), lambda: app.turns.launch(runner))
+
+
+def _checked_input(parts: list[Any]) -> list[dict[str, Any]]:
+    """A turn's user input in wire form; refused as the reference refuses it."""
+    user_input = [part.to_wire() for part in parts]
+    if not user_input:
+        raise InvalidParams("input must contain at least one item")
+    for part in user_input:
+        url = part.get("url") if part.get("type") == "image" else None
+        if isinstance(url, str) and not url.startswith("data:"):
+            raise InvalidParams("remote image URLs are not supported; use an inline data URL instead")
+    return user_input
 
 
 def _reply_turn(runner: Any) -> dict[str, Any]:
@@ -114,7 +128,14 @@ def _active_turn(thread: LoadedThread, expected: str, action: str) -> Any:
 @handler("turn/interrupt")
 async def turn_interrupt(conn: Connection, params: TurnInterruptParams) -> Reply:
     thread = conn.app.threads.require_loaded(params.thread_id)
-    runner = _active_turn(thread, params.turn_id, "interrupt")
+    if not params.turn_id:
+        # As the reference: an empty turnId means "whatever is running", and nothing running
+        # is not an error.
+        if thread.active is None:
+            return Reply(TurnInterruptResponse())
+        runner: Any = thread.active
+    else:
+        runner = _active_turn(thread, params.turn_id, "interrupt")
     # As the reference: the aborted model stream is reported before the reply; the interrupted
     # turn/completed follows it.
     runner.report_stream_end()
@@ -125,9 +146,7 @@ async def turn_interrupt(conn: Connection, params: TurnInterruptParams) -> Reply
 async def turn_steer(conn: Connection, params: TurnSteerParams) -> TurnSteerResponse:
     thread = conn.app.threads.require_loaded(params.thread_id)
     runner = _active_turn(thread, params.expected_turn_id, "steer")
-    user_input = [part.to_wire() for part in params.input]
-    if not user_input:
-        raise InvalidParams("input must contain at least one item")
+    user_input = _checked_input(params.input)
     runner.pending_input.append(user_input)
     return TurnSteerResponse(turn_id=runner.turn_id)
 
@@ -171,7 +190,10 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
     if after_seq is not None and canonical is not None:
         app.replay.check_after_seq(canonical, after_seq)
     thread, newly_loaded = await app.threads.resume(params.thread_id)
-    _apply_overrides(conn, thread.settings, params)
+    if newly_loaded:
+        # As the reference: resuming a thread that is already loaded joins it as it is; the
+        # overrides apply only when the thread is loaded from the store.
+        _apply_overrides(conn, thread.settings, params)
     replay_end = 0
     if after_seq is not None:
         # From here on the thread's live notifications wait for the replay of (afterSeq, replay_end).
@@ -223,6 +245,8 @@ async def thread_fork(conn: Connection, params: ThreadForkParams) -> Reply:
     settings = threads.default_settings(record.cwd)
     settings.model_provider = record.model_provider
     settings.model = record.model or settings.model
+    if params.model is not None:
+        checked_model(params.model)
     _apply_overrides(conn, settings, params)
     fork = await threads.fork(
         params.thread_id, _client(conn), settings, last_turn_id=params.last_turn_id, ephemeral=params.ephemeral

@@ -1,0 +1,25 @@
+"""Fixtures of the server tests: the fake model and an agent (our server configured to use it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agent_app_server.testing.fake_model import FakeModelServer
+from support.agent_turns import start_agent
+from support.server_process import ServerClient, Spawn
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[FakeModelServer]:
+    async with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
+    """An initialized server whose `mock` provider is the fake model (a module needing other
+    capabilities overrides this with its own call of ``start_agent``)."""
+    return await start_agent(spawn, codex_home, model)

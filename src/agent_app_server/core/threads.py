@@ -572,8 +572,17 @@ class ThreadManager:
 
 
 def _preload_model_sdk() -> None:
-    """A turn will soon need the model SDK: import it in the background (imported here, lazily,
-    so that start-up does not load the model layer)."""
+    """A turn will soon need the model SDK: import it in the background, starting after the
+    current request's answer is written (loading the model layer and the import's share of the
+    GIL would otherwise delay the first ``thread/start`` answer of a fresh process)."""
+    try:
+        asyncio.get_running_loop().call_soon(_start_sdk_preload)
+    except RuntimeError:  # no loop: a synchronous caller, nothing to answer first
+        _start_sdk_preload()
+
+
+def _start_sdk_preload() -> None:
+    # Imported here, lazily, so that start-up does not load the model layer.
     from .model import preload_sdk_soon
 
     preload_sdk_soon()

@@ -123,6 +123,10 @@ class ConnectionWatch:
             self.request_keys[message["id"]] = approval_key(message["method"], message.get("params"))
 
 
+#: The longest the event pump runs before letting the UI's other work (keys, frames) in.
+PUMP_SLICE_S = 0.002
+
+
 @dataclass
 class Target:
     """Where the UI is connected, as the footer says it and as the resume command spells it."""
@@ -353,12 +357,19 @@ class TuiApp(App[str | None]):
 
     @work(group="pump")
     async def _pump(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
+            yielded = loop.time()
             async for event in self.events:
                 try:
                     await self.on_server_event(event)
                 except Exception as exc:  # a surprising message must not end the conversation
                     self.log.error(f"showing {event.method} failed: {exc!r}")
+                # A burst of events is read without waiting; let keystrokes and frames in
+                # between, so typing stays responsive while an answer streams.
+                if loop.time() - yielded > PUMP_SLICE_S:
+                    await asyncio.sleep(0)
+                    yielded = loop.time()
         except ConnectionLost as lost:
             await self._server_gone(str(lost))
             return

@@ -28,8 +28,10 @@ EXPLANATIONS: dict[str, str] = {
     "tooManyDenials": "Too many actions were declined in a row, so the turn stopped. "
     "Say what you want done differently, or relax /approvals.",
     "internalServerError": "The model provider failed internally. Send the prompt again.",
-    "unauthorized": "The provider rejected the credentials. Set the API key (the provider's env_key, "
-    "e.g. OPENAI_API_KEY) or log in again.",
+    # The reference reports a missing key the same way as a refused one.
+    "unauthorized": "The provider has no credentials or refused them. Set the API key (the provider's "
+    "env_key, e.g. OPENAI_API_KEY) or log in again, or point config.toml at a local model server "
+    "(README: Use a local model).",
     "badRequest": "The provider rejected the request as malformed. Check the model and provider settings "
     "in config.toml.",
     "threadRollbackFailed": "Rolling the thread back failed; its history is unchanged. Try again.",

@@ -241,3 +241,15 @@ def test_registry_is_pinned() -> None:
     assert list(protocol.SERVER_REQUESTS) == REGISTERED_SERVER_REQUESTS
     assert {name for name, spec in protocol.METHODS.items() if spec.experimental} == EXPERIMENTAL_METHODS
     assert {name for name, spec in protocol.METHODS.items() if spec.params_optional} == PARAMS_OPTIONAL_METHODS
+
+
+def test_registry_order_does_not_depend_on_what_was_imported_first() -> None:
+    # A fresh interpreter that loads a late registering module before the registry is read (a
+    # handler module does this): the order is still the pinned one.
+    probe = (
+        "import agent_app_server.protocol.queue, agent_app_server.protocol.attachments\n"
+        "import agent_app_server.protocol as protocol\n"
+        "print('\\n'.join(protocol.NOTIFICATIONS))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == REGISTERED_NOTIFICATIONS

@@ -12,6 +12,7 @@ Layer: protocol (imports nothing of this project beyond its own package).
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -314,12 +315,32 @@ class _LazyRegistry(dict[str, _SpecT], Generic[_SpecT]):
         super().__init__()
         self._modules = modules
         self._loaded = False
+        #: entry name → the module that registered it (its place in the iteration order).
+        self.registered_in: dict[str, str] = {}
 
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
             for module in self._modules:
                 importlib.import_module(f"{__package__}.{module}")
+            self._order_by_module()
+
+    def _order_by_module(self) -> None:
+        """Entries in the order of ``modules``, whichever of them another import loaded first
+        (iteration order is what the schema and the docs list): registration order within a
+        module, entries of other modules (registered at run time) last."""
+        rank = {f"{__package__}.{module}": index for index, module in enumerate(self._modules)}
+        entries = list(dict.items(self))
+        entries.sort(key=lambda entry: rank.get(self.registered_in.get(entry[0], ""), len(rank)))
+        dict.clear(self)
+        dict.update(self, entries)
+
+    def register(self, name: str, spec: _SpecT, module: str) -> None:
+        """Add an entry declared by ``module`` (refusing a second one of the same name)."""
+        if dict.__contains__(self, name):
+            raise ValueError(f"{name!r} registered twice")
+        dict.__setitem__(self, name, spec)
+        self.registered_in[name] = module
 
     def __getitem__(self, key: str) -> _SpecT:
         self._load()
@@ -404,10 +425,13 @@ class _MethodRegistry(_LazyRegistry[MethodSpec]):
 METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
-NOTIFICATIONS: dict[str, NotificationSpec] = _LazyRegistry(
+_NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
     ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue")
 )
-SERVER_REQUESTS: dict[str, ServerRequestSpec] = _LazyRegistry(("server_requests",))
+_SERVER_REQUESTS: _LazyRegistry[ServerRequestSpec] = _LazyRegistry(("server_requests",))
+# Read as plain dicts; registered only through the functions below.
+NOTIFICATIONS: dict[str, NotificationSpec] = _NOTIFICATIONS
+SERVER_REQUESTS: dict[str, ServerRequestSpec] = _SERVER_REQUESTS
 
 
 def method(
@@ -425,15 +449,16 @@ def method(
 
 
 def notification(name: str, params: type[WireModel], *, experimental: bool = False) -> None:
-    if dict.__contains__(NOTIFICATIONS, name):
-        raise ValueError(f"notification {name!r} registered twice")
-    dict.__setitem__(NOTIFICATIONS, name, NotificationSpec(name, params, experimental))
+    _NOTIFICATIONS.register(name, NotificationSpec(name, params, experimental), _caller_module())
 
 
 def server_request(name: str, params: type[WireModel], result: type[WireModel], *, experimental: bool = False) -> None:
-    if dict.__contains__(SERVER_REQUESTS, name):
-        raise ValueError(f"server request {name!r} registered twice")
-    dict.__setitem__(SERVER_REQUESTS, name, ServerRequestSpec(name, params, result, experimental))
+    _SERVER_REQUESTS.register(name, ServerRequestSpec(name, params, result, experimental), _caller_module())
+
+
+def _caller_module() -> str:
+    """The module whose top level called ``notification()`` / ``server_request()``."""
+    return str(sys._getframe(2).f_globals.get("__name__", ""))
 
 
 #: The public names, re-exported by ``agent_app_server.protocol``.

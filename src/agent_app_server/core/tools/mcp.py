@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -263,31 +264,23 @@ class McpConnection:
 
     async def read_resource(self, uri: str) -> dict[str, Any]:
         """The ``ReadResourceResult`` as wire JSON; raises :class:`McpError` when the read fails."""
-        session = self._session
-        if session is None:
-            raise McpError(self.error or f"MCP server `{self.config.name}` is not connected")
-        try:
-            result = await asyncio.wait_for(session.read_resource(uri), self.config.tool_timeout_s)
-        except TimeoutError:
-            raise McpError(
-                f"reading {uri} timed out after {self.config.tool_timeout_s:g} s (raise tool_timeout_sec in "
-                f"[mcp_servers.{self.config.name}])"
-            ) from None
-        except Exception as exc:
-            raise McpError(str(exc) or type(exc).__name__) from None
-        dumped: dict[str, Any] = _dump(result)
-        return dumped
+        return await self._request(f"reading {uri}", lambda session: session.read_resource(uri))
 
     async def call_tool(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
         """The tool's ``CallToolResult`` as wire JSON; raises :class:`McpError` when the call fails."""
+        return await self._request("tool call", lambda session: session.call_tool(tool, arguments or {}))
+
+    async def _request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> dict[str, Any]:
+        """One request on the connected session, bounded by the server's tool timeout, its result
+        as wire JSON; every failure becomes an :class:`McpError` that says what to change."""
         session = self._session
         if session is None:
             raise McpError(self.error or f"MCP server `{self.config.name}` is not connected")
         try:
-            result = await asyncio.wait_for(session.call_tool(tool, arguments or {}), self.config.tool_timeout_s)
+            result = await asyncio.wait_for(send(session), self.config.tool_timeout_s)
         except TimeoutError:
             raise McpError(
-                f"tool call timed out after {self.config.tool_timeout_s:g} s (raise tool_timeout_sec in "
+                f"{what} timed out after {self.config.tool_timeout_s:g} s (raise tool_timeout_sec in "
                 f"[mcp_servers.{self.config.name}])"
             ) from None
         except Exception as exc:

@@ -54,8 +54,8 @@ def add_arguments(target: argparse.ArgumentParser) -> None:
     target.add_argument(
         "--idle-thread-unload-seconds",
         type=float,
-        default=30 * 60.0,
         metavar="SECONDS",
+        # No default here: core.config.DEFAULT_IDLE_UNLOAD_S is the one (not imported to parse flags).
         help="unload a thread with no subscribers and nothing running after this long (default 1800; 0: never)",
     )
     target.add_argument(

@@ -1,0 +1,172 @@
+"""The dashboard as a real process, and a real headless Chromium driving its page.
+
+:class:`DashboardProcess` runs ``python -m agent_app_server dashboard ...`` and waits for its
+``dashboard listening on:`` line. :class:`Browser` is Selenium on Debian's ``chromium`` and
+``chromium-driver`` (a fresh profile, nothing fetched from the network); its calls block, so the
+async tests run them in a worker thread (:meth:`Browser.call`) while the event loop keeps the
+servers and their clients going. Waits on the page are conditions polled with a deadline: the
+DOM has no event a test process can await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from agent_app_server.testing import FakeModelServer
+from support.processes import terminate
+from support.ws_client import WsClient, WsServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+BANNER = re.compile(r"dashboard listening on: (http://\S+)")
+T = TypeVar("T")
+
+#: Where the test run saves the pages the README shows.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def require_chromium() -> None:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        pytest.skip(
+            f"headless Chromium is needed for the dashboard's page tests: {', '.join(missing)} missing "
+            "(scripts/dev.sh installs the Debian packages chromium and chromium-driver)"
+        )
+    pytest.importorskip("selenium", reason="selenium (the dev extra) drives the browser")
+
+
+@dataclass
+class Watched:
+    """One watched server: the process, its fake model, a plain client that owns its threads."""
+
+    name: str
+    server: WsServer
+    model: FakeModelServer
+    owner: WsClient
+    workspace: Path
+
+
+class DashboardProcess:
+    def __init__(self, workdir: Path, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.args = args
+        self.env = env or {}
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stderr_path = workdir / f"dashboard-{id(self)}.stderr"
+        self.url = ""
+
+    @property
+    def stderr(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    async def start(self, within: float = 30) -> DashboardProcess:
+        with self.stderr_path.open("wb") as stderr:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "agent_app_server",
+                "dashboard",
+                *self.args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=stderr,
+                env={**os.environ, **self.env},
+                cwd=self.workdir,
+            )
+        for _ in range(int(within / 0.05)):
+            match = BANNER.search(self.stderr)
+            if match:
+                self.url = match.group(1)
+                return self
+            if self.proc.returncode is not None:
+                raise AssertionError(f"dashboard exited {self.proc.returncode}:\n{self.stderr}")
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"dashboard did not listen within {within} s:\n{self.stderr}")
+
+    async def stop(self) -> int:
+        assert self.proc is not None
+        return await terminate(self.proc)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
+class Browser:
+    """One headless Chromium with a fresh profile."""
+
+    def __init__(self) -> None:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        self.profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+            f"--user-data-dir={self.profile}",
+        ):
+            options.add_argument(flag)
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(function, *args)
+
+    def wait(self, condition: Callable[[Any], Any], within: float = 30, message: str = "") -> Any:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.driver, within, poll_frequency=0.05).until(condition, message)
+
+    async def until(self, condition: Callable[[Any], Any], within: float = 30, message: str = "") -> Any:
+        return await self.call(self.wait, condition, within, message)
+
+    async def get(self, url: str) -> None:
+        await self.call(self.driver.get, url)
+
+    async def script(self, source: str, *args: Any) -> Any:
+        return await self.call(self.driver.execute_script, source, *args)
+
+    async def click(self, css: str) -> None:
+        """Find and click in one step inside the page (a live page redraws between two WebDriver calls)."""
+        found = await self.script(
+            "const e = document.querySelector(arguments[0]); if (e) e.click(); return e !== null", css
+        )
+        assert found, f"nothing on the page matches {css}"
+
+    async def texts(self, css: str) -> list[str]:
+        return list(await self.script(f"return [...document.querySelectorAll({css!r})].map(e => e.textContent)"))
+
+    async def screenshot(self, name: str) -> None:
+        """Saved under docs/screenshots (the README links them), after the page has drawn."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await self.script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        await self.call(self.driver.save_screenshot, str(SCREENSHOTS / f"dashboard-{name}.png"))
+
+    def quit(self) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)

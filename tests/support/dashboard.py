@@ -11,6 +11,7 @@ DOM has no event a test process can await.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from typing import Any, TypeVar
 import pytest
 
 from agent_app_server.testing import FakeModelServer
+from agent_app_server.testing.fake_model import RecordedRequest, function_call_reply, text_reply
+from support.agent_turns import exec_args
 from support.processes import terminate
 from support.ws_client import WsClient, WsServer
 
@@ -170,3 +173,60 @@ class Browser:
             self.driver.quit()
         finally:
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- driving the watched servers
+
+
+async def start_thread(entry: Watched, **fields: Any) -> str:
+    params = {"cwd": str(entry.workspace), **fields}
+    thread_id: str = (await entry.owner.result("thread/start", params))["thread"]["id"]
+    return thread_id
+
+
+async def start_turn(entry: Watched, thread_id: str, text: str) -> None:
+    await entry.owner.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": text}]})
+
+
+async def turn_completed(entry: Watched, thread_id: str) -> dict[str, Any]:
+    """The thread's turn/completed, whether it arrived already or is still to come (the owner
+    runs several threads at once)."""
+    async with asyncio.timeout(60):
+        while True:
+            for message in entry.owner.received:
+                if message.get("method") == "turn/completed" and message["params"]["threadId"] == thread_id:
+                    turn: dict[str, Any] = message["params"]["turn"]
+                    return turn
+            await entry.owner.notification("turn/completed")
+
+
+def command_or_done(request: RecordedRequest) -> list[Any]:
+    """The model of a guarded turn: asked to ``write NAME``, it runs ``echo hi > NAME``; given the
+    command's outcome, it says done. Decided per request, so concurrent turns cannot swap replies."""
+    last = (request.body.get("input") or [{}])[-1]
+    if last.get("type") == "function_call_output":
+        return text_reply("done")
+    text = json.dumps(last)
+    target = text.split("write ", 1)[1].split('"', 1)[0]
+    return function_call_reply("exec_command", exec_args(f"echo hi > {target}"), f"call_{target}")
+
+
+async def guarded_turn(entry: Watched, target: str) -> str:
+    """A turn whose command (writing ``target``) waits for an approval."""
+    thread_id = await start_thread(entry, approvalPolicy="untrusted", sandbox="workspace-write")
+    entry.model.default_script = command_or_done
+    await start_turn(entry, thread_id, f"write {target}")
+    return thread_id
+
+
+def page_text(css: str, needle: str) -> Any:
+    def condition(driver: Any) -> bool:
+        return bool(
+            driver.execute_script(
+                "return [...document.querySelectorAll(arguments[0])].some(e => e.textContent.includes(arguments[1]))",
+                css,
+                needle,
+            )
+        )
+
+    return condition

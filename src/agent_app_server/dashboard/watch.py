@@ -103,7 +103,7 @@ class ServerWatch:
                 client = await self._connect()
             except (ClientError, OSError) as exc:
                 attempt += 1
-                self.fleet.server_state(self.name, "unreachable", error=str(exc))
+                self.fleet.server_state(self.name, "unreachable", error=self._shown(exc))
                 await asyncio.sleep(self.retry.delay(min(attempt, 30)))
                 continue
             attempt = 0
@@ -111,12 +111,17 @@ class ServerWatch:
             try:
                 await self._follow(client)
             except ConnectionLost as exc:
-                self.fleet.server_state(self.name, "unreachable", error=str(exc))
+                self.fleet.server_state(self.name, "unreachable", error=self._shown(exc))
             finally:
                 self.client = None
                 self.fleet.server_gone(self.name)
                 await client.aclose()
             await asyncio.sleep(random.uniform(0.2, 1.0))
+
+    def _shown(self, error: BaseException) -> str:
+        """An error as the page may show it: the URL's credentials and query left out."""
+        text = str(error).replace(self.url, display_url(self.url))
+        return text.replace(self._token, "…") if self._token else text
 
     async def _connect(self) -> AsyncClient:
         self.fleet.server_state(self.name, "connecting")

@@ -322,6 +322,10 @@ class Dashboard:
         return web.json_response({"decisions": await self.audit.recent()})
 
     async def _decide(self, request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            # A cross-site form or no-cors fetch can only send "simple" bodies; JSON needs a
+            # preflight this server never grants.
+            return _refuse(415, "send the decision as application/json")
         try:
             body = await request.json()
         except ValueError:

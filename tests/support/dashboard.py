@@ -25,13 +25,12 @@ from typing import Any, TypeVar
 import pytest
 
 from agent_app_server.testing import FakeModelServer
+from agent_app_server.testing.browser import chromium_missing, start_chromium
 from agent_app_server.testing.fake_model import RecordedRequest, function_call_reply, text_reply
 from support.agent_turns import exec_args
 from support.processes import terminate
 from support.ws_client import WsClient, WsServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 BANNER = re.compile(r"dashboard listening on: (http://\S+)")
 T = TypeVar("T")
 
@@ -40,7 +39,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def require_chromium() -> None:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    missing = chromium_missing()
     if missing:
         pytest.skip(
             f"headless Chromium is needed for the dashboard's page tests: {', '.join(missing)} missing "
@@ -113,27 +112,8 @@ class Browser:
     """One headless Chromium with a fresh profile."""
 
     def __init__(self) -> None:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
         self.profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in (
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,900",
-            f"--user-data-dir={self.profile}",
-        ):
-            options.add_argument(flag)
-        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        self.driver = start_chromium(self.profile)
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(function, *args)

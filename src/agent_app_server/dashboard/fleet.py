@@ -272,6 +272,7 @@ class Fleet:
             "threads": [thread.to_json() for thread in self.threads.values()],
             "approvals": [approval.to_json() for approval in self.approvals.values()],
             "charts": self.charts.to_json(),
+            "stats": {"events": self.events},
         }
 
     # ------------------------------------------------------------------ servers

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.testing.fake_model import Hold, SseEvent, text_reply
+from agent_app_server.testing.fake_model import Hold, SseEvent, custom_tool_call_reply, text_reply
 from support.dashboard import (
     Browser,
     DashboardProcess,
@@ -178,3 +178,23 @@ def _audit_rows(path: Path) -> list[tuple[str, ...]]:
             tuple(row)
             for row in db.execute("SELECT server, kind, subject, decision, decided_by FROM approval_decisions")
         ]
+
+
+async def test_a_file_change_is_approved_from_the_page_and_its_diff_shows(
+    watched: dict[str, Watched], dashboard: DashboardProcess, browser: Browser
+) -> None:
+    beta = watched["beta"]
+    patch = "*** Begin Patch\n*** Add File: notes.txt\n+first line\n+second line\n*** End Patch"
+    thread_id = await start_thread(beta, approvalPolicy="untrusted", sandbox="read-only")
+    beta.model.enqueue(custom_tool_call_reply("apply_patch", patch, "call_patch"), text_reply("written"))
+    await start_turn(beta, thread_id, "add notes")
+    await browser.get(dashboard.url + "/#/approvals")
+    await browser.until(page_text("#approvals tr.approval", "notes.txt"), message="the file change waits")
+    assert await browser.texts("#approvals tr.approval td:nth-child(4)") == ["files"]
+    await browser.click("#approvals tr.approval button.approve")
+    assert (await turn_completed(beta, thread_id))["status"] == "completed"
+    assert (beta.workspace / "notes.txt").read_text() == "first line\nsecond line\n"
+
+    await browser.get(f"{dashboard.url}/#/thread/beta%2F{thread_id}")
+    await browser.until(page_text("#transcript .fileChange .diff .add", "+second line"), message="the diff shows")
+    await browser.until(page_text("#transcript .fileChange .label", "completed"))

@@ -153,6 +153,18 @@
       </tr>`).join("");
   }
 
+  // An added or deleted file's "diff" is its content (the protocol's shape); an update's is a
+  // unified diff.
+  function diffHtml(kind, diff) {
+    let lines = String(diff || "").replace(/\n$/, "").split("\n");
+    if (kind === "add") lines = lines.map((line) => "+" + line);
+    else if (kind === "delete") lines = lines.map((line) => "-" + line);
+    return lines.map((line) => {
+      const cls = line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : "";
+      return `<span class="${cls}">${esc(line)}</span>`;
+    }).join("\n");
+  }
+
   function itemHtml(item) {
     const label = (text) => `<div class="label">${esc(text)}</div>`;
     switch (item.type) {
@@ -166,10 +178,11 @@
         return label(`command · ${item.status}${item.exitCode != null ? " · exit " + item.exitCode : ""}`) +
           `<div class="mono command">$ ${esc(item.command)}</div><pre class="command-output">${esc(item.aggregatedOutput || "")}</pre>`;
       case "fileChange":
-        return label(`file change · ${item.status}`) + (item.changes || []).map((c) =>
-          `<div class="mono">${esc(c.kind && c.kind.type ? c.kind.type : c.kind)} ${esc(c.path)}</div><pre class="diff">${
-            String(c.diff || "").split("\n").map((line) => `<span class="${line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : ""}">${esc(line)}</span>`).join("\n")
-          }</pre>`).join("");
+        return label(`file change · ${item.status}`) + (item.changes || []).map((c) => {
+          const kind = c.kind && c.kind.type ? c.kind.type : String(c.kind);
+          return `<div class="mono">${esc(kind)} ${esc(c.path)}${c.kind && c.kind.move_path ? " → " + esc(c.kind.move_path) : ""}</div>` +
+            `<pre class="diff">${diffHtml(kind, c.diff)}</pre>`;
+        }).join("");
       case "reasoning":
         return label("reasoning") + `<div class="meta">${esc((item.summary || []).join(" "))}</div>`;
       default:

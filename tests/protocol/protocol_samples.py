@@ -588,6 +588,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **terminal_methods(),
         **thread_settings_samples()[0],
         **queue_samples()[0],
+        **goal_samples()[0],
         **surface_methods(),
     }
 
@@ -674,6 +675,7 @@ def notifications() -> dict[str, WireModel]:
         **section_notifications(),
         **thread_settings_samples()[1],
         **queue_samples()[1],
+        **goal_samples()[1],
         **surface_notifications(),
     }
 
@@ -1252,5 +1254,42 @@ CLIENT_PARAMS.update(
         "thread/queue/delete": {"threadId": THREAD_ID, "queuedSubmissionId": "q1"},
         "thread/queue/reorder": {"threadId": THREAD_ID, "queuedSubmissionIds": ["q1"]},
         "thread/queue/start": {"threadId": THREAD_ID, "queuedSubmissionId": None},
+    }
+)
+
+
+def goal_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread goals: the methods and their notifications."""
+    from agent_app_server.protocol import goals as g
+
+    goal = g.ThreadGoal(
+        thread_id=THREAD_ID,
+        objective="Fix the flaky test",
+        status="active",
+        token_budget=10_000,
+        tokens_used=1_500,
+        time_used_seconds=42,
+        created_at=1_764_000_000,
+        updated_at=1_764_000_100,
+    )
+    methods = {
+        "thread/goal/set": (
+            g.ThreadGoalSetParams(thread_id=THREAD_ID, objective=goal.objective, token_budget=10_000, origin="user"),
+            g.ThreadGoalSetResponse(goal=goal),
+        ),
+        "thread/goal/get": (g.ThreadGoalGetParams(thread_id=THREAD_ID), g.ThreadGoalGetResponse(goal=goal)),
+        "thread/goal/clear": (g.ThreadGoalClearParams(thread_id=THREAD_ID), g.ThreadGoalClearResponse(cleared=True)),
+    }
+    return methods, {
+        "thread/goal/updated": g.ThreadGoalUpdatedNotification(thread_id=THREAD_ID, turn_id=TURN_ID, goal=goal),
+        "thread/goal/cleared": g.ThreadGoalClearedNotification(thread_id=THREAD_ID),
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/goal/set": {"threadId": THREAD_ID, "status": "paused", "tokenBudget": None},
+        "thread/goal/get": {"threadId": THREAD_ID},
+        "thread/goal/clear": {"threadId": THREAD_ID, "origin": "automatic"},
     }
 )

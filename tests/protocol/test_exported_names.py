@@ -78,7 +78,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings`` and ``queue``).
+#: ``thread_settings``, ``queue`` and ``goals``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -174,6 +174,8 @@ REGISTERED_METHODS += [
     "server/diagnostics",
     "mock/experimentalMethod",
 ]
+REGISTERED_METHODS += ["thread/goal/set", "thread/goal/get", "thread/goal/clear"]
+REGISTERED_NOTIFICATIONS += ["thread/goal/updated", "thread/goal/cleared"]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS = {

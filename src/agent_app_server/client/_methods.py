@@ -86,6 +86,14 @@ if TYPE_CHECKING:
         FuzzyFileSearchSessionUpdateParams,
         FuzzyFileSearchSessionUpdateResponse,
     )
+    from ..protocol.goals import (
+        ThreadGoalClearParams,
+        ThreadGoalClearResponse,
+        ThreadGoalGetParams,
+        ThreadGoalGetResponse,
+        ThreadGoalSetParams,
+        ThreadGoalSetResponse,
+    )
     from ..protocol.handshake import (
         InitializeParams,
         InitializeResponse,
@@ -567,6 +575,18 @@ class AsyncMethods:
         """``mock/experimentalMethod``."""
         return cast("MockExperimentalMethodResponse", await self._typed("mock/experimentalMethod", params, fields))
 
+    async def thread_goal_set(self, params: ThreadGoalSetParams | None = None, /, **fields: Any) -> ThreadGoalSetResponse:
+        """``thread/goal/set``."""
+        return cast("ThreadGoalSetResponse", await self._typed("thread/goal/set", params, fields))
+
+    async def thread_goal_get(self, params: ThreadGoalGetParams | None = None, /, **fields: Any) -> ThreadGoalGetResponse:
+        """``thread/goal/get``."""
+        return cast("ThreadGoalGetResponse", await self._typed("thread/goal/get", params, fields))
+
+    async def thread_goal_clear(self, params: ThreadGoalClearParams | None = None, /, **fields: Any) -> ThreadGoalClearResponse:
+        """``thread/goal/clear``."""
+        return cast("ThreadGoalClearResponse", await self._typed("thread/goal/clear", params, fields))
+
 
 class SyncMethods:
     def _typed(self, method: str, params: Any, fields: dict[str, Any]) -> Any:
@@ -919,3 +939,15 @@ class SyncMethods:
     def mock_experimental_method(self, params: MockExperimentalMethodParams | None = None, /, **fields: Any) -> MockExperimentalMethodResponse:
         """``mock/experimentalMethod``."""
         return cast("MockExperimentalMethodResponse", self._typed("mock/experimentalMethod", params, fields))
+
+    def thread_goal_set(self, params: ThreadGoalSetParams | None = None, /, **fields: Any) -> ThreadGoalSetResponse:
+        """``thread/goal/set``."""
+        return cast("ThreadGoalSetResponse", self._typed("thread/goal/set", params, fields))
+
+    def thread_goal_get(self, params: ThreadGoalGetParams | None = None, /, **fields: Any) -> ThreadGoalGetResponse:
+        """``thread/goal/get``."""
+        return cast("ThreadGoalGetResponse", self._typed("thread/goal/get", params, fields))
+
+    def thread_goal_clear(self, params: ThreadGoalClearParams | None = None, /, **fields: Any) -> ThreadGoalClearResponse:
+        """``thread/goal/clear``."""
+        return cast("ThreadGoalClearResponse", self._typed("thread/goal/clear", params, fields))

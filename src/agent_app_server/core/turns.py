@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.fastpath import DeltaEncoder
 from ..rpc.errors import InvalidParams
 from .files import read_file
+from .goals import ThreadGoals
 from .history import (
     CONTEXT_ITEM,
     CONTEXT_RESET,
@@ -150,6 +151,10 @@ class TurnRunner:
     output_schema: Any = None
     #: A ``thread/compact/start`` turn: no user input, just the compaction.
     compact_only: bool = False
+    #: Model-visible items that open the turn instead of a user message (a goal's continuation).
+    context_input: list[dict[str, Any]] | None = None
+    #: Tokens of this turn's model responses (a thread goal counts them).
+    tokens_used: int = 0
     started_at: int = field(default_factory=lambda: int(time.time()))
     started_ms: int = field(default_factory=now_ms)
     pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
@@ -253,7 +258,11 @@ class TurnRunner:
                 self.state.abort_note_pending = False
             if engine.needs_compaction(thread):
                 await engine.compact(self)
-            await self.user_message_item(self.input)
+            if self.context_input is not None:
+                for item in self.context_input:
+                    engine.add_context(self, item)
+            else:
+                await self.user_message_item(self.input)
             await engine.tools.prepare(self)
 
             while True:
@@ -631,6 +640,7 @@ class TurnEngine:
         self.tools = tools or ToolRouter()
         self.context_window = context_window
         self._finished_listeners: list[Callable[[TurnRunner], None]] = []
+        self.goals = ThreadGoals(self)
 
     def client_for(self, thread: LoadedThread) -> ModelClient:
         from .providers import MissingCredentials
@@ -659,6 +669,7 @@ class TurnEngine:
         root_turn_id: str | None = None,
         output_schema: Any = None,
         compact_only: bool = False,
+        context_input: list[dict[str, Any]] | None = None,
     ) -> TurnRunner:
         turn_id = uuid7()
         runner = TurnRunner(
@@ -669,6 +680,7 @@ class TurnEngine:
             root_turn_id=root_turn_id or turn_id,
             output_schema=output_schema,
             compact_only=compact_only,
+            context_input=context_input,
         )
         return self.activate(runner)
 
@@ -811,6 +823,7 @@ class TurnEngine:
         for key, value in last.items():
             total[key] = total.get(key, 0) + value
         state.last_input_tokens = usage.input_tokens
+        runner.tokens_used += usage.total_tokens
         runner.emit(
             "thread/tokenUsage/updated",
             {

@@ -277,6 +277,14 @@ METHOD_TABLE.update(
         ),
     }
 )
+# Goals, review mode, token usage, OAuth for MCP servers and imports from other agents.
+METHOD_TABLE.update(
+    {
+        "thread/goal/set": ("goals", "ThreadGoalSetParams", "ThreadGoalSetResponse", "goals"),
+        "thread/goal/get": ("goals", "ThreadGoalGetParams", "ThreadGoalGetResponse", "goals"),
+        "thread/goal/clear": ("goals", "ThreadGoalClearParams", "ThreadGoalClearResponse", "goals"),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
     {
@@ -426,7 +434,7 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 _NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue")
+    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue", "goals")
 )
 _SERVER_REQUESTS: _LazyRegistry[ServerRequestSpec] = _LazyRegistry(("server_requests",))
 # Read as plain dicts; registered only through the functions below.

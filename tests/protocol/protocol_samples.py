@@ -589,6 +589,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **thread_settings_samples()[0],
         **queue_samples()[0],
         **goal_samples()[0],
+        **usage_methods(),
         **surface_methods(),
     }
 
@@ -1293,3 +1294,30 @@ CLIENT_PARAMS.update(
         "thread/goal/clear": {"threadId": THREAD_ID, "origin": "automatic"},
     }
 )
+
+
+def usage_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    from agent_app_server.protocol import usage as u
+
+    group = u.ThreadUsageBreakdownGroup(
+        model="gpt-5.5",
+        input_tokens=110,
+        cached_input_tokens=40,
+        net_new_input_tokens=70,
+        output_tokens=25,
+        total_tokens=135,
+        estimated_usage_credits_micros=0,
+    )
+    return {
+        "account/usage/read": (
+            u.GetAccountTokenUsageParams(thread_id=THREAD_ID),
+            u.GetAccountTokenUsageResponse(
+                summary=u.AccountTokenUsageSummary(lifetime_tokens=135, peak_daily_tokens=135, current_streak_days=1),
+                daily_usage_buckets=[u.AccountTokenUsageDailyBucket(start_date="2026-12-02", tokens=135)],
+                thread_usage=u.ThreadUsage(thread_id=THREAD_ID, groups=[group], estimated_usage_credits_micros=0),
+            ),
+        )
+    }
+
+
+CLIENT_PARAMS.update({"account/usage/read": None})

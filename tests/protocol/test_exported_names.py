@@ -132,6 +132,7 @@ PARAMS_OPTIONAL_METHODS = {
     "account/rateLimits/read",
     "configRequirements/read",
     "config/mcpServer/reload",
+    "account/usage/read",
 }
 
 REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call"]
@@ -174,7 +175,7 @@ REGISTERED_METHODS += [
     "server/diagnostics",
     "mock/experimentalMethod",
 ]
-REGISTERED_METHODS += ["thread/goal/set", "thread/goal/get", "thread/goal/clear"]
+REGISTERED_METHODS += ["thread/goal/set", "thread/goal/get", "thread/goal/clear", "account/usage/read"]
 REGISTERED_NOTIFICATIONS += ["thread/goal/updated", "thread/goal/cleared"]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.

@@ -221,6 +221,10 @@ if TYPE_CHECKING:
         McpServerToolCallParams,
         McpServerToolCallResponse,
     )
+    from ..protocol.usage import (
+        GetAccountTokenUsageParams,
+        GetAccountTokenUsageResponse,
+    )
 
 
 class AsyncMethods:
@@ -587,6 +591,10 @@ class AsyncMethods:
         """``thread/goal/clear``."""
         return cast("ThreadGoalClearResponse", await self._typed("thread/goal/clear", params, fields))
 
+    async def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
+        """``account/usage/read``."""
+        return cast("GetAccountTokenUsageResponse", await self._typed("account/usage/read", params, fields))
+
 
 class SyncMethods:
     def _typed(self, method: str, params: Any, fields: dict[str, Any]) -> Any:
@@ -951,3 +959,7 @@ class SyncMethods:
     def thread_goal_clear(self, params: ThreadGoalClearParams | None = None, /, **fields: Any) -> ThreadGoalClearResponse:
         """``thread/goal/clear``."""
         return cast("ThreadGoalClearResponse", self._typed("thread/goal/clear", params, fields))
+
+    def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
+        """``account/usage/read``."""
+        return cast("GetAccountTokenUsageResponse", self._typed("account/usage/read", params, fields))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..rpc.errors import InvalidParams
@@ -134,6 +135,8 @@ class ThreadGoals:
         self._engine = engine
         #: Threads whose continuation is already scheduled (one at a time per thread).
         self._continuing: set[str] = set()
+        #: Writes and continuations under way (held so they are not collected before they run).
+        self._tasks: set[asyncio.Task[None]] = set()
         engine.on_finished(self._turn_finished)
 
     # ------------------------------------------------------------------ reading
@@ -206,9 +209,7 @@ class ThreadGoals:
             record.extra.pop(GOAL_KEY, None)
         else:
             record.extra[GOAL_KEY] = goal
-        # A thread not yet written keeps it in memory until its first turn writes the record.
-        if loaded is None or loaded.materialized:
-            await self._engine.threads.store.update_thread(record.id, extra=record.extra)
+        await self._engine.threads.save_extra(record, loaded)
 
     # ------------------------------------------------------------------ accounting
 
@@ -220,17 +221,14 @@ class ThreadGoals:
         if goal is None or goal["status"] != "active" or runner.compact_only:
             return
         goal = dict(goal)
-        goal["tokensUsed"] += runner.tokens_used
+        goal["tokensUsed"] += runner.usage.get("totalTokens", 0)
         goal["timeUsedSeconds"] += max(0, round((time.time() * 1000 - runner.started_ms) / 1000))
         goal["updatedAt"] = int(time.time())
         budget = goal.get("tokenBudget")
         if budget is not None and goal["tokensUsed"] >= budget:
             goal["status"] = "budgetLimited"
         thread.record.extra[GOAL_KEY] = goal
-        if thread.materialized:
-            store = self._engine.threads.store
-            extra = thread.record.extra
-            asyncio.get_running_loop().create_task(store.update_thread(thread.id, extra=extra))
+        self._spawn(self._engine.threads.save_extra(thread.record, thread), f"goal-save-{thread.id}")
         runner.emit("thread/goal/updated", {"threadId": thread.id, "turnId": runner.turn_id, "goal": goal})
         if goal["status"] == "active":
             self._continue_when_idle(thread)
@@ -250,9 +248,12 @@ class ThreadGoals:
 
     def _schedule(self, thread: LoadedThread) -> None:
         # After the callbacks already queued (the thread queue drains first).
-        asyncio.get_running_loop().call_soon(
-            lambda: asyncio.get_running_loop().create_task(self._continue(thread), name=f"goal-{thread.id}")
-        )
+        asyncio.get_running_loop().call_soon(lambda: self._spawn(self._continue(thread), f"goal-{thread.id}"))
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _continue(self, thread: LoadedThread) -> None:
         self._continuing.discard(thread.id)

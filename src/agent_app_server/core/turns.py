@@ -43,6 +43,7 @@ from .ids import uuid7
 from .instructions import environment_context, find_project_docs, instruction_messages, user_message
 from .journal import Event, OrderedSink
 from .threads import IDLE, SYSTEM_ERROR, active_status
+from .usage import UsageLedger
 
 if TYPE_CHECKING:
     from . import model
@@ -153,8 +154,8 @@ class TurnRunner:
     compact_only: bool = False
     #: Model-visible items that open the turn instead of a user message (a goal's continuation).
     context_input: list[dict[str, Any]] | None = None
-    #: Tokens of this turn's model responses (a thread goal counts them).
-    tokens_used: int = 0
+    #: Token usage summed over this turn's model responses (wire ``TokenUsageBreakdown`` keys).
+    usage: dict[str, int] = field(default_factory=dict)
     started_at: int = field(default_factory=lambda: int(time.time()))
     started_ms: int = field(default_factory=now_ms)
     pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
@@ -641,6 +642,7 @@ class TurnEngine:
         self.context_window = context_window
         self._finished_listeners: list[Callable[[TurnRunner], None]] = []
         self.goals = ThreadGoals(self)
+        self.usage = UsageLedger(self)
 
     def client_for(self, thread: LoadedThread) -> ModelClient:
         from .providers import MissingCredentials
@@ -823,7 +825,8 @@ class TurnEngine:
         for key, value in last.items():
             total[key] = total.get(key, 0) + value
         state.last_input_tokens = usage.input_tokens
-        runner.tokens_used += usage.total_tokens
+        for key, value in last.items():
+            runner.usage[key] = runner.usage.get(key, 0) + value
         runner.emit(
             "thread/tokenUsage/updated",
             {

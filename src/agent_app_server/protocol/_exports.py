@@ -657,4 +657,12 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "ResourceTemplate",
         "Tool",
     ),
+    "usage": (
+        "AccountTokenUsageDailyBucket",
+        "AccountTokenUsageSummary",
+        "GetAccountTokenUsageParams",
+        "GetAccountTokenUsageResponse",
+        "ThreadUsage",
+        "ThreadUsageBreakdownGroup",
+    ),
 }

@@ -283,6 +283,7 @@ METHOD_TABLE.update(
         "thread/goal/set": ("goals", "ThreadGoalSetParams", "ThreadGoalSetResponse", "goals"),
         "thread/goal/get": ("goals", "ThreadGoalGetParams", "ThreadGoalGetResponse", "goals"),
         "thread/goal/clear": ("goals", "ThreadGoalClearParams", "ThreadGoalClearResponse", "goals"),
+        "account/usage/read": ("usage", "GetAccountTokenUsageParams", "GetAccountTokenUsageResponse", "usage"),
     }
 )
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
@@ -311,6 +312,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
+    | {"account/usage/read"}
 )
 
 _SpecT = TypeVar("_SpecT")

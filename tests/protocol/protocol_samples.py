@@ -590,6 +590,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **queue_samples()[0],
         **goal_samples()[0],
         **usage_methods(),
+        **review_methods(),
         **surface_methods(),
     }
 
@@ -1321,3 +1322,22 @@ def usage_methods() -> dict[str, tuple[WireModel, WireModel]]:
 
 
 CLIENT_PARAMS.update({"account/usage/read": None})
+
+
+def review_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    from agent_app_server.protocol import review as r
+
+    denial = {
+        "id": "review-1",
+        "status": "denied",
+        "action": {"type": "command", "source": "shell", "command": "ls", "cwd": "/"},
+    }
+    return {
+        "thread/approveGuardianDeniedAction": (
+            r.ThreadApproveGuardianDeniedActionParams(thread_id=THREAD_ID, event=denial),
+            r.ThreadApproveGuardianDeniedActionResponse(),
+        ),
+    }
+
+
+CLIENT_PARAMS.update({"thread/approveGuardianDeniedAction": {"threadId": THREAD_ID, "event": {"id": "x"}}})

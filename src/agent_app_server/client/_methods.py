@@ -160,6 +160,10 @@ if TYPE_CHECKING:
         ThreadQueueUpdateParams,
         ThreadQueueUpdateResponse,
     )
+    from ..protocol.review import (
+        ThreadApproveGuardianDeniedActionParams,
+        ThreadApproveGuardianDeniedActionResponse,
+    )
     from ..protocol.sections import (
         ThreadSectionCreateParams,
         ThreadSectionCreateResponse,
@@ -595,6 +599,10 @@ class AsyncMethods:
         """``account/usage/read``."""
         return cast("GetAccountTokenUsageResponse", await self._typed("account/usage/read", params, fields))
 
+    async def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
+        """``thread/approveGuardianDeniedAction``."""
+        return cast("ThreadApproveGuardianDeniedActionResponse", await self._typed("thread/approveGuardianDeniedAction", params, fields))
+
 
 class SyncMethods:
     def _typed(self, method: str, params: Any, fields: dict[str, Any]) -> Any:
@@ -963,3 +971,7 @@ class SyncMethods:
     def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
         """``account/usage/read``."""
         return cast("GetAccountTokenUsageResponse", self._typed("account/usage/read", params, fields))
+
+    def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
+        """``thread/approveGuardianDeniedAction``."""
+        return cast("ThreadApproveGuardianDeniedActionResponse", self._typed("thread/approveGuardianDeniedAction", params, fields))

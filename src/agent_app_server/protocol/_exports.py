@@ -471,6 +471,18 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "NotificationSpec",
         "ServerRequestSpec",
     ),
+    "review": (
+        "BaseBranchReviewTarget",
+        "CommitReviewTarget",
+        "CustomReviewTarget",
+        "ReviewDelivery",
+        "ReviewStartParams",
+        "ReviewStartResponse",
+        "ReviewTarget",
+        "ThreadApproveGuardianDeniedActionParams",
+        "ThreadApproveGuardianDeniedActionResponse",
+        "UncommittedChangesReviewTarget",
+    ),
     "sections": (
         "ThreadSectionChangedNotification",
         "ThreadSectionCreateParams",

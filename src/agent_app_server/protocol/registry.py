@@ -284,6 +284,12 @@ METHOD_TABLE.update(
         "thread/goal/get": ("goals", "ThreadGoalGetParams", "ThreadGoalGetResponse", "goals"),
         "thread/goal/clear": ("goals", "ThreadGoalClearParams", "ThreadGoalClearResponse", "goals"),
         "account/usage/read": ("usage", "GetAccountTokenUsageParams", "GetAccountTokenUsageResponse", "usage"),
+        "thread/approveGuardianDeniedAction": (
+            "review",
+            "ThreadApproveGuardianDeniedActionParams",
+            "ThreadApproveGuardianDeniedActionResponse",
+            "review",
+        ),
     }
 )
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.

@@ -1333,6 +1333,10 @@ def review_methods() -> dict[str, tuple[WireModel, WireModel]]:
         "action": {"type": "command", "source": "shell", "command": "ls", "cwd": "/"},
     }
     return {
+        "review/start": (
+            r.ReviewStartParams(thread_id=THREAD_ID, target=r.BaseBranchReviewTarget(type="baseBranch", branch="main")),
+            r.ReviewStartResponse(turn=turn(), review_thread_id=THREAD_ID),
+        ),
         "thread/approveGuardianDeniedAction": (
             r.ThreadApproveGuardianDeniedActionParams(thread_id=THREAD_ID, event=denial),
             r.ThreadApproveGuardianDeniedActionResponse(),
@@ -1340,4 +1344,13 @@ def review_methods() -> dict[str, tuple[WireModel, WireModel]]:
     }
 
 
-CLIENT_PARAMS.update({"thread/approveGuardianDeniedAction": {"threadId": THREAD_ID, "event": {"id": "x"}}})
+CLIENT_PARAMS.update(
+    {
+        "thread/approveGuardianDeniedAction": {"threadId": THREAD_ID, "event": {"id": "x"}},
+        "review/start": {
+            "threadId": THREAD_ID,
+            "target": {"type": "custom", "instructions": "x"},
+            "delivery": "inline",
+        },
+    }
+)

@@ -176,7 +176,7 @@ REGISTERED_METHODS += [
     "mock/experimentalMethod",
 ]
 REGISTERED_METHODS += ["thread/goal/set", "thread/goal/get", "thread/goal/clear", "account/usage/read"]
-REGISTERED_METHODS += ["thread/approveGuardianDeniedAction"]
+REGISTERED_METHODS += ["review/start", "thread/approveGuardianDeniedAction"]
 REGISTERED_NOTIFICATIONS += ["thread/goal/updated", "thread/goal/cleared"]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.

@@ -161,6 +161,8 @@ if TYPE_CHECKING:
         ThreadQueueUpdateResponse,
     )
     from ..protocol.review import (
+        ReviewStartParams,
+        ReviewStartResponse,
         ThreadApproveGuardianDeniedActionParams,
         ThreadApproveGuardianDeniedActionResponse,
     )
@@ -599,6 +601,10 @@ class AsyncMethods:
         """``account/usage/read``."""
         return cast("GetAccountTokenUsageResponse", await self._typed("account/usage/read", params, fields))
 
+    async def review_start(self, params: ReviewStartParams | None = None, /, **fields: Any) -> ReviewStartResponse:
+        """``review/start``."""
+        return cast("ReviewStartResponse", await self._typed("review/start", params, fields))
+
     async def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
         """``thread/approveGuardianDeniedAction``."""
         return cast("ThreadApproveGuardianDeniedActionResponse", await self._typed("thread/approveGuardianDeniedAction", params, fields))
@@ -971,6 +977,10 @@ class SyncMethods:
     def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
         """``account/usage/read``."""
         return cast("GetAccountTokenUsageResponse", self._typed("account/usage/read", params, fields))
+
+    def review_start(self, params: ReviewStartParams | None = None, /, **fields: Any) -> ReviewStartResponse:
+        """``review/start``."""
+        return cast("ReviewStartResponse", self._typed("review/start", params, fields))
 
     def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
         """``thread/approveGuardianDeniedAction``."""

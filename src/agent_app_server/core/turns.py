@@ -154,6 +154,8 @@ class TurnRunner:
     compact_only: bool = False
     #: Model-visible items that open the turn instead of a user message (a goal's continuation).
     context_input: list[dict[str, Any]] | None = None
+    #: When set, the only tools the model is offered (a review offers only the tools that look).
+    tool_names: frozenset[str] | None = None
     #: Token usage summed over this turn's model responses (wire ``TokenUsageBreakdown`` keys).
     usage: dict[str, int] = field(default_factory=dict)
     started_at: int = field(default_factory=lambda: int(time.time()))

@@ -284,6 +284,7 @@ METHOD_TABLE.update(
         "thread/goal/get": ("goals", "ThreadGoalGetParams", "ThreadGoalGetResponse", "goals"),
         "thread/goal/clear": ("goals", "ThreadGoalClearParams", "ThreadGoalClearResponse", "goals"),
         "account/usage/read": ("usage", "GetAccountTokenUsageParams", "GetAccountTokenUsageResponse", "usage"),
+        "review/start": ("review", "ReviewStartParams", "ReviewStartResponse", "review"),
         "thread/approveGuardianDeniedAction": (
             "review",
             "ThreadApproveGuardianDeniedActionParams",

@@ -325,6 +325,8 @@ class AgentToolRouter(ToolRouter):
         tools += dynamic.tool_specs(turn.thread.settings.dynamic_tools, wire_api)
         if self._mcp_configured and self.mcp is not None:
             tools += self.mcp.tool_specs(turn.thread, wire_api)
+        if turn.tool_names is not None:
+            tools = [tool for tool in tools if tool.get("name") in turn.tool_names]
         return tools
 
     # ------------------------------------------------------------------ calls
@@ -338,6 +340,8 @@ class AgentToolRouter(ToolRouter):
 
     async def _dispatch(self, turn: TurnRunner, call: ToolCall) -> str | list[dict[str, Any]]:
         name = call.name
+        if turn.tool_names is not None and name not in turn.tool_names:
+            return f"unsupported call: {name}"
         state = self.state(turn.thread)
         if call.is_custom:
             if name == "apply_patch":

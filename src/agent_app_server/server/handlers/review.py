@@ -7,9 +7,28 @@ from __future__ import annotations
 
 from ...core.guardian import approval_message
 from ...core.inject import inject_items
-from ...protocol.review import ThreadApproveGuardianDeniedActionParams, ThreadApproveGuardianDeniedActionResponse
+from ...core.review import reply_turn, review_request, start_review
+from ...protocol.review import (
+    ReviewStartParams,
+    ReviewStartResponse,
+    ThreadApproveGuardianDeniedActionParams,
+    ThreadApproveGuardianDeniedActionResponse,
+)
+from ...rpc import Reply
 from ..connection import Connection
 from . import handler
+
+
+@handler("review/start")
+async def review_start(conn: Connection, params: ReviewStartParams) -> Reply:
+    app = conn.app
+    record, _ = await app.threads.read(params.thread_id)
+    thread = app.threads.require_loaded(record.id)
+    request = await review_request(params.target.to_wire(), thread.settings.cwd)
+    runner = start_review(app.turns, thread, request)
+    app.subscribe(conn, thread.id)
+    response = ReviewStartResponse.model_validate({"turn": reply_turn(runner), "reviewThreadId": thread.id})
+    return Reply(response, lambda: app.turns.launch(runner))
 
 
 @handler("thread/approveGuardianDeniedAction")

@@ -591,6 +591,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **goal_samples()[0],
         **usage_methods(),
         **review_methods(),
+        **external_agent_samples()[0],
         **surface_methods(),
     }
 
@@ -678,6 +679,7 @@ def notifications() -> dict[str, WireModel]:
         **thread_settings_samples()[1],
         **queue_samples()[1],
         **goal_samples()[1],
+        **external_agent_samples()[1],
         **surface_notifications(),
     }
 
@@ -1352,5 +1354,74 @@ CLIENT_PARAMS.update(
             "target": {"type": "custom", "instructions": "x"},
             "delivery": "inline",
         },
+    }
+)
+
+
+def external_agent_samples() -> tuple[dict[str, tuple[WireModel | None, WireModel]], dict[str, WireModel]]:
+    """Samples for importing another agent's configuration: the methods and their notifications."""
+    from agent_app_server.protocol import external_agent as e
+
+    item = e.ExternalAgentConfigMigrationItem(
+        item_type="SKILLS",
+        description="Migrate skills from /home/u/.claude/skills to /home/u/.codex/skills",
+        details=e.MigrationDetails(skills=[e.SkillMigration(name="greet")]),
+    )
+    success = e.ExternalAgentConfigImportItemTypeSuccess(item_type="SKILLS", source="greet", target="greet")
+    failure = e.ExternalAgentConfigImportItemTypeFailure(
+        item_type="AGENTS_MD", failure_stage="write", message="Permission denied", source="/home/u/.claude/CLAUDE.md"
+    )
+    result = e.ExternalAgentConfigImportTypeResult(item_type="SKILLS", successes=[success], failures=[])
+    history = e.ExternalAgentConfigImportHistory(
+        import_id="imp-1",
+        provider_id="claude",
+        completed_at_ms=1_764_000_000_000,
+        successes=[success],
+        failures=[failure],
+    )
+    methods: dict[str, tuple[WireModel | None, WireModel]] = {
+        "externalAgentConfig/detect": (
+            e.ExternalAgentConfigDetectParams(include_home=True, cwds=["/repo"]),
+            e.ExternalAgentConfigDetectResponse(items=[item]),
+        ),
+        "externalAgentConfig/import": (
+            e.ExternalAgentConfigImportParams(migration_items=[item], provider_id="claude"),
+            e.ExternalAgentConfigImportResponse(import_id="imp-1"),
+        ),
+        "externalAgentConfig/import/recordHistory": (
+            e.ExternalAgentConfigImportHistoryRecordParams(
+                provider_id="other",
+                item_type_results=[
+                    e.ExternalAgentConfigImportHistoryRecordTypeResultParams(
+                        item_type="SKILLS",
+                        successes=[e.ExternalAgentConfigImportHistoryRecordSuccessParams(item_type="SKILLS")],
+                        failures=[],
+                    )
+                ],
+            ),
+            e.ExternalAgentConfigImportHistoryRecordResponse(import_id="imp-2"),
+        ),
+        "externalAgentConfig/import/readHistories": (
+            None,
+            e.ExternalAgentConfigImportHistoriesReadResponse(data=[history], connectors=[]),
+        ),
+    }
+    notifications: dict[str, WireModel] = {
+        "externalAgentConfig/import/progress": e.ExternalAgentConfigImportProgressNotification(
+            import_id="imp-1", item_type_results=[result]
+        ),
+        "externalAgentConfig/import/completed": e.ExternalAgentConfigImportCompletedNotification(
+            import_id="imp-1", item_type_results=[result]
+        ),
+    }
+    return methods, notifications
+
+
+CLIENT_PARAMS.update(
+    {
+        "externalAgentConfig/detect": {"includeHome": False, "cwds": None, "maxSessions": 3},
+        "externalAgentConfig/import": {"migrationItems": [], "migrationSource": None},
+        "externalAgentConfig/import/recordHistory": {"providerId": "p", "itemTypeResults": []},
+        "externalAgentConfig/import/readHistories": None,
     }
 )

@@ -78,7 +78,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings``, ``queue`` and ``goals``).
+#: ``thread_settings``, ``queue``, ``goals`` and ``external_agent``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -133,6 +133,7 @@ PARAMS_OPTIONAL_METHODS = {
     "configRequirements/read",
     "config/mcpServer/reload",
     "account/usage/read",
+    "externalAgentConfig/import/readHistories",
 }
 
 REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call"]
@@ -175,9 +176,20 @@ REGISTERED_METHODS += [
     "server/diagnostics",
     "mock/experimentalMethod",
 ]
-REGISTERED_METHODS += ["thread/goal/set", "thread/goal/get", "thread/goal/clear", "account/usage/read"]
-REGISTERED_METHODS += ["review/start", "thread/approveGuardianDeniedAction"]
+REGISTERED_METHODS += [
+    "thread/goal/set",
+    "thread/goal/get",
+    "thread/goal/clear",
+    "account/usage/read",
+    "review/start",
+    "externalAgentConfig/detect",
+    "externalAgentConfig/import",
+    "externalAgentConfig/import/recordHistory",
+    "externalAgentConfig/import/readHistories",
+    "thread/approveGuardianDeniedAction",
+]
 REGISTERED_NOTIFICATIONS += ["thread/goal/updated", "thread/goal/cleared"]
+REGISTERED_NOTIFICATIONS += ["externalAgentConfig/import/progress", "externalAgentConfig/import/completed"]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS = {

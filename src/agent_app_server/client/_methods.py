@@ -58,6 +58,15 @@ if TYPE_CHECKING:
         ThreadShellCommandParams,
         ThreadShellCommandResponse,
     )
+    from ..protocol.external_agent import (
+        ExternalAgentConfigDetectParams,
+        ExternalAgentConfigDetectResponse,
+        ExternalAgentConfigImportHistoriesReadResponse,
+        ExternalAgentConfigImportHistoryRecordParams,
+        ExternalAgentConfigImportHistoryRecordResponse,
+        ExternalAgentConfigImportParams,
+        ExternalAgentConfigImportResponse,
+    )
     from ..protocol.fs import (
         FsCopyParams,
         FsCopyResponse,
@@ -605,6 +614,22 @@ class AsyncMethods:
         """``review/start``."""
         return cast("ReviewStartResponse", await self._typed("review/start", params, fields))
 
+    async def external_agent_config_detect(self, params: ExternalAgentConfigDetectParams | None = None, /, **fields: Any) -> ExternalAgentConfigDetectResponse:
+        """``externalAgentConfig/detect``."""
+        return cast("ExternalAgentConfigDetectResponse", await self._typed("externalAgentConfig/detect", params, fields))
+
+    async def external_agent_config_import(self, params: ExternalAgentConfigImportParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportResponse:
+        """``externalAgentConfig/import``."""
+        return cast("ExternalAgentConfigImportResponse", await self._typed("externalAgentConfig/import", params, fields))
+
+    async def external_agent_config_import_record_history(self, params: ExternalAgentConfigImportHistoryRecordParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportHistoryRecordResponse:
+        """``externalAgentConfig/import/recordHistory``."""
+        return cast("ExternalAgentConfigImportHistoryRecordResponse", await self._typed("externalAgentConfig/import/recordHistory", params, fields))
+
+    async def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
+        """``externalAgentConfig/import/readHistories``."""
+        return cast("ExternalAgentConfigImportHistoriesReadResponse", await self._typed("externalAgentConfig/import/readHistories", None, {}))
+
     async def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
         """``thread/approveGuardianDeniedAction``."""
         return cast("ThreadApproveGuardianDeniedActionResponse", await self._typed("thread/approveGuardianDeniedAction", params, fields))
@@ -981,6 +1006,22 @@ class SyncMethods:
     def review_start(self, params: ReviewStartParams | None = None, /, **fields: Any) -> ReviewStartResponse:
         """``review/start``."""
         return cast("ReviewStartResponse", self._typed("review/start", params, fields))
+
+    def external_agent_config_detect(self, params: ExternalAgentConfigDetectParams | None = None, /, **fields: Any) -> ExternalAgentConfigDetectResponse:
+        """``externalAgentConfig/detect``."""
+        return cast("ExternalAgentConfigDetectResponse", self._typed("externalAgentConfig/detect", params, fields))
+
+    def external_agent_config_import(self, params: ExternalAgentConfigImportParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportResponse:
+        """``externalAgentConfig/import``."""
+        return cast("ExternalAgentConfigImportResponse", self._typed("externalAgentConfig/import", params, fields))
+
+    def external_agent_config_import_record_history(self, params: ExternalAgentConfigImportHistoryRecordParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportHistoryRecordResponse:
+        """``externalAgentConfig/import/recordHistory``."""
+        return cast("ExternalAgentConfigImportHistoryRecordResponse", self._typed("externalAgentConfig/import/recordHistory", params, fields))
+
+    def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
+        """``externalAgentConfig/import/readHistories``."""
+        return cast("ExternalAgentConfigImportHistoriesReadResponse", self._typed("externalAgentConfig/import/readHistories", None, {}))
 
     def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
         """``thread/approveGuardianDeniedAction``."""

@@ -285,6 +285,30 @@ METHOD_TABLE.update(
         "thread/goal/clear": ("goals", "ThreadGoalClearParams", "ThreadGoalClearResponse", "goals"),
         "account/usage/read": ("usage", "GetAccountTokenUsageParams", "GetAccountTokenUsageResponse", "usage"),
         "review/start": ("review", "ReviewStartParams", "ReviewStartResponse", "review"),
+        "externalAgentConfig/detect": (
+            "external_agent",
+            "ExternalAgentConfigDetectParams",
+            "ExternalAgentConfigDetectResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import": (
+            "external_agent",
+            "ExternalAgentConfigImportParams",
+            "ExternalAgentConfigImportResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import/recordHistory": (
+            "external_agent",
+            "ExternalAgentConfigImportHistoryRecordParams",
+            "ExternalAgentConfigImportHistoryRecordResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import/readHistories": (
+            "external_agent",
+            None,
+            "ExternalAgentConfigImportHistoriesReadResponse",
+            "external_agent",
+        ),
         "thread/approveGuardianDeniedAction": (
             "review",
             "ThreadApproveGuardianDeniedActionParams",
@@ -319,7 +343,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
-    | {"account/usage/read"}
+    | {"account/usage/read", "externalAgentConfig/import/readHistories"}
 )
 
 _SpecT = TypeVar("_SpecT")
@@ -443,7 +467,17 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 _NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue", "goals")
+    (
+        "notifications",
+        "account",
+        "skills",
+        "attachments",
+        "sections",
+        "thread_settings",
+        "queue",
+        "goals",
+        "external_agent",
+    )
 )
 _SERVER_REQUESTS: _LazyRegistry[ServerRequestSpec] = _LazyRegistry(("server_requests",))
 # Read as plain dicts; registered only through the functions below.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..core.command_exec import CommandProcesses
+    from ..core.external_agent import ExternalAgentConfig
     from ..core.fuzzy import FuzzySearcher
     from ..core.fuzzy_sessions import FuzzySessions
     from ..core.models_catalog import ModelCatalog
@@ -96,3 +97,13 @@ class ServerServices:
 
         self._app.connection_close_hooks.append(connection_closed)
         return sessions
+
+    @cached_property
+    def external_agent(self) -> ExternalAgentConfig:
+        """``externalAgentConfig/*``: another agent's configuration found on disk, and the import history."""
+        from pathlib import Path
+
+        from ..core.external_agent import ExternalAgentConfig
+
+        config = self._app.config
+        return ExternalAgentConfig(config.codex_home, Path.home(), config.state_dir)

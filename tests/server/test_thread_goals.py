@@ -68,6 +68,7 @@ async def test_set_get_clear_announce_and_refuse_as_the_reference(spawn: Spawn, 
     refused = {
         "goal objective must not be empty": {"threadId": thread_id, "objective": "   "},
         "goal budgets must be positive when provided": {"threadId": thread_id, "tokenBudget": 0},
+        "goal objective must be at most 4000 characters": {"threadId": thread_id, "objective": "x" * 4001},
     }
     for message, params in refused.items():
         error = (await server.call("thread/goal/set", params))["error"]

@@ -38,6 +38,8 @@ _QUEUE_KEY = "queue"
 #: The name of the context item that carries the objective to the model, as the reference's.
 OBJECTIVE_ITEM_NAME = "goal_objective"
 FINISHED = ("complete",)
+#: As the reference: a longer objective is refused.
+MAX_OBJECTIVE_CHARS = 4000
 #: Statuses a client may set; ``budgetLimited`` and ``usageLimited`` are also set by the accounting.
 STATUSES = ("active", "paused", "blocked", "usageLimited", "budgetLimited", "complete")
 #: What the model may set with ``update_goal`` (the rest is the user's or the accounting's).
@@ -171,6 +173,8 @@ class ThreadGoals:
             objective = objective.strip()
             if not objective:
                 raise InvalidParams("goal objective must not be empty")
+            if len(objective) > MAX_OBJECTIVE_CHARS:
+                raise InvalidParams(f"goal objective must be at most {MAX_OBJECTIVE_CHARS} characters")
             _check_budget(token_budget)
             if current is None or current["objective"] != objective or current["status"] in FINISHED:
                 goal = new_goal(record.id, objective, status or "active", token_budget, now)
@@ -308,6 +312,8 @@ class ThreadGoals:
             budget = args.get("token_budget")
             if not isinstance(objective, str) or not objective.strip():
                 return "create_goal needs a non-empty `objective` string"
+            if len(objective.strip()) > MAX_OBJECTIVE_CHARS:
+                return f"the objective must be at most {MAX_OBJECTIVE_CHARS} characters"
             if budget is not None and (not isinstance(budget, int) or budget <= 0):
                 return "`token_budget` must be a positive integer when given"
             if goal is not None and goal["status"] not in FINISHED:

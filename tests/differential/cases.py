@@ -212,6 +212,8 @@ PLANS: dict[str, Plan] = {
     "externalAgentConfig/import": Plan(state="none", sequential=True),
     "externalAgentConfig/import/recordHistory": Plan(state="none", sequential=True, values={"providerId": ["claude"]}),
     "externalAgentConfig/import/readHistories": Plan(state="none"),
+    # No MCP server is configured on either side: every login is refused.
+    "mcpServer/oauth/login": Plan(state="none"),
 }
 
 

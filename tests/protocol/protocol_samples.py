@@ -592,6 +592,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **usage_methods(),
         **review_methods(),
         **external_agent_samples()[0],
+        **mcp_oauth_samples()[0],
         **surface_methods(),
     }
 
@@ -680,6 +681,7 @@ def notifications() -> dict[str, WireModel]:
         **queue_samples()[1],
         **goal_samples()[1],
         **external_agent_samples()[1],
+        **mcp_oauth_samples()[1],
         **surface_notifications(),
     }
 
@@ -1425,3 +1427,22 @@ CLIENT_PARAMS.update(
         "externalAgentConfig/import/readHistories": None,
     }
 )
+
+
+def mcp_oauth_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    from agent_app_server.protocol import mcp_oauth as o
+
+    login_id = "0b6f3c1e-1d2a-4c8b-9a55-8f0e4f1b2c3d"
+    return {
+        "mcpServer/oauth/login": (
+            o.McpServerOauthLoginParams(name="docs", scopes=["mcp"], timeout_secs=120, client_registration="auto"),
+            o.McpServerOauthLoginResponse(authorization_url="http://127.0.0.1:9000/authorize?x=1", login_id=login_id),
+        )
+    }, {
+        "mcpServer/oauthLogin/completed": o.McpServerOauthLoginCompletedNotification(
+            name="docs", success=False, error="timed out waiting for the authorization callback", login_id=login_id
+        )
+    }
+
+
+CLIENT_PARAMS.update({"mcpServer/oauth/login": {"name": "docs", "scopes": None, "threadId": None}})

@@ -78,7 +78,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings``, ``queue``, ``goals`` and ``external_agent``).
+#: ``thread_settings``, ``queue``, ``goals``, ``external_agent`` and ``mcp_oauth``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -186,10 +186,12 @@ REGISTERED_METHODS += [
     "externalAgentConfig/import",
     "externalAgentConfig/import/recordHistory",
     "externalAgentConfig/import/readHistories",
+    "mcpServer/oauth/login",
     "thread/approveGuardianDeniedAction",
 ]
 REGISTERED_NOTIFICATIONS += ["thread/goal/updated", "thread/goal/cleared"]
 REGISTERED_NOTIFICATIONS += ["externalAgentConfig/import/progress", "externalAgentConfig/import/completed"]
+REGISTERED_NOTIFICATIONS += ["mcpServer/oauthLogin/completed"]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS = {

@@ -107,6 +107,10 @@ if TYPE_CHECKING:
         InitializeParams,
         InitializeResponse,
     )
+    from ..protocol.mcp_oauth import (
+        McpServerOauthLoginParams,
+        McpServerOauthLoginResponse,
+    )
     from ..protocol.methods import (
         ThreadArchiveParams,
         ThreadArchiveResponse,
@@ -630,6 +634,10 @@ class AsyncMethods:
         """``externalAgentConfig/import/readHistories``."""
         return cast("ExternalAgentConfigImportHistoriesReadResponse", await self._typed("externalAgentConfig/import/readHistories", None, {}))
 
+    async def mcp_server_oauth_login(self, params: McpServerOauthLoginParams | None = None, /, **fields: Any) -> McpServerOauthLoginResponse:
+        """``mcpServer/oauth/login``."""
+        return cast("McpServerOauthLoginResponse", await self._typed("mcpServer/oauth/login", params, fields))
+
     async def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
         """``thread/approveGuardianDeniedAction``."""
         return cast("ThreadApproveGuardianDeniedActionResponse", await self._typed("thread/approveGuardianDeniedAction", params, fields))
@@ -1022,6 +1030,10 @@ class SyncMethods:
     def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
         """``externalAgentConfig/import/readHistories``."""
         return cast("ExternalAgentConfigImportHistoriesReadResponse", self._typed("externalAgentConfig/import/readHistories", None, {}))
+
+    def mcp_server_oauth_login(self, params: McpServerOauthLoginParams | None = None, /, **fields: Any) -> McpServerOauthLoginResponse:
+        """``mcpServer/oauth/login``."""
+        return cast("McpServerOauthLoginResponse", self._typed("mcpServer/oauth/login", params, fields))
 
     def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
         """``thread/approveGuardianDeniedAction``."""

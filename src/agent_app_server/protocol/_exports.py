@@ -351,6 +351,12 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "WebSearchAction",
         "WebSearchThreadItem",
     ),
+    "mcp_oauth": (
+        "McpServerOauthClientRegistration",
+        "McpServerOauthLoginCompletedNotification",
+        "McpServerOauthLoginParams",
+        "McpServerOauthLoginResponse",
+    ),
     "methods": (
         "CollaborationMode",
         "ModeKind",

@@ -309,6 +309,7 @@ METHOD_TABLE.update(
             "ExternalAgentConfigImportHistoriesReadResponse",
             "external_agent",
         ),
+        "mcpServer/oauth/login": ("mcp_oauth", "McpServerOauthLoginParams", "McpServerOauthLoginResponse", "mcp"),
         "thread/approveGuardianDeniedAction": (
             "review",
             "ThreadApproveGuardianDeniedActionParams",
@@ -477,6 +478,7 @@ _NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
         "queue",
         "goals",
         "external_agent",
+        "mcp_oauth",
     )
 )
 _SERVER_REQUESTS: _LazyRegistry[ServerRequestSpec] = _LazyRegistry(("server_requests",))

@@ -218,12 +218,13 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
     replay = None if after_seq is None else functools.partial(_start_replay, conn, thread.id, after_seq, replay_end)
 
     def then() -> None:
-        # As the reference: the client learns the thread's goal (or that it has none) after the reply.
+        # As the reference: after the reply the thread's subscribers learn its goal (or that it has
+        # none), a thread event like any other (numbered for replay).
         goal = goal_of(thread.record)
         if goal is None:
-            conn.notify("thread/goal/cleared", {"threadId": thread.id})
+            app.emit(thread.id, "thread/goal/cleared", {"threadId": thread.id})
         else:
-            conn.notify("thread/goal/updated", {"threadId": thread.id, "turnId": None, "goal": goal})
+            app.emit(thread.id, "thread/goal/updated", {"threadId": thread.id, "turnId": None, "goal": goal})
         if replay is not None:
             replay()
 

@@ -4,11 +4,12 @@ and the budget to the model as the reference's do — until it is complete or it
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.testing.fake_model import FakeModelServer, default_usage, function_call_reply, text_reply
+from agent_app_server.testing.fake_model import FakeModelServer, Hold, default_usage, function_call_reply, text_reply
 from support.agent_turns import ENV, run_turn, start_agent, start_thread
 from support.model_config import write_mock_config
 from support.server_process import ServerClient, Spawn
@@ -177,3 +178,26 @@ async def test_a_goal_is_stored_with_its_thread(spawn: Spawn, codex_home: Path, 
     await second.result("thread/resume", {"threadId": thread_id})
     announced = await second.notification("thread/goal/updated")
     assert announced["params"] == {"threadId": thread_id, "turnId": None, "goal": goal}
+
+
+async def test_an_interrupted_goal_turn_waits_for_the_user(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer
+) -> None:
+    server = await start_agent(spawn, codex_home, model)
+    thread_id = await start_thread(server)
+    release = asyncio.Event()
+    events = _reply("working")
+    model.enqueue([events[0], Hold(release), *events[1:]])
+    await server.result("thread/goal/set", {"threadId": thread_id, "objective": "Fix the bug"})
+    started = (await server.notification("turn/started"))["params"]["turn"]["id"]
+    await server.result("turn/interrupt", {"threadId": thread_id, "turnId": started})
+    release.set()
+    seen = []
+    while (message := await server.notification())["method"] != "turn/completed":
+        seen.append(message)
+    assert message["params"]["turn"]["status"] == "interrupted"
+    # As the reference: not accounted, not continued; the goal stays active for the next turn.
+    assert "thread/goal/updated" not in [m["method"] for m in seen]
+    assert not [m for m in await server.notifications_within() if m["method"] == "turn/started"]
+    goal = (await server.result("thread/goal/get", {"threadId": thread_id}))["goal"]
+    assert goal["status"] == "active" and goal["tokensUsed"] == 0

@@ -218,11 +218,15 @@ class ThreadGoals:
     # ------------------------------------------------------------------ accounting
 
     def _turn_finished(self, runner: TurnRunner) -> None:
-        """Before ``turn/completed``, as the reference: the turn's tokens and time count against an
-        active goal, which is announced (with the turn's id); a reached budget stops it."""
+        """Before ``turn/completed``, as the reference: a completed turn's tokens and time count
+        against an active goal, which is announced (with the turn's id); a reached budget stops it."""
         thread = runner.thread
         goal = goal_of(thread.record)
         if goal is None or goal["status"] != "active" or runner.compact_only:
+            return
+        if runner.status != "completed":
+            # As the reference: an interrupted (or failed) turn is not accounted, and the goal
+            # waits, still active, for the user's next turn instead of continuing on its own.
             return
         goal = dict(goal)
         goal["tokensUsed"] += runner.usage.get("totalTokens", 0)

@@ -154,6 +154,8 @@ class TurnRunner:
     compact_only: bool = False
     #: Model-visible items that open the turn instead of a user message (a goal's continuation).
     context_input: list[dict[str, Any]] | None = None
+    #: ``inProgress`` until :meth:`finish` sets how the turn ended (what finish listeners see).
+    status: str = "inProgress"
     #: When set, the only tools the model is offered (a review offers only the tools that look).
     tool_names: frozenset[str] | None = None
     #: Token usage summed over this turn's model responses (wire ``TokenUsageBreakdown`` keys).
@@ -367,6 +369,7 @@ class TurnRunner:
         state = self.state
         if state.active is self:
             state.active = None
+        self.status = status
         engine.on_turn_finished(self)
         engine.tools.turn_finished(self, status)
         items = [self.final_message] if status == "completed" and self.final_message else []

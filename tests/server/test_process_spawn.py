@@ -149,6 +149,10 @@ async def test_errors_are_the_references(spawn: Spawn, codex_home: Path, tmp_pat
         "code": -32600,
         "message": "command must not be empty",
     }
+    assert await error("process/spawn", {**spawn_params, "command": ["true"], "processHandle": ""}) == {
+        "code": -32600,
+        "message": "processHandle must not be empty",
+    }
     assert await error("process/spawn", {**spawn_params, "command": ["true"], "size": {"rows": 1, "cols": 1}}) == {
         "code": -32602,
         "message": "process/spawn size requires tty: true",

@@ -37,6 +37,8 @@ _SIZE_NOT_POSITIVE = "process size rows and cols must be greater than 0"
 def _process_request(params: ProcessSpawnParams) -> CommandRequest:
     if not params.command:
         raise InvalidRequest("command must not be empty")
+    if not params.process_handle:
+        raise InvalidRequest("processHandle must not be empty")
     if params.size is not None and not params.tty:
         raise InvalidParams("process/spawn size requires tty: true")
     if params.size is not None and (params.size.rows == 0 or params.size.cols == 0):

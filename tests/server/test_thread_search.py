@@ -175,3 +175,23 @@ async def test_the_methods_need_the_experimental_opt_in(spawn: Spawn, codex_home
     server = await start_agent(spawn, codex_home, model)
     refused = await server.call("thread/search", {"searchTerm": "x"})
     assert refused["error"]["code"] == -32600 and "experimentalApi" in refused["error"]["message"]
+
+
+async def test_an_ephemeral_thread_is_searched_in_memory(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer
+) -> None:
+    server = await experimental_agent(spawn, codex_home, model)
+    thread_id = await start_thread(server, ephemeral=True)
+    model.enqueue(text_reply("a needle in memory"))
+    turn_id = (await run_turn(server, thread_id, "find the NEEDLE")).completed["id"]
+    found = await server.result("thread/searchOccurrences", {"threadId": thread_id, "searchTerm": "needle"})
+    assert [(o["turnId"], o["snippet"], o["snippetMatchRange"]) for o in found["data"]] == [
+        (turn_id, "find the NEEDLE", {"start": 9, "end": 15}),
+        (turn_id, "a needle in memory", {"start": 2, "end": 8}),
+    ]
+    turns = await server.result(
+        "thread/turns/list", {"threadId": thread_id, "cursor": found["data"][0]["turnCursor"], "sortDirection": "asc"}
+    )
+    assert [turn["id"] for turn in turns["data"]] == [turn_id]
+    # Never stored, so not among the stored threads thread/search pages through.
+    assert (await server.result("thread/search", {"searchTerm": "needle"}))["data"] == []

@@ -1,7 +1,8 @@
 """process/spawn, process/writeStdin, process/resizePty and process/kill (experimental) through
 the real server: the reply first, then output and exit as notifications; buffered and streamed
 output, stdin, a PTY resized and killed, caps, timeouts, handles reused, the reference's errors,
-the configured sandbox, and processes that die with their connection. The server is configured
+the configured sandbox, and processes that die with their connection (stdio, in-process and
+WebSocket). The server is configured
 ``danger-full-access`` unless a test is about the sandbox (process/spawn has no per-request policy)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 from support.processes import exited, pids_with
 from support.server_process import ServerClient, Spawn
+from support.ws_client import ws_servers
 
 
 def b64(data: bytes) -> str:
@@ -221,3 +223,33 @@ async def test_the_methods_need_the_experimental_opt_in(spawn: Spawn, tmp_path: 
     await server.initialize()
     refused = await server.call("process/spawn", {"command": ["true"], "processHandle": "x", "cwd": str(tmp_path)})
     assert refused["error"]["code"] == -32600 and "experimentalApi" in refused["error"]["message"]
+
+
+async def test_handles_belong_to_their_websocket_connection(codex_home: Path, tmp_path: Path) -> None:
+    (codex_home / "config.toml").write_text('sandbox_mode = "danger-full-access"\n')
+    marker = f"agent-process-{uuid.uuid4().hex}"
+    async with ws_servers(codex_home, tmp_path) as ws_spawn:
+        server = await ws_spawn()
+        owner, other = await server.client(name="owner"), await server.client(name="other")
+        for client in (owner, other):
+            await client.initialize(experimental=True)
+        script = f"stty size; read line; echo got:$line; sleep 300; : {marker}"
+        params = {"command": ["sh", "-c", script], "processHandle": "tty", "cwd": str(tmp_path), "tty": True}
+        assert await owner.result("process/spawn", params) == {}
+        seen = b""
+        while b"24 80" not in seen:
+            note = await owner.notification("process/outputDelta")
+            seen += base64.b64decode(note["params"]["deltaBase64"])
+        # The other connection has no such handle (and may use the same name for its own).
+        refused = await other.call("process/kill", {"processHandle": "tty"})
+        assert refused["error"] == {"code": -32600, "message": 'no active process for process handle "tty"'}
+        assert await owner.result("process/writeStdin", {"processHandle": "tty", "deltaBase64": b64(b"hi\n")}) == {}
+        while b"got:hi" not in seen:
+            note = await owner.notification("process/outputDelta")
+            seen += base64.b64decode(note["params"]["deltaBase64"])
+        pids = pids_with(marker, anywhere=True)
+        assert pids
+        # Closing the owner's connection kills what it spawned; the other saw none of it.
+        await owner.close()
+        await exited(*pids)
+        assert not any(m.get("method", "").startswith("process/") for m in other.received)

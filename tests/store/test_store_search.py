@@ -89,3 +89,24 @@ async def test_a_version_3_store_is_indexed_by_the_migration(db_path: Path, make
         await store.close()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+async def test_a_common_term_is_found_thread_by_thread(store: ThreadStore, make_record: RecordFactory) -> None:
+    # Past 3,000 matching messages the page is filled thread by thread instead of from the index:
+    # the same answers either way.
+    busy, quiet, other = make_record(), make_record(), make_record()
+    for record in (busy, quiet, other):
+        await store.put_thread(record)
+    await store.append_events(
+        busy.id,
+        [("turn/started", {"id": "t1"})]
+        + [message("t1", f"m{n}", "agentMessage", f"Common answer {n}") for n in range(3_100)],
+    )
+    await store.append_events(quiet.id, turn("t2", "one common question", "ok"))
+    await store.append_events(other.id, turn("t3", "nothing", "here"))
+    assert await found(store, "common") == [(quiet.id, "one common question"), (busy.id, "Common answer 0")]
+    assert await found(store, "common", limit=1) == [(quiet.id, "one common question")]
+    assert await found(
+        store, "common", limit=1, cursor=(await store.search_threads(query("common", limit=1)))[0].next_cursor
+    ) == [(busy.id, "Common answer 0")]
+    assert await found(store, "answer 3099") == [(busy.id, "Common answer 3099")]

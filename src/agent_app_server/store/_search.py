@@ -8,9 +8,10 @@ FTS5 trigram index over them, the migration that indexes an existing store, and 
 queries. Imports only the standard library.
 
 Matching is a case-insensitive literal substring, as the reference's. Which threads match: a
-term of three characters or more is a trigram phrase query on the FTS5 index (SQLite's Unicode
-case folding); a shorter one, which trigrams cannot index, is a scan of every message. Within one
-thread (snippets, occurrences) the thread's messages are scanned in order with ``str.casefold``.
+rare term of three characters or more is a trigram phrase query on the FTS5 index (SQLite's
+Unicode case folding); a common one, or a shorter one (which trigrams cannot index), is checked
+thread by thread in the page's order. Within one thread (snippets, occurrences) its messages are
+scanned in order (SQLite's lower() for an ASCII term, ``str.casefold`` otherwise).
 Layer: store (imports nothing of this project beyond its own package).
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ CREATE VIRTUAL TABLE search_fts USING fts5 (
 _SEARCHED_TYPES = ("userMessage", "agentMessage")
 #: Terms shorter than this have no trigram to look up.
 _TRIGRAM = 3
+#: Matching messages past which a term counts as common (see :func:`_thread_clause`).
+_COMMON = 3000
 #: The SQL function the scans call (Python's ``str.casefold``, which SQLite's ASCII lower() is not).
 _CASEFOLD_FN = "search_casefold"
 
@@ -149,32 +152,50 @@ def backfill(conn: sqlite3.Connection) -> None:
 # -- queries (worker side) ------------------------------------------------------------------------
 
 
-def thread_filter(term: str) -> tuple[str, list[Any]]:
-    """A WHERE clause on ``threads`` (and its parameters): the thread has a message containing ``term``."""
+def _contains(term: str, column: str = "text") -> tuple[str, str]:
+    """A condition (and its parameter): ``column`` contains ``term``, case-insensitively. An ASCII
+    term is compared with SQLite's own lower(), which runs without a call into Python per row."""
+    if term.isascii():
+        return f"instr(lower({column}), ?) > 0", term.lower()
+    return f"instr({_CASEFOLD_FN}({column}), ?) > 0", term.casefold()
+
+
+def _thread_clause(conn: sqlite3.Connection, term: str) -> tuple[str, list[Any]]:
+    """A WHERE clause on ``threads`` (and its parameters): the thread has a message containing
+    ``term``. A term the trigram index finds in fewer than :data:`_COMMON` messages is looked up
+    there (a few milliseconds at any store size); a common or short one is checked thread by
+    thread in the page's order, which stops as soon as the page is full."""
     if len(term) >= _TRIGRAM:
-        return (
-            "id IN (SELECT thread_id FROM search_items WHERE rowid IN "
-            "(SELECT rowid FROM search_fts WHERE search_fts MATCH ?))",
-            [_fts_phrase(term)],
-        )
-    return f"id IN (SELECT thread_id FROM search_items WHERE instr({_CASEFOLD_FN}(text), ?) > 0)", [term.casefold()]
+        phrase = _fts_phrase(term)
+        found = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH ? LIMIT ?)", (phrase, _COMMON)
+        ).fetchone()[0]
+        if found < _COMMON:
+            return (
+                "id IN (SELECT thread_id FROM search_items WHERE rowid IN "
+                "(SELECT rowid FROM search_fts WHERE search_fts MATCH ?))",
+                [phrase],
+            )
+    condition, param = _contains(term)
+    return f"EXISTS (SELECT 1 FROM search_items WHERE thread_id = threads.id AND {condition})", [param]
 
 
 def search_threads(
-    conn: sqlite3.Connection, sql: str, params: list[Any], term: str
+    conn: sqlite3.Connection, build: Callable[[tuple[str, list[Any]]], tuple[str, list[Any]]], term: str
 ) -> tuple[list[Any], dict[str, str]]:
-    """The rows of a thread page filtered with :func:`thread_filter`, and for each thread the
-    text of its first message containing ``term`` (its snippet)."""
+    """The rows of a thread page whose SQL ``build`` makes from a WHERE clause (the thread has a
+    message containing ``term``), and for each thread the text of its first such message (its
+    snippet)."""
     _prepare(conn)
+    sql, params = build(_thread_clause(conn, term))
     rows = conn.execute(sql, params).fetchall()
-    folded = term.casefold()
+    condition, param = _contains(term)
     snippets: dict[str, str] = {}
     for row in rows:
         thread_id = row[0]
         found = conn.execute(
-            f"SELECT text FROM search_items WHERE thread_id = ? AND instr({_CASEFOLD_FN}(text), ?) > 0 "
-            "ORDER BY seq LIMIT 1",
-            (thread_id, folded),
+            f"SELECT text FROM search_items WHERE thread_id = ? AND {condition} ORDER BY seq LIMIT 1",
+            (thread_id, param),
         ).fetchone()
         if found is not None:
             snippets[thread_id] = found[0]
@@ -185,10 +206,11 @@ def thread_matches(conn: sqlite3.Connection, thread_id: str, term: str, from_seq
     """The thread's messages containing ``term`` at or after position ``from_seq``, in order, at
     most ``limit``."""
     _prepare(conn)
+    condition, param = _contains(term, "s.text")
     rows = conn.execute(
         "SELECT s.seq, s.turn_id, coalesce(t.started_seq, 0), s.item_id, s.text FROM search_items s "
         "LEFT JOIN history_turns t ON t.thread_id = s.thread_id AND t.turn_id = s.turn_id "
-        f"WHERE s.thread_id = ? AND s.seq >= ? AND instr({_CASEFOLD_FN}(s.text), ?) > 0 ORDER BY s.seq LIMIT ?",
-        (thread_id, from_seq, term.casefold(), limit),
+        f"WHERE s.thread_id = ? AND s.seq >= ? AND {condition} ORDER BY s.seq LIMIT ?",
+        (thread_id, from_seq, param, limit),
     )
     return [MatchedItem(*row) for row in rows]

@@ -143,6 +143,8 @@ class ThreadStore:
 
     async def list_threads(self, query: ThreadQuery) -> ThreadPage:
         """One page in (sort value, id) order; raises ``InvalidCursor`` for a cursor that does not parse."""
+        if query.content_term:
+            raise ValueError("a query with a content_term is a search: use search_threads")
         sql, params = _list_sql(query)
         return self._page(query, await self._run(_fetch_threads, sql, params))
 
@@ -151,8 +153,9 @@ class ThreadStore:
         threads the text of its first message containing the term (see ``_search.py``)."""
         if not query.content_term:
             raise ValueError("search_threads needs a content_term")
-        sql, params = _list_sql(query)
-        rows, snippets = await self._run(_search.search_threads, sql, params, query.content_term)
+        build = functools.partial(_list_sql, query)
+        build(("1", []))  # a bad cursor raises here, on the caller's side
+        rows, snippets = await self._run(_search.search_threads, build, query.content_term)
         return self._page(query, [_record(row) for row in rows]), snippets
 
     async def thread_matches(self, thread_id: str, term: str, *, from_seq: int, limit: int) -> list[MatchedItem]:
@@ -375,7 +378,9 @@ def _clamp_limit(limit: int) -> int:
     return min(max(limit, 1), MAX_PAGE)
 
 
-def _list_sql(query: ThreadQuery) -> tuple[str, list[Any]]:
+def _list_sql(query: ThreadQuery, content_clause: tuple[str, list[Any]] | None = None) -> tuple[str, list[Any]]:
+    """The SELECT of one page; ``content_clause`` is the full-text condition (and parameters) of
+    a search (``_search.py``), which needs the connection to choose."""
     sort_key = query.sort_key
     if sort_key not in _SORT_KEYS:
         raise ValueError(f"unsupported sort key: {sort_key!r}")
@@ -403,10 +408,9 @@ def _list_sql(query: ThreadQuery) -> tuple[str, list[Any]]:
     if query.search_term:
         where.append("instr(title_cf, ?) > 0")
         params.append(query.search_term.casefold())
-    if query.content_term:
-        clause, clause_params = _search.thread_filter(query.content_term)
-        where.append(clause)
-        params.extend(clause_params)
+    if content_clause is not None:
+        where.append(content_clause[0])
+        params.extend(content_clause[1])
     if query.exclude_ids:
         where.append(f"id NOT {_IN_JSON}")
         params.append(_dumps(list(query.exclude_ids)))

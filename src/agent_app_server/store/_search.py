@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ._history import ITEM_COMPLETED
+
 # ``search_fts`` is an external-content index over ``search_items.text``: the text is stored once,
 # and the index keeps only trigrams. Rows are removed from both explicitly (the index needs the
 # old text to forget it), never by a cascade.
@@ -74,7 +76,7 @@ class MatchedItem:
 
 def search_entry(kind: str, payload: Any) -> SearchEntry | None:
     """The searchable text of an event, or None (not a completed message, or no text)."""
-    if kind != "item/completed" or not isinstance(payload, dict):
+    if kind != ITEM_COMPLETED or not isinstance(payload, dict):
         return None
     turn_id, item = payload.get("turnId"), payload.get("item")
     if not isinstance(turn_id, str) or not isinstance(item, dict) or item.get("type") not in _SEARCHED_TYPES:
@@ -138,11 +140,12 @@ def clear_index(conn: sqlite3.Connection, thread_id: str) -> None:
 def backfill(conn: sqlite3.Connection) -> None:
     """Index the messages of a store written before the search index existed (migration 3 → 4)."""
     rows = conn.execute(
-        "SELECT thread_id, seq, payload FROM events WHERE kind = 'item/completed' ORDER BY thread_id, seq"
+        "SELECT thread_id, seq, payload FROM events WHERE kind = ? ORDER BY thread_id, seq", (ITEM_COMPLETED,)
     )
-    for thread_id, seq, payload in rows.fetchall():
+    # Row by row: a large store's payloads need not all be in memory at once.
+    for thread_id, seq, payload in rows:
         try:
-            entry = search_entry("item/completed", json.loads(payload))
+            entry = search_entry(ITEM_COMPLETED, json.loads(payload))
         except ValueError:
             continue
         if entry is not None:

@@ -23,3 +23,11 @@ async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> Serve
     """An initialized server whose `mock` provider is the fake model (a module needing other
     capabilities overrides this with its own call of ``start_agent``)."""
     return await start_agent(spawn, codex_home, model)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty working directory for a thread (a module may define its own)."""
+    path = tmp_path / "ws"
+    path.mkdir()
+    return path

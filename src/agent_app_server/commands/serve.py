@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from ..core.config import Config
     from ..server.app import AppServer
     from ..server.handshake import EarlyStart
-    from ..server.listen import ServeOptions
+    from ..server.listen_url import ListenTarget
+    from ..transport.auth import Authenticator
 
 
 def add_arguments(target: argparse.ArgumentParser) -> None:
@@ -154,21 +155,25 @@ def run(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         logging.getLogger("agent_app_server").warning("%s (%s)", warning.summary, warning.path)
     try:
-        from ..server.listen import ServeOptions
+        if early is not None:
+            return asyncio.run(_serve_stdio(config, idle_after, early, metrics_target, authenticator))
+        from ..server.listen import ServeOptions, run_listener
 
         options = ServeOptions(
             authenticator=authenticator, idle_unload_after_s=idle_after, metrics_target=metrics_target
         )
-        if early is not None:
-            return asyncio.run(_serve_stdio(config, options, early))
-        from ..server.listen import run_listener
-
         return asyncio.run(run_listener(config, target, options))
     except KeyboardInterrupt:
         return 130
 
 
-async def _serve_stdio(config: Config, options: ServeOptions, early: EarlyStart) -> int:
+async def _serve_stdio(
+    config: Config,
+    idle_after: float | None,
+    early: EarlyStart,
+    metrics_target: ListenTarget | None,
+    authenticator: Authenticator | None,
+) -> int:
     import asyncio
 
     from ..server.app import AppServer
@@ -176,13 +181,13 @@ async def _serve_stdio(config: Config, options: ServeOptions, early: EarlyStart)
     from ..transport import StdioStream
 
     app = await AppServer.open(config)
-    app.idle_unload_after_s = options.idle_unload_after_s
+    app.idle_unload_after_s = idle_after
     metrics_listener = None
-    if options.metrics_target is not None:
+    if metrics_target is not None:
         from ..server.listen import start_metrics_listener
 
         try:
-            metrics_listener = await start_metrics_listener(app, options.metrics_target, options.authenticator)
+            metrics_listener = await start_metrics_listener(app, metrics_target, authenticator)
         except OSError as exc:
             print(f"Error: --metrics-listen: {exc.strerror or exc} (os error {exc.errno})", file=sys.stderr)
             await app.close()

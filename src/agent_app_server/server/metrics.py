@@ -10,7 +10,8 @@ imported on the first scrape, so a server nobody scrapes never loads it.
 
 The names, their labels and where each number comes from are listed in the README ("Metrics").
 Every label value comes from a bounded set (method names we serve, known decisions and
-statuses), so a client cannot grow the exposition by inventing names.
+statuses, at most :data:`MAX_MODELS` model names), so a client cannot grow the exposition by
+inventing names.
 Layer: server.
 """
 
@@ -27,7 +28,6 @@ from ..rpc.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    PARSE_ERROR,
     SERVER_OVERLOADED,
 )
 
@@ -45,7 +45,6 @@ LATENCY_BUCKETS = (
 )
 OUTCOMES = {
     None: "ok",
-    PARSE_ERROR: "parse_error",
     INVALID_REQUEST: "invalid_request",
     METHOD_NOT_FOUND: "method_not_found",
     INVALID_PARAMS: "invalid_params",
@@ -54,6 +53,9 @@ OUTCOMES = {
 }
 #: A method we do not serve is counted under this name (clients choose method names freely).
 UNKNOWN_METHOD = "unknown"
+#: Distinct ``model`` label values; tokens of further models count under ``other`` (a thread's
+#: model is the client's choice, and a permissive provider answers any name).
+MAX_MODELS = 64
 #: The decisions of the protocol's approval responses; anything else counts as ``other``.
 DECISIONS = frozenset(
     {"accept", "acceptForSession", "acceptWithExecpolicyAmendment", "applyNetworkPolicyAmendment", "decline", "cancel"}
@@ -97,6 +99,7 @@ class ServerMetrics:
         #: (server request method, decision) → approvals answered.
         self.approvals: dict[tuple[str, str], int] = {}
         self.command_executions: dict[str, int] = {}
+        self._models: set[str] = set()
         self._watched: dict[str, Callable[[str, Any], None]] = {
             "turn/completed": self._turn_completed,
             "thread/tokenUsage/updated": self._token_usage,
@@ -169,7 +172,12 @@ class ServerMetrics:
         if not isinstance(last, dict):
             return
         thread = self._app.threads.loaded(thread_id)
-        model = thread.settings.model if thread is not None else UNKNOWN_METHOD
+        model = thread.settings.model if thread is not None else "unknown"
+        models = self._models
+        if model not in models:
+            if len(models) >= MAX_MODELS:
+                model = "other"
+            models.add(model)
         tokens = self.tokens
         for field, kind in TOKEN_KINDS:
             count = last.get(field)

@@ -278,6 +278,11 @@ class AgentToolRouter(ToolRouter):
         return self._exec
 
     @property
+    def sandbox_denials(self) -> int:
+        """Agent commands whose sandboxed run looked denied, since the server started."""
+        return 0 if self._exec is None else self._exec.sandbox_denials
+
+    @property
     def mcp(self) -> McpManager | None:
         if self._mcp is None and self._sink is not None:
             from .mcp import McpManager

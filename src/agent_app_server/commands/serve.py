@@ -36,8 +36,8 @@ def add_arguments(target: argparse.ArgumentParser) -> None:
         "--metrics-listen",
         type=_metrics_address,
         metavar="IP:PORT",
-        help="also serve Prometheus /metrics over HTTP on this address (e.g. 127.0.0.1:9464; for stdio "
-        "deployments: a WebSocket listener serves /metrics itself). A non-loopback address needs --ws-auth, "
+        help="also serve Prometheus /metrics over HTTP on IP:PORT (e.g. 127.0.0.1:9464), e.g. beside a stdio "
+        "server (a ws:// or unix:// listener serves /metrics itself); a non-loopback address needs --ws-auth, "
         "whose bearer token then guards /metrics",
     )
     target.add_argument(

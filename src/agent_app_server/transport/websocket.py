@@ -125,7 +125,7 @@ MetricsSource = Callable[[], Awaitable[tuple[bytes, str]]]
 class ListenerOptions:
     authenticator: Authenticator | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    #: None: no ``/metrics`` route (404 like any unknown path).
+    #: None: no ``/metrics`` route (the path is treated like any other).
     metrics: MetricsSource | None = None
     #: Serve ``/metrics`` and nothing else: no health routes, no upgrades (``--metrics-listen``).
     metrics_only: bool = False

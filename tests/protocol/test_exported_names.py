@@ -120,6 +120,8 @@ REGISTERED_NOTIFICATIONS = [
     "account/login/completed",
     "account/updated",
     "skills/changed",
+    "hook/started",
+    "hook/completed",
     "thread/attachment/updated",
     "thread/section/changed",
     "thread/settings/updated",

@@ -78,7 +78,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings`` and ``queue``).
+#: ``thread_settings``, ``queue`` and ``process``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -126,6 +126,8 @@ REGISTERED_NOTIFICATIONS = [
     "thread/section/changed",
     "thread/settings/updated",
     "thread/queue/changed",
+    "process/outputDelta",
+    "process/exited",
 ]
 
 #: Methods whose params the reference types as null or nullable.
@@ -175,6 +177,12 @@ REGISTERED_METHODS += [
     "permissionProfile/list",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 ]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
@@ -197,6 +205,12 @@ EXPERIMENTAL_METHODS = {
     "fuzzyFileSearch/sessionStop",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 }
 
 REGISTERED_SERVER_REQUESTS = [

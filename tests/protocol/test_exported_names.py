@@ -78,7 +78,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings``, ``queue``, ``goals``, ``external_agent`` and ``mcp_oauth``).
+#: ``thread_settings``, ``queue``, ``process``, ``goals``, ``external_agent`` and ``mcp_oauth``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -120,10 +120,14 @@ REGISTERED_NOTIFICATIONS = [
     "account/login/completed",
     "account/updated",
     "skills/changed",
+    "hook/started",
+    "hook/completed",
     "thread/attachment/updated",
     "thread/section/changed",
     "thread/settings/updated",
     "thread/queue/changed",
+    "process/outputDelta",
+    "process/exited",
 ]
 
 #: Methods whose params the reference types as null or nullable.
@@ -175,6 +179,12 @@ REGISTERED_METHODS += [
     "permissionProfile/list",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 ]
 REGISTERED_METHODS += [
     "thread/goal/set",
@@ -213,6 +223,12 @@ EXPERIMENTAL_METHODS = {
     "fuzzyFileSearch/sessionStop",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 }
 
 REGISTERED_SERVER_REQUESTS = [

@@ -277,6 +277,22 @@ METHOD_TABLE.update(
         ),
     }
 )
+# Full-text thread search and standalone processes (experimental).
+METHOD_TABLE.update(
+    {
+        "thread/search": ("thread_search", "ThreadSearchParams", "ThreadSearchResponse", "search"),
+        "thread/searchOccurrences": (
+            "thread_search",
+            "ThreadSearchOccurrencesParams",
+            "ThreadSearchOccurrencesResponse",
+            "search",
+        ),
+        "process/spawn": ("process", "ProcessSpawnParams", "ProcessSpawnResponse", "process"),
+        "process/writeStdin": ("process", "ProcessWriteStdinParams", "ProcessWriteStdinResponse", "process"),
+        "process/kill": ("process", "ProcessKillParams", "ProcessKillResponse", "process"),
+        "process/resizePty": ("process", "ProcessResizePtyParams", "ProcessResizePtyResponse", "process"),
+    }
+)
 # Goals, review mode, token usage, OAuth for MCP servers and imports from other agents.
 METHOD_TABLE.update(
     {
@@ -325,6 +341,10 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "fuzzyFileSearch/sessionStop",
         "fuzzyFileSearch/sessionUpdate",
         "mock/experimentalMethod",
+        "process/kill",
+        "process/resizePty",
+        "process/spawn",
+        "process/writeStdin",
         "server/diagnostics",
         "thread/backgroundTerminals/clean",
         "thread/backgroundTerminals/list",
@@ -336,6 +356,8 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/queue/reorder",
         "thread/queue/start",
         "thread/queue/update",
+        "thread/search",
+        "thread/searchOccurrences",
         "thread/settings/update",
         "turn/settings/update",
         "collaborationMode/list",
@@ -476,6 +498,7 @@ _NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
         "sections",
         "thread_settings",
         "queue",
+        "process",
         "goals",
         "external_agent",
         "mcp_oauth",

@@ -533,8 +533,7 @@ class Fleet:
         """``serverRequest/resolved``: someone answered (us, or another client first)."""
         for approval in self.approvals.values():
             if approval.server == server and approval.request_id == request_id and approval.pending:
-                if not approval.answer.done():
-                    approval.answer.set_exception(Withdrawn(approval.method))
+                _withdraw(approval)
                 self._answered(approval, BY_OTHER)
                 return
 
@@ -546,8 +545,7 @@ class Fleet:
 
     def _settle(self, approval: Approval, decision: str) -> None:
         if approval.pending:
-            if not approval.answer.done():
-                approval.answer.set_exception(Withdrawn(approval.method))
+            _withdraw(approval)
             self._answered(approval, BY_OTHER)
         if approval.decision is None:
             approval.decision = decision
@@ -599,6 +597,14 @@ class Withdrawn(Exception):
 
     def __init__(self, method: str) -> None:
         super().__init__(f"{method} was answered by another client before this dashboard answered")
+
+
+def _withdraw(approval: Approval) -> None:
+    """The page's answer is no longer wanted: the server request's handler stops waiting."""
+    if not approval.answer.done():
+        approval.answer.set_exception(Withdrawn(approval.method))
+        # Whoever waits sees it; nobody waiting (the connection closed) is no error to log.
+        approval.answer.exception()
 
 
 def _trim(items: collections.OrderedDict[str, dict[str, Any]]) -> None:

@@ -63,6 +63,8 @@
       }
       if (message.charts) { state.charts = message.charts; stale.add("charts"); }
       if (message.ops && state.transcript) { for (const op of message.ops) step(op); stale.add("transcript"); }
+      // A decision was just made or seen: the audit log has a new row.
+      if (rows.approvals && route().view === "audit") renderAudit();
     }
     for (const key of [...state.selected]) {
       const approval = state.approvals.get(key);

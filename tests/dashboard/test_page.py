@@ -53,8 +53,9 @@ async def test_threads_of_both_servers_a_streaming_turn_and_the_charts(
     await turn_completed(beta, beta_thread)
 
     await browser.get(dashboard.url + "/#/threads")
-    await browser.until(page_text("#threads .thread-row", alpha_thread), message="alpha's thread is listed")
-    await browser.until(page_text("#threads .thread-row", beta_thread), message="beta's thread is listed")
+    for key in (f"alpha/{alpha_thread}", f"beta/{beta_thread}"):
+        await browser.until(row_count(f'#threads .thread-row[data-key="{key}"]', 1), message=f"{key} is listed")
+    await browser.until(page_text("#threads .thread-row", "hello beta"), message="a thread shows its first message")
     servers = await browser.texts("#threads tbody tr td:first-child")
     assert {"alpha", "beta"} <= set(servers)
     await browser.screenshot("threads")

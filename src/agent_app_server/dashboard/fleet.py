@@ -310,6 +310,7 @@ class Fleet:
         thread_id = str(thread.get("id"))
         key = thread_key(server, thread_id)
         row = self.threads.get(key)
+        before = row.to_json() if row is not None else None
         if row is None:
             row = self.threads[key] = ThreadRow(server, thread_id)
         row.name = thread.get("name") or row.name
@@ -323,7 +324,8 @@ class Fleet:
         updated = thread.get("updatedAt")
         if isinstance(updated, int | float):
             row.last_activity = max(row.last_activity, float(updated))
-        self._changed("threads", key)
+        if row.to_json() != before:  # a re-listing changes nothing most of the time
+            self._changed("threads", key)
         return row
 
     def _thread(self, server: str, thread_id: str) -> ThreadRow:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: How long a thread's notifications wait for the replay to fill a hole in their numbers.
 GAP_WAIT_S = 2.0
-#: Threads listed when a server is first reached (most recently updated first).
+#: Threads listed when a server is first reached (most recently updated first), and at each poll.
 THREADS_LISTED = 500
 _PAGE = 100
 
@@ -201,15 +201,19 @@ class ServerWatch:
         return client
 
     async def _follow(self, client: AsyncClient) -> None:
-        await self._list_threads(client)
+        await self._list_threads(client, THREADS_LISTED)
         while True:
             await self._poll(client)
+            # The most recently updated threads again: a server without observer connections
+            # (the reference) announces no new thread to the dashboard, and one with them loses
+            # nothing by it.
+            await self._list_threads(client, _PAGE)
             await asyncio.sleep(self.poll_interval)
 
-    async def _list_threads(self, client: AsyncClient) -> None:
+    async def _list_threads(self, client: AsyncClient, most: int) -> None:
         cursor: str | None = None
         listed = 0
-        while listed < THREADS_LISTED:
+        while listed < most:
             params: dict[str, Any] = {"limit": _PAGE, "sortKey": "updated_at"}
             if cursor:
                 params["cursor"] = cursor

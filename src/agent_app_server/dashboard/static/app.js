@@ -146,7 +146,7 @@
     $("#threads tbody").innerHTML = rows.map((t) => `
       <tr class="clickable thread-row" data-key="${esc(t.key)}">
         <td>${esc(t.server)}</td>
-        <td>${esc(t.name || t.preview || t.id)}</td>
+        <td>${esc(t.name || t.preview || "(no message yet)")}<div class="meta mono">${esc(t.id)}</div></td>
         <td class="mono">${esc(t.cwd)}</td>
         <td>${esc(t.source)}</td>
         <td>${esc(t.model || "—")}</td>

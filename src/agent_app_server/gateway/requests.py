@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 COMMAND_APPROVAL = "item/commandExecution/requestApproval"
@@ -65,9 +66,10 @@ class ThreadInfo:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ApprovalRequest:
-    """One approval request, as the policy sees it."""
+    """One approval request, as the policy sees it. What is derived from the params is computed
+    once (a policy of many rules asks for the command again and again)."""
 
     method: str
     kind: str
@@ -101,7 +103,7 @@ class ApprovalRequest:
     def workspace(self) -> str | None:
         return self.thread.workspace or _str(self.params.get("cwd"))
 
-    @property
+    @cached_property
     def command(self) -> str | None:
         """The command as it will run, a shell wrapper (``bash -lc 'script'``) taken off."""
         if self.kind != "command":
@@ -113,7 +115,7 @@ class ApprovalRequest:
             return " && ".join(texts) if texts else None
         return unwrap_shell(raw)
 
-    @property
+    @cached_property
     def argv(self) -> tuple[str, ...] | None:
         """The command's words when it is one simple command (no shell syntax), else None:
         an argv prefix must never match ``git status; rm -rf /``."""
@@ -125,7 +127,7 @@ class ApprovalRequest:
         except ValueError:
             return None
 
-    @property
+    @cached_property
     def tool(self) -> str | None:
         """An MCP tool call's ``server/tool``."""
         if self.kind != "mcpToolCall":
@@ -133,7 +135,7 @@ class ApprovalRequest:
         meta = self.params.get("_meta") or {}
         return f"{self.params.get('serverName')}/{meta.get('tool_name')}"
 
-    @property
+    @cached_property
     def paths(self) -> tuple[str, ...]:
         """Absolute paths the request touches: a file change's files, the paths a permissions
         request asks for; a command's cwd counts for the workspace matcher only."""
@@ -161,7 +163,7 @@ class ApprovalRequest:
             return None
         return "\n".join(diff for diff in self.changes.values() if diff)
 
-    @property
+    @cached_property
     def network(self) -> bool:
         """Whether the request asks for network access."""
         if self.params.get("networkApprovalContext") or self.params.get("proposedNetworkPolicyAmendments"):

@@ -64,7 +64,7 @@ class ServerTarget:
 
 
 @dataclass
-class _Observed:
+class ObservedServer:
     """One observed server: its connection and what the gateway knows of its threads."""
 
     target: ServerTarget
@@ -114,7 +114,8 @@ class Gateway:
         self.dry_run = dry_run
         self._listen = listen
         self._token = token
-        self._servers = [_Observed(target) for target in targets]
+        #: The servers observed, in ``--server`` order.
+        self.servers = [ObservedServer(target) for target in targets]
         self.escalations = Escalations(store, lambda: self.policy.escalation)
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -127,13 +128,13 @@ class Gateway:
         await self.escalations.start(self._listen)
         if self.escalations.listening_url:
             log.info("callbacks on %s", self.escalations.listening_url)
-        for observed in self._servers:
+        for observed in self.servers:
             await self._connect(observed)
             self._tasks.append(asyncio.get_running_loop().create_task(self._follow(observed)))
         mode = " (dry run: nothing is answered)" if self.dry_run else ""
         log.info(
             "ready: %d server(s), %d rule(s) from %s%s",
-            len(self._servers),
+            len(self.servers),
             len(self.policy.rules),
             self.policy.source,
             mode,
@@ -144,7 +145,7 @@ class Gateway:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for observed in self._servers:
+        for observed in self.servers:
             if observed.client is not None:
                 await observed.client.aclose()
         await self.escalations.close()
@@ -160,7 +161,7 @@ class Gateway:
         log.info("policy reloaded from %s (%d rules)", policy.source, len(policy.rules))
         return True
 
-    async def _connect(self, observed: _Observed) -> None:
+    async def _connect(self, observed: ObservedServer) -> None:
         # Handlers and the notification hook are in place before initialize: an observer is
         # asked what is already pending right after the handshake.
         options = ClientOptions(
@@ -179,7 +180,7 @@ class Gateway:
         )
         log.info("observing %s (%s)", observed.target.name, observed.target.url)
 
-    async def _follow(self, observed: _Observed) -> None:
+    async def _follow(self, observed: ObservedServer) -> None:
         """Connect again if the client ever gives up on the server (it reconnects by itself first)."""
         while not self._closing:
             assert observed.client is not None
@@ -201,13 +202,13 @@ class Gateway:
 
     # ------------------------------------------------------------------ deciding
 
-    def _handler(self, observed: _Observed, method: str) -> Any:
+    def _handler(self, observed: ObservedServer, method: str) -> Any:
         async def handle(params: Any) -> Any:
             return await self.handle(observed, method, params)
 
         return handle
 
-    async def handle(self, observed: _Observed, method: str, params: Any) -> Any:
+    async def handle(self, observed: ObservedServer, method: str, params: Any) -> Any:
         """Answer one request, or leave it unanswered (ask, dry run) until another client does."""
         started = time.monotonic()
         arrived = now()
@@ -368,7 +369,7 @@ class Gateway:
             raise
         raise AssertionError("unreachable")
 
-    async def _changes(self, observed: _Observed, kind: str, params: dict[str, Any]) -> dict[str, str]:
+    async def _changes(self, observed: ObservedServer, kind: str, params: dict[str, Any]) -> dict[str, str]:
         """A file change's files and diffs: from its ``item/started``, or (asked before this
         connection existed) from the thread's stored turns."""
         item_id = str(params.get("itemId"))
@@ -389,7 +390,7 @@ class Gateway:
                     return {str(c.get("path")): str(c.get("diff") or "") for c in item.get("changes") or []}
         return {}
 
-    async def _thread_info(self, observed: _Observed, thread_id: str) -> ThreadInfo:
+    async def _thread_info(self, observed: ObservedServer, thread_id: str) -> ThreadInfo:
         known = observed.threads.get(thread_id)
         if known is not None:
             return known

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -439,3 +440,56 @@ async def test_another_client_answering_first_withdraws_the_escalation(
     assert status == 409 and "withdrawn" in body["error"]
     (row,) = await audit_rows(home, database)
     assert row["answered_by"] == "another client" and row["decision"] is None
+
+
+async def test_a_server_restart_while_an_escalation_is_open_accepts_nothing_that_was_lost(
+    ws_spawn: Spawner,
+    start_gateway: StartGateway,
+    change_management: ChangeManagement,
+    model: FakeModelServer,
+    workspace: Path,
+    home: Path,
+    database: Path,
+) -> None:
+    """A server process that restarts loses its running turns (ours and the reference's): the
+    approval is never asked again. The gateway reconnects by itself, the stale ticket's approval
+    accepts nothing, and the restarted server's new approvals are escalated and answered."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    listen = ("--listen", f"ws://127.0.0.1:{port}")
+    server = await ws_spawn(args=listen)
+    gateway = await start_gateway([f"local={server.url}"], escalating_policy(change_management))
+    owner = await connect_owner(server)
+    thread_id = await guarded_thread(owner, workspace)
+    # Only the call: the turn dies with the server, its next model request never comes.
+    model.enqueue(function_call_reply("exec_command", exec_args("touch lost.txt"), "call_1"))
+    await owner.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]})
+    stale = await change_management.next_ticket()
+    await gateway.line(r"→ escalated")
+
+    await server.kill()
+    restarted = await ws_spawn(args=listen)
+    await gateway.line(r"reconnected to local")
+    status, _ = await change_management.decide(stale, "approved")
+    assert status == 200
+    await gateway.line(r"escalation .*: approved by change-management:alice")
+
+    owner = await connect_owner(restarted)
+    await owner.result(
+        "thread/resume", {"threadId": thread_id, "approvalPolicy": "untrusted", "sandbox": "workspace-write"}
+    )
+    model.enqueue(function_call_reply("exec_command", exec_args("touch new.txt"), "call_9"), text_reply("done"))
+    reply = await owner.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "again"}]})
+    fresh = await change_management.next_ticket()
+    assert fresh["id"] != stale["id"] and fresh["turn"] == reply["turn"]["id"]
+    status, _ = await change_management.decide(fresh, "approved")
+    assert status == 200
+    assert (await turn_completed(owner, reply["turn"]["id"]))["status"] == "completed"
+    assert (workspace / "new.txt").exists()
+    assert not (workspace / "lost.txt").exists()
+    rows = await audit_rows(home, database)
+    # The stale ticket's answer went to a connection that no longer exists, and says so.
+    assert [(r["summary"], r["decision"]) for r in rows] == [("touch lost.txt", "accept"), ("touch new.txt", "accept")]
+    assert rows[0]["note"] == "approved; asked on a connection since lost: reaches the server only if it asked again"
+    assert rows[1]["note"] == "approved"

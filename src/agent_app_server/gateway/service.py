@@ -265,9 +265,17 @@ class Gateway:
             log.info("%s %s: %s → left to people (rule %r)", request.server, kind, request.summary(), decision.rule)
             audit_id = await self.store.audit(**row, note="left to people")
             return await self._leave(audit_id, started, label)
-        return await self._escalate(request, decision, row, started)
+        return await self._escalate(observed, request, decision, row, started)
 
-    async def _escalate(self, request: ApprovalRequest, decision: Decision, row: dict[str, Any], started: float) -> Any:
+    async def _escalate(
+        self,
+        observed: ObservedServer,
+        request: ApprovalRequest,
+        decision: Decision,
+        row: dict[str, Any],
+        started: float,
+    ) -> Any:
+        connection = observed.client.reconnects if observed.client is not None else -1
         label = f"{request.server} {request.kind}: {request.summary()}"
         # The row first: a gateway stopped at any point after this has a record of the request.
         audit_id = await self.store.audit(**row)
@@ -315,12 +323,17 @@ class Gateway:
         else:
             final = escalation["on_timeout"]
         ticket = (await self.store.escalation(escalation_id) or {}).get("ticket")
+        note = outcome.state
+        if observed.client is None or observed.client.reconnects != connection:
+            # The answer goes to the request asked again after the reconnect, if there is one; a
+            # server that restarted lost the request (and its turn) and never asks again.
+            note += "; asked on a connection since lost: reaches the server only if it asked again"
         await self.escalations.finish(escalation_id, "answered")
         if final not in ANSWERS:
             await self.store.audit_update(audit_id, ticket=ticket, note=f"{outcome.state}: left to people")
             return await self._leave(audit_id, started, label)
         await self.store.audit_update(
-            audit_id, decision=final, answered_by=outcome.by, ticket=ticket, latency_ms=_ms(started), note=outcome.state
+            audit_id, decision=final, answered_by=outcome.by, ticket=ticket, latency_ms=_ms(started), note=note
         )
         log.info("%s → %s (escalation %s %s by %s)", label, final, escalation_id, outcome.state, outcome.by)
         return request.answer(final)

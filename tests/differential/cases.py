@@ -50,7 +50,7 @@ class Case:
 class Plan:
     """How a method's cases run: the state each needs and whether they may be pipelined."""
 
-    #: "none" | "shared" | "fresh" | "saved" | "archived" | "running" | "process" | "connection"
+    #: "none" | "shared" | "fresh" | "saved" | "archived" | "running" | "process" | "spawned" | "connection"
     state: str = "shared"
     #: One state for all the method's cases (they do not consume it), instead of one per case.
     state_once: bool = False
@@ -185,6 +185,42 @@ PLANS: dict[str, Plan] = {
     "thread/shellCommand": Plan(state="fresh", values={"command": ["echo hi"]}),
     "mcpServerStatus/list": Plan(state="none"),
     "mcpServer/tool/call": Plan(values={"server": ["no-such-server"], "tool": ["echo"]}),
+    "thread/search": Plan(state="saved", state_once=True, values={"searchTerm": ["hello", "fake model"]}),
+    "thread/searchOccurrences": Plan(state="saved", state_once=True, values={"searchTerm": ["hello", "fake model"]}),
+    # A handle per case ($case): spawns are answered at once and may overlap.
+    "process/spawn": Plan(state="none", values={"command": [["echo", "hi"]], "processHandle": ["$case"]}),
+    "process/writeStdin": Plan(state="spawned", values={"processHandle": ["$process"]}),
+    "process/resizePty": Plan(state="spawned", values={"processHandle": ["$process"]}),
+    "process/kill": Plan(state="spawned", values={"processHandle": ["$process"]}),
+    # Each case its own thread: an active goal starts turns (the fake model completes the goal).
+    "thread/goal/set": Plan(state="fresh", values={"objective": ["Fix the bug"]}),
+    "thread/goal/get": Plan(),
+    "thread/goal/clear": Plan(state="fresh"),
+    "account/usage/read": Plan(state="none"),
+    "review/start": Plan(state="fresh", values={"instructions": ["Check the error handling"], "sha": ["HEAD"]}),
+    "thread/approveGuardianDeniedAction": Plan(
+        values={
+            "event": [
+                {
+                    "id": "review-1",
+                    "status": "denied",
+                    "action": {
+                        "type": "network_access",
+                        "target": "https://example.com",
+                        "host": "example.com",
+                        "protocol": "https",
+                        "port": 443,
+                    },
+                }
+            ]
+        }
+    ),
+    "externalAgentConfig/detect": Plan(state="none"),
+    "externalAgentConfig/import": Plan(state="none", sequential=True),
+    "externalAgentConfig/import/recordHistory": Plan(state="none", sequential=True, values={"providerId": ["claude"]}),
+    "externalAgentConfig/import/readHistories": Plan(state="none"),
+    # No MCP server is configured on either side: every login is refused.
+    "mcpServer/oauth/login": Plan(state="none"),
 }
 
 

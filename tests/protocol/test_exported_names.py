@@ -78,7 +78,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings`` and ``queue``).
+#: ``thread_settings``, ``queue``, ``process``, ``goals``, ``external_agent`` and ``mcp_oauth``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -120,10 +120,14 @@ REGISTERED_NOTIFICATIONS = [
     "account/login/completed",
     "account/updated",
     "skills/changed",
+    "hook/started",
+    "hook/completed",
     "thread/attachment/updated",
     "thread/section/changed",
     "thread/settings/updated",
     "thread/queue/changed",
+    "process/outputDelta",
+    "process/exited",
 ]
 
 #: Methods whose params the reference types as null or nullable.
@@ -132,6 +136,8 @@ PARAMS_OPTIONAL_METHODS = {
     "account/rateLimits/read",
     "configRequirements/read",
     "config/mcpServer/reload",
+    "account/usage/read",
+    "externalAgentConfig/import/readHistories",
 }
 
 REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call"]
@@ -173,7 +179,29 @@ REGISTERED_METHODS += [
     "permissionProfile/list",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 ]
+REGISTERED_METHODS += [
+    "thread/goal/set",
+    "thread/goal/get",
+    "thread/goal/clear",
+    "account/usage/read",
+    "review/start",
+    "externalAgentConfig/detect",
+    "externalAgentConfig/import",
+    "externalAgentConfig/import/recordHistory",
+    "externalAgentConfig/import/readHistories",
+    "mcpServer/oauth/login",
+    "thread/approveGuardianDeniedAction",
+]
+REGISTERED_NOTIFICATIONS += ["thread/goal/updated", "thread/goal/cleared"]
+REGISTERED_NOTIFICATIONS += ["externalAgentConfig/import/progress", "externalAgentConfig/import/completed"]
+REGISTERED_NOTIFICATIONS += ["mcpServer/oauthLogin/completed"]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS = {
@@ -195,6 +223,12 @@ EXPERIMENTAL_METHODS = {
     "fuzzyFileSearch/sessionStop",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 }
 
 REGISTERED_SERVER_REQUESTS = [

@@ -37,6 +37,7 @@ async def ws_spawn(codex_home: Path, tmp_path: Path, model: FakeModelServer) -> 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
+    """An empty working directory for a thread (a module may define its own)."""
     path = tmp_path / "ws"
     path.mkdir()
     return path

@@ -58,6 +58,15 @@ if TYPE_CHECKING:
         ThreadShellCommandParams,
         ThreadShellCommandResponse,
     )
+    from ..protocol.external_agent import (
+        ExternalAgentConfigDetectParams,
+        ExternalAgentConfigDetectResponse,
+        ExternalAgentConfigImportHistoriesReadResponse,
+        ExternalAgentConfigImportHistoryRecordParams,
+        ExternalAgentConfigImportHistoryRecordResponse,
+        ExternalAgentConfigImportParams,
+        ExternalAgentConfigImportResponse,
+    )
     from ..protocol.fs import (
         FsCopyParams,
         FsCopyResponse,
@@ -86,9 +95,21 @@ if TYPE_CHECKING:
         FuzzyFileSearchSessionUpdateParams,
         FuzzyFileSearchSessionUpdateResponse,
     )
+    from ..protocol.goals import (
+        ThreadGoalClearParams,
+        ThreadGoalClearResponse,
+        ThreadGoalGetParams,
+        ThreadGoalGetResponse,
+        ThreadGoalSetParams,
+        ThreadGoalSetResponse,
+    )
     from ..protocol.handshake import (
         InitializeParams,
         InitializeResponse,
+    )
+    from ..protocol.mcp_oauth import (
+        McpServerOauthLoginParams,
+        McpServerOauthLoginResponse,
     )
     from ..protocol.methods import (
         ThreadArchiveParams,
@@ -138,6 +159,16 @@ if TYPE_CHECKING:
         ModelListParams,
         ModelListResponse,
     )
+    from ..protocol.process import (
+        ProcessKillParams,
+        ProcessKillResponse,
+        ProcessResizePtyParams,
+        ProcessResizePtyResponse,
+        ProcessSpawnParams,
+        ProcessSpawnResponse,
+        ProcessWriteStdinParams,
+        ProcessWriteStdinResponse,
+    )
     from ..protocol.queue import (
         ThreadQueueAddParams,
         ThreadQueueAddResponse,
@@ -151,6 +182,12 @@ if TYPE_CHECKING:
         ThreadQueueStartResponse,
         ThreadQueueUpdateParams,
         ThreadQueueUpdateResponse,
+    )
+    from ..protocol.review import (
+        ReviewStartParams,
+        ReviewStartResponse,
+        ThreadApproveGuardianDeniedActionParams,
+        ThreadApproveGuardianDeniedActionResponse,
     )
     from ..protocol.sections import (
         ThreadSectionCreateParams,
@@ -196,6 +233,12 @@ if TYPE_CHECKING:
         ThreadBackgroundTerminalsTerminateParams,
         ThreadBackgroundTerminalsTerminateResponse,
     )
+    from ..protocol.thread_search import (
+        ThreadSearchOccurrencesParams,
+        ThreadSearchOccurrencesResponse,
+        ThreadSearchParams,
+        ThreadSearchResponse,
+    )
     from ..protocol.thread_settings import (
         CollaborationModeListParams,
         CollaborationModeListResponse,
@@ -212,6 +255,10 @@ if TYPE_CHECKING:
         McpServerRefreshResponse,
         McpServerToolCallParams,
         McpServerToolCallResponse,
+    )
+    from ..protocol.usage import (
+        GetAccountTokenUsageParams,
+        GetAccountTokenUsageResponse,
     )
 
 
@@ -567,6 +614,74 @@ class AsyncMethods:
         """``mock/experimentalMethod``."""
         return cast("MockExperimentalMethodResponse", await self._typed("mock/experimentalMethod", params, fields))
 
+    async def thread_search(self, params: ThreadSearchParams | None = None, /, **fields: Any) -> ThreadSearchResponse:
+        """``thread/search``."""
+        return cast("ThreadSearchResponse", await self._typed("thread/search", params, fields))
+
+    async def thread_search_occurrences(self, params: ThreadSearchOccurrencesParams | None = None, /, **fields: Any) -> ThreadSearchOccurrencesResponse:
+        """``thread/searchOccurrences``."""
+        return cast("ThreadSearchOccurrencesResponse", await self._typed("thread/searchOccurrences", params, fields))
+
+    async def process_spawn(self, params: ProcessSpawnParams | None = None, /, **fields: Any) -> ProcessSpawnResponse:
+        """``process/spawn``."""
+        return cast("ProcessSpawnResponse", await self._typed("process/spawn", params, fields))
+
+    async def process_write_stdin(self, params: ProcessWriteStdinParams | None = None, /, **fields: Any) -> ProcessWriteStdinResponse:
+        """``process/writeStdin``."""
+        return cast("ProcessWriteStdinResponse", await self._typed("process/writeStdin", params, fields))
+
+    async def process_kill(self, params: ProcessKillParams | None = None, /, **fields: Any) -> ProcessKillResponse:
+        """``process/kill``."""
+        return cast("ProcessKillResponse", await self._typed("process/kill", params, fields))
+
+    async def process_resize_pty(self, params: ProcessResizePtyParams | None = None, /, **fields: Any) -> ProcessResizePtyResponse:
+        """``process/resizePty``."""
+        return cast("ProcessResizePtyResponse", await self._typed("process/resizePty", params, fields))
+
+    async def thread_goal_set(self, params: ThreadGoalSetParams | None = None, /, **fields: Any) -> ThreadGoalSetResponse:
+        """``thread/goal/set``."""
+        return cast("ThreadGoalSetResponse", await self._typed("thread/goal/set", params, fields))
+
+    async def thread_goal_get(self, params: ThreadGoalGetParams | None = None, /, **fields: Any) -> ThreadGoalGetResponse:
+        """``thread/goal/get``."""
+        return cast("ThreadGoalGetResponse", await self._typed("thread/goal/get", params, fields))
+
+    async def thread_goal_clear(self, params: ThreadGoalClearParams | None = None, /, **fields: Any) -> ThreadGoalClearResponse:
+        """``thread/goal/clear``."""
+        return cast("ThreadGoalClearResponse", await self._typed("thread/goal/clear", params, fields))
+
+    async def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
+        """``account/usage/read``."""
+        return cast("GetAccountTokenUsageResponse", await self._typed("account/usage/read", params, fields))
+
+    async def review_start(self, params: ReviewStartParams | None = None, /, **fields: Any) -> ReviewStartResponse:
+        """``review/start``."""
+        return cast("ReviewStartResponse", await self._typed("review/start", params, fields))
+
+    async def external_agent_config_detect(self, params: ExternalAgentConfigDetectParams | None = None, /, **fields: Any) -> ExternalAgentConfigDetectResponse:
+        """``externalAgentConfig/detect``."""
+        return cast("ExternalAgentConfigDetectResponse", await self._typed("externalAgentConfig/detect", params, fields))
+
+    async def external_agent_config_import(self, params: ExternalAgentConfigImportParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportResponse:
+        """``externalAgentConfig/import``."""
+        return cast("ExternalAgentConfigImportResponse", await self._typed("externalAgentConfig/import", params, fields))
+
+    async def external_agent_config_import_record_history(self, params: ExternalAgentConfigImportHistoryRecordParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportHistoryRecordResponse:
+        """``externalAgentConfig/import/recordHistory``."""
+        return cast("ExternalAgentConfigImportHistoryRecordResponse", await self._typed("externalAgentConfig/import/recordHistory", params, fields))
+
+    async def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
+        """``externalAgentConfig/import/readHistories``."""
+        return cast("ExternalAgentConfigImportHistoriesReadResponse", await self._typed("externalAgentConfig/import/readHistories", None, {}))
+
+    async def mcp_server_oauth_login(self, params: McpServerOauthLoginParams | None = None, /, **fields: Any) -> McpServerOauthLoginResponse:
+        """``mcpServer/oauth/login``."""
+        return cast("McpServerOauthLoginResponse", await self._typed("mcpServer/oauth/login", params, fields))
+
+    async def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
+        """``thread/approveGuardianDeniedAction``."""
+        return cast("ThreadApproveGuardianDeniedActionResponse", await self._typed("thread/approveGuardianDeniedAction", params, fields))
+
 
 class SyncMethods:
     def _typed(self, method: str, params: Any, fields: dict[str, Any]) -> Any:
@@ -919,3 +1034,71 @@ class SyncMethods:
     def mock_experimental_method(self, params: MockExperimentalMethodParams | None = None, /, **fields: Any) -> MockExperimentalMethodResponse:
         """``mock/experimentalMethod``."""
         return cast("MockExperimentalMethodResponse", self._typed("mock/experimentalMethod", params, fields))
+
+    def thread_search(self, params: ThreadSearchParams | None = None, /, **fields: Any) -> ThreadSearchResponse:
+        """``thread/search``."""
+        return cast("ThreadSearchResponse", self._typed("thread/search", params, fields))
+
+    def thread_search_occurrences(self, params: ThreadSearchOccurrencesParams | None = None, /, **fields: Any) -> ThreadSearchOccurrencesResponse:
+        """``thread/searchOccurrences``."""
+        return cast("ThreadSearchOccurrencesResponse", self._typed("thread/searchOccurrences", params, fields))
+
+    def process_spawn(self, params: ProcessSpawnParams | None = None, /, **fields: Any) -> ProcessSpawnResponse:
+        """``process/spawn``."""
+        return cast("ProcessSpawnResponse", self._typed("process/spawn", params, fields))
+
+    def process_write_stdin(self, params: ProcessWriteStdinParams | None = None, /, **fields: Any) -> ProcessWriteStdinResponse:
+        """``process/writeStdin``."""
+        return cast("ProcessWriteStdinResponse", self._typed("process/writeStdin", params, fields))
+
+    def process_kill(self, params: ProcessKillParams | None = None, /, **fields: Any) -> ProcessKillResponse:
+        """``process/kill``."""
+        return cast("ProcessKillResponse", self._typed("process/kill", params, fields))
+
+    def process_resize_pty(self, params: ProcessResizePtyParams | None = None, /, **fields: Any) -> ProcessResizePtyResponse:
+        """``process/resizePty``."""
+        return cast("ProcessResizePtyResponse", self._typed("process/resizePty", params, fields))
+
+    def thread_goal_set(self, params: ThreadGoalSetParams | None = None, /, **fields: Any) -> ThreadGoalSetResponse:
+        """``thread/goal/set``."""
+        return cast("ThreadGoalSetResponse", self._typed("thread/goal/set", params, fields))
+
+    def thread_goal_get(self, params: ThreadGoalGetParams | None = None, /, **fields: Any) -> ThreadGoalGetResponse:
+        """``thread/goal/get``."""
+        return cast("ThreadGoalGetResponse", self._typed("thread/goal/get", params, fields))
+
+    def thread_goal_clear(self, params: ThreadGoalClearParams | None = None, /, **fields: Any) -> ThreadGoalClearResponse:
+        """``thread/goal/clear``."""
+        return cast("ThreadGoalClearResponse", self._typed("thread/goal/clear", params, fields))
+
+    def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
+        """``account/usage/read``."""
+        return cast("GetAccountTokenUsageResponse", self._typed("account/usage/read", params, fields))
+
+    def review_start(self, params: ReviewStartParams | None = None, /, **fields: Any) -> ReviewStartResponse:
+        """``review/start``."""
+        return cast("ReviewStartResponse", self._typed("review/start", params, fields))
+
+    def external_agent_config_detect(self, params: ExternalAgentConfigDetectParams | None = None, /, **fields: Any) -> ExternalAgentConfigDetectResponse:
+        """``externalAgentConfig/detect``."""
+        return cast("ExternalAgentConfigDetectResponse", self._typed("externalAgentConfig/detect", params, fields))
+
+    def external_agent_config_import(self, params: ExternalAgentConfigImportParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportResponse:
+        """``externalAgentConfig/import``."""
+        return cast("ExternalAgentConfigImportResponse", self._typed("externalAgentConfig/import", params, fields))
+
+    def external_agent_config_import_record_history(self, params: ExternalAgentConfigImportHistoryRecordParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportHistoryRecordResponse:
+        """``externalAgentConfig/import/recordHistory``."""
+        return cast("ExternalAgentConfigImportHistoryRecordResponse", self._typed("externalAgentConfig/import/recordHistory", params, fields))
+
+    def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
+        """``externalAgentConfig/import/readHistories``."""
+        return cast("ExternalAgentConfigImportHistoriesReadResponse", self._typed("externalAgentConfig/import/readHistories", None, {}))
+
+    def mcp_server_oauth_login(self, params: McpServerOauthLoginParams | None = None, /, **fields: Any) -> McpServerOauthLoginResponse:
+        """``mcpServer/oauth/login``."""
+        return cast("McpServerOauthLoginResponse", self._typed("mcpServer/oauth/login", params, fields))
+
+    def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
+        """``thread/approveGuardianDeniedAction``."""
+        return cast("ThreadApproveGuardianDeniedActionResponse", self._typed("thread/approveGuardianDeniedAction", params, fields))

@@ -22,11 +22,13 @@ import mimetypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.fastpath import DeltaEncoder
 from ..rpc.errors import InvalidParams
 from .files import read_file
+from .goals import ThreadGoals
 from .history import (
     CONTEXT_ITEM,
     CONTEXT_RESET,
@@ -38,10 +40,12 @@ from .history import (
     last_turn_interrupted,
     with_call_outputs,
 )
+from .hooks import Hooks, load_handlers
 from .ids import uuid7
-from .instructions import environment_context, find_project_docs, instruction_messages, user_message
+from .instructions import developer_message, environment_context, find_project_docs, instruction_messages, user_message
 from .journal import Event, OrderedSink
 from .threads import IDLE, SYSTEM_ERROR, active_status
+from .usage import UsageLedger
 
 if TYPE_CHECKING:
     from . import model
@@ -150,6 +154,14 @@ class TurnRunner:
     output_schema: Any = None
     #: A ``thread/compact/start`` turn: no user input, just the compaction.
     compact_only: bool = False
+    #: Model-visible items that open the turn instead of a user message (a goal's continuation).
+    context_input: list[dict[str, Any]] | None = None
+    #: ``inProgress`` until :meth:`finish` sets how the turn ended (what finish listeners see).
+    status: str = "inProgress"
+    #: When set, the only tools the model is offered (a review offers only the tools that look).
+    tool_names: frozenset[str] | None = None
+    #: Token usage summed over this turn's model responses (wire ``TokenUsageBreakdown`` keys).
+    usage: dict[str, int] = field(default_factory=dict)
     started_at: int = field(default_factory=lambda: int(time.time()))
     started_ms: int = field(default_factory=now_ms)
     pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
@@ -157,6 +169,8 @@ class TurnRunner:
     #: requests only; the thread's own settings (and its next turns) are unchanged.
     step_settings: dict[str, str] = field(default_factory=dict)
     final_message: dict[str, Any] | None = None
+    #: The thread's trusted hooks for this turn (None: none configured).
+    hooks: Hooks | None = None
     task: asyncio.Task[None] | None = None
     #: A model response is streaming and has not completed yet.
     stream_open: bool = False
@@ -242,8 +256,10 @@ class TurnRunner:
     async def run(self) -> None:
         engine = self.engine
         thread = self.thread
+        first_turn = not thread.record.preview
         try:
             await self.begin()
+            self.hooks = await engine.load_hooks(self)
             if self.compact_only:
                 await engine.compact(self)
                 await self.finish("completed")
@@ -253,9 +269,15 @@ class TurnRunner:
                 self.state.abort_note_pending = False
             if engine.needs_compaction(thread):
                 await engine.compact(self)
-            await self.user_message_item(self.input)
+            if self.context_input is not None:
+                for item in self.context_input:
+                    engine.add_context(self, item)
+            elif not await self.submit_prompt(first_turn):
+                await self.finish("completed")
+                return
             await engine.tools.prepare(self)
 
+            stop_hook_active = False
             while True:
                 calls = await self.sample()
                 for call in calls:
@@ -267,6 +289,9 @@ class TurnRunner:
                     for steer in self.pending_input:
                         await self.user_message_item(steer)
                     self.pending_input.clear()
+                    continue
+                if await self.stop_hooks_continue(stop_hook_active):
+                    stop_hook_active = True
                     continue
                 break
             await engine.threads.flush(thread)
@@ -289,6 +314,53 @@ class TurnRunner:
             await self.finish("failed", error=error)
             return
         await self.finish("completed")
+
+    # ------------------------------------------------------------------ hooks
+
+    def hook_context(self, contexts: list[str]) -> None:
+        for text in contexts:
+            self.engine.add_context(self, developer_message(text))
+
+    async def submit_prompt(self, first_turn: bool) -> bool:
+        """The user's input, with the ``SessionStart`` hooks' context before it (a thread's first
+        turn here) and the ``UserPromptSubmit`` hooks' after it; False when a hook blocked the
+        prompt (it never reaches the model or the history)."""
+        hooks = self.hooks
+        if hooks is not None and not self.state.session_hooks_ran:
+            self.state.session_hooks_ran = True
+            source = "startup" if first_turn else "resume"
+            started = await hooks.run("sessionStart", {"source": source}, turn_id=self.turn_id, matcher_inputs=[source])
+            self.hook_context(started.contexts)
+        if hooks is not None and hooks.wants("userPromptSubmit"):
+            prompt = "\n".join(part.get("text", "") for part in self.input if part.get("type") == "text")
+            submitted = await hooks.run("userPromptSubmit", {"prompt": prompt}, turn_id=self.turn_id)
+            if submitted.block_reason is not None:
+                return False
+            await self.user_message_item(self.input)
+            self.hook_context(submitted.contexts)
+            return True
+        await self.user_message_item(self.input)
+        return True
+
+    async def stop_hooks_continue(self, stop_hook_active: bool) -> bool:
+        """Run the ``Stop`` hooks; True when one blocked the stop: its reasons go to the model as a
+        ``hookPrompt`` item and the turn samples again."""
+        hooks = self.hooks
+        if hooks is None or not hooks.wants("stop"):
+            return False
+        message = self.final_message.get("text") if self.final_message else None
+        outcome = await hooks.run(
+            "stop", {"stop_hook_active": stop_hook_active, "last_assistant_message": message}, turn_id=self.turn_id
+        )
+        if not outcome.blocks:
+            return False
+        fragments = [{"text": text, "hookRunId": run_id} for text, run_id in outcome.blocks]
+        prompt = "".join(f'<hook_prompt hook_run_id="{run_id}">{text}</hook_prompt>' for text, run_id in outcome.blocks)
+        self.engine.add_context(self, user_message(prompt))
+        item = {"type": "hookPrompt", "id": uuid7(), "fragments": fragments}
+        self.item_started(item)
+        self.item_completed(item)
+        return True
 
     async def sample(self) -> list[ToolCall]:
         """One model response: stream it to the client, keep its items; return its tool calls.
@@ -355,6 +427,7 @@ class TurnRunner:
         state = self.state
         if state.active is self:
             state.active = None
+        self.status = status
         engine.on_turn_finished(self)
         engine.tools.turn_finished(self, status)
         items = [self.final_message] if status == "completed" and self.final_message else []
@@ -631,6 +704,8 @@ class TurnEngine:
         self.tools = tools or ToolRouter()
         self.context_window = context_window
         self._finished_listeners: list[Callable[[TurnRunner], None]] = []
+        self.goals = ThreadGoals(self)
+        self.usage = UsageLedger(self)
 
     def client_for(self, thread: LoadedThread) -> ModelClient:
         from .providers import MissingCredentials
@@ -641,6 +716,28 @@ class TurnEngine:
             raise TurnFailed(
                 {"message": str(exc), "codexErrorInfo": "unauthorized", "additionalDetails": None}
             ) from None
+
+    async def load_hooks(self, runner: TurnRunner) -> Hooks | None:
+        """The trusted hooks for the runner's thread, read from the config files now (an edit
+        applies from the next turn), or None when there are none."""
+        settings = runner.thread.settings
+        handlers = await asyncio.to_thread(load_handlers, self.threads.config.codex_home, Path(settings.cwd))
+        if not handlers:
+            return None
+        thread_id = runner.thread_id
+
+        def announce(method: str, params: dict[str, Any]) -> None:
+            self.sink.emit(thread_id, method, {"threadId": thread_id, **params})
+
+        never = settings.approval_policy == "never"
+        return Hooks(
+            handlers,
+            announce,
+            session_id=thread_id,
+            cwd=settings.cwd,
+            model=settings.model,
+            permission_mode="bypassPermissions" if never else "default",
+        )
 
     def on_finished(self, listener: Callable[[TurnRunner], None]) -> None:
         self._finished_listeners.append(listener)
@@ -659,6 +756,7 @@ class TurnEngine:
         root_turn_id: str | None = None,
         output_schema: Any = None,
         compact_only: bool = False,
+        context_input: list[dict[str, Any]] | None = None,
     ) -> TurnRunner:
         turn_id = uuid7()
         runner = TurnRunner(
@@ -669,6 +767,7 @@ class TurnEngine:
             root_turn_id=root_turn_id or turn_id,
             output_schema=output_schema,
             compact_only=compact_only,
+            context_input=context_input,
         )
         return self.activate(runner)
 
@@ -811,6 +910,8 @@ class TurnEngine:
         for key, value in last.items():
             total[key] = total.get(key, 0) + value
         state.last_input_tokens = usage.input_tokens
+        for key, value in last.items():
+            runner.usage[key] = runner.usage.get(key, 0) + value
         runner.emit(
             "thread/tokenUsage/updated",
             {

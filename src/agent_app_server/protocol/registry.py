@@ -277,6 +277,63 @@ METHOD_TABLE.update(
         ),
     }
 )
+# Full-text thread search and standalone processes (experimental).
+METHOD_TABLE.update(
+    {
+        "thread/search": ("thread_search", "ThreadSearchParams", "ThreadSearchResponse", "search"),
+        "thread/searchOccurrences": (
+            "thread_search",
+            "ThreadSearchOccurrencesParams",
+            "ThreadSearchOccurrencesResponse",
+            "search",
+        ),
+        "process/spawn": ("process", "ProcessSpawnParams", "ProcessSpawnResponse", "process"),
+        "process/writeStdin": ("process", "ProcessWriteStdinParams", "ProcessWriteStdinResponse", "process"),
+        "process/kill": ("process", "ProcessKillParams", "ProcessKillResponse", "process"),
+        "process/resizePty": ("process", "ProcessResizePtyParams", "ProcessResizePtyResponse", "process"),
+    }
+)
+# Goals, review mode, token usage, OAuth for MCP servers and imports from other agents.
+METHOD_TABLE.update(
+    {
+        "thread/goal/set": ("goals", "ThreadGoalSetParams", "ThreadGoalSetResponse", "goals"),
+        "thread/goal/get": ("goals", "ThreadGoalGetParams", "ThreadGoalGetResponse", "goals"),
+        "thread/goal/clear": ("goals", "ThreadGoalClearParams", "ThreadGoalClearResponse", "goals"),
+        "account/usage/read": ("usage", "GetAccountTokenUsageParams", "GetAccountTokenUsageResponse", "usage"),
+        "review/start": ("review", "ReviewStartParams", "ReviewStartResponse", "review"),
+        "externalAgentConfig/detect": (
+            "external_agent",
+            "ExternalAgentConfigDetectParams",
+            "ExternalAgentConfigDetectResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import": (
+            "external_agent",
+            "ExternalAgentConfigImportParams",
+            "ExternalAgentConfigImportResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import/recordHistory": (
+            "external_agent",
+            "ExternalAgentConfigImportHistoryRecordParams",
+            "ExternalAgentConfigImportHistoryRecordResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import/readHistories": (
+            "external_agent",
+            None,
+            "ExternalAgentConfigImportHistoriesReadResponse",
+            "external_agent",
+        ),
+        "mcpServer/oauth/login": ("mcp_oauth", "McpServerOauthLoginParams", "McpServerOauthLoginResponse", "mcp"),
+        "thread/approveGuardianDeniedAction": (
+            "review",
+            "ThreadApproveGuardianDeniedActionParams",
+            "ThreadApproveGuardianDeniedActionResponse",
+            "review",
+        ),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
     {
@@ -284,6 +341,10 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "fuzzyFileSearch/sessionStop",
         "fuzzyFileSearch/sessionUpdate",
         "mock/experimentalMethod",
+        "process/kill",
+        "process/resizePty",
+        "process/spawn",
+        "process/writeStdin",
         "server/diagnostics",
         "thread/backgroundTerminals/clean",
         "thread/backgroundTerminals/list",
@@ -295,6 +356,8 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/queue/reorder",
         "thread/queue/start",
         "thread/queue/update",
+        "thread/search",
+        "thread/searchOccurrences",
         "thread/settings/update",
         "turn/settings/update",
         "collaborationMode/list",
@@ -303,6 +366,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
+    | {"account/usage/read", "externalAgentConfig/import/readHistories"}
 )
 
 _SpecT = TypeVar("_SpecT")
@@ -426,7 +490,19 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 _NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue")
+    (
+        "notifications",
+        "account",
+        "skills",
+        "attachments",
+        "sections",
+        "thread_settings",
+        "queue",
+        "process",
+        "goals",
+        "external_agent",
+        "mcp_oauth",
+    )
 )
 _SERVER_REQUESTS: _LazyRegistry[ServerRequestSpec] = _LazyRegistry(("server_requests",))
 # Read as plain dicts; registered only through the functions below.

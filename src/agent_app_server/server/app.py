@@ -24,6 +24,7 @@ from ..store import NotificationLog, ThreadStore
 from ..transport import MessageStream
 from .connection import Connection, encode_notification
 from .handshake import Handshake
+from .metrics import ServerMetrics
 from .replay import ReplayLog, with_seq
 from .services import ServerServices
 
@@ -67,6 +68,7 @@ class AppServer:
         self.idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
         self._idle_task: asyncio.Task[None] | None = None
         self.services = ServerServices(self)
+        self.metrics = ServerMetrics(self)
         self._warm_task: asyncio.Task[None] | None = None
 
     # The model clients and the turn machinery load on first use: answering the first requests
@@ -159,15 +161,19 @@ class AppServer:
         """
         connection = Connection(self)
         closing = _ClosingStream(stream, lambda: self._connection_closed(connection))
-        peer = Peer(closing, connection, limits=limits, on_overflow=on_overflow)
+        peer = Peer(
+            closing, connection, limits=limits, on_overflow=on_overflow, on_answer=self.metrics.request_answered
+        )
         connection.peer = peer
         connection.on_overflow = on_overflow
         self.connections[connection.id] = connection
+        self.metrics.connection_opened()
         if handshake is not None:
             from .handlers.initialize import begin
 
             # Sent before anything else is read, as right after an answer of our own.
             begin(connection, handshake)()
+            self.metrics.initialize_answered_early()
         try:
             await peer.serve()
         finally:
@@ -243,6 +249,7 @@ class AppServer:
         if thread_id is None:
             self.deliver(list(self.connections.values()), method, params)
             return
+        self.metrics.notified(thread_id, method, params)
         subscribers = self._subscribers.get(thread_id)
         encoded = encode_notification(method, params)
         self._publish(thread_id, subscribers.values() if subscribers else (), method, encoded)
@@ -331,6 +338,7 @@ class AppServer:
         waits); the first answer wins and the others are withdrawn with ``serverRequest/resolved``."""
         pending = _PendingRequest(thread_id, method, params, asyncio.get_running_loop().create_future())
         self._pending_requests.setdefault(thread_id, []).append(pending)
+        self.metrics.server_request_started(method)
         for connection in self._with_observers(self.subscribers(thread_id)):
             self._send_request(pending, connection)
         answered = False
@@ -347,6 +355,7 @@ class AppServer:
                 waiting.remove(pending)
             if not waiting:
                 self._pending_requests.pop(thread_id, None)
+            self.metrics.server_request_ended(method, pending.answer)
             for task in pending.tasks:
                 task.cancel()
             if notify_resolved or not answered:

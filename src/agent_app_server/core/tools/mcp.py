@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import json
 import logging
@@ -27,6 +28,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .output import bound_output
@@ -75,6 +77,8 @@ class McpServerConfig:
     tool_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
     approval_mode: str = "auto"
     tool_approval: dict[str, str] = field(default_factory=dict)
+    #: Where ``mcpServer/oauth/login`` keeps tokens (``core.mcp_oauth``); None: not looked for.
+    oauth_state_dir: str | None = None
 
     @classmethod
     def from_table(cls, name: str, table: dict[str, Any], environ: dict[str, str] | None = None) -> McpServerConfig:
@@ -122,7 +126,9 @@ def configured_servers(config: Config) -> dict[str, McpServerConfig]:
     servers = {}
     for name, table in tables.items():
         if isinstance(table, dict) and (table.get("command") or table.get("url")):
-            server = McpServerConfig.from_table(str(name), table)
+            server = dataclasses.replace(
+                McpServerConfig.from_table(str(name), table), oauth_state_dir=str(config.state_dir)
+            )
             if server.enabled:
                 servers[server.name] = server
     return servers
@@ -202,7 +208,13 @@ class McpConnection:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if config.url:
-                    client = sdk["httpx_utils"].create_mcp_http_client(headers=config.headers or None)
+                    auth = None
+                    if "Authorization" not in config.headers and config.oauth_state_dir is not None:
+                        # Logged in with mcpServer/oauth/login: the SDK sends (and refreshes) the token.
+                        from ..mcp_oauth import TokenFile, stored_auth
+
+                        auth = await stored_auth(TokenFile(Path(config.oauth_state_dir)), config.name, config.url)
+                    client = sdk["httpx_utils"].create_mcp_http_client(headers=config.headers or None, auth=auth)
                     await stack.enter_async_context(client)
                     streams = await stack.enter_async_context(
                         sdk["http"].streamable_http_client(config.url, http_client=client)

@@ -493,3 +493,26 @@ async def test_a_server_restart_while_an_escalation_is_open_accepts_nothing_that
     assert [(r["summary"], r["decision"]) for r in rows] == [("touch lost.txt", "accept"), ("touch new.txt", "accept")]
     assert rows[0]["note"] == "approved; asked on a connection since lost: reaches the server only if it asked again"
     assert rows[1]["note"] == "approved"
+
+
+async def test_on_error_ask_leaves_the_request_to_people_when_the_webhook_is_down(
+    ws_spawn: Spawner, start_gateway: StartGateway, model: FakeModelServer, workspace: Path, home: Path, database: Path
+) -> None:
+    server = await ws_spawn()
+    async with ChangeManagement() as gone:
+        policy = escalating_policy(gone, 'on_error = "ask"')
+    gateway = await start_gateway([f"local={server.url}"], policy)
+    owner = await connect_owner(server)
+    thread_id = await guarded_thread(owner, workspace)
+    turn_id = await start_command(owner, thread_id, model, "touch out.txt")
+    await gateway.line(r"escalation failed \(cannot reach the webhook .*\); left to people")
+    asked = next(m for m in owner.received if m.get("method") == APPROVAL)
+    await owner.send({"id": asked["id"], "result": {"decision": "accept"}})
+    assert (await turn_completed(owner, turn_id))["status"] == "completed"
+    assert (workspace / "out.txt").exists()
+    await gateway.line(r"touch out.txt: answered by another client")
+    (row,) = await audit_rows(home, database)
+    assert (row["decision"], row["answered_by"]) == (None, "another client")
+    assert row["note"].startswith("escalation failed: cannot reach the webhook") and row["note"].endswith(
+        "; left to people"
+    )

@@ -159,6 +159,11 @@ class Gateway:
             return False
         self.policy = policy
         log.info("policy reloaded from %s (%d rules)", policy.source, len(policy.rules))
+        if policy.escalation is not None and self.escalations.listening_url is None:
+            log.warning(
+                "the policy escalates but this gateway has no callback endpoint (it was started without "
+                "--listen and without [escalation]): decisions can only come by polling status_url"
+            )
         return True
 
     async def _connect(self, observed: ObservedServer) -> None:

@@ -7,10 +7,14 @@ whatever happens to the command is the gateway's doing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
+import sys
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from agent_app_server.testing.fake_model import (
     FakeModelServer,
@@ -20,7 +24,7 @@ from agent_app_server.testing.fake_model import (
 )
 from support.agent_turns import exec_args
 from support.cli_process import cli
-from support.gateway import ChangeManagement, GatewayProcess, StartGateway, audit_rows
+from support.gateway import SECRET, SECRET_ENV, ChangeManagement, GatewayProcess, StartGateway, audit_rows
 from support.tcp_proxy import TcpProxy
 from support.ws_client import Spawner, WsClient, WsServer
 
@@ -516,3 +520,57 @@ async def test_on_error_ask_leaves_the_request_to_people_when_the_webhook_is_dow
     assert row["note"].startswith("escalation failed: cannot reach the webhook") and row["note"].endswith(
         "; left to people"
     )
+
+
+async def test_the_documented_change_management_service_works_with_the_gateway(
+    ws_spawn: Spawner, start_gateway: StartGateway, model: FakeModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    """The minimal service of docs/approval-gateway.md, run as written: it takes the ticket, and
+    approving it through its own route sends the signed callback that accepts the command."""
+    doc = (Path(__file__).parents[2] / "docs" / "approval-gateway.md").read_text()
+    service_code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "cm.py").write_text(service_code)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    service = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(tmp_path / "cm.py"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PORT": str(port), SECRET_ENV: SECRET, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert service.stdout is not None
+        # Listening once it answers (its banner may come before its socket accepts).
+        async with asyncio.timeout(30), aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/") as probe_answer:
+                        assert probe_answer.status == 404
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert service.returncode is None, "the documented service exited"
+                    await asyncio.sleep(0.05)
+        server = await ws_spawn()
+        policy = 'default = "decline"\n' + ESCALATION.format(webhook=f"http://127.0.0.1:{port}/tickets", extra="")
+        policy += '\n[[rule]]\nname = "tickets"\ncommand = ["touch"]\naction = "escalate"\n'
+        await start_gateway([f"local={server.url}"], policy)
+        owner = await connect_owner(server)
+        thread_id = await guarded_thread(owner, workspace)
+        turn_id = await start_command(owner, thread_id, model, "touch out.txt")
+        async with asyncio.timeout(30):
+            while not (opened := await service.stdout.readline()).startswith(b"CHG-"):
+                assert opened, "the documented service exited"
+        assert opened.startswith(b"CHG-1: local wants to run touch out.txt in ")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{port}/tickets/CHG-1/approve?by=alice") as approved,
+        ):
+            assert approved.status == 200, await approved.text()
+        assert (await turn_completed(owner, turn_id))["status"] == "completed"
+        assert (workspace / "out.txt").exists()
+    finally:
+        service.terminate()
+        rest, _ = await service.communicate()
+        print(f"--- the documented service's output ---\n{rest.decode(errors='replace')}")

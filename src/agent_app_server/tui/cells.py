@@ -4,7 +4,8 @@ Owns: how each thread item looks (the user's prompt, the agent's answer as Markd
 summaries collapsed, command cells with live output and exit code, file changes as coloured
 diffs, the plan as a checklist, MCP and dynamic tool calls, errors explained in plain words) and
 how streamed text reaches the screen: deltas are appended to a buffer and drawn at most once per
-frame (:class:`FrameThrottle`), so a 20,000-delta answer costs a few dozen re-renders, not 20,000.
+frame (:class:`FrameThrottle`), so a 20,000-delta answer costs a few dozen re-renders, not 20,000
+(each re-rendering only the answer's open block: :mod:`.markdown`).
 Layer: tui (Textual; ``client`` for nothing but data shapes).
 """
 
@@ -18,9 +19,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from .explain import explain
+from .markdown import MarkdownView
 
 #: Streamed text is drawn at most this often (a frame at 30 fps).
 FRAME_S = 1 / 30
@@ -83,53 +85,21 @@ class UserCell(Cell):
         yield Static(Text(self.text))
 
 
-#: An answer is drawn as a column of Markdown segments: once the open one holds this many
-#: characters, the next split point starts a new one, so a frame re-lays out at most one segment
-#: (a 20,000-delta paragraph would otherwise be re-wrapped whole on every frame).
-SEGMENT_CHARS = 3000
-_FENCES = ("```", "~~~")
-
-
-def split_point(source: str, start: int) -> int:
-    """Where to start a new segment in ``source`` at or after ``start`` (-1: nowhere yet). A
-    blank line is invisible as a split; a line break or a space shows as a paragraph break,
-    used only when the text has no blank line for that long."""
-    for separator in ("\n\n", "\n", " "):
-        cut = source.rfind(separator, start)
-        if cut >= 0:
-            return cut + len(separator)
-    return start if len(source) >= 2 * SEGMENT_CHARS else -1
-
-
-def open_fence(source: str) -> str | None:
-    """The opening line of a code fence left open at the end of ``source`` (None: none open)."""
-    opener = None
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(_FENCES):
-            opener = None if opener is not None else stripped
-    return opener
-
-
 class AnswerCell(Cell):
     """The agent's answer, streamed as Markdown: deltas are buffered and appended once per frame."""
-
-    DEFAULT_CSS = """
-    AnswerCell Markdown { margin: 0; padding: 0 1; }
-    """
 
     def __init__(self, item_id: str, text: str = "") -> None:
         super().__init__(classes="answer")
         self.item_id = item_id
         self._pending: list[str] = [text] if text else []
-        #: The text handed to the Markdown segments so far.
+        #: The text handed to the Markdown view so far.
         self.drawn = ""
         self._replace: str | None = None
-        self.segments: list[Markdown] = [Markdown()]
+        self.view = MarkdownView()
         self._throttle = FrameThrottle(self, self._draw)
 
     def compose(self) -> ComposeResult:
-        yield from self.segments
+        yield self.view
 
     def on_mount(self) -> None:
         if self._pending:
@@ -153,29 +123,14 @@ class AnswerCell(Cell):
     async def _draw(self) -> None:
         if self._replace is not None:
             text, self._replace = self._replace, None
-            await self.remove_children()
-            self.segments = [Markdown()]
-            await self.mount(self.segments[0])
-            self.drawn = ""
-            self._pending = [text]
+            self.view.update(text)
+            self.drawn = text
         if not self._pending:
             return
         chunk = "".join(self._pending)
         self._pending.clear()
         self.drawn += chunk
-        segment = self.segments[-1]
-        source = segment.source + chunk
-        cut = split_point(source, len(segment.source)) if len(source) >= SEGMENT_CHARS else -1
-        if cut <= 0 or cut >= len(source):
-            await segment.append(chunk)
-            return
-        head, tail = source[:cut], source[cut:]
-        if len(head) > len(segment.source):
-            await segment.append(head[len(segment.source) :])
-        fence = open_fence(head)
-        follower = Markdown(f"{fence}\n{tail}" if fence else tail)
-        self.segments.append(follower)
-        await self.mount(follower)
+        self.view.append(chunk)
 
     async def flush(self) -> None:
         await self._throttle.flush()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -39,7 +39,16 @@ from .cells import (
     diff_text,
 )
 from .composer import Composer
-from .screens import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL, Approval, ApprovalScreen, Page, PickerScreen
+from .screens import (
+    COMMAND_APPROVAL,
+    FILE_CHANGE_APPROVAL,
+    MCP_ELICITATION,
+    Approval,
+    ApprovalScreen,
+    Page,
+    PickerScreen,
+    is_confirmation,
+)
 
 #: Approval policies as the /approvals picker offers them.
 APPROVAL_POLICIES = {
@@ -69,8 +78,10 @@ def approval_key(method: str, params: Any) -> str:
     """Identity of an approval request, the same for every asking of it (re-asked after a reconnect)."""
     if not isinstance(params, dict):
         return method
+    # An elicitation names no item: what it asks tells two apart.
+    asked = params.get("message") if method == MCP_ELICITATION else None
     return json.dumps(
-        [method, params.get("threadId"), params.get("itemId"), params.get("approvalId")], separators=(",", ":")
+        [method, params.get("threadId"), params.get("itemId"), params.get("approvalId"), asked], separators=(",", ":")
     )
 
 
@@ -111,9 +122,9 @@ class ConnectionWatch:
         self.changed()
 
     def _tap(self, direction: str, text: str) -> None:
-        # Cheap on the hot path: only approval requests are parsed (a delta mentioning the word
-        # costs one parse and is then ignored).
-        if direction != "recv" or "requestApproval" not in text:
+        # Cheap on the hot path: only approval requests and elicitations are parsed (a delta
+        # mentioning their names costs one parse and is then ignored).
+        if direction != "recv" or ("requestApproval" not in text and MCP_ELICITATION not in text):
             return
         try:
             message = json.loads(text)
@@ -125,6 +136,9 @@ class ConnectionWatch:
 
 #: The longest the event pump runs before letting the UI's other work (keys, frames) in.
 PUMP_SLICE_S = 0.002
+#: The longest a keystroke holds the stream back while its echo is drawn (a bound, should the
+#: frame that shows it never come).
+ECHO_HOLD_S = 0.05
 
 
 @dataclass
@@ -229,6 +243,10 @@ class TuiApp(App[str | None]):
         self.showing: tuple[Approval, ApprovalScreen] | None = None
         self.gone: str | None = None
         self.ready = asyncio.Event()
+        #: Set while no keystroke waits for its echo (see :attr:`echo_pending`).
+        self._echoed = asyncio.Event()
+        self._echoed.set()
+        self._key_at = 0.0
         self.transcript = VerticalScroll(id="transcript")
         self.composer = Composer()
         self.footer = Static(id="footer")
@@ -251,6 +269,7 @@ class TuiApp(App[str | None]):
         self.connection.changed = changed
         self.client.set_request_handler(COMMAND_APPROVAL, self._approval_handler(COMMAND_APPROVAL))
         self.client.set_request_handler(FILE_CHANGE_APPROVAL, self._approval_handler(FILE_CHANGE_APPROVAL))
+        self.client.set_request_handler(MCP_ELICITATION, self._elicitation)
         self._pump()
         self._start()
 
@@ -361,6 +380,8 @@ class TuiApp(App[str | None]):
         try:
             yielded = loop.time()
             async for event in self.events:
+                if self.echo_pending:
+                    await self._echo_drawn()
                 try:
                     await self.on_server_event(event)
                 except Exception as exc:  # a surprising message must not end the conversation
@@ -377,6 +398,33 @@ class TuiApp(App[str | None]):
             await self._server_gone("the connection ended")
 
     _exiting = False
+
+    # ------------------------------------------------------------------ keystrokes first
+
+    @property
+    def echo_pending(self) -> bool:
+        """A keystroke waits for the frame that shows it: the stream holds back (events are
+        read but not handled, answers not drawn), so that frame carries the composer alone."""
+        if self._echoed.is_set():
+            return False
+        return asyncio.get_running_loop().time() - self._key_at < ECHO_HOLD_S
+
+    async def _echo_drawn(self) -> None:
+        remaining = ECHO_HOLD_S - (asyncio.get_running_loop().time() - self._key_at)
+        try:
+            await asyncio.wait_for(self._echoed.wait(), max(remaining, 0))
+        except TimeoutError:
+            return
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._key_at = asyncio.get_running_loop().time()
+            self._echoed.clear()
+        await super().on_event(event)
+
+    def post_display_hook(self) -> None:
+        # A frame is out: whatever keystroke came before it is drawn (or drew nothing).
+        self._echoed.set()
 
     async def _server_gone(self, reason: str) -> None:
         self.gone = reason
@@ -512,13 +560,36 @@ class TuiApp(App[str | None]):
                 key=approval_key(method, params),
                 answer=asyncio.get_running_loop().create_future(),
             )
-            self.approvals.append(approval)
-            # The client runs handlers in its own tasks; screens are pushed from the app's.
-            self.call_later(self._show_next_approval)
-            decision: str = await approval.answer
-            return {"decision": decision}
+            return {"decision": await self._decision(approval)}
 
         return ask
+
+    async def _decision(self, approval: Approval) -> str:
+        self.approvals.append(approval)
+        # The client runs handlers in its own tasks; screens are pushed from the app's.
+        self.call_later(self._show_next_approval)
+        decision: str = await approval.answer
+        return decision
+
+    async def _elicitation(self, params: Any) -> dict[str, Any]:
+        """An MCP server asks: a yes/no (running one of its tools) is a dialog like any approval;
+        a form or a web page to visit is declined, saying so (the UI has no forms yet)."""
+        params = params if isinstance(params, dict) else {}
+        if not is_confirmation(params):
+            server = params.get("serverName", "an MCP server")
+            note = f"declined a request from {server} that needs a form or a web page: {params.get('message', '')}"
+            self.run_worker(self.add(InfoCell(note, classes="warning")), group="note")
+            return {"action": "decline", "content": None}
+        approval = Approval(
+            MCP_ELICITATION,
+            params,
+            key=approval_key(MCP_ELICITATION, params),
+            answer=asyncio.get_running_loop().create_future(),
+        )
+        decision = await self._decision(approval)
+        if decision == "acceptForSession":
+            return {"action": "accept", "content": {}, "_meta": {"persist": "session"}}
+        return {"action": decision, "content": {} if decision == "accept" else None}
 
     def _show_next_approval(self) -> None:
         if self.showing is not None or not self.approvals:

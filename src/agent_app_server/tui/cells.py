@@ -12,6 +12,7 @@ Layer: tui (Textual; ``client`` for nothing but data shapes).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,8 +25,14 @@ from textual.widgets import Collapsible, Static
 from .explain import explain
 from .markdown import MarkdownView
 
-#: Streamed text is drawn at most this often (a frame at 30 fps).
+#: Streamed text is drawn at most this often (a frame at 30 fps)...
 FRAME_S = 1 / 30
+#: ... and less often when drawing it costs more than this share of the time (a slow or busy
+#: machine), so keystrokes always find the UI free; never less often than this:
+STREAM_SHARE = 0.5
+SLOWEST_FRAME_S = 0.25
+#: A draw held back by a keystroke's echo looks again this soon.
+ECHO_RETRY_S = 0.004
 #: Lines of a command's output kept on screen (the rest is summarised as a count).
 OUTPUT_TAIL_LINES = 12
 
@@ -33,7 +40,9 @@ OUTPUT_TAIL_LINES = 12
 class FrameThrottle:
     """Calls ``draw`` at most once per frame while ``poke`` is called; ``flush`` draws now.
 
-    Only one draw runs at a time: pokes during a draw schedule exactly one more."""
+    Only one draw runs at a time: pokes during a draw schedule exactly one more. A frame's cost
+    (the draw, then the screen laid out and rendered) is measured, and the next draw waits long
+    enough to keep the stream's share of the time under :data:`STREAM_SHARE`."""
 
     def __init__(self, owner: Widget, draw: Callable[[], Awaitable[None]]) -> None:
         self._owner = owner
@@ -41,14 +50,20 @@ class FrameThrottle:
         self._scheduled = False
         self._drawing = False
         self._dirty = False
+        self.interval = FRAME_S
 
     def poke(self) -> None:
         self._dirty = True
         if not self._scheduled and not self._drawing:
             self._scheduled = True
-            self._owner.set_timer(FRAME_S, self._tick)
+            self._owner.set_timer(self.interval, self._tick)
 
     async def _tick(self) -> None:
+        # A keystroke's echo goes first (the app says so while it waits): its frame should not
+        # wait for this draw, nor for the layout the draw causes.
+        if getattr(self._owner.app, "echo_pending", False):
+            self._owner.set_timer(ECHO_RETRY_S, self._tick)
+            return
         self._scheduled = False
         await self.flush()
 
@@ -56,12 +71,18 @@ class FrameThrottle:
         if self._drawing or not self._dirty:
             return
         self._drawing = True
+        started = time.monotonic()
         try:
             while self._dirty:
                 self._dirty = False
                 await self._draw()
         finally:
             self._drawing = False
+        self._owner.call_after_refresh(self._shown, started)
+
+    def _shown(self, started: float) -> None:
+        cost = time.monotonic() - started
+        self.interval = min(max(FRAME_S, cost / STREAM_SHARE), SLOWEST_FRAME_S)
 
 
 class Cell(Vertical):

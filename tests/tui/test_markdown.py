@@ -118,3 +118,4 @@ def test_the_last_block_is_found_by_its_line() -> None:
     assert last_block_start("one\n\ntwo\nmore\n") == len("one\n\n")
     assert last_block_start("only one\nparagraph") == 0
     assert last_block_start("```\nopen fence\n\nstill code") == 0
+    assert last_block_start("old\r\rmac\r\nwindows\r\n\r\nlast") == len("old\r\rmac\r\nwindows\r\n\r\n")

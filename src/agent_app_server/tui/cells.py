@@ -58,6 +58,11 @@ class FrameThrottle:
             self._scheduled = True
             self._owner.set_timer(self.interval, self._tick)
 
+    def finish(self) -> None:
+        """The last change (the item completed): drawn now, not a frame interval later."""
+        self._dirty = True
+        self._owner.call_later(self.flush)
+
     async def _tick(self) -> None:
         # A keystroke's echo goes first (the app says so while it waits): its frame should not
         # wait for this draw, nor for the layout the draw causes.
@@ -139,7 +144,7 @@ class AnswerCell(Cell):
         if text != self.text:
             self._pending = []
             self._replace = text
-        self._throttle.poke()
+        self._throttle.finish()
 
     async def _draw(self) -> None:
         if self._replace is not None:
@@ -183,7 +188,7 @@ class ReasoningCell(Cell):
     def complete(self, summary: list[str]) -> None:
         if summary:
             self.parts = list(summary)
-        self._throttle.poke()
+        self._throttle.finish()
 
     async def _draw(self) -> None:
         text = "\n\n".join(part for part in self.parts if part)
@@ -241,7 +246,7 @@ class CommandCell(Cell):
         final = item.get("aggregatedOutput")
         if isinstance(final, str):
             self.output = final
-        self._throttle.poke()
+        self._throttle.finish()
 
     async def flush(self) -> None:
         await self._throttle.flush()

@@ -10,6 +10,7 @@ keystroke echo waited behind it). Layer: tui (Rich, Textual and markdown-it only
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -75,6 +76,8 @@ class _Markdown(rich_markdown.Markdown):
         self.inline_code_theme = "monokai"
 
 
+#: A line's end as markdown-it counts lines (its block map is in lines).
+_LINE_END = re.compile(r"\r\n?|\n")
 #: Finds top-level block boundaries (Rich parses with the same rules when it renders).
 _PARSER = MarkdownIt("commonmark").enable("strikethrough").enable("table")
 
@@ -84,10 +87,9 @@ def last_block_start(source: str) -> int:
     starts = [token.map[0] for token in _PARSER.parse(source) if token.level == 0 and token.map and token.nesting >= 0]
     if len(starts) < 2:
         return 0
-    line = starts[-1]
     offset = 0
-    for _ in range(line):
-        offset = source.index("\n", offset) + 1
+    for end, _ in zip(_LINE_END.finditer(source), range(starts[-1]), strict=False):
+        offset = end.end()
     return offset
 
 

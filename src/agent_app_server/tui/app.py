@@ -25,6 +25,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..client import AsyncClient, Backoff, ClientError, ClientOptions, ConnectionLost, Event, text_input
+from ..client.handlers import COMMAND_APPROVAL, DYNAMIC_TOOL_CALL, FILE_CHANGE_APPROVAL, MCP_ELICITATION
 from .cells import (
     AnswerCell,
     Cell,
@@ -39,16 +40,7 @@ from .cells import (
     diff_text,
 )
 from .composer import Composer
-from .screens import (
-    COMMAND_APPROVAL,
-    FILE_CHANGE_APPROVAL,
-    MCP_ELICITATION,
-    Approval,
-    ApprovalScreen,
-    Page,
-    PickerScreen,
-    is_confirmation,
-)
+from .screens import Approval, ApprovalScreen, Page, PickerScreen, is_confirmation
 
 #: Approval policies as the /approvals picker offers them.
 APPROVAL_POLICIES = {
@@ -136,6 +128,12 @@ class ConnectionWatch:
 
 #: The longest the event pump runs before letting the UI's other work (keys, frames) in.
 PUMP_SLICE_S = 0.002
+#: How long the UI leaves another client's dynamic tool call to that client (the one that
+#: declared the tool) before answering that it runs none: the first answer wins, and an
+#: immediate refusal from a client only watching would beat the real one.
+TOOL_DEFER_S = 10.0
+#: How long after a key the user counts as typing.
+TYPING_S = 0.5
 #: The longest a keystroke holds the stream back while its echo is drawn (a bound, should the
 #: frame that shows it never come).
 ECHO_HOLD_S = 0.05
@@ -243,6 +241,8 @@ class TuiApp(App[str | None]):
         self.showing: tuple[Approval, ApprovalScreen] | None = None
         self.gone: str | None = None
         self.ready = asyncio.Event()
+        #: Dynamic tool calls asked of this client, settled when their item completes.
+        self._tool_calls: dict[str, asyncio.Future[None]] = {}
         #: Set while no keystroke waits for its echo (see :attr:`echo_pending`).
         self._echoed = asyncio.Event()
         self._echoed.set()
@@ -270,6 +270,7 @@ class TuiApp(App[str | None]):
         self.client.set_request_handler(COMMAND_APPROVAL, self._approval_handler(COMMAND_APPROVAL))
         self.client.set_request_handler(FILE_CHANGE_APPROVAL, self._approval_handler(FILE_CHANGE_APPROVAL))
         self.client.set_request_handler(MCP_ELICITATION, self._elicitation)
+        self.client.set_request_handler(DYNAMIC_TOOL_CALL, self._dynamic_tool_call)
         self._pump()
         self._start()
 
@@ -409,6 +410,11 @@ class TuiApp(App[str | None]):
             return False
         return asyncio.get_running_loop().time() - self._key_at < ECHO_HOLD_S
 
+    @property
+    def typing(self) -> bool:
+        """A key came in the last :data:`TYPING_S` (the stream is drawn less often meanwhile)."""
+        return asyncio.get_running_loop().time() - self._key_at < TYPING_S
+
     async def _echo_drawn(self) -> None:
         remaining = ECHO_HOLD_S - (asyncio.get_running_loop().time() - self._key_at)
         try:
@@ -516,6 +522,9 @@ class TuiApp(App[str | None]):
 
     async def _item_completed(self, item: dict[str, Any]) -> None:
         item_id = str(item.get("id"))
+        settled = self._tool_calls.get(item_id)
+        if settled is not None and not settled.done():
+            settled.set_result(None)
         self.items.pop(item_id, None)
         cell = self.cells.get(item_id)
         if cell is None:
@@ -570,6 +579,23 @@ class TuiApp(App[str | None]):
         self.call_later(self._show_next_approval)
         decision: str = await approval.answer
         return decision
+
+    async def _dynamic_tool_call(self, params: Any) -> dict[str, Any]:
+        """Another client's tool (this UI declares none): left to that client to answer."""
+        params = params if isinstance(params, dict) else {}
+        call_id = str(params.get("callId"))
+        settled = self._tool_calls.setdefault(call_id, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(asyncio.shield(settled), TOOL_DEFER_S)
+        except TimeoutError:
+            pass
+        finally:
+            self._tool_calls.pop(call_id, None)
+        # Moot when the call completed (the server took the other client's answer).
+        raise RuntimeError(
+            f"this terminal UI runs no dynamic tools; `{params.get('tool')}` belongs to the client that "
+            "declared it in thread/start, which did not answer"
+        )
 
     async def _elicitation(self, params: Any) -> dict[str, Any]:
         """An MCP server asks: a yes/no (running one of its tools) is a dialog like any approval;

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -33,8 +33,24 @@ STREAM_SHARE = 0.5
 SLOWEST_FRAME_S = 0.25
 #: A draw held back by a keystroke's echo looks again this soon.
 ECHO_RETRY_S = 0.004
+#: While the user types, streamed text is drawn at most this often (a frame drawn just before a
+#: key makes its echo wait for the next frame slot).
+TYPING_FRAME_S = 0.1
 #: Lines of a command's output kept on screen (the rest is summarised as a count).
 OUTPUT_TAIL_LINES = 12
+
+
+@runtime_checkable
+class KeysFirst(Protocol):
+    """What the app tells the stream about the keyboard (the app is the one that sees keys)."""
+
+    @property
+    def echo_pending(self) -> bool:
+        """A keystroke waits for the frame that shows it: hold the stream back."""
+
+    @property
+    def typing(self) -> bool:
+        """Keys came a moment ago: draw the stream less often, so echoes find the screen free."""
 
 
 class FrameThrottle:
@@ -56,7 +72,9 @@ class FrameThrottle:
         self._dirty = True
         if not self._scheduled and not self._drawing:
             self._scheduled = True
-            self._owner.set_timer(self.interval, self._tick)
+            app = self._owner.app
+            typing = isinstance(app, KeysFirst) and app.typing
+            self._owner.set_timer(max(self.interval, TYPING_FRAME_S) if typing else self.interval, self._tick)
 
     def finish(self) -> None:
         """The last change (the item completed): drawn now, not a frame interval later."""
@@ -66,7 +84,8 @@ class FrameThrottle:
     async def _tick(self) -> None:
         # A keystroke's echo goes first (the app says so while it waits): its frame should not
         # wait for this draw, nor for the layout the draw causes.
-        if getattr(self._owner.app, "echo_pending", False):
+        app = self._owner.app
+        if isinstance(app, KeysFirst) and app.echo_pending:
             self._owner.set_timer(ECHO_RETRY_S, self._tick)
             return
         self._scheduled = False

@@ -22,13 +22,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..client.handlers import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL, MCP_ELICITATION
 from .cells import change_text
 
-COMMAND_APPROVAL = "item/commandExecution/requestApproval"
-FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
-#: An MCP server's elicitation; the kind the UI shows is the server asking to run a tool (a
-#: confirmation, no form to fill in).
-MCP_ELICITATION = "mcpServer/elicitation/request"
 _TITLES = {COMMAND_APPROVAL: "Run this command?", FILE_CHANGE_APPROVAL: "Apply this patch?"}
 
 

@@ -4,7 +4,6 @@ Textual's pilot drives the app; the server is ours, embedded, on the fake model.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from textual import events
@@ -27,11 +26,11 @@ from agent_app_server.tui.cells import (
     UserCell,
 )
 from agent_app_server.tui.screens import ApprovalScreen
-from support.agent_turns import exec_args
+from support.agent_turns import exec_args, namespaced
+from support.model_config import MCP_CONFIG
 from support.tui import OpenApp
 
 ASKING = ("approval_policy=untrusted", "sandbox_mode=workspace-write")
-ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
 
 
 async def test_prompt_streams_the_answer_as_markdown(open_app: OpenApp, model: FakeModelServer) -> None:
@@ -81,13 +80,10 @@ async def test_an_mcp_tool_call_shows_what_was_called_and_its_result(
     open_app: OpenApp, model: FakeModelServer, home: Path
 ) -> None:
     with (home / "config.toml").open("a") as config:
-        config.write(f'\n[mcp_servers.echo]\ncommand = "{sys.executable}"\nargs = ["{ECHO_SERVER}"]\n')
-    call = function_call_reply("echo", json.dumps({"text": "hi"}), "call_1")
-    for event in call:  # the model calls the tool inside the MCP server's namespace
-        item = getattr(event, "data", {}).get("item")
-        if isinstance(item, dict) and item.get("type") == "function_call":
-            item["namespace"] = "mcp__echo"
-    model.enqueue(call, text_reply("echoed"))
+        config.write("\n" + MCP_CONFIG)
+    model.enqueue(
+        namespaced(function_call_reply("echo", json.dumps({"text": "hi"}), "call_1"), "mcp__echo"), text_reply("echoed")
+    )
     async with open_app() as ui:
         await ui.type("echo hi")
         await ui.until(lambda: isinstance(ui.app.screen, ApprovalScreen), "the MCP server's question")

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from agent_app_server.client import AsyncClient, Backoff, ClientOptions, text_input
-from agent_app_server.client.handlers import COMMAND_APPROVAL
+from agent_app_server.client.handlers import COMMAND_APPROVAL, MCP_ELICITATION
 from agent_app_server.testing import FakeModelServer, delay, function_call_reply, text_reply
 from agent_app_server.tui.app import ConnectionWatch, Target, TuiApp
 from agent_app_server.tui.cells import AnswerCell, CommandCell, ErrorCell, ToolCell
 from agent_app_server.tui.screens import ApprovalScreen
-from support.agent_turns import ENV, exec_args
+from support.agent_turns import ENV, exec_args, namespaced
+from support.model_config import MCP_CONFIG
 from support.tcp_proxy import TcpProxy
 from support.tui import Driver
 from support.ws_client import Spawner, WsServer, ws_servers
@@ -81,6 +82,35 @@ async def test_an_approval_answered_by_another_client_closes_the_dialog(
             command = ui.cells(CommandCell)[0]
             await ui.until(lambda: command.status == "completed", "the command")
             assert "elsewhere" in command.output
+        finally:
+            await other.aclose()
+
+
+async def test_an_mcp_question_answered_by_another_client_closes_the_dialog(
+    ws_spawn: Spawner, home: Path, remote_app: RemoteApp, model: FakeModelServer
+) -> None:
+    with (home / "config.toml").open("a") as config:
+        config.write("\n" + MCP_CONFIG)
+    server = await ws_spawn(env=ENV)
+    model.enqueue(namespaced(function_call_reply("echo", '{"text": "hi"}', "call_1"), "mcp__echo"), text_reply("done"))
+    async with remote_app(server.url) as ui:
+        await ui.send("echo hi")
+        await ui.until(lambda: isinstance(ui.app.screen, ApprovalScreen), "the MCP server's question")
+        other = await AsyncClient.connect(server.url)
+        try:
+
+            async def allow(_params: Any) -> dict[str, Any]:
+                return {"action": "accept", "content": {}}
+
+            other.set_request_handler(MCP_ELICITATION, allow)
+            assert ui.app.thread_id is not None
+            await other.resume_thread(ui.app.thread_id)
+            await ui.until(lambda: not isinstance(ui.app.screen, ApprovalScreen), "the dialog to close")
+            await ui.shows("an approval was answered by another client")
+            await ui.turn_done()
+            cell = await ui.until(lambda: ui.cells(ToolCell), "the tool call")
+            await ui.until(lambda: cell[0].item.get("status") == "completed", "the call to complete")
+            assert "echo: hi" in str(cell[0].body.render())
         finally:
             await other.aclose()
 

@@ -1,11 +1,12 @@
 """The terminal UI application: one conversation with an app server through an ``AsyncClient``.
 
 Owns: the screen layout (transcript, composer, footer), turning the server's notifications into
-transcript cells, the approval queue (server requests shown one dialog at a time; one answered by
-another client closes), the composer's verbs (a prompt starts a turn or steers the running one,
-``!cmd`` runs ``thread/shellCommand``, ``/commands``), interrupting, and the connection's life
-as the footer shows it. Layer: tui (Textual; imports ``client`` only: whoever builds the app hands
-it a connected client, embedded or remote).
+transcript cells, the approval queue (server requests shown one dialog at a time; one answered
+by another client closes; another client's dynamic tool calls left to it), keystrokes before the
+stream (a key's echo frame carries no stream work), the composer's verbs (a prompt starts a turn
+or steers the running one, ``!cmd`` runs ``thread/shellCommand``, ``/commands``), interrupting,
+and the connection's life as the footer shows it. Layer: tui (Textual; imports ``client`` only:
+whoever builds the app hands it a connected client, embedded or remote).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Modal screens: the approval dialog and the pickers (threads to resume, models, approval
 policies, files).
 
-Owns: how a pending approval is shown and answered (``y`` accept, ``a`` accept for the session,
-``n`` decline, ``Esc`` cancel) and one picker (search box, list, paging with PgUp/PgDn) that every
-list in the UI uses, fed by a loader the app supplies. Layer: tui (Textual only; no client calls).
+Owns: how a pending approval (a command, a patch, an MCP server asking to run one of its tools)
+is shown and answered (``y`` accept, ``a`` accept for the session, ``n`` decline, ``Esc``
+cancel) and one picker (search box, list, paging with PgUp/PgDn) that every list in the UI uses,
+fed by a loader the app supplies. Layer: tui (Textual, and ``client``'s request names; no client
+calls).
 """
 
 from __future__ import annotations

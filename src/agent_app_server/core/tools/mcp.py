@@ -75,9 +75,13 @@ class McpServerConfig:
     tool_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
     approval_mode: str = "auto"
     tool_approval: dict[str, str] = field(default_factory=dict)
+    #: The installed plugin that brings this server (``plugin@marketplace``); None: config.toml's.
+    plugin_id: str | None = None
 
     @classmethod
-    def from_table(cls, name: str, table: dict[str, Any], environ: dict[str, str] | None = None) -> McpServerConfig:
+    def from_table(
+        cls, name: str, table: dict[str, Any], environ: dict[str, str] | None = None, plugin_id: str | None = None
+    ) -> McpServerConfig:
         env = os.environ if environ is None else environ
         headers = {str(k): str(v) for k, v in (table.get("http_headers") or {}).items()}
         for header, variable in (table.get("env_http_headers") or {}).items():
@@ -107,6 +111,7 @@ class McpServerConfig:
                 for tool, spec in (tools or {}).items()
                 if isinstance(spec, dict) and spec.get("approval_mode")
             },
+            plugin_id=plugin_id,
         )
 
     def tool_allowed(self, tool: str) -> bool:
@@ -116,13 +121,16 @@ class McpServerConfig:
 
 
 def configured_servers(config: Config) -> dict[str, McpServerConfig]:
+    """``[mcp_servers]`` of config.toml, then those of installed plugins (config.toml wins a name)."""
     tables = config.values.get("mcp_servers")
-    if not isinstance(tables, dict):
-        return {}
-    servers = {}
-    for name, table in tables.items():
-        if isinstance(table, dict) and (table.get("command") or table.get("url")):
-            server = McpServerConfig.from_table(str(name), table)
+    entries: list[tuple[str, Any, str | None]] = []
+    if isinstance(tables, dict):
+        entries += [(str(name), table, None) for name, table in tables.items()]
+    entries += [(name, table, plugin_id) for name, (plugin_id, table) in config.plugin_mcp_servers.items()]
+    servers: dict[str, McpServerConfig] = {}
+    for name, table, plugin_id in entries:
+        if name not in servers and isinstance(table, dict) and (table.get("command") or table.get("url")):
+            server = McpServerConfig.from_table(name, table, plugin_id=plugin_id)
             if server.enabled:
                 servers[server.name] = server
     return servers
@@ -663,7 +671,7 @@ def _status_wire(connection: McpConnection, runtime: str | None) -> dict[str, An
     return {
         "name": config.name,
         "runtimeStatus": runtime,
-        "pluginId": None,
+        "pluginId": config.plugin_id,
         "httpOrigin": origin,
         "serverInfo": connection.server_info,
         "serverCapabilities": connection.capabilities,

@@ -1,0 +1,682 @@
+"""Plugins from marketplaces on disk: manifests, discovery, install state, install and uninstall.
+
+Owns: reading a marketplace manifest (``<root>/.agents/plugins/marketplace.json`` or
+``<root>/.claude-plugin/marketplace.json``) and a plugin manifest (``<plugin>/.codex-plugin/plugin.json``
+or ``.claude-plugin/plugin.json``); which marketplaces a request sees (``$HOME``'s, the ones added
+with ``marketplace/add`` — ``[marketplaces.NAME]`` in config.toml —, and those of the client's
+``cwds`` or their git repository roots); a plugin's wire summary and detail; installing (a copy
+under ``$CODEX_HOME/plugins/cache/<marketplace>/<plugin>/<version>`` plus
+``[plugins."<plugin>@<marketplace>"] enabled = true``) and uninstalling; and what installed,
+enabled plugins bring to the rest of the server: skill folders and MCP server tables. The layout
+on disk is the reference's, so either server reads what the other installed.
+
+Every function here blocks on the file system: call them from a worker thread. Errors a client
+can fix are :class:`PluginError` (its message says what to fix).
+Layer: core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config_edit import ConfigWriteError, Edit, user_config_path, write_user_config
+
+MARKETPLACE_MANIFESTS = (".agents/plugins/marketplace.json", ".claude-plugin/marketplace.json")
+PLUGIN_MANIFESTS = (".codex-plugin/plugin.json", ".claude-plugin/plugin.json")
+PLUGINS_CACHE_DIR = Path("plugins") / "cache"
+#: Git marketplaces are cloned here, one folder per marketplace name.
+INSTALLED_MARKETPLACES_DIR = Path(".tmp") / "marketplaces"
+#: A plugin whose manifest names no version is installed as this one.
+DEFAULT_PLUGIN_VERSION = "local"
+#: The name of OpenAI's own curated marketplace, which no other source may take.
+RESERVED_MARKETPLACE = "openai-curated"
+_VERSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+")
+_SEGMENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+_MAX_DEFAULT_PROMPTS = 3
+_MAX_DEFAULT_PROMPT_CHARS = 128
+
+
+class PluginError(Exception):
+    """A request that cannot be honoured as sent (``-32600`` on the wire)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PluginInternalError(PluginError):
+    """The request was fine but the machine failed it (a git command, the disk): ``-32603``."""
+
+
+def validate_segment(value: str, what: str) -> str:
+    """A marketplace or plugin name, safe as a folder name."""
+    if not value:
+        raise PluginError(f"invalid {what}: must not be empty")
+    if not set(value) <= _SEGMENT_CHARS:
+        raise PluginError(f"invalid {what}: only ASCII letters, digits, `_`, and `-` are allowed")
+    return value
+
+
+# ---------------------------------------------------------------------- manifests
+
+
+@dataclass(frozen=True, slots=True)
+class PluginManifest:
+    root: Path
+    name: str
+    version: str | None
+    description: str | None
+    keywords: tuple[str, ...]
+    skill_dirs: tuple[Path, ...]
+    #: ``mcpServers``: a path to a JSON file, an inline object, or None (then ``<root>/.mcp.json``).
+    mcp_servers: Path | dict[str, Any] | None
+    interface: dict[str, Any] | None
+
+
+def find_manifest(root: Path, candidates: Sequence[str]) -> Path | None:
+    return next((root / relative for relative in candidates if (root / relative).is_file()), None)
+
+
+def _manifest_path(root: Path, value: Any) -> Path | None:
+    """A manifest's ``./relative`` path inside the plugin; anything else is ignored, as the reference."""
+    if not isinstance(value, str) or not value.startswith("./") or len(value) <= 2:
+        return None
+    relative = Path(value[2:])
+    if any(part in ("..", "") for part in relative.parts) or relative.is_absolute():
+        return None
+    return root / relative
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _default_prompts(value: Any) -> list[str] | None:
+    entries = [value] if isinstance(value, str) else _strings(value)
+    prompts = []
+    for entry in entries[:_MAX_DEFAULT_PROMPTS]:
+        prompt = " ".join(entry.split())
+        if prompt and len(prompt) <= _MAX_DEFAULT_PROMPT_CHARS:
+            prompts.append(prompt)
+    return prompts or None
+
+
+def _interface(root: Path, raw: Any) -> dict[str, Any] | None:
+    """The wire ``PluginInterface`` of a manifest's ``interface``; None when it says nothing."""
+    if not isinstance(raw, dict):
+        return None
+
+    def url(key: str) -> str | None:
+        return _text(raw.get(key, raw.get(key.replace("Url", "URL"))))
+
+    def asset(key: str) -> str | None:
+        path = _manifest_path(root, raw.get(key))
+        return str(path) if path is not None else None
+
+    interface: dict[str, Any] = {
+        "displayName": _text(raw.get("displayName")),
+        "shortDescription": _text(raw.get("shortDescription")),
+        "longDescription": _text(raw.get("longDescription")),
+        "developerName": _text(raw.get("developerName")),
+        "category": _text(raw.get("category")),
+        "capabilities": _strings(raw.get("capabilities")),
+        "websiteUrl": url("websiteUrl"),
+        "privacyPolicyUrl": url("privacyPolicyUrl"),
+        "termsOfServiceUrl": url("termsOfServiceUrl"),
+        "defaultPrompt": _default_prompts(raw.get("defaultPrompt")),
+        "brandColor": _text(raw.get("brandColor")),
+        "composerIcon": asset("composerIcon"),
+        "composerIconUrl": None,
+        "logo": asset("logo"),
+        "logoDark": asset("logoDark"),
+        "logoUrl": None,
+        "logoUrlDark": None,
+        "screenshots": [str(p) for p in (_manifest_path(root, s) for s in _strings(raw.get("screenshots"))) if p],
+        "screenshotUrls": [],
+    }
+    return interface if any(value not in (None, []) for value in interface.values()) else None
+
+
+def load_plugin_manifest(root: Path) -> PluginManifest | None:
+    """The plugin manifest under ``root``; None when it is missing or not a JSON object."""
+    path = find_manifest(root, PLUGIN_MANIFESTS)
+    if path is None:
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    name = raw.get("name") if isinstance(raw.get("name"), str) and raw["name"].strip() else root.name
+    version = raw.get("version")
+    skills = raw.get("skills")
+    skill_paths = [skills] if isinstance(skills, str) else _strings(skills)
+    skill_dirs = tuple(p for p in (_manifest_path(root, s) for s in skill_paths) if p is not None)
+    mcp = raw.get("mcpServers")
+    mcp_servers: Path | dict[str, Any] | None = (
+        _manifest_path(root, mcp) if isinstance(mcp, str) else mcp if isinstance(mcp, dict) else None
+    )
+    return PluginManifest(
+        root=root,
+        name=str(name),
+        version=version.strip() or None if isinstance(version, str) else None,
+        description=_text(raw.get("description")),
+        keywords=tuple(_strings(raw.get("keywords"))),
+        skill_dirs=skill_dirs or (root / "skills",),
+        mcp_servers=mcp_servers,
+        interface=_interface(root, raw.get("interface")),
+    )
+
+
+def plugin_mcp_tables(manifest: PluginManifest) -> dict[str, dict[str, Any]]:
+    """The MCP server tables a plugin declares (``mcpServers`` in its manifest, else ``.mcp.json``)."""
+    declared = manifest.mcp_servers
+    if not isinstance(declared, dict):
+        path = declared if isinstance(declared, Path) else manifest.root / ".mcp.json"
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return {}
+        declared = loaded if isinstance(loaded, dict) else {}
+    # Both spellings exist: a file of `{"mcpServers": {...}}` and a bare table of servers.
+    servers = declared.get("mcpServers", declared)
+    if not isinstance(servers, dict):
+        return {}
+    tables = {}
+    for name, table in servers.items():
+        if isinstance(table, dict):
+            table = dict(table)
+            # A relative working directory is the plugin's own folder.
+            cwd = table.get("cwd")
+            table["cwd"] = str(manifest.root / cwd) if isinstance(cwd, str) else str(manifest.root)
+            tables[str(name)] = table
+    return tables
+
+
+# ---------------------------------------------------------------------- marketplaces
+
+
+@dataclass(frozen=True, slots=True)
+class MarketplacePlugin:
+    name: str
+    #: The wire ``PluginSource`` (``local`` with an absolute path, or ``git``).
+    source: dict[str, Any]
+    install_policy: str
+    auth_policy: str
+    category: str | None
+    manifest: PluginManifest | None
+
+
+@dataclass(frozen=True, slots=True)
+class Marketplace:
+    name: str
+    #: The manifest file.
+    path: Path
+    display_name: str | None
+    plugins: tuple[MarketplacePlugin, ...]
+
+    def plugin(self, name: str) -> MarketplacePlugin:
+        for plugin in self.plugins:
+            if plugin.name == name:
+                return plugin
+        raise PluginError(f"plugin `{name}` was not found in marketplace `{self.name}`")
+
+
+def _marketplace_root(path: Path) -> Path:
+    for relative in MARKETPLACE_MANIFESTS:
+        parts = Path(relative).parts
+        if path.parts[-len(parts) :] == parts:
+            return Path(*path.parts[: -len(parts)])
+    raise PluginError(f"invalid marketplace file `{path}`: marketplace file is not in a supported location")
+
+
+def _plugin_source(root: Path, raw: Any) -> dict[str, Any] | None:
+    """A plugin entry's source as the wire says it; None for a source this server cannot use."""
+    if isinstance(raw, str):
+        raw = {"source": "local", "path": raw}
+    if not isinstance(raw, dict):
+        return None
+    kind = raw.get("source")
+    if kind == "local":
+        path = raw.get("path")
+        resolved = _manifest_path(root, path) if isinstance(path, str) else None
+        return {"type": "local", "path": str(resolved)} if resolved is not None else None
+    if kind in ("url", "git-subdir") and isinstance(raw.get("url"), str) and raw["url"].strip():
+        subdir = raw.get("path")
+        return {
+            "type": "git",
+            "url": raw["url"].strip(),
+            "path": subdir.strip().removeprefix("./") if isinstance(subdir, str) and subdir.strip() else None,
+            "refName": _text(raw.get("ref")),
+            "sha": _text(raw.get("sha")),
+        }
+    return None
+
+
+def load_marketplace(path: Path) -> Marketplace:
+    """Read one marketplace manifest; entries this server cannot use are left out."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PluginError(f"marketplace file `{path}` does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PluginError(f"failed to read marketplace file `{path}`: {exc}") from None
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise PluginError(f"invalid marketplace file `{path}`: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(raw.get("plugins"), list):
+        raise PluginError(f"invalid marketplace file `{path}`: expected an object with `name` and a `plugins` array")
+    root = _marketplace_root(path)
+    interface = raw.get("interface")
+    display_name = _text(interface.get("displayName")) if isinstance(interface, dict) else None
+    plugins = []
+    for entry in raw["plugins"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        try:
+            validate_segment(entry["name"], "plugin name")
+        except PluginError:
+            continue
+        source = _plugin_source(root, entry.get("source"))
+        if source is None:
+            continue
+        raw_policy = entry.get("policy")
+        policy: dict[str, Any] = raw_policy if isinstance(raw_policy, dict) else {}
+        install = policy.get("installation", "AVAILABLE")
+        auth = policy.get("authentication", "ON_INSTALL")
+        manifest = load_plugin_manifest(Path(source["path"])) if source["type"] == "local" else None
+        plugins.append(
+            MarketplacePlugin(
+                name=entry["name"],
+                source=source,
+                install_policy=install
+                if install in ("NOT_AVAILABLE", "AVAILABLE", "INSTALLED_BY_DEFAULT")
+                else "AVAILABLE",
+                auth_policy=auth if auth in ("ON_INSTALL", "ON_USE") else "ON_INSTALL",
+                category=_text(entry.get("category")),
+                manifest=manifest,
+            )
+        )
+    return Marketplace(raw["name"], path, display_name, tuple(plugins))
+
+
+def marketplace_name_of_root(root: Path) -> str:
+    """The name a marketplace folder declares; PluginError when it holds no usable manifest."""
+    path = find_manifest(root, MARKETPLACE_MANIFESTS)
+    if path is None:
+        raise PluginError(f"invalid marketplace file `{root}`: marketplace root does not contain a supported manifest")
+    return validate_segment(load_marketplace(path).name, "marketplace name")
+
+
+def read_user_config(codex_home: Path) -> dict[str, Any]:
+    path = user_config_path(codex_home)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PluginError(f"cannot read {path}: {exc}; fix it by hand") from None
+
+
+def configured_marketplaces(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    tables = values.get("marketplaces")
+    return {str(k): v for k, v in tables.items() if isinstance(v, dict)} if isinstance(tables, dict) else {}
+
+
+def configured_marketplace_root(codex_home: Path, name: str, table: dict[str, Any]) -> Path | None:
+    if table.get("source_type") == "local" and isinstance(table.get("source"), str):
+        return Path(table["source"])
+    if table.get("source_type") == "git":
+        return codex_home / INSTALLED_MARKETPLACES_DIR / name
+    return None
+
+
+def git_repo_root(directory: Path) -> Path | None:
+    for candidate in (directory, *directory.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+@dataclass
+class Discovery:
+    marketplaces: list[Marketplace] = field(default_factory=list)
+    #: Wire ``MarketplaceLoadErrorInfo`` dicts.
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def discover(codex_home: Path, home: Path | None, cwds: Iterable[Path], values: dict[str, Any]) -> Discovery:
+    """Every marketplace a request sees: the home's, the added ones, then the cwds' (first of a name wins)."""
+    candidates: list[Path] = []
+    roots: list[Path | None] = [home]
+    roots += [configured_marketplace_root(codex_home, n, t) for n, t in configured_marketplaces(values).items()]
+    for cwd in cwds:
+        roots.append(cwd if find_manifest(cwd, MARKETPLACE_MANIFESTS) else git_repo_root(cwd))
+    for root in roots:
+        path = find_manifest(root, MARKETPLACE_MANIFESTS) if root is not None else None
+        if path is not None and path not in candidates:
+            candidates.append(path)
+    found = Discovery()
+    for path in candidates:
+        try:
+            marketplace = load_marketplace(path)
+        except PluginError as exc:
+            found.errors.append({"marketplacePath": str(path), "message": exc.message})
+            continue
+        if all(existing.name != marketplace.name for existing in found.marketplaces):
+            found.marketplaces.append(marketplace)
+    return found
+
+
+# ---------------------------------------------------------------------- install state
+
+
+def plugin_base_root(codex_home: Path, plugin: str, marketplace: str) -> Path:
+    return codex_home / PLUGINS_CACHE_DIR / marketplace / plugin
+
+
+def active_version(codex_home: Path, plugin: str, marketplace: str) -> str | None:
+    """The installed version (``local`` first, else the greatest name), None when not installed."""
+    try:
+        entries = os.scandir(plugin_base_root(codex_home, plugin, marketplace))
+    except OSError:
+        return None
+    with entries:
+        versions = sorted(
+            e.name for e in entries if e.is_dir() and set(e.name) <= _VERSION_CHARS and e.name not in (".", "..")
+        )
+    if not versions:
+        return None
+    return DEFAULT_PLUGIN_VERSION if DEFAULT_PLUGIN_VERSION in versions else versions[-1]
+
+
+def plugin_enabled(values: dict[str, Any], plugin_id: str) -> bool:
+    tables = values.get("plugins")
+    table = tables.get(plugin_id) if isinstance(tables, dict) else None
+    return isinstance(table, dict) and table.get("enabled", True) is not False
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPlugin:
+    plugin_id: str
+    root: Path
+    manifest: PluginManifest
+
+
+def enabled_plugins(codex_home: Path, values: dict[str, Any]) -> list[InstalledPlugin]:
+    """Plugins installed in the cache and enabled in config.toml, in id order."""
+    tables = values.get("plugins")
+    found = []
+    for plugin_id in sorted(tables) if isinstance(tables, dict) else []:
+        name, _, marketplace = str(plugin_id).partition("@")
+        if not name or not marketplace or not plugin_enabled(values, plugin_id):
+            continue
+        if not (set(name) <= _SEGMENT_CHARS and set(marketplace) <= _SEGMENT_CHARS):
+            continue
+        version = active_version(codex_home, name, marketplace)
+        if version is None:
+            continue
+        root = plugin_base_root(codex_home, name, marketplace) / version
+        manifest = load_plugin_manifest(root)
+        if manifest is not None:
+            found.append(InstalledPlugin(plugin_id, root, manifest))
+    return found
+
+
+def plugin_mcp_servers(codex_home: Path, values: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """MCP server name → (plugin id, server table) of every enabled plugin (the first of a name wins)."""
+    servers: dict[str, tuple[str, dict[str, Any]]] = {}
+    for plugin in enabled_plugins(codex_home, values):
+        for name, table in plugin_mcp_tables(plugin.manifest).items():
+            servers.setdefault(name, (plugin.plugin_id, table))
+    return servers
+
+
+# ---------------------------------------------------------------------- wire shapes
+
+
+def summary(
+    codex_home: Path, values: dict[str, Any], marketplace: Marketplace, plugin: MarketplacePlugin
+) -> dict[str, Any]:
+    """The wire ``PluginSummary`` of one marketplace entry."""
+    plugin_id = f"{plugin.name}@{marketplace.name}"
+    installed = active_version(codex_home, plugin.name, marketplace.name)
+    manifest = plugin.manifest
+    interface = dict(manifest.interface) if manifest is not None and manifest.interface is not None else None
+    if plugin.category is not None:
+        # The marketplace's taxonomy wins over the plugin's own category, as the reference.
+        interface = interface or dict(_interface(Path("/"), {"category": plugin.category}) or {})
+        interface["category"] = plugin.category
+    return {
+        "id": plugin_id,
+        "remotePluginId": None,
+        "version": None,
+        "localVersion": manifest.version if manifest is not None else None,
+        "name": plugin.name,
+        "shareContext": None,
+        "source": plugin.source,
+        "installed": installed is not None,
+        "installedAt": None,
+        "enabled": installed is not None and plugin_enabled(values, plugin_id),
+        "installPolicy": plugin.install_policy,
+        "installPolicySource": None,
+        "mustShowInstallationInterstitial": None,
+        "authPolicy": plugin.auth_policy,
+        "availability": "AVAILABLE",
+        "disabledReason": None,
+        "eligiblePlanTypes": None,
+        "interface": interface,
+        "keywords": list(manifest.keywords) if manifest is not None else [],
+    }
+
+
+def marketplace_entry(marketplace: Marketplace, plugins: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": marketplace.name,
+        "path": str(marketplace.path),
+        "interface": {"displayName": marketplace.display_name} if marketplace.display_name is not None else None,
+        "plugins": plugins,
+    }
+
+
+def list_plugins(
+    codex_home: Path,
+    home: Path | None,
+    cwds: Iterable[Path],
+    *,
+    installed_only: bool = False,
+    suggestions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """``plugin/list`` (every plugin) or ``plugin/installed`` (installed ones and ``suggestions``)."""
+    values = read_user_config(codex_home)
+    found = discover(codex_home, home, cwds, values)
+    entries = []
+    for marketplace in found.marketplaces:
+        plugins = [summary(codex_home, values, marketplace, plugin) for plugin in marketplace.plugins]
+        if installed_only:
+            plugins = [p for p in plugins if p["installed"] or p["name"] in suggestions]
+            if not plugins:
+                continue
+        entries.append(marketplace_entry(marketplace, plugins))
+    return {"marketplaces": entries, "marketplaceLoadErrors": found.errors}
+
+
+def _skill_summaries(
+    plugin_id: str, skill_dirs: Sequence[Path], disabled: tuple[set[str], set[str]]
+) -> list[dict[str, Any]]:
+    from .skills import load_skill, skill_files
+
+    skills = []
+    for directory in skill_dirs:
+        for path in skill_files(directory):
+            try:
+                skill = load_skill(path, "user", plugin_id)
+            except (OSError, ValueError):
+                continue
+            names, paths = disabled
+            skills.append(
+                {
+                    "name": skill["name"],
+                    "description": skill["description"],
+                    "shortDescription": skill["shortDescription"],
+                    "interface": None,
+                    "path": skill["path"],
+                    "enabled": skill["name"] not in names and skill["path"] not in paths,
+                }
+            )
+    return sorted(skills, key=lambda skill: (skill["name"], skill["path"]))
+
+
+def read_plugin(codex_home: Path, marketplace_path: Path, plugin_name: str) -> dict[str, Any]:
+    """The wire ``PluginDetail`` of one plugin, read from its marketplace's copy."""
+    from .skills import disabled_skills
+
+    values = read_user_config(codex_home)
+    marketplace = load_marketplace(marketplace_path)
+    plugin = marketplace.plugin(plugin_name)
+    manifest = plugin.manifest
+    skills = (
+        _skill_summaries(f"{plugin.name}@{marketplace.name}", manifest.skill_dirs, disabled_skills(values))
+        if manifest
+        else []
+    )
+    return {
+        "marketplaceName": marketplace.name,
+        "marketplacePath": str(marketplace.path),
+        "summary": summary(codex_home, values, marketplace, plugin),
+        "shareUrl": None,
+        "description": manifest.description if manifest is not None else None,
+        "skills": skills,
+        "onboardingSkill": None,
+        "hooks": [],
+        "apps": [],
+        "appTemplates": [],
+        "mcpServers": sorted(plugin_mcp_tables(manifest)) if manifest is not None else [],
+        "scheduledTasks": None,
+    }
+
+
+def _copy_into_cache(source: Path, base_root: Path, version: str) -> None:
+    """Replace ``base_root`` by a copy of ``source`` at ``base_root/version``, never half-written:
+    the copy is staged beside it and swapped in with renames."""
+    base_root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="plugin-install-", dir=base_root.parent))
+    try:
+        staged = staging / base_root.name
+        shutil.copytree(source, staged / version, symlinks=True)
+        swap_into_place(staged, base_root, staging / "previous")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def swap_into_place(staged: Path, destination: Path, backup: Path) -> None:
+    """Move ``staged`` to ``destination``; what was there goes to ``backup`` (put back if the move fails)."""
+    if destination.exists():
+        os.rename(destination, backup)
+    try:
+        os.rename(staged, destination)
+    except OSError:
+        if backup.exists():
+            os.rename(backup, destination)
+        raise
+
+
+def write_config_edits(codex_home: Path, edits: list[Edit]) -> None:
+    try:
+        write_user_config(codex_home, edits)
+    except ConfigWriteError as exc:
+        raise PluginError(exc.message) from None
+
+
+def drop_table_if_empty(codex_home: Path, table: str) -> None:
+    """Remove a top-level table left empty by a removal, as the reference leaves none behind."""
+    value = read_user_config(codex_home).get(table)
+    if isinstance(value, dict) and not value:
+        write_config_edits(codex_home, [Edit(table, None, "replace")])
+
+
+def install_plugin(codex_home: Path, marketplace_path: Path, plugin_name: str) -> str:
+    """Copy the plugin into the cache and enable it; returns its auth policy."""
+    marketplace = load_marketplace(marketplace_path)
+    plugin = marketplace.plugin(plugin_name)
+    if plugin.install_policy == "NOT_AVAILABLE":
+        raise PluginError(f"plugin `{plugin.name}` is not available for install in marketplace `{marketplace.name}`")
+    validate_segment(marketplace.name, "marketplace name")
+    if plugin.source["type"] != "local":
+        with tempfile.TemporaryDirectory(prefix="plugin-source-") as checkout:
+            source = fetch_git_plugin(plugin.source, Path(checkout))
+            _install_from(codex_home, marketplace.name, plugin.name, source)
+    else:
+        _install_from(codex_home, marketplace.name, plugin.name, Path(plugin.source["path"]))
+    write_config_edits(codex_home, [Edit(f'plugins."{plugin.name}@{marketplace.name}"', {"enabled": True}, "replace")])
+    return plugin.auth_policy
+
+
+def _install_from(codex_home: Path, marketplace: str, plugin: str, source: Path) -> None:
+    if not source.is_dir():
+        raise PluginError(f"plugin source path is not a directory: {source}")
+    manifest_path = find_manifest(source, PLUGIN_MANIFESTS)
+    if manifest_path is None:
+        raise PluginError(f"missing plugin manifest: {source / PLUGIN_MANIFESTS[0]}")
+    manifest = load_plugin_manifest(source)
+    if manifest is None:
+        raise PluginError(f"missing or invalid plugin manifest: {manifest_path}")
+    if manifest.name != plugin:
+        raise PluginError(f"plugin manifest name `{manifest.name}` does not match marketplace plugin name `{plugin}`")
+    version = manifest.version or DEFAULT_PLUGIN_VERSION
+    if version in (".", "..") or not set(version) <= _VERSION_CHARS:
+        raise PluginError(
+            f"invalid plugin version in manifest {manifest_path}: "
+            "only ASCII letters, digits, `.`, `+`, `_`, and `-` are allowed"
+        )
+    try:
+        _copy_into_cache(source, plugin_base_root(codex_home, plugin, marketplace), version)
+    except OSError as exc:
+        raise PluginInternalError(f"failed to install plugin `{plugin}@{marketplace}`: {exc}") from None
+
+
+def fetch_git_plugin(source: dict[str, Any], checkout: Path) -> Path:
+    """Clone a ``git`` plugin source into ``checkout``; the plugin's folder in it."""
+    from .marketplaces import run_git
+
+    run_git(["clone", "--quiet", source["url"], str(checkout / "repo")])
+    selector = source.get("sha") or source.get("refName")
+    if selector:
+        run_git(["-C", str(checkout / "repo"), "checkout", "--quiet", selector])
+    return checkout / "repo" / (source.get("path") or "")
+
+
+def uninstall_plugin(codex_home: Path, plugin_id: str) -> None:
+    """Remove the plugin's cache folder and its config entry (a plugin not installed is fine)."""
+    name, sep, marketplace = plugin_id.partition("@")
+    if not sep:
+        raise PluginError(
+            f"plugin id `{plugin_id}` is not `plugin@marketplace`; plugins of OpenAI's remote catalog "
+            "are not offered by this server"
+        )
+    validate_segment(name, "plugin name")
+    validate_segment(marketplace, "marketplace name")
+    try:
+        shutil.rmtree(plugin_base_root(codex_home, name, marketplace))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise PluginInternalError(f"failed to remove plugin cache entry: {exc}") from None
+    tables = read_user_config(codex_home).get("plugins")
+    if isinstance(tables, dict) and plugin_id in tables:
+        write_config_edits(codex_home, [Edit(f'plugins."{plugin_id}"', None, "replace")])
+        drop_table_if_empty(codex_home, "plugins")

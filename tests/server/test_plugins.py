@@ -1,0 +1,243 @@
+"""Plugins and marketplaces through the real server: local and git marketplaces (git served over
+HTTP on 127.0.0.1), install into $CODEX_HOME/plugins/cache, the installed plugin's skills in
+skills/list and its MCP server (the real echo server) in mcpServerStatus/list, and the errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.plugin_fixtures import MANIFEST, git, git_server, write_marketplace
+from support.server_process import ServerClient, Spawn
+
+ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
+ECHO = {"echo": {"command": sys.executable, "args": [str(ECHO_SERVER)], "startup_timeout_sec": 30}}
+
+
+def config(codex_home: Path) -> dict[str, Any]:
+    return tomllib.loads((codex_home / "config.toml").read_text())
+
+
+async def started(spawn: Spawn, tmp_path: Path, **kwargs: Any) -> ServerClient:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    server = await spawn(env={"HOME": str(home)}, **kwargs)
+    await server.initialize()
+    return server
+
+
+async def error_of(server: ServerClient, method: str, params: Any) -> dict[str, Any]:
+    reply = await server.call(method, params)
+    assert "error" in reply, reply
+    return dict(reply["error"])
+
+
+def plugin_names(listed: dict[str, Any]) -> dict[str, list[str]]:
+    return {m["name"]: [p["id"] for p in m["plugins"]] for m in listed["marketplaces"]}
+
+
+async def test_marketplaces_of_home_cwd_and_added_folders_are_listed(
+    spawn: Spawn, codex_home: Path, tmp_path: Path
+) -> None:
+    write_marketplace(tmp_path / "home", "homemk", ["gamma"])
+    repo = tmp_path / "repo"
+    write_marketplace(repo, "repomk", ["delta"])
+    (repo / ".git").mkdir()
+    (repo / "src").mkdir()
+    added = write_marketplace(tmp_path / "mk", "localmk", ["alpha", "beta"])
+    server = await started(spawn, tmp_path)
+
+    assert plugin_names(await server.result("plugin/list", {})) == {"homemk": ["gamma@homemk"]}
+    reply = await server.result("marketplace/add", {"source": str(tmp_path / "mk")})
+    assert reply == {"marketplaceName": "localmk", "installedRoot": str(tmp_path / "mk"), "alreadyAdded": False}
+    assert config(codex_home)["marketplaces"] == {"localmk": {"source_type": "local", "source": str(tmp_path / "mk")}}
+    again = await server.result("marketplace/add", {"source": str(tmp_path / "mk") + "/"})
+    assert again["alreadyAdded"] is True
+
+    # A cwd inside a git repository finds the marketplace at the repository's root.
+    listed = await server.result("plugin/list", {"cwds": [str(repo / "src")]})
+    assert plugin_names(listed) == {
+        "homemk": ["gamma@homemk"],
+        "localmk": ["alpha@localmk", "beta@localmk"],
+        "repomk": ["delta@repomk"],
+    }
+    local = next(m for m in listed["marketplaces"] if m["name"] == "localmk")
+    assert local["path"] == str(added) and local["interface"] == {"displayName": "Localmk"}
+    alpha = local["plugins"][0]
+    assert alpha["source"] == {"type": "local", "path": str(tmp_path / "mk" / "plugins" / "alpha")}
+    assert (alpha["installed"], alpha["enabled"], alpha["localVersion"]) == (False, False, "1.2.0")
+    assert alpha["interface"]["displayName"] == "ALPHA" and alpha["interface"]["category"] == "Tools"
+    assert listed["marketplaceLoadErrors"] == [] and listed["featuredPluginIds"] == []
+
+    # Only local marketplaces exist here: asking for remote kinds alone lists none.
+    assert (await server.result("plugin/list", {"marketplaceKinds": ["vertical"]}))["marketplaces"] == []
+
+    removed = await server.result("marketplace/remove", {"marketplaceName": "localmk"})
+    assert removed == {"marketplaceName": "localmk", "installedRoot": None}
+    assert "marketplaces" not in config(codex_home) and added.is_file()
+
+
+async def test_a_broken_marketplace_is_reported_and_the_others_still_listed(
+    spawn: Spawn, codex_home: Path, tmp_path: Path
+) -> None:
+    write_marketplace(tmp_path / "home", "homemk", ["gamma"])
+    broken = tmp_path / "broken"
+    (broken / MANIFEST).parent.mkdir(parents=True)
+    (broken / MANIFEST).write_text("{not json")
+    server = await started(spawn, tmp_path)
+    listed = await server.result("plugin/list", {"cwds": [str(broken)]})
+    assert plugin_names(listed) == {"homemk": ["gamma@homemk"]}
+    [error] = listed["marketplaceLoadErrors"]
+    assert error["marketplacePath"] == str(broken / MANIFEST) and "invalid marketplace file" in error["message"]
+
+
+async def test_install_brings_skills_and_mcp_servers_and_uninstall_takes_them_away(
+    spawn: Spawn, codex_home: Path, tmp_path: Path
+) -> None:
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha", "beta"], mcp={"alpha": ECHO})
+    server = await started(spawn, tmp_path)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+
+    detail = (await server.result("plugin/read", {"pluginName": "alpha", "marketplacePath": str(manifest)}))["plugin"]
+    assert detail["marketplaceName"] == "localmk" and detail["description"] == "alpha plugin"
+    assert [(s["name"], s["enabled"]) for s in detail["skills"]] == [("alpha:hello", True)]
+    assert detail["mcpServers"] == ["echo"] and detail["summary"]["installed"] is False
+
+    installed = await server.result("plugin/install", {"pluginName": "alpha", "marketplacePath": str(manifest)})
+    assert installed == {"authPolicy": "ON_INSTALL", "appsNeedingAuth": []}
+    cached = codex_home / "plugins" / "cache" / "localmk" / "alpha" / "1.2.0"
+    assert (cached / ".codex-plugin" / "plugin.json").is_file()
+    assert config(codex_home)["plugins"] == {"alpha@localmk": {"enabled": True}}
+
+    # As the reference: installed plugins are listed under the marketplaces this server knows of.
+    assert (await server.result("plugin/installed", {}))["marketplaces"] == []
+    await server.result("marketplace/add", {"source": str(tmp_path / "mk")})
+    listed = await server.result("plugin/installed", {})
+    assert plugin_names(listed) == {"localmk": ["alpha@localmk"]}
+    assert listed["marketplaces"][0]["plugins"][0]["enabled"] is True
+    suggested = await server.result("plugin/installed", {"installSuggestionPluginNames": ["beta"]})
+    assert plugin_names(suggested) == {"localmk": ["alpha@localmk", "beta@localmk"]}
+
+    skills = (await server.result("skills/list", {"cwds": [str(workspace)]}))["data"][0]["skills"]
+    [plugin_skill] = [s for s in skills if s["pluginId"] is not None]
+    assert plugin_skill["name"] == "alpha:hello" and plugin_skill["pluginId"] == "alpha@localmk"
+    assert plugin_skill["scope"] == "user" and plugin_skill["path"] == str(cached / "skills" / "hello" / "SKILL.md")
+
+    [status] = (await server.result("mcpServerStatus/list", {}))["data"]
+    assert status["name"] == "echo" and status["pluginId"] == "alpha@localmk"
+    assert "echo" in status["tools"] and status["toolsError"] is None
+
+    assert await server.result("plugin/uninstall", {"pluginId": "alpha@localmk"}) == {}
+    assert not (codex_home / "plugins" / "cache" / "localmk" / "alpha").exists()
+    assert "plugins" not in config(codex_home)
+    skills = (await server.result("skills/list", {"cwds": [str(workspace)]}))["data"][0]["skills"]
+    assert all(s["pluginId"] is None for s in skills)
+    assert (await server.result("mcpServerStatus/list", {}))["data"] == []
+    # Uninstalling what is not installed is not an error, as the reference.
+    assert await server.result("plugin/uninstall", {"pluginId": "alpha@localmk"}) == {}
+
+
+async def test_a_disabled_plugin_brings_no_skills(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha"])
+    server = await started(spawn, tmp_path)
+    await server.result("marketplace/add", {"source": str(tmp_path / "mk")})
+    await server.result("plugin/install", {"pluginName": "alpha", "marketplacePath": str(manifest)})
+    text = (codex_home / "config.toml").read_text().replace("enabled = true", "enabled = false")
+    (codex_home / "config.toml").write_text(text)
+    skills = (await server.result("skills/list", {"cwds": [str(tmp_path)], "forceReload": True}))["data"][0]["skills"]
+    assert all(s["pluginId"] is None for s in skills)
+    listed = await server.result("plugin/installed", {})
+    assert listed["marketplaces"][0]["plugins"][0]["enabled"] is False
+
+
+async def test_plugin_requests_that_cannot_be_honoured_say_why(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha"])
+    closed = write_marketplace(tmp_path / "closed", "closedmk", ["shut"], policy={"installation": "NOT_AVAILABLE"})
+    server = await started(spawn, tmp_path)
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
+        ("plugin/install", {"pluginName": "alpha"}, -32600, "exactly one of marketplacePath or remoteMarketplaceName"),
+        (
+            "plugin/install",
+            {"pluginName": "alpha", "remoteMarketplaceName": "openai-curated"},
+            -32600,
+            "does not connect to",
+        ),
+        ("plugin/install", {"pluginName": "nope", "marketplacePath": str(manifest)}, -32600, "`nope` was not found"),
+        ("plugin/install", {"pluginName": "shut", "marketplacePath": str(closed)}, -32600, "not available for install"),
+        ("plugin/read", {"pluginName": "alpha", "marketplacePath": "relative.json"}, -32600, "AbsolutePathBuf"),
+        ("plugin/read", {"pluginName": "alpha", "marketplacePath": str(tmp_path / "x.json")}, -32600, "does not exist"),
+        ("plugin/uninstall", {"pluginId": "bad"}, -32600, "plugin@marketplace"),
+        ("plugin/uninstall", {"pluginId": "a@../x"}, -32600, "invalid marketplace name"),
+        ("marketplace/add", {"source": ""}, -32600, "must not be empty"),
+        ("marketplace/add", {"source": str(manifest)}, -32600, "must be a directory, not a file"),
+        ("marketplace/add", {"source": str(tmp_path / "none")}, -32600, "failed to resolve local marketplace source"),
+        ("marketplace/add", {"source": str(tmp_path)}, -32600, "does not contain a supported manifest"),
+        ("marketplace/add", {"source": str(tmp_path / "mk"), "refName": "main"}, -32600, "--ref is only supported"),
+        ("marketplace/add", {"source": str(tmp_path / "mk"), "sparsePaths": ["a"]}, -32600, "--sparse is only"),
+        ("marketplace/add", {"source": "file:///tmp/x.git"}, -32600, "invalid marketplace source format"),
+        ("marketplace/remove", {"marketplaceName": "nope"}, -32600, "is not configured or installed"),
+        ("marketplace/remove", {"marketplaceName": "../x"}, -32600, "only ASCII letters"),
+        ("marketplace/upgrade", {"marketplaceName": "nope"}, -32600, "is not configured as a Git marketplace"),
+    ]
+    for method, params, code, message in cases:
+        error = await error_of(server, method, params)
+        assert (error["code"], message in error["message"]) == (code, True), (method, params, error)
+    assert not (codex_home / "plugins").exists()
+
+
+async def test_a_second_source_cannot_take_an_added_name(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    write_marketplace(tmp_path / "one", "same", ["alpha"])
+    write_marketplace(tmp_path / "two", "same", ["beta"])
+    server = await started(spawn, tmp_path)
+    await server.result("marketplace/add", {"source": str(tmp_path / "one")})
+    error = await error_of(server, "marketplace/add", {"source": str(tmp_path / "two")})
+    assert "already added from a different source" in error["message"]
+    assert config(codex_home)["marketplaces"]["same"]["source"] == str(tmp_path / "one")
+
+
+@pytest.mark.subprocess
+async def test_git_marketplaces_are_cloned_upgraded_and_removed(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    write_marketplace(source, "gitmk", ["delta"])
+    with git_server(tmp_path / "served") as served:
+        url = served.publish(source, "mk")
+        server = await started(spawn, tmp_path)
+        checkout = codex_home / ".tmp" / "marketplaces" / "gitmk"
+
+        added = await server.result("marketplace/add", {"source": url})
+        assert added == {"marketplaceName": "gitmk", "installedRoot": str(checkout), "alreadyAdded": False}
+        assert config(codex_home)["marketplaces"]["gitmk"] == {"source_type": "git", "source": url}
+        assert (await server.result("marketplace/add", {"source": url}))["alreadyAdded"] is True
+
+        manifest = checkout / MANIFEST
+        await server.result("plugin/install", {"pluginName": "delta", "marketplacePath": str(manifest)})
+        assert (codex_home / "plugins" / "cache" / "gitmk" / "delta" / "1.2.0").is_dir()
+
+        # The first upgrade records the revision it installed; the next finds nothing new.
+        first = await server.result("marketplace/upgrade", {})
+        assert first == {"selectedMarketplaces": ["gitmk"], "upgradedRoots": [str(checkout)], "errors": []}
+        recorded = json.loads((checkout / ".codex-marketplace-install.json").read_text())
+        assert recorded["revision"] == git("rev-parse", "HEAD", cwd=source).strip()
+        assert (await server.result("marketplace/upgrade", {"marketplaceName": "gitmk"}))["upgradedRoots"] == []
+
+        (source / "NEWS").write_text("new\n")
+        served.publish(source, "mk")
+        upgraded = await server.result("marketplace/upgrade", {})
+        assert upgraded["upgradedRoots"] == [str(checkout)] and (checkout / "NEWS").is_file()
+
+        missing = await error_of(server, "marketplace/add", {"source": served.url("missing")})
+        assert missing["code"] == -32603 and "git clone" in missing["message"]
+        bad_ref = await error_of(server, "marketplace/add", {"source": url, "refName": "no-such-ref"})
+        assert bad_ref["code"] == -32603 and "no-such-ref" in bad_ref["message"]
+
+    removed = await server.result("marketplace/remove", {"marketplaceName": "gitmk"})
+    assert removed == {"marketplaceName": "gitmk", "installedRoot": str(checkout)}
+    assert not checkout.exists()
+    # Staged clones never outlive their request.
+    assert list((codex_home / ".tmp" / "marketplaces" / ".staging").iterdir()) == []

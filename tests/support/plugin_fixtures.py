@@ -1,0 +1,115 @@
+"""Plugin marketplaces for tests: folders with the reference's manifests, and git repositories
+served over HTTP on 127.0.0.1 (git's "dumb" protocol: plain files a static server hands out), so
+git marketplaces are cloned for real without the network.
+
+Shared by ``tests/server/test_plugins.py`` and the differential plugin cases.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+MANIFEST = Path(".agents") / "plugins" / "marketplace.json"
+
+
+def write_plugin(root: Path, name: str, *, version: str | None = "1.2.0", mcp: dict[str, Any] | None = None) -> Path:
+    """A plugin folder: its manifest, one skill (``hello``) and, with ``mcp``, a ``.mcp.json``."""
+    (root / ".codex-plugin").mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {
+        "name": name,
+        "description": f"{name} plugin",
+        "keywords": ["greeting"],
+        "interface": {"displayName": name.upper(), "shortDescription": "short", "capabilities": ["Read"]},
+    }
+    if version is not None:
+        manifest["version"] = version
+    (root / ".codex-plugin" / "plugin.json").write_text(json.dumps(manifest))
+    skill = root / "skills" / "hello" / "SKILL.md"
+    skill.parent.mkdir(parents=True, exist_ok=True)
+    skill.write_text(f"---\nname: hello\ndescription: says hello from {name}\n---\nSay hello.\n")
+    if mcp is not None:
+        (root / ".mcp.json").write_text(json.dumps({"mcpServers": mcp}))
+    return root
+
+
+def write_marketplace(
+    root: Path, name: str, plugins: list[str], *, mcp: dict[str, dict[str, Any]] | None = None, **entry: Any
+) -> Path:
+    """A marketplace folder with ``plugins`` under ``plugins/``; returns its manifest file.
+    ``mcp``: plugin name → its MCP servers; ``entry``: extra fields of every plugin entry."""
+    (root / MANIFEST).parent.mkdir(parents=True, exist_ok=True)
+    entries = [
+        {"name": plugin, "source": {"source": "local", "path": f"./plugins/{plugin}"}, "category": "Tools", **entry}
+        for plugin in plugins
+    ]
+    (root / MANIFEST).write_text(
+        json.dumps({"name": name, "interface": {"displayName": name.title()}, "plugins": entries})
+    )
+    for plugin in plugins:
+        write_plugin(root / "plugins" / plugin, plugin, mcp=(mcp or {}).get(plugin))
+    return root / MANIFEST
+
+
+def git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+class GitServer:
+    """Bare repositories under ``root``, served read-only over HTTP on 127.0.0.1."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    def url(self, repository: str) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}/{repository}.git"
+
+    def publish(self, work_tree: Path, repository: str) -> str:
+        """Commit everything in ``work_tree`` and push it to ``repository``; returns its URL."""
+        bare = self.root / f"{repository}.git"
+        if not (work_tree / ".git").exists():
+            git("init", "-q", "-b", "main", cwd=work_tree)
+        git("add", "-A", cwd=work_tree)
+        git("commit", "-q", "--allow-empty", "-m", "publish", cwd=work_tree)
+        if not bare.exists():
+            git("init", "-q", "--bare", str(bare), cwd=self.root)
+        git("push", "-q", str(bare), "HEAD:refs/heads/main", cwd=work_tree)
+        git("symbolic-ref", "HEAD", "refs/heads/main", cwd=bare)
+        # The dumb protocol reads the ref list from a file the server does not generate.
+        git("update-server-info", cwd=bare)
+        return self.url(repository)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # the tests need no access log
+        pass
+
+
+@contextmanager
+def git_server(root: Path) -> Iterator[GitServer]:
+    server = GitServer(root)
+    server._thread.start()
+    try:
+        yield server
+    finally:
+        server._http.shutdown()
+        server._http.server_close()
+        server._thread.join()

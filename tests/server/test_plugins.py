@@ -5,18 +5,14 @@ skills/list and its MCP server (the real echo server) in mcpServerStatus/list, a
 from __future__ import annotations
 
 import json
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.plugin_fixtures import MANIFEST, git, git_server, write_marketplace
+from support.plugin_fixtures import ECHO_MCP, MANIFEST, git, git_server, write_marketplace
 from support.server_process import ServerClient, Spawn
-
-ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
-ECHO = {"echo": {"command": sys.executable, "args": [str(ECHO_SERVER)], "startup_timeout_sec": 30}}
 
 
 def config(codex_home: Path) -> dict[str, Any]:
@@ -99,7 +95,7 @@ async def test_a_broken_marketplace_is_reported_and_the_others_still_listed(
 async def test_install_brings_skills_and_mcp_servers_and_uninstall_takes_them_away(
     spawn: Spawn, codex_home: Path, tmp_path: Path
 ) -> None:
-    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha", "beta"], mcp={"alpha": ECHO})
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha", "beta"], mcp={"alpha": ECHO_MCP})
     server = await started(spawn, tmp_path)
     workspace = tmp_path / "ws"
     workspace.mkdir()

@@ -11,6 +11,7 @@ import functools
 import http.server
 import json
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,14 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = Path(".agents") / "plugins" / "marketplace.json"
+#: A plugin's ``.mcp.json`` servers: the real MCP echo server of the tests.
+ECHO_MCP = {
+    "echo": {
+        "command": sys.executable,
+        "args": [str(Path(__file__).resolve().parent / "mcp_echo_server.py")],
+        "startup_timeout_sec": 30,
+    }
+}
 
 
 def write_plugin(root: Path, name: str, *, version: str | None = "1.2.0", mcp: dict[str, Any] | None = None) -> Path:

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from differential.harness import Pair, Side
-from support.plugin_fixtures import ECHO_MCP, MANIFEST, GitServer, git_server, write_marketplace
+from support.plugin_fixtures import ECHO_MCP, MANIFEST, GitServer, git_server, write_hooks, write_marketplace
 from support.reference import reference_binary
 
 
@@ -48,6 +48,7 @@ async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sc
             root = pair.run_dir / name
             write_marketplace(root / "home", "homemk", ["gamma"])
             write_marketplace(root / "scenario", "localmk", ["alpha", "beta"], mcp={"alpha": ECHO_MCP})
+            write_hooks(root / "scenario" / "plugins" / "alpha")
         try:
             await pair.start()
             yield Scenario(pair, served, source)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from support.plugin_fixtures import ECHO_MCP, MANIFEST, git, git_server, write_marketplace
+from support.plugin_fixtures import ECHO_MCP, MANIFEST, git, git_server, write_hooks, write_marketplace
 from support.server_process import ServerClient, Spawn
 
 
@@ -96,6 +96,7 @@ async def test_install_brings_skills_and_mcp_servers_and_uninstall_takes_them_aw
     spawn: Spawn, codex_home: Path, tmp_path: Path
 ) -> None:
     manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha", "beta"], mcp={"alpha": ECHO_MCP})
+    write_hooks(tmp_path / "mk" / "plugins" / "alpha")
     server = await started(spawn, tmp_path)
     workspace = tmp_path / "ws"
     workspace.mkdir()
@@ -104,6 +105,11 @@ async def test_install_brings_skills_and_mcp_servers_and_uninstall_takes_them_aw
     assert detail["marketplaceName"] == "localmk" and detail["description"] == "alpha plugin"
     assert [(s["name"], s["enabled"]) for s in detail["skills"]] == [("alpha:hello", True)]
     assert detail["mcpServers"] == ["echo"] and detail["summary"]["installed"] is False
+    assert [(h["key"], h["eventName"]) for h in detail["hooks"]] == [
+        ("alpha@localmk:hooks/hooks.json:pre_tool_use:0:0", "preToolUse"),
+        ("alpha@localmk:hooks/hooks.json:session_start:0:0", "sessionStart"),
+        ("alpha@localmk:hooks/hooks.json:session_start:0:1", "sessionStart"),
+    ]
 
     installed = await server.result("plugin/install", {"pluginName": "alpha", "marketplacePath": str(manifest)})
     assert installed == {"authPolicy": "ON_INSTALL", "appsNeedingAuth": []}

@@ -49,6 +49,22 @@ def write_plugin(root: Path, name: str, *, version: str | None = "1.2.0", mcp: d
     return root
 
 
+#: A plugin's ``hooks/hooks.json``: two events, one with two handlers.
+HOOKS = {
+    "hooks": {
+        "SessionStart": [
+            {"hooks": [{"type": "command", "command": "echo a"}, {"type": "command", "command": "echo b"}]}
+        ],
+        "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "echo pre"}]}],
+    }
+}
+
+
+def write_hooks(plugin: Path) -> None:
+    (plugin / "hooks").mkdir(parents=True, exist_ok=True)
+    (plugin / "hooks" / "hooks.json").write_text(json.dumps(HOOKS))
+
+
 def write_marketplace(
     root: Path, name: str, plugins: list[str], *, mcp: dict[str, dict[str, Any]] | None = None, **entry: Any
 ) -> Path:

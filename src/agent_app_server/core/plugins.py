@@ -32,6 +32,7 @@ from .config_edit import ConfigWriteError, Edit, user_config_path, write_user_co
 MARKETPLACE_MANIFESTS = (".agents/plugins/marketplace.json", ".claude-plugin/marketplace.json")
 PLUGIN_MANIFESTS = (".codex-plugin/plugin.json", ".claude-plugin/plugin.json")
 PLUGINS_CACHE_DIR = Path("plugins") / "cache"
+DEFAULT_HOOKS_FILE = Path("hooks") / "hooks.json"
 #: Git marketplaces are cloned here, one folder per marketplace name.
 INSTALLED_MARKETPLACES_DIR = Path(".tmp") / "marketplaces"
 #: A plugin whose manifest names no version is installed as this one.
@@ -79,6 +80,8 @@ class PluginManifest:
     #: ``mcpServers``: a path to a JSON file, an inline object, or None (then ``<root>/.mcp.json``).
     mcp_servers: Path | dict[str, Any] | None
     interface: dict[str, Any] | None
+    #: Hook files (``hooks`` in the manifest, else ``hooks/hooks.json``), or the inline hook tables.
+    hooks: tuple[Path, ...] | tuple[dict[str, Any], ...] = ()
 
 
 def find_manifest(root: Path, candidates: Sequence[str]) -> Path | None:
@@ -170,6 +173,7 @@ def load_plugin_manifest(root: Path) -> PluginManifest | None:
         _manifest_path(root, mcp) if isinstance(mcp, str) else mcp if isinstance(mcp, dict) else None
     )
     return PluginManifest(
+        hooks=_manifest_hooks(root, raw.get("hooks")),
         root=root,
         name=str(name),
         version=version.strip() or None if isinstance(version, str) else None,
@@ -179,6 +183,44 @@ def load_plugin_manifest(root: Path) -> PluginManifest | None:
         mcp_servers=mcp_servers,
         interface=_interface(root, raw.get("interface")),
     )
+
+
+def _manifest_hooks(root: Path, raw: Any) -> tuple[Path, ...] | tuple[dict[str, Any], ...]:
+    if raw is None:
+        return (root / DEFAULT_HOOKS_FILE,)
+    if isinstance(raw, dict):
+        return (raw,)
+    if isinstance(raw, list) and raw and all(isinstance(item, dict) for item in raw):
+        return tuple(raw)
+    paths = [raw] if isinstance(raw, str) else _strings(raw)
+    return tuple(p for p in (_manifest_path(root, path) for path in paths) if p is not None)
+
+
+def plugin_hook_summaries(plugin_id: str, manifest: PluginManifest) -> list[dict[str, str]]:
+    """The wire ``PluginHookSummary`` of every hook handler the plugin declares, keyed as the
+    reference keys them (``<id>:<file>:<event>:<group>:<handler>``), in event order."""
+    from .skills import HOOK_EVENTS, snake_case
+
+    documents: list[tuple[str, Any]] = []
+    for entry in manifest.hooks:
+        if isinstance(entry, Path):
+            try:
+                documents.append((entry.relative_to(manifest.root).as_posix(), json.loads(entry.read_text("utf-8"))))
+            except (OSError, UnicodeDecodeError, ValueError):
+                continue
+        else:
+            documents.append((f"plugin.json#hooks[{len(documents)}]", entry))
+    summaries = []
+    for event, wire_event in HOOK_EVENTS.items():
+        for source, document in documents:
+            table = document.get("hooks") if isinstance(document, dict) else None
+            groups = table.get(event) if isinstance(table, dict) else None
+            for group_index, group in enumerate(groups if isinstance(groups, list) else []):
+                handlers = group.get("hooks") if isinstance(group, dict) else None
+                for handler_index, _ in enumerate(handlers if isinstance(handlers, list) else []):
+                    key = f"{plugin_id}:{source}:{snake_case(event)}:{group_index}:{handler_index}"
+                    summaries.append({"key": key, "eventName": wire_event})
+    return summaries
 
 
 def plugin_mcp_tables(manifest: PluginManifest) -> dict[str, dict[str, Any]]:
@@ -562,7 +604,8 @@ def read_plugin(codex_home: Path, marketplace_path: Path, plugin_name: str) -> d
         "description": manifest.description if manifest is not None else None,
         "skills": skills,
         "onboardingSkill": None,
-        "hooks": [],
+        "hooks": plugin_hook_summaries(f"{plugin.name}@{marketplace.name}", manifest) if manifest else [],
+        # Apps a plugin declares (.app.json) are ChatGPT connectors: listed only by OpenAI's services.
         "apps": [],
         "appTemplates": [],
         "mcpServers": sorted(plugin_mcp_tables(manifest)) if manifest is not None else [],

@@ -348,7 +348,7 @@ HOOK_EVENTS = {
 DEFAULT_HOOK_TIMEOUT_S = 600
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
 
 
@@ -429,7 +429,7 @@ def _hook_entry(
         return f"{where}: `timeout` must be a non-negative integer (seconds)"
     status = handler.get("statusMessage", handler.get("status_message"))
     common: dict[str, Any] = {
-        "key": f"{path}:{_snake(event)}:{group_index}:{handler_index}",
+        "key": f"{path}:{snake_case(event)}:{group_index}:{handler_index}",
         "eventName": wire_event,
         "matcher": matcher,
         "timeoutSec": timeout,

@@ -71,6 +71,16 @@ def skills_of_plugins(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def plugin_hooks(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plugin hooks of a hooks/list answer, without their hash (hooks:listed-not-run)."""
+    return [
+        {key: value for key, value in hook.items() if key != "currentHash"}
+        for entry in result["data"]
+        for hook in entry["hooks"]
+        if hook["source"] == "plugin"
+    ]
+
+
 def mcp_servers(result: dict[str, Any]) -> list[tuple[str, Any, list[str], Any]]:
     return sorted((s["name"], s["pluginId"], sorted(s["tools"]), s["toolsError"]) for s in result["data"])
 
@@ -100,6 +110,8 @@ async def both(pair: Pair, method: str, params: dict[str, Any]) -> list[Any]:
     return await pair.each(one)
 
 
+@pytest.mark.compat("skills:system")
+@pytest.mark.compat("hooks:listed-not-run")
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_local_marketplace_session_answers_as_the_reference(scenario: Scenario) -> None:
     pair = scenario.pair
@@ -129,6 +141,8 @@ async def test_a_local_marketplace_session_answers_as_the_reference(scenario: Sc
     assert skills_of_plugins(ours) == skills_of_plugins(reference) != []
     reference, ours = await both(pair, "mcpServerStatus/list", {})
     assert mcp_servers(ours) == mcp_servers(reference) == [("echo", "alpha@localmk", ["add", "broken", "echo"], None)]
+    reference, ours = await both(pair, "hooks/list", {"cwds": ["$root/workspace"]})
+    assert plugin_hooks(ours) == plugin_hooks(reference) != []
 
     # The same files and the same config.toml entries on both sides.
     sides = pair.sides

@@ -131,6 +131,16 @@ async def test_install_brings_skills_and_mcp_servers_and_uninstall_takes_them_aw
     assert plugin_skill["name"] == "alpha:hello" and plugin_skill["pluginId"] == "alpha@localmk"
     assert plugin_skill["scope"] == "user" and plugin_skill["path"] == str(cached / "skills" / "hello" / "SKILL.md")
 
+    hooks = (await server.result("hooks/list", {"cwds": [str(workspace)]}))["data"][0]["hooks"]
+    first = hooks[0]
+    assert (first["key"], first["source"], first["pluginId"], first["sourcePath"]) == (
+        "alpha@localmk:hooks/hooks.json:pre_tool_use:0:0",
+        "plugin",
+        "alpha@localmk",
+        str(cached / "hooks" / "hooks.json"),
+    )
+    assert [h["command"] for h in hooks] == ["echo pre", "echo a", "echo b"]
+
     [status] = (await server.result("mcpServerStatus/list", {}))["data"]
     assert status["name"] == "echo" and status["pluginId"] == "alpha@localmk"
     assert "echo" in status["tools"] and status["toolsError"] is None
@@ -141,6 +151,7 @@ async def test_install_brings_skills_and_mcp_servers_and_uninstall_takes_them_aw
     skills = (await server.result("skills/list", {"cwds": [str(workspace)]}))["data"][0]["skills"]
     assert all(s["pluginId"] is None for s in skills)
     assert (await server.result("mcpServerStatus/list", {}))["data"] == []
+    assert (await server.result("hooks/list", {"cwds": [str(workspace)]}))["data"][0]["hooks"] == []
     # Uninstalling what is not installed is not an error, as the reference.
     assert await server.result("plugin/uninstall", {"pluginId": "alpha@localmk"}) == {}
 

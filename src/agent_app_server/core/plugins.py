@@ -196,31 +196,80 @@ def _manifest_hooks(root: Path, raw: Any) -> tuple[Path, ...] | tuple[dict[str, 
     return tuple(p for p in (_manifest_path(root, path) for path in paths) if p is not None)
 
 
-def plugin_hook_summaries(plugin_id: str, manifest: PluginManifest) -> list[dict[str, str]]:
-    """The wire ``PluginHookSummary`` of every hook handler the plugin declares, keyed as the
-    reference keys them (``<id>:<file>:<event>:<group>:<handler>``), in event order."""
-    from .skills import HOOK_EVENTS, snake_case
+@dataclass(frozen=True, slots=True)
+class HookDocument:
+    """One source of a plugin's hooks: a file (``path``) or a table inline in the manifest."""
 
-    documents: list[tuple[str, Any]] = []
-    for entry in manifest.hooks:
+    #: How the reference names the source in hook keys: the file relative to the plugin, or
+    #: ``plugin.json#hooks[N]``.
+    label: str
+    path: Path
+    document: Any
+
+
+def plugin_hook_documents(manifest: PluginManifest) -> list[HookDocument]:
+    documents = []
+    manifest_path = find_manifest(manifest.root, PLUGIN_MANIFESTS) or manifest.root / PLUGIN_MANIFESTS[0]
+    for index, entry in enumerate(manifest.hooks):
         if isinstance(entry, Path):
             try:
-                documents.append((entry.relative_to(manifest.root).as_posix(), json.loads(entry.read_text("utf-8"))))
+                document = json.loads(entry.read_text("utf-8"))
             except (OSError, UnicodeDecodeError, ValueError):
                 continue
+            documents.append(HookDocument(entry.relative_to(manifest.root).as_posix(), entry, document))
         else:
-            documents.append((f"plugin.json#hooks[{len(documents)}]", entry))
-    summaries = []
+            documents.append(HookDocument(f"plugin.json#hooks[{index}]", manifest_path, entry))
+    return documents
+
+
+@dataclass(frozen=True, slots=True)
+class HookHandler:
+    """One handler of a plugin's hooks, where it sits, and its reference key."""
+
+    key: str
+    event: str  # as config files spell it: ``PreToolUse``
+    wire_event: str
+    source: HookDocument
+    group_index: int
+    handler_index: int
+    matcher: str | None
+    handler: Any
+
+
+def plugin_hook_handlers(plugin_id: str, manifest: PluginManifest) -> list[HookHandler]:
+    """Every hook handler the plugin declares, in event order, keyed as the reference keys them
+    (``<id>:<source>:<event>:<group>:<handler>``)."""
+    from .skills import HOOK_EVENTS, snake_case
+
+    found = []
+    documents = plugin_hook_documents(manifest)
     for event, wire_event in HOOK_EVENTS.items():
-        for source, document in documents:
-            table = document.get("hooks") if isinstance(document, dict) else None
+        for source in documents:
+            table = source.document.get("hooks") if isinstance(source.document, dict) else None
             groups = table.get(event) if isinstance(table, dict) else None
             for group_index, group in enumerate(groups if isinstance(groups, list) else []):
                 handlers = group.get("hooks") if isinstance(group, dict) else None
-                for handler_index, _ in enumerate(handlers if isinstance(handlers, list) else []):
-                    key = f"{plugin_id}:{source}:{snake_case(event)}:{group_index}:{handler_index}"
-                    summaries.append({"key": key, "eventName": wire_event})
-    return summaries
+                matcher = group.get("matcher") if isinstance(group, dict) else None
+                for handler_index, handler in enumerate(handlers if isinstance(handlers, list) else []):
+                    key = f"{plugin_id}:{source.label}:{snake_case(event)}:{group_index}:{handler_index}"
+                    found.append(
+                        HookHandler(
+                            key,
+                            event,
+                            wire_event,
+                            source,
+                            group_index,
+                            handler_index,
+                            matcher if isinstance(matcher, str) else None,
+                            handler,
+                        )
+                    )
+    return found
+
+
+def plugin_hook_summaries(plugin_id: str, manifest: PluginManifest) -> list[dict[str, str]]:
+    """The wire ``PluginHookSummary`` of every hook handler the plugin declares."""
+    return [{"key": hook.key, "eventName": hook.wire_event} for hook in plugin_hook_handlers(plugin_id, manifest)]
 
 
 def plugin_mcp_tables(manifest: PluginManifest) -> dict[str, dict[str, Any]]:

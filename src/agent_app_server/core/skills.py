@@ -407,7 +407,36 @@ def list_hooks(codex_home: Path, cwd: Path) -> tuple[list[dict[str, Any]], list[
                     entry["displayOrder"] = order
                     order += 1
                     hooks.append(entry)
+    for entry in _plugin_hooks(codex_home, user_values, errors):
+        entry["displayOrder"] = order
+        order += 1
+        hooks.append(entry)
     return hooks, warnings, errors
+
+
+def _plugin_hooks(codex_home: Path, user_values: dict[str, Any], errors: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The hooks of installed, enabled plugins (source ``plugin``), keyed as the reference keys them."""
+    from .plugins import enabled_plugins, plugin_hook_handlers
+
+    entries = []
+    for plugin in enabled_plugins(codex_home, user_values):
+        for hook in plugin_hook_handlers(plugin.plugin_id, plugin.manifest):
+            path = hook.source.path
+            entry = _hook_entry(
+                hook.handler,
+                path,
+                "plugin",
+                hook.wire_event,
+                hook.event,
+                hook.matcher,
+                hook.group_index,
+                hook.handler_index,
+            )
+            if isinstance(entry, str):
+                errors.append({"path": str(path), "message": entry})
+            else:
+                entries.append({**entry, "key": hook.key, "pluginId": plugin.plugin_id})
+    return entries
 
 
 def _hook_entry(

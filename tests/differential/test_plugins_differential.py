@@ -22,7 +22,15 @@ import pytest
 import pytest_asyncio
 
 from differential.harness import Pair, Side
-from support.plugin_fixtures import ECHO_MCP, MANIFEST, GitServer, git_server, write_hooks, write_marketplace
+from support.plugin_fixtures import (
+    ECHO_MCP,
+    MANIFEST,
+    GitServer,
+    git_server,
+    write_git_sourced_marketplace,
+    write_hooks,
+    write_marketplace,
+)
 from support.reference import reference_binary
 
 
@@ -46,6 +54,7 @@ async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sc
         served.publish(source, "gitmk")
         for name in ("reference", "ours"):
             root = pair.run_dir / name
+            write_git_sourced_marketplace(root / "urlmk", "urlmk", "delta", served.url("gitmk"), "plugins/delta")
             write_marketplace(root / "home", "homemk", ["gamma"])
             write_marketplace(root / "scenario", "localmk", ["alpha", "beta"], mcp={"alpha": ECHO_MCP})
             write_hooks(root / "scenario" / "plugins" / "alpha")
@@ -69,6 +78,10 @@ def skills_of_plugins(result: dict[str, Any]) -> list[dict[str, Any]]:
         for skill in entry["skills"]
         if skill.get("pluginId")
     ]
+
+
+def differs(method: str, params: dict[str, Any], ours: Any, reference: Any) -> str:
+    return f"{method} {params}\nours:      {json.dumps(ours, sort_keys=True)}\nreference: {json.dumps(reference, sort_keys=True)}"
 
 
 def plugin_hooks(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,7 +148,7 @@ async def test_a_local_marketplace_session_answers_as_the_reference(scenario: Sc
     ]
     for method, params in steps:
         reference, ours = await both(pair, method, params)
-        assert ours == reference, f"{method} {params}"
+        assert ours == reference, differs(method, params, ours, reference)
 
     reference, ours = await both(pair, "skills/list", {"cwds": ["$root/workspace"], "forceReload": True})
     assert skills_of_plugins(ours) == skills_of_plugins(reference) != []
@@ -158,7 +171,7 @@ async def test_a_local_marketplace_session_answers_as_the_reference(scenario: Sc
         ("plugin/list", {}),
     ]:
         reference, ours = await both(pair, method, params)
-        assert ours == reference, f"{method} {params}"
+        assert ours == reference, differs(method, params, ours, reference)
     assert plugin_config(sides[1]) == plugin_config(sides[0])
     reference, ours = await both(pair, "mcpServerStatus/list", {})
     assert mcp_servers(ours) == mcp_servers(reference) == []
@@ -176,10 +189,16 @@ async def test_a_git_marketplace_session_answers_as_the_reference(scenario: Scen
         ("plugin/install", {"pluginName": "delta", "marketplacePath": manifest}),
         ("marketplace/upgrade", {}),
         ("marketplace/upgrade", {"marketplaceName": "gitmk"}),
+        # A plugin whose files come from git when it is installed.
+        ("plugin/list", {"cwds": ["$root/urlmk"]}),
+        ("plugin/read", {"pluginName": "delta", "marketplacePath": "$root/urlmk/" + str(MANIFEST)}),
+        ("plugin/install", {"pluginName": "delta", "marketplacePath": "$root/urlmk/" + str(MANIFEST)}),
+        ("plugin/installed", {"cwds": ["$root/urlmk"]}),
+        ("plugin/uninstall", {"pluginId": "delta@urlmk"}),
     ]
     for method, params in steps:
         reference, ours = await both(pair, method, params)
-        assert ours == reference, f"{method} {params}"
+        assert ours == reference, differs(method, params, ours, reference)
 
     (source / "NEWS").write_text("new\n")
     served.publish(source, "gitmk")
@@ -202,5 +221,5 @@ async def test_a_git_marketplace_session_answers_as_the_reference(scenario: Scen
             # Both fail in git; the staging folder's random name differs.
             assert ours["error"][0] == reference["error"][0], f"{method} {params}: {ours} vs {reference}"
         else:
-            assert ours == reference, f"{method} {params}"
+            assert ours == reference, differs(method, params, ours, reference)
     assert not any(c.exists() for c in checkouts)

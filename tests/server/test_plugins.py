@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from support.plugin_fixtures import ECHO_MCP, MANIFEST, git, git_server, write_hooks, write_marketplace
+from support.plugin_fixtures import (
+    ECHO_MCP,
+    MANIFEST,
+    git,
+    git_server,
+    write_git_sourced_marketplace,
+    write_hooks,
+    write_marketplace,
+)
 from support.server_process import ServerClient, Spawn
 
 
@@ -248,6 +256,20 @@ async def test_git_marketplaces_are_cloned_upgraded_and_removed(spawn: Spawn, co
         assert missing["code"] == -32603 and "git clone" in missing["message"]
         bad_ref = await error_of(server, "marketplace/add", {"source": url, "refName": "no-such-ref"})
         assert bad_ref["code"] == -32603 and "no-such-ref" in bad_ref["message"]
+
+        # A plugin entry whose files come from git: cloned when installed.
+        remote = write_git_sourced_marketplace(tmp_path / "urlmk", "urlmk", "delta", url, "plugins/delta")
+        detail = (await server.result("plugin/read", {"pluginName": "delta", "marketplacePath": str(remote)}))["plugin"]
+        assert detail["summary"]["source"] == {
+            "type": "git",
+            "url": url,
+            "path": "plugins/delta",
+            "refName": None,
+            "sha": None,
+        }
+        assert "cross-repo plugin" in detail["description"]
+        await server.result("plugin/install", {"pluginName": "delta", "marketplacePath": str(remote)})
+        assert (codex_home / "plugins" / "cache" / "urlmk" / "delta" / "1.2.0" / "skills").is_dir()
 
     removed = await server.result("marketplace/remove", {"marketplaceName": "gitmk"})
     assert removed == {"marketplaceName": "gitmk", "installedRoot": str(checkout)}

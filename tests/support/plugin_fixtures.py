@@ -83,6 +83,14 @@ def write_marketplace(
     return root / MANIFEST
 
 
+def write_git_sourced_marketplace(root: Path, name: str, plugin: str, url: str, subdir: str) -> Path:
+    """A marketplace whose one plugin is fetched from a git repository (``git-subdir``) at install."""
+    (root / MANIFEST).parent.mkdir(parents=True, exist_ok=True)
+    entry = {"name": plugin, "source": {"source": "git-subdir", "url": url, "path": subdir}}
+    (root / MANIFEST).write_text(json.dumps({"name": name, "plugins": [entry]}))
+    return root / MANIFEST
+
+
 def git(*args: str, cwd: Path) -> str:
     done = subprocess.run(
         ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],

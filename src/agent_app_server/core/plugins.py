@@ -354,6 +354,14 @@ def _plugin_source(root: Path, raw: Any) -> dict[str, Any] | None:
             "refName": _text(raw.get("ref")),
             "sha": _text(raw.get("sha")),
         }
+    if kind == "npm" and isinstance(raw.get("package"), str) and raw["package"].strip():
+        # Listed as the reference lists it; installing one is refused (install_plugin).
+        return {
+            "type": "npm",
+            "package": raw["package"].strip(),
+            "registry": _text(raw.get("registry")),
+            "version": _text(raw.get("version")),
+        }
     return None
 
 
@@ -547,6 +555,9 @@ def summary(
     plugin_id = f"{plugin.name}@{marketplace.name}"
     installed = active_version(codex_home, plugin.name, marketplace.name)
     manifest = plugin.manifest
+    if manifest is None and installed is not None:
+        # A plugin fetched from git at install: its manifest is the installed copy's.
+        manifest = load_plugin_manifest(plugin_base_root(codex_home, plugin.name, marketplace.name) / installed)
     interface = dict(manifest.interface) if manifest is not None and manifest.interface is not None else None
     if plugin.category is not None:
         # The marketplace's taxonomy wins over the plugin's own category, as the reference.
@@ -571,7 +582,8 @@ def summary(
         "disabledReason": None,
         "eligiblePlanTypes": None,
         "interface": interface,
-        "keywords": list(manifest.keywords) if manifest is not None else [],
+        # The reference takes keywords from the marketplace's copy only (none for a git source).
+        "keywords": list(plugin.manifest.keywords) if plugin.manifest is not None else [],
     }
 
 
@@ -650,7 +662,7 @@ def read_plugin(codex_home: Path, marketplace_path: Path, plugin_name: str) -> d
         "marketplacePath": str(marketplace.path),
         "summary": summary(codex_home, values, marketplace, plugin),
         "shareUrl": None,
-        "description": manifest.description if manifest is not None else None,
+        "description": manifest.description if manifest is not None else _remote_description(plugin.source),
         "skills": skills,
         "onboardingSkill": None,
         "hooks": plugin_hook_summaries(f"{plugin.name}@{marketplace.name}", manifest) if manifest else [],
@@ -660,6 +672,17 @@ def read_plugin(codex_home: Path, marketplace_path: Path, plugin_name: str) -> d
         "mcpServers": sorted(plugin_mcp_tables(manifest)) if manifest is not None else [],
         "scheduledTasks": None,
     }
+
+
+def _remote_description(source: dict[str, Any]) -> str | None:
+    """What the reference says of a plugin whose files are elsewhere until it is installed."""
+    if source["type"] != "git":
+        return None
+    where = f"{source['url']}, path `{source['path']}`" if source.get("path") else source["url"]
+    return (
+        "This is a cross-repo plugin. Install it to view more detailed information. "
+        f"The source of the plugin is {where}."
+    )
 
 
 def _copy_into_cache(source: Path, base_root: Path, version: str) -> None:
@@ -708,17 +731,23 @@ def install_plugin(codex_home: Path, marketplace_path: Path, plugin_name: str) -
     if plugin.install_policy == "NOT_AVAILABLE":
         raise PluginError(f"plugin `{plugin.name}` is not available for install in marketplace `{marketplace.name}`")
     validate_segment(marketplace.name, "marketplace name")
-    if plugin.source["type"] != "local":
+    if plugin.source["type"] == "git":
         with tempfile.TemporaryDirectory(prefix="plugin-source-") as checkout:
             source = fetch_git_plugin(plugin.source, Path(checkout))
-            _install_from(codex_home, marketplace.name, plugin.name, source)
-    else:
+            _install_from(codex_home, marketplace.name, plugin.name, source, manifest_word="plugin.json")
+    elif plugin.source["type"] == "local":
         _install_from(codex_home, marketplace.name, plugin.name, Path(plugin.source["path"]))
+    else:
+        raise PluginError(
+            f"plugin `{plugin.name}` comes from an npm package; this server installs plugins from folders and git only"
+        )
     write_config_edits(codex_home, [Edit(f'plugins."{plugin.name}@{marketplace.name}"', {"enabled": True}, "replace")])
     return plugin.auth_policy
 
 
-def _install_from(codex_home: Path, marketplace: str, plugin: str, source: Path) -> None:
+def _install_from(
+    codex_home: Path, marketplace: str, plugin: str, source: Path, *, manifest_word: str = "plugin manifest"
+) -> None:
     if not source.is_dir():
         raise PluginError(f"plugin source path is not a directory: {source}")
     manifest_path = find_manifest(source, PLUGIN_MANIFESTS)
@@ -728,7 +757,7 @@ def _install_from(codex_home: Path, marketplace: str, plugin: str, source: Path)
     if manifest is None:
         raise PluginError(f"missing or invalid plugin manifest: {manifest_path}")
     if manifest.name != plugin:
-        raise PluginError(f"plugin manifest name `{manifest.name}` does not match marketplace plugin name `{plugin}`")
+        raise PluginError(f"{manifest_word} name `{manifest.name}` does not match marketplace plugin name `{plugin}`")
     version = manifest.version or DEFAULT_PLUGIN_VERSION
     if version in (".", "..") or not set(version) <= _VERSION_CHARS:
         raise PluginError(

@@ -78,8 +78,10 @@ async def test_marketplaces_of_home_cwd_and_added_folders_are_listed(
     assert alpha["interface"]["displayName"] == "ALPHA" and alpha["interface"]["category"] == "Tools"
     assert listed["marketplaceLoadErrors"] == [] and listed["featuredPluginIds"] == []
 
-    # Only local marketplaces exist here: asking for remote kinds alone lists none.
+    # Only local marketplaces exist here: `vertical` alone lists none, remote kinds say why not.
     assert (await server.result("plugin/list", {"marketplaceKinds": ["vertical"]}))["marketplaces"] == []
+    refused = await error_of(server, "plugin/list", {"marketplaceKinds": ["local", "shared-with-me"]})
+    assert refused["code"] == -32600 and "shared-with-me" in refused["message"]
 
     removed = await server.result("marketplace/remove", {"marketplaceName": "localmk"})
     assert removed == {"marketplaceName": "localmk", "installedRoot": None}

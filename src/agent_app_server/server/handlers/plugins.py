@@ -66,6 +66,10 @@ async def _run(work: Callable[[], T]) -> T:
         raise InvalidRequest(exc.message) from None
 
 
+#: Marketplace kinds the reference lists only from OpenAI's catalog, after ChatGPT sign-in.
+_REMOTE_KINDS = ("workspace-directory", "shared-with-me", "created-by-me-remote")
+
+
 def _absolute(value: str) -> Path:
     path = Path(value)
     if not path.is_absolute():
@@ -91,8 +95,15 @@ def _marketplace_path(method: str, marketplace_path: str | None, remote: str | N
 async def plugin_list(conn: Connection, params: PluginListParams) -> PluginListResponse:
     cwds = [_absolute(cwd) for cwd in params.cwds or []]
     home = conn.app.config.codex_home
-    # Only local marketplaces exist here: asking for remote kinds alone lists nothing.
     kinds = params.marketplace_kinds
+    remote = [kind for kind in kinds or [] if kind in _REMOTE_KINDS]
+    if remote:
+        raise InvalidRequest(
+            f"plugin/list: marketplace kinds {', '.join(remote)} are OpenAI's remote plugin catalog, "
+            "which this server does not connect to; list `local` marketplaces"
+        )
+    # `vertical` marketplaces come with OpenAI's catalog too, and list nothing without it (as the
+    # reference signed out): only local marketplaces exist here.
     if kinds is not None and "local" not in kinds:
         return PluginListResponse(marketplaces=[])
     listed = await _run(lambda: list_plugins(home, _home(), cwds))

@@ -4,6 +4,7 @@ skills/list and its MCP server (the real echo server) in mcpServerStatus/list, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tomllib
 from pathlib import Path
@@ -278,3 +279,25 @@ async def test_git_marketplaces_are_cloned_upgraded_and_removed(spawn: Spawn, co
     assert not checkout.exists()
     # Staged clones never outlive their request.
     assert list((codex_home / ".tmp" / "marketplaces" / ".staging").iterdir()) == []
+
+
+async def test_concurrent_installs_keep_every_config_entry(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    names = [f"p{index}" for index in range(6)]
+    manifest = write_marketplace(tmp_path / "mk", "localmk", names)
+    server = await started(spawn, tmp_path)
+    await asyncio.gather(
+        *(server.result("plugin/install", {"pluginName": name, "marketplacePath": str(manifest)}) for name in names)
+    )
+    assert config(codex_home)["plugins"] == {f"{name}@localmk": {"enabled": True} for name in names}
+
+
+async def test_symbolic_links_in_a_plugin_are_not_copied(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha"])
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not the plugin's\n")
+    (tmp_path / "mk" / "plugins" / "alpha" / "link.txt").symlink_to(secret)
+    server = await started(spawn, tmp_path)
+    await server.result("plugin/install", {"pluginName": "alpha", "marketplacePath": str(manifest)})
+    installed = codex_home / "plugins" / "cache" / "localmk" / "alpha" / "1.2.0"
+    assert (installed / "skills" / "hello" / "SKILL.md").is_file()
+    assert not (installed / "link.txt").exists() and not (installed / "link.txt").is_symlink()

@@ -692,10 +692,15 @@ def _copy_into_cache(source: Path, base_root: Path, version: str) -> None:
     staging = Path(tempfile.mkdtemp(prefix="plugin-install-", dir=base_root.parent))
     try:
         staged = staging / base_root.name
-        shutil.copytree(source, staged / version, symlinks=True)
+        # Symbolic links are left out, as the reference leaves them: one could point anywhere.
+        shutil.copytree(source, staged / version, symlinks=True, ignore=_symlinks)
         swap_into_place(staged, base_root, staging / "previous")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _symlinks(directory: str, names: list[str]) -> list[str]:
+    return [name for name in names if os.path.islink(os.path.join(directory, name))]
 
 
 def swap_into_place(staged: Path, destination: Path, backup: Path) -> None:

@@ -66,6 +66,12 @@ async def _run(work: Callable[[], T]) -> T:
         raise InvalidRequest(exc.message) from None
 
 
+async def _change(conn: Connection, work: Callable[[], T]) -> T:
+    """Like :func:`_run`, one change at a time per server (they share config.toml and the cache)."""
+    async with conn.app.services.plugin_changes:
+        return await _run(work)
+
+
 #: Marketplace kinds the reference lists only from OpenAI's catalog, after ChatGPT sign-in.
 _REMOTE_KINDS = ("workspace-directory", "shared-with-me", "created-by-me-remote")
 
@@ -131,7 +137,7 @@ async def plugin_read(conn: Connection, params: PluginReadParams) -> PluginReadR
 async def plugin_install(conn: Connection, params: PluginInstallParams) -> PluginInstallResponse:
     path = _marketplace_path("plugin/install", params.marketplace_path, params.remote_marketplace_name)
     home = conn.app.config.codex_home
-    auth_policy = await _run(lambda: install_plugin(home, path, params.plugin_name))
+    auth_policy = await _change(conn, lambda: install_plugin(home, path, params.plugin_name))
     await reload_user_config(conn)
     return PluginInstallResponse.model_validate({"authPolicy": auth_policy, "appsNeedingAuth": []})
 
@@ -139,7 +145,7 @@ async def plugin_install(conn: Connection, params: PluginInstallParams) -> Plugi
 @handler("plugin/uninstall")
 async def plugin_uninstall(conn: Connection, params: PluginUninstallParams) -> PluginUninstallResponse:
     home = conn.app.config.codex_home
-    await _run(lambda: uninstall_plugin(home, params.plugin_id))
+    await _change(conn, lambda: uninstall_plugin(home, params.plugin_id))
     await reload_user_config(conn)
     return PluginUninstallResponse()
 
@@ -157,13 +163,13 @@ async def marketplace_add(conn: Connection, params: MarketplaceAddParams) -> Mar
             already_added=outcome.already_added,
         )
 
-    return await _run(add)
+    return await _change(conn, add)
 
 
 @handler("marketplace/remove")
 async def marketplace_remove(conn: Connection, params: MarketplaceRemoveParams) -> MarketplaceRemoveResponse:
     home = conn.app.config.codex_home
-    removed = await _run(lambda: remove_marketplace(home, params.marketplace_name))
+    removed = await _change(conn, lambda: remove_marketplace(home, params.marketplace_name))
     return MarketplaceRemoveResponse(
         marketplace_name=params.marketplace_name, installed_root=str(removed) if removed is not None else None
     )
@@ -172,7 +178,7 @@ async def marketplace_remove(conn: Connection, params: MarketplaceRemoveParams) 
 @handler("marketplace/upgrade")
 async def marketplace_upgrade(conn: Connection, params: MarketplaceUpgradeParams) -> MarketplaceUpgradeResponse:
     home = conn.app.config.codex_home
-    outcome = await _run(lambda: upgrade_marketplaces(home, params.marketplace_name))
+    outcome = await _change(conn, lambda: upgrade_marketplaces(home, params.marketplace_name))
     return MarketplaceUpgradeResponse.model_validate(
         {
             "selectedMarketplaces": outcome.selected,

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from agent_app_server.testing.fake_model import FakeModelServer, SseEvent, function_call_reply, text_reply
+from support.agent_turns import run_turn, start_agent, start_thread
 from support.plugin_fixtures import (
     ECHO_MCP,
     MANIFEST,
@@ -301,3 +303,25 @@ async def test_symbolic_links_in_a_plugin_are_not_copied(spawn: Spawn, codex_hom
     installed = codex_home / "plugins" / "cache" / "localmk" / "alpha" / "1.2.0"
     assert (installed / "skills" / "hello" / "SKILL.md").is_file()
     assert not (installed / "link.txt").exists() and not (installed / "link.txt").is_symlink()
+
+
+async def test_an_installed_plugins_mcp_server_serves_the_model(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, tmp_path: Path
+) -> None:
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha"], mcp={"alpha": ECHO_MCP})
+    server = await start_agent(spawn, codex_home, model)
+    await server.result("plugin/install", {"pluginName": "alpha", "marketplacePath": str(manifest)})
+    thread_id = await start_thread(server, cwd=str(tmp_path), approvalPolicy="on-request")
+    call = function_call_reply("echo", json.dumps({"text": "hi"}), "call_1")
+    for event in call:
+        item = event.data.get("item") if isinstance(event, SseEvent) else None
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            item["namespace"] = "mcp__echo"
+    model.enqueue(call, text_reply("done"))
+    # The plugin's tool asks for approval like any MCP tool; the client allows it.
+    log = await run_turn(server, thread_id, answer=lambda request: {"action": "accept", "content": {}})
+    namespace = next(tool for tool in model.requests[0].body["tools"] if tool["name"] == "mcp__echo")
+    assert "echo" in [tool["name"] for tool in namespace["tools"]]
+    [echo] = log.items("mcpToolCall")
+    assert echo["status"] == "completed", echo
+    assert echo["result"]["content"] == [{"type": "text", "text": "echo: hi"}]

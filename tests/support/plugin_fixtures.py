@@ -24,7 +24,8 @@ ECHO_MCP = {
     "echo": {
         "command": sys.executable,
         "args": [str(Path(__file__).resolve().parent / "mcp_echo_server.py")],
-        "startup_timeout_sec": 30,
+        # Generous: a loaded machine can take long to start a Python interpreter.
+        "startup_timeout_sec": 120,
     }
 }
 

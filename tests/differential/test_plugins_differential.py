@@ -29,6 +29,7 @@ from support.plugin_fixtures import (
     git_server,
     write_git_sourced_marketplace,
     write_hooks,
+    write_hostile_marketplaces,
     write_marketplace,
 )
 from support.reference import reference_binary
@@ -58,6 +59,7 @@ async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sc
             write_marketplace(root / "home", "homemk", ["gamma"])
             write_marketplace(root / "scenario", "localmk", ["alpha", "beta"], mcp={"alpha": ECHO_MCP})
             write_hooks(root / "scenario" / "plugins" / "alpha")
+            write_hostile_marketplaces(root / "hostile")
         try:
             await pair.start()
             yield Scenario(pair, served, source)
@@ -156,6 +158,15 @@ async def test_a_local_marketplace_session_answers_as_the_reference(scenario: Sc
     assert mcp_servers(ours) == mcp_servers(reference) == [("echo", "alpha@localmk", ["add", "broken", "echo"], None)]
     reference, ours = await both(pair, "hooks/list", {"cwds": ["$root/workspace"]})
     assert plugin_hooks(ours) == plugin_hooks(reference) != []
+
+    # Malformed marketplaces: the same ones reported (each server words the parse error its way),
+    # the same entries of the others left out.
+    hostile = {"cwds": [f"$root/hostile/{name}" for name in ("entries", "junk0", "junk1", "junk2")]}
+    reference, ours = await both(pair, "plugin/list", hostile)
+    for key in ("marketplaces", "featuredPluginIds"):
+        assert ours[key] == reference[key], differs("plugin/list", hostile, ours, reference)
+    paths = [[e["marketplacePath"] for e in answer["marketplaceLoadErrors"]] for answer in (reference, ours)]
+    assert paths[1] == paths[0] != []
 
     # The same files and the same config.toml entries on both sides.
     sides = pair.sides

@@ -21,6 +21,7 @@ from support.plugin_fixtures import (
     git_server,
     write_git_sourced_marketplace,
     write_hooks,
+    write_hostile_marketplaces,
     write_marketplace,
 )
 from support.server_process import ServerClient, Spawn
@@ -68,11 +69,12 @@ async def test_marketplaces_of_home_cwd_and_added_folders_are_listed(
 
     # A cwd inside a git repository finds the marketplace at the repository's root.
     listed = await server.result("plugin/list", {"cwds": [str(repo / "src")]})
-    assert plugin_names(listed) == {
-        "homemk": ["gamma@homemk"],
-        "localmk": ["alpha@localmk", "beta@localmk"],
-        "repomk": ["delta@repomk"],
-    }
+    # The home's first, then in the order of the folders' paths (<tmp>/mk, <tmp>/repo/src), as the reference.
+    assert list(plugin_names(listed).items()) == [
+        ("homemk", ["gamma@homemk"]),
+        ("localmk", ["alpha@localmk", "beta@localmk"]),
+        ("repomk", ["delta@repomk"]),
+    ]
     local = next(m for m in listed["marketplaces"] if m["name"] == "localmk")
     assert local["path"] == str(added) and local["interface"] == {"displayName": "Localmk"}
     alpha = local["plugins"][0]
@@ -325,3 +327,28 @@ async def test_an_installed_plugins_mcp_server_serves_the_model(
     [echo] = log.items("mcpToolCall")
     assert echo["status"] == "completed", echo
     assert echo["result"]["content"] == [{"type": "text", "text": "echo: hi"}]
+
+
+async def test_hostile_plugin_files_break_nothing(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    bad_mcp = {"bad": {"command": "true", "args": "not-a-list", "env": ["x"], "http_headers": 5, "tools": []}}
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha", "beta"], mcp={"alpha": bad_mcp})
+    write_hostile_marketplaces(tmp_path / "hostile")
+    (tmp_path / "mk" / "plugins" / "beta" / ".codex-plugin" / "plugin.json").write_text('{"name": 5, "interface": []')
+    server = await started(spawn, tmp_path)
+    await server.result("marketplace/add", {"source": str(tmp_path / "mk")})
+
+    hostile = [tmp_path / "hostile" / name for name in ("entries", "junk0", "junk1", "junk2")]
+    listed = await server.result("plugin/list", {"cwds": [str(path) for path in hostile]})
+    assert plugin_names(listed) == {"localmk": ["alpha@localmk", "beta@localmk"], "entries": ["fine@entries"]}
+    assert [e["marketplacePath"] for e in listed["marketplaceLoadErrors"]] == [str(p / MANIFEST) for p in hostile[1:]]
+    local = next(m for m in listed["marketplaces"] if m["name"] == "localmk")
+    beta = local["plugins"][1]
+    assert beta["interface"]["category"] == "Tools" and beta["localVersion"] is None
+    error = await error_of(server, "plugin/install", {"pluginName": "beta", "marketplacePath": str(manifest)})
+    assert "invalid plugin manifest" in error["message"]
+
+    await server.result("plugin/install", {"pluginName": "alpha", "marketplacePath": str(manifest)})
+    [status] = (await server.result("mcpServerStatus/list", {}))["data"]
+    assert status["name"] == "bad" and status["pluginId"] == "alpha@localmk"
+    skills = (await server.result("skills/list", {"cwds": [str(tmp_path)]}))["data"][0]["skills"]
+    assert [s["name"] for s in skills if s["pluginId"]] == ["alpha:hello"]

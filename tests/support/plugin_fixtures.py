@@ -84,6 +84,30 @@ def write_marketplace(
     return root / MANIFEST
 
 
+def write_hostile_marketplaces(root: Path) -> None:
+    """Marketplaces a careless or hostile author could write: ``entries`` (entries to leave out:
+    a name that is no folder name, a source outside the marketplace, an unknown source kind),
+    ``junk0``..``junk2`` (malformed as a whole: an entry that is no object, an unknown policy, an
+    interface that is no object)."""
+    manifest = write_marketplace(root / "entries", "entries", ["fine"])
+    raw = json.loads(manifest.read_text())
+    raw["plugins"] += [
+        {"name": "../escape", "source": {"source": "local", "path": "./plugins/fine"}},
+        {"name": "outside", "source": {"source": "local", "path": "../elsewhere"}},
+        {"name": "weird", "source": {"source": "ftp", "url": 5}},
+    ]
+    manifest.write_text(json.dumps(raw))
+    junk: list[dict[str, Any]] = [
+        {"name": "junk0", "plugins": ["not an object"]},
+        {"name": "junk1", "plugins": [{"name": "p", "source": "./p", "policy": {"installation": "NO"}}]},
+        {"name": "junk2", "interface": "text", "plugins": []},
+    ]
+    for document in junk:
+        path = root / document["name"] / MANIFEST
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document))
+
+
 def write_git_sourced_marketplace(root: Path, name: str, plugin: str, url: str, subdir: str) -> Path:
     """A marketplace whose one plugin is fetched from a git repository (``git-subdir``) at install."""
     (root / MANIFEST).parent.mkdir(parents=True, exist_ok=True)

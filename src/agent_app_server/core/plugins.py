@@ -272,6 +272,25 @@ def plugin_hook_summaries(plugin_id: str, manifest: PluginManifest) -> list[dict
     return [{"key": hook.key, "eventName": hook.wire_event} for hook in plugin_hook_handlers(plugin_id, manifest)]
 
 
+#: The types of the MCP server fields that are not plain scalars.
+_MCP_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "command": str,
+    "url": str,
+    "cwd": str,
+    "args": list,
+    "env": dict,
+    "http_headers": dict,
+    "env_http_headers": dict,
+    "tools": dict,
+    "enabled_tools": list,
+    "disabled_tools": list,
+    "bearer_token_env_var": str,
+    "default_tools_approval_mode": str,
+    "startup_timeout_sec": (int, float),
+    "tool_timeout_sec": (int, float),
+}
+
+
 def plugin_mcp_tables(manifest: PluginManifest) -> dict[str, dict[str, Any]]:
     """The MCP server tables a plugin declares (``mcpServers`` in its manifest, else ``.mcp.json``)."""
     declared = manifest.mcp_servers
@@ -289,7 +308,9 @@ def plugin_mcp_tables(manifest: PluginManifest) -> dict[str, dict[str, Any]]:
     tables = {}
     for name, table in servers.items():
         if isinstance(table, dict):
-            table = dict(table)
+            # A plugin's file is not the user's config: a field of the wrong type is dropped
+            # rather than allowed to break the MCP setup of every thread.
+            table = {key: value for key, value in table.items() if isinstance(value, _MCP_FIELD_TYPES.get(key, object))}
             # A relative working directory is the plugin's own folder.
             cwd = table.get("cwd")
             table["cwd"] = str(manifest.root / cwd) if isinstance(cwd, str) else str(manifest.root)
@@ -366,7 +387,9 @@ def _plugin_source(root: Path, raw: Any) -> dict[str, Any] | None:
 
 
 def load_marketplace(path: Path) -> Marketplace:
-    """Read one marketplace manifest; entries this server cannot use are left out."""
+    """Read one marketplace manifest. As the reference: a malformed file (an entry that is not an
+    object, a policy value it does not know…) is an error for the whole file, while an entry with
+    an invalid name or a source this server cannot use is left out."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -375,17 +398,12 @@ def load_marketplace(path: Path) -> Marketplace:
         raise PluginError(f"failed to read marketplace file `{path}`: {exc}") from None
     try:
         raw = json.loads(text)
+        display_name, entries = _marketplace_shape(raw)
     except ValueError as exc:
         raise PluginError(f"invalid marketplace file `{path}`: {exc}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(raw.get("plugins"), list):
-        raise PluginError(f"invalid marketplace file `{path}`: expected an object with `name` and a `plugins` array")
     root = _marketplace_root(path)
-    interface = raw.get("interface")
-    display_name = _text(interface.get("displayName")) if isinstance(interface, dict) else None
     plugins = []
-    for entry in raw["plugins"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            continue
+    for entry in entries:
         try:
             validate_segment(entry["name"], "plugin name")
         except PluginError:
@@ -393,24 +411,51 @@ def load_marketplace(path: Path) -> Marketplace:
         source = _plugin_source(root, entry.get("source"))
         if source is None:
             continue
-        raw_policy = entry.get("policy")
-        policy: dict[str, Any] = raw_policy if isinstance(raw_policy, dict) else {}
-        install = policy.get("installation", "AVAILABLE")
-        auth = policy.get("authentication", "ON_INSTALL")
+        policy = entry.get("policy") or {}
         manifest = load_plugin_manifest(Path(source["path"])) if source["type"] == "local" else None
         plugins.append(
             MarketplacePlugin(
                 name=entry["name"],
                 source=source,
-                install_policy=install
-                if install in ("NOT_AVAILABLE", "AVAILABLE", "INSTALLED_BY_DEFAULT")
-                else "AVAILABLE",
-                auth_policy=auth if auth in ("ON_INSTALL", "ON_USE") else "ON_INSTALL",
-                category=_text(entry.get("category")),
+                install_policy=policy.get("installation", "AVAILABLE"),
+                auth_policy=policy.get("authentication", "ON_INSTALL"),
+                category=entry.get("category"),
                 manifest=manifest,
             )
         )
     return Marketplace(raw["name"], path, display_name, tuple(plugins))
+
+
+_INSTALL_POLICIES = ("NOT_AVAILABLE", "AVAILABLE", "INSTALLED_BY_DEFAULT")
+_AUTH_POLICIES = ("ON_INSTALL", "ON_USE")
+
+
+def _marketplace_shape(raw: Any) -> tuple[str | None, list[dict[str, Any]]]:
+    """The display name and plugin entries of a parsed manifest; ValueError says what is malformed."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(raw.get("plugins"), list):
+        raise ValueError("expected an object with a string `name` and a `plugins` array")
+    interface = raw.get("interface")
+    if interface is not None and not isinstance(interface, dict):
+        raise ValueError("`interface` must be an object")
+    display_name = (interface or {}).get("displayName")
+    if display_name is not None and not isinstance(display_name, str):
+        raise ValueError("`interface.displayName` must be a string")
+    for index, entry in enumerate(raw["plugins"]):
+        where = f"`plugins[{index}]`"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "source" not in entry:
+            raise ValueError(f"{where} must be an object with a string `name` and a `source`")
+        if entry.get("category") is not None and not isinstance(entry["category"], str):
+            raise ValueError(f"{where}.category must be a string")
+        policy = entry.get("policy")
+        if policy is None:
+            continue
+        if not isinstance(policy, dict):
+            raise ValueError(f"{where}.policy must be an object")
+        if policy.get("installation", "AVAILABLE") not in _INSTALL_POLICIES:
+            raise ValueError(f"{where}.policy.installation must be one of {', '.join(_INSTALL_POLICIES)}")
+        if policy.get("authentication", "ON_INSTALL") not in _AUTH_POLICIES:
+            raise ValueError(f"{where}.policy.authentication must be one of {', '.join(_AUTH_POLICIES)}")
+    return display_name, raw["plugins"]
 
 
 def marketplace_name_of_root(root: Path) -> str:
@@ -459,14 +504,18 @@ class Discovery:
 
 
 def discover(codex_home: Path, home: Path | None, cwds: Iterable[Path], values: dict[str, Any]) -> Discovery:
-    """Every marketplace a request sees: the home's, the added ones, then the cwds' (first of a name wins)."""
+    """Every marketplace a request sees: the home's, then those of the cwds and the added ones in
+    the order of their folders' paths, as the reference orders them (first of a name wins)."""
     candidates: list[Path] = []
-    roots: list[Path | None] = [home]
-    roots += [configured_marketplace_root(codex_home, n, t) for n, t in configured_marketplaces(values).items()]
-    for cwd in cwds:
-        roots.append(cwd if find_manifest(cwd, MARKETPLACE_MANIFESTS) else git_repo_root(cwd))
-    for root in roots:
-        path = find_manifest(root, MARKETPLACE_MANIFESTS) if root is not None else None
+    home_manifest = find_manifest(home, MARKETPLACE_MANIFESTS) if home is not None else None
+    if home_manifest is not None:
+        candidates.append(home_manifest)
+    added = (configured_marketplace_root(codex_home, n, t) for n, t in configured_marketplaces(values).items())
+    for root in sorted({*cwds, *(root for root in added if root is not None)}):
+        # A folder holding a marketplace, else the root of its git repository.
+        path = find_manifest(root, MARKETPLACE_MANIFESTS)
+        repo = git_repo_root(root) if path is None else None
+        path = path or (find_manifest(repo, MARKETPLACE_MANIFESTS) if repo is not None else None)
         if path is not None and path not in candidates:
             candidates.append(path)
     found = Discovery()
@@ -676,13 +725,20 @@ def read_plugin(codex_home: Path, marketplace_path: Path, plugin_name: str) -> d
 
 def _remote_description(source: dict[str, Any]) -> str | None:
     """What the reference says of a plugin whose files are elsewhere until it is installed."""
-    if source["type"] != "git":
+    if source["type"] == "git":
+        kind, parts = "a cross-repo plugin", [source["url"]]
+        parts += [f"{label} `{source[key]}`" for key, label in _GIT_PARTS if source.get(key)]
+    elif source["type"] == "npm":
+        kind, parts = "an npm plugin", [source["package"]]
+        parts += [f"{key} `{source[key]}`" for key in ("version", "registry") if source.get(key)]
+    else:
         return None
-    where = f"{source['url']}, path `{source['path']}`" if source.get("path") else source["url"]
     return (
-        "This is a cross-repo plugin. Install it to view more detailed information. "
-        f"The source of the plugin is {where}."
+        f"This is {kind}. Install it to view more detailed information. The source of the plugin is {', '.join(parts)}."
     )
+
+
+_GIT_PARTS = (("path", "path"), ("refName", "ref"), ("sha", "sha"))
 
 
 def _copy_into_cache(source: Path, base_root: Path, version: str) -> None:

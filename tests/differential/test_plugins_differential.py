@@ -51,8 +51,11 @@ async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sc
     pair = Pair([str(binary)])
     source = tmp_path_factory.mktemp("git-source")
     write_marketplace(source, "gitmk", ["delta"])
+    sparse = tmp_path_factory.mktemp("sparse-source")
+    write_marketplace(sparse, "sparsemk", ["one", "two"])
     with git_server(tmp_path_factory.mktemp("served")) as served:
         served.publish(source, "gitmk")
+        served.publish(sparse, "sparsemk")
         for name in ("reference", "ours"):
             root = pair.run_dir / name
             write_git_sourced_marketplace(root / "urlmk", "urlmk", "delta", served.url("gitmk"), "plugins/delta")
@@ -222,7 +225,24 @@ async def test_a_git_marketplace_session_answers_as_the_reference(scenario: Scen
     assert metadata[1] == metadata[0]
     assert plugin_config(sides[1]) == plugin_config(sides[0])
 
+    # A sparse checkout of a marketplace: only the paths asked for, on both sides alike.
+    sparse = {"source": served.url("sparsemk"), "sparsePaths": [".agents", "plugins/one"]}
     for method, params in [
+        ("marketplace/add", sparse),
+        ("marketplace/add", sparse),
+        ("marketplace/add", {"source": served.url("sparsemk"), "refName": "main"}),
+        ("plugin/list", {}),
+        ("marketplace/upgrade", {"marketplaceName": "sparsemk"}),
+    ]:
+        reference, ours = await both(pair, method, params)
+        assert ours == reference, differs(method, params, ours, reference)
+    sparse_checkouts = [side.codex_home / ".tmp" / "marketplaces" / "sparsemk" for side in sides]
+    assert files_under(sparse_checkouts[1]) == files_under(sparse_checkouts[0])
+    assert not (sparse_checkouts[1] / "plugins" / "two").exists()
+    assert plugin_config(sides[1]) == plugin_config(sides[0])
+
+    for method, params in [
+        ("marketplace/remove", {"marketplaceName": "sparsemk"}),
         ("marketplace/add", {"source": served.url("missing")}),
         ("plugin/uninstall", {"pluginId": "delta@gitmk"}),
         ("marketplace/remove", {"marketplaceName": "gitmk"}),

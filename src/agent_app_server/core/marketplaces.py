@@ -186,6 +186,12 @@ def _staging(codex_home: Path, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
 
 
+def _name_taken(name: str) -> PluginError:
+    return PluginError(
+        f"marketplace '{name}' is already added from a different source; remove it before adding this source"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AddOutcome:
     marketplace_name: str
@@ -204,10 +210,7 @@ def add_marketplace(codex_home: Path, source: Source) -> AddOutcome:
         root = Path(source.location)
         name = _root_name(root)
         if name in configured:
-            raise PluginError(
-                f"marketplace '{name}' is already added from a different source; "
-                f"remove it before adding {source.location}"
-            )
+            raise _name_taken(name)
         write_config_edits(codex_home, [Edit(f"marketplaces.{name}", source.config_table(), "replace")])
         return AddOutcome(name, root, False)
     staging = _staging(codex_home, "marketplace-add-")
@@ -217,10 +220,7 @@ def add_marketplace(codex_home: Path, source: Source) -> AddOutcome:
         name = _root_name(checkout)
         destination = install_root(codex_home) / name
         if destination.exists() or name in configured:
-            raise PluginError(
-                f"marketplace '{name}' is already added from a different source; "
-                f"remove it before adding {source.location}"
-            )
+            raise _name_taken(name)
         os.rename(checkout, destination)
         try:
             write_config_edits(codex_home, [Edit(f"marketplaces.{name}", source.config_table(), "replace")])

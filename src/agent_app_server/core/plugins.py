@@ -482,11 +482,11 @@ def configured_marketplaces(values: dict[str, Any]) -> dict[str, dict[str, Any]]
 
 
 def configured_marketplace_root(codex_home: Path, name: str, table: dict[str, Any]) -> Path | None:
-    if table.get("source_type") == "local" and isinstance(table.get("source"), str):
-        return Path(table["source"])
-    if table.get("source_type") == "git":
-        return codex_home / INSTALLED_MARKETPLACES_DIR / name
-    return None
+    """Where an added marketplace lives: a local one where it is, any other in its clone."""
+    if table.get("source_type") == "local":
+        source = table.get("source")
+        return Path(source) if isinstance(source, str) and source else None
+    return codex_home / INSTALLED_MARKETPLACES_DIR / name
 
 
 def git_repo_root(directory: Path) -> Path | None:

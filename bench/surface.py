@@ -4,7 +4,8 @@ For each target, a fresh process and CODEX_HOME (the `mock` provider pointed at 
 that also serves ``GET /v1/models``): the first ``model/list`` of a new CODEX_HOME (nothing cached),
 the first one of a second process on the same CODEX_HOME (our listing is cached on disk), then in a
 third process N calls of each of ``model/list``, ``account/read``, ``config/read``,
-``configRequirements/read``, ``skills/list``. Prints milliseconds per call (median / p95).
+``configRequirements/read``, ``skills/list``, ``plugin/list``, ``plugin/installed``. Prints
+milliseconds per call (median / p95).
 
     .venv/bin/python bench/surface.py [--calls 200] [--only ours|reference]
 """
@@ -32,6 +33,8 @@ CALLS: list[tuple[str, Any]] = [
     ("config/read", {"includeLayers": True}),
     ("configRequirements/read", None),
     ("skills/list", {}),
+    ("plugin/list", {}),
+    ("plugin/installed", {}),
 ]
 
 

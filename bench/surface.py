@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.testing.fake_model import FakeModelServer
-
 # Run as a script, this directory is on sys.path: the helpers are plain modules next to this file.
-from peer import kill_all
-from targets import Target, Unavailable, ours, reference
+from side_by_side import median_p95, print_table
+from targets import Target
 
 CALLS: list[tuple[str, Any]] = [
     ("model/list", {}),
@@ -36,12 +32,6 @@ CALLS: list[tuple[str, Any]] = [
     ("plugin/list", {}),
     ("plugin/installed", {}),
 ]
-
-
-def _stats(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"{statistics.median(ordered) * 1000:7.2f} / {p95 * 1000:7.2f}"
 
 
 async def first_model_list(target: Target, home: Path, label: str) -> float:
@@ -78,7 +68,7 @@ async def measure(target: Target, calls: int) -> dict[str, str]:
                 started = time.perf_counter()
                 await peer.request(method, params)
                 samples.append(time.perf_counter() - started)
-            rows[f"{method} (median / p95)"] = _stats(samples)
+            rows[f"{method} (median / p95)"] = median_p95(samples)
         return rows
     finally:
         await peer.close()
@@ -89,25 +79,9 @@ async def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--only", choices=("ours", "reference"))
     args = parser.parse_args()
-    results: dict[str, dict[str, str]] = {}
-    async with FakeModelServer(models=["mock-model", "alpha", "beta"]) as model:
-        with tempfile.TemporaryDirectory(dir=Path.home()) as run_dir:
-            for name, make in (("ours", ours), ("reference", reference)):
-                if args.only and args.only != name:
-                    continue
-                try:
-                    target = make(Path(run_dir), model.base_url)
-                except Unavailable as exc:
-                    print(f"{name}: unavailable ({exc})", file=sys.stderr)
-                    continue
-                results[name] = await measure(target, args.calls)
-    kill_all()
-    names = list(results)
-    keys = list(next(iter(results.values()))) if results else []
-    print(f"| call (ms) | {' | '.join(names)} |")
-    print("|---|" + "---|" * len(names))
-    for key in keys:
-        print(f"| {key} | " + " | ".join(results[name].get(key, "n/a") for name in names) + " |")
+    await print_table(
+        lambda target: measure(target, args.calls), only=args.only, models=("mock-model", "alpha", "beta")
+    )
     return 0
 
 

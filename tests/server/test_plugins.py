@@ -352,3 +352,13 @@ async def test_hostile_plugin_files_break_nothing(spawn: Spawn, codex_home: Path
     assert status["name"] == "bad" and status["pluginId"] == "alpha@localmk"
     skills = (await server.result("skills/list", {"cwds": [str(tmp_path)]}))["data"][0]["skills"]
     assert [s["name"] for s in skills if s["pluginId"]] == ["alpha:hello"]
+
+
+async def test_an_edited_plugin_manifest_is_read_again(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+    write_marketplace(tmp_path / "mk", "localmk", ["alpha"])
+    server = await started(spawn, tmp_path)
+    cwds = {"cwds": [str(tmp_path / "mk")]}
+    assert (await server.result("plugin/list", cwds))["marketplaces"][0]["plugins"][0]["localVersion"] == "1.2.0"
+    manifest = tmp_path / "mk" / "plugins" / "alpha" / ".codex-plugin" / "plugin.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "version": "2.0.0-beta"}))
+    assert (await server.result("plugin/list", cwds))["marketplaces"][0]["plugins"][0]["localVersion"] == "2.0.0-beta"

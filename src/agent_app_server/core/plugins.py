@@ -80,22 +80,29 @@ class PluginManifest:
     #: ``mcpServers``: a path to a JSON file, an inline object, or None (then ``<root>/.mcp.json``).
     mcp_servers: Path | dict[str, Any] | None
     interface: dict[str, Any] | None
-    #: Hook files (``hooks`` in the manifest, else ``hooks/hooks.json``), or the inline hook tables.
-    hooks: tuple[Path, ...] | tuple[dict[str, Any], ...] = ()
+    #: Hook files or inline hook tables of the manifest's ``hooks``; None: ``hooks/hooks.json``.
+    hooks: tuple[Path, ...] | tuple[dict[str, Any], ...] | None = None
 
 
 def find_manifest(root: Path, candidates: Sequence[str]) -> Path | None:
-    return next((root / relative for relative in candidates if (root / relative).is_file()), None)
+    # Plain strings: listing a few hundred plugins makes thousands of these lookups, and building
+    # a pathlib.Path for each costs more than the stat.
+    base = str(root)
+    for relative in candidates:
+        candidate = os.path.join(base, relative)
+        if os.path.isfile(candidate):
+            return Path(candidate)
+    return None
 
 
 def _manifest_path(root: Path, value: Any) -> Path | None:
     """A manifest's ``./relative`` path inside the plugin; anything else is ignored, as the reference."""
     if not isinstance(value, str) or not value.startswith("./") or len(value) <= 2:
         return None
-    relative = Path(value[2:])
-    if any(part in ("..", "") for part in relative.parts) or relative.is_absolute():
+    parts = value[2:].split("/")
+    if any(part in ("..", ".", "") for part in parts):
         return None
-    return root / relative
+    return Path(os.path.join(str(root), *parts))
 
 
 def _strings(value: Any) -> list[str]:
@@ -152,11 +159,33 @@ def _interface(root: Path, raw: Any) -> dict[str, Any] | None:
     return interface if any(value not in (None, []) for value in interface.values()) else None
 
 
+#: Parsed plugin manifests by file, with the (mtime, size, inode) they were read at: a listing
+#: reads every plugin of every marketplace, and most have not changed since the last one.
+_MANIFESTS: dict[str, tuple[tuple[int, int, int], PluginManifest | None]] = {}
+_MANIFESTS_KEPT = 4096
+
+
 def load_plugin_manifest(root: Path) -> PluginManifest | None:
     """The plugin manifest under ``root``; None when it is missing or not a JSON object."""
     path = find_manifest(root, PLUGIN_MANIFESTS)
     if path is None:
         return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    key, version = str(path), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    cached = _MANIFESTS.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    manifest = _parse_plugin_manifest(root, path)
+    if len(_MANIFESTS) >= _MANIFESTS_KEPT:
+        _MANIFESTS.clear()
+    _MANIFESTS[key] = (version, manifest)
+    return manifest
+
+
+def _parse_plugin_manifest(root: Path, path: Path) -> PluginManifest | None:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
@@ -185,9 +214,10 @@ def load_plugin_manifest(root: Path) -> PluginManifest | None:
     )
 
 
-def _manifest_hooks(root: Path, raw: Any) -> tuple[Path, ...] | tuple[dict[str, Any], ...]:
+def _manifest_hooks(root: Path, raw: Any) -> tuple[Path, ...] | tuple[dict[str, Any], ...] | None:
+    """The manifest's ``hooks``: files, inline tables, or None for the default ``hooks/hooks.json``."""
     if raw is None:
-        return (root / DEFAULT_HOOKS_FILE,)
+        return None
     if isinstance(raw, dict):
         return (raw,)
     if isinstance(raw, list) and raw and all(isinstance(item, dict) for item in raw):
@@ -210,7 +240,8 @@ class HookDocument:
 def plugin_hook_documents(manifest: PluginManifest) -> list[HookDocument]:
     documents = []
     manifest_path = find_manifest(manifest.root, PLUGIN_MANIFESTS) or manifest.root / PLUGIN_MANIFESTS[0]
-    for index, entry in enumerate(manifest.hooks):
+    hooks = manifest.hooks if manifest.hooks is not None else (manifest.root / DEFAULT_HOOKS_FILE,)
+    for index, entry in enumerate(hooks):
         if isinstance(entry, Path):
             try:
                 document = json.loads(entry.read_text("utf-8"))
@@ -540,7 +571,8 @@ def plugin_base_root(codex_home: Path, plugin: str, marketplace: str) -> Path:
 def active_version(codex_home: Path, plugin: str, marketplace: str) -> str | None:
     """The installed version (``local`` first, else the greatest name), None when not installed."""
     try:
-        entries = os.scandir(plugin_base_root(codex_home, plugin, marketplace))
+        # A string path: this runs for every plugin a listing shows.
+        entries = os.scandir(os.path.join(str(codex_home), str(PLUGINS_CACHE_DIR), marketplace, plugin))
     except OSError:
         return None
     with entries:

@@ -301,7 +301,7 @@ ROWS = [
 ]
 
 
-def render(results: dict[str, dict[str, Cell]], header: list[str]) -> str:
+def render(results: dict[str, dict[str, Cell]], header: list[str], rows: list[tuple[str, str, bool]] = ROWS) -> str:
     lines = [*header, "", "Ratio > 1.0 means ours is faster (reference ÷ ours).", ""]
     lines += ["| metric | ours | reference | ratio |", "|---|---:|---:|---:|"]
     notes: list[str] = []
@@ -318,7 +318,7 @@ def render(results: dict[str, dict[str, Cell]], header: list[str]) -> str:
             value += f" [{len(notes)}]"
         return value
 
-    for key, label, compare in ROWS:
+    for key, label, compare in rows:
         ours, ref = results.get("ours", {}).get(key), results.get("reference", {}).get(key)
         if ours is None and ref is None:
             continue

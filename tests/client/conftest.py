@@ -11,7 +11,8 @@ import pytest
 from agent_app_server.client import AsyncClient
 from agent_app_server.embedded import connect_embedded
 from support.model_fixtures import home, model, workspace
-from support.ws_client import Spawner, ws_servers
+from support.tcp_proxy import TcpProxy
+from support.ws_client import Spawner, WsServer, ws_servers
 
 __all__ = ["home", "model", "workspace"]
 
@@ -29,3 +30,18 @@ async def embedded(home: Path) -> AsyncIterator[AsyncClient]:
 async def ws_spawn(home: Path, tmp_path: Path) -> AsyncIterator[Spawner]:
     async with ws_servers(home, tmp_path) as spawn:
         yield spawn
+
+
+@pytest.fixture
+async def server(ws_spawn: Spawner) -> WsServer:
+    return await ws_spawn()
+
+
+@pytest.fixture
+async def proxy(server: WsServer) -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of ``server`` whose connections a test can drop for real."""
+    proxy = await TcpProxy("127.0.0.1", server.port).start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,11 @@ from agent_app_server.client import AsyncClient, Backoff, ClientOptions
 from agent_app_server.protocol.server_requests import CommandExecutionRequestApprovalParams
 from agent_app_server.testing import FakeModelServer, function_call_reply, paced, text_reply
 from support.tcp_proxy import TcpProxy
-from support.ws_client import Spawner, WsServer
+from support.ws_client import WsServer
 
 FAST = Backoff(max_attempts=20, base_delay=0.01, max_delay=0.2)
 FAST_RECONNECT = ClientOptions(reconnect=FAST)
 DELTAS = 2000
-
-
-@pytest.fixture
-async def server(ws_spawn: Spawner) -> WsServer:
-    return await ws_spawn()
-
-
-@pytest.fixture
-async def proxy(server: WsServer) -> AsyncIterator[TcpProxy]:
-    proxy = await TcpProxy("127.0.0.1", server.port).start()
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
 
 
 async def test_a_drop_mid_stream_loses_and_repeats_nothing(

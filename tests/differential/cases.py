@@ -50,7 +50,7 @@ class Case:
 class Plan:
     """How a method's cases run: the state each needs and whether they may be pipelined."""
 
-    #: "none" | "shared" | "fresh" | "saved" | "archived" | "running" | "process" | "connection"
+    #: "none" | "shared" | "fresh" | "saved" | "archived" | "running" | "process" | "spawned" | "connection"
     state: str = "shared"
     #: One state for all the method's cases (they do not consume it), instead of one per case.
     state_once: bool = False
@@ -210,6 +210,13 @@ PLANS: dict[str, Plan] = {
             "marketplace/remove",
         )
     },
+    "thread/search": Plan(state="saved", state_once=True, values={"searchTerm": ["hello", "fake model"]}),
+    "thread/searchOccurrences": Plan(state="saved", state_once=True, values={"searchTerm": ["hello", "fake model"]}),
+    # A handle per case ($case): spawns are answered at once and may overlap.
+    "process/spawn": Plan(state="none", values={"command": [["echo", "hi"]], "processHandle": ["$case"]}),
+    "process/writeStdin": Plan(state="spawned", values={"processHandle": ["$process"]}),
+    "process/resizePty": Plan(state="spawned", values={"processHandle": ["$process"]}),
+    "process/kill": Plan(state="spawned", values={"processHandle": ["$process"]}),
 }
 
 

@@ -399,6 +399,11 @@ async def make_state(side: Side, kind: str, index: int) -> dict[str, str]:
         await side.wait_notification(
             "command/exec/outputDelta", lambda m: m["params"]["processId"] == command["processId"]
         )
+    elif kind == "spawned":
+        handle = variables["process"] = f"spawned-{index}-{uuid.uuid4().hex[:8]}"
+        spawn = {"command": ["sh", "-c", "echo ready; exec cat"], "processHandle": handle, "tty": True}
+        await side.result("process/spawn", {**spawn, "cwd": str(side.workspace)})
+        await side.wait_notification("process/outputDelta", lambda m: m["params"]["processHandle"] == handle)
     return variables
 
 

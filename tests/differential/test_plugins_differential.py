@@ -90,7 +90,7 @@ def differs(method: str, params: dict[str, Any], ours: Any, reference: Any) -> s
 
 
 def plugin_hooks(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The plugin hooks of a hooks/list answer, without their hash (hooks:listed-not-run)."""
+    """The plugin hooks of a hooks/list answer, without their hash (our own fingerprint: hooks:run)."""
     return [
         {key: value for key, value in hook.items() if key != "currentHash"}
         for entry in result["data"]
@@ -129,7 +129,7 @@ async def both(pair: Pair, method: str, params: dict[str, Any]) -> list[Any]:
 
 
 @pytest.mark.compat("skills:system")
-@pytest.mark.compat("hooks:listed-not-run")
+@pytest.mark.compat("hooks:run")
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_local_marketplace_session_answers_as_the_reference(scenario: Scenario) -> None:
     pair = scenario.pair

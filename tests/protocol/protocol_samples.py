@@ -591,6 +591,8 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **queue_samples()[0],
         **surface_methods(),
         **plugin_methods(),
+        **search_methods(),
+        **process_samples()[0],
     }
 
 
@@ -677,6 +679,7 @@ def notifications() -> dict[str, WireModel]:
         **thread_settings_samples()[1],
         **queue_samples()[1],
         **surface_notifications(),
+        **process_samples()[1],
     }
 
 
@@ -1255,5 +1258,83 @@ CLIENT_PARAMS.update(
         "thread/queue/delete": {"threadId": THREAD_ID, "queuedSubmissionId": "q1"},
         "thread/queue/reorder": {"threadId": THREAD_ID, "queuedSubmissionIds": ["q1"]},
         "thread/queue/start": {"threadId": THREAD_ID, "queuedSubmissionId": None},
+    }
+)
+
+
+def search_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    """Samples for full-text thread search."""
+    from agent_app_server.protocol import thread_search as ts
+
+    occurrence = ts.ThreadSearchOccurrence(
+        turn_id=TURN_ID,
+        item_id="item-1",
+        snippet="... the needle ...",
+        snippet_match_range=ts.ThreadSearchTextRange(start=8, end=14),
+        turn_cursor="WyJ0dXJuIiwxLCJ0dXJuLTEiLDFd",
+    )
+    return {
+        "thread/search": (
+            ts.ThreadSearchParams(search_term="needle", limit=10, sort_key="recency_at", source_kinds=["cli"]),
+            ts.ThreadSearchResponse(
+                data=[ts.ThreadSearchResult(thread=thread(with_turns=False), snippet="the needle")],
+                next_cursor="2026-12-02T12:39:15Z|" + THREAD_ID,
+                backwards_cursor="2026-12-02T12:39:20Z|" + THREAD_ID,
+            ),
+        ),
+        "thread/searchOccurrences": (
+            ts.ThreadSearchOccurrencesParams(thread_id=THREAD_ID, search_term="needle", limit=5),
+            ts.ThreadSearchOccurrencesResponse(data=[occurrence], next_cursor=None),
+        ),
+    }
+
+
+def process_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for standalone processes: the methods and their notifications."""
+    from agent_app_server.protocol import process as p
+
+    size = p.ProcessTerminalSize(rows=24, cols=80)
+    methods = {
+        "process/spawn": (
+            p.ProcessSpawnParams(
+                command=["bash", "-i"], process_handle="term-1", cwd=CWD, tty=True, size=size, env={"TERM": "xterm"}
+            ),
+            p.ProcessSpawnResponse(),
+        ),
+        "process/writeStdin": (
+            p.ProcessWriteStdinParams(process_handle="term-1", delta_base64="bHMK", close_stdin=False),
+            p.ProcessWriteStdinResponse(),
+        ),
+        "process/kill": (p.ProcessKillParams(process_handle="term-1"), p.ProcessKillResponse()),
+        "process/resizePty": (
+            p.ProcessResizePtyParams(process_handle="term-1", size=size),
+            p.ProcessResizePtyResponse(),
+        ),
+    }
+    notifications = {
+        "process/outputDelta": p.ProcessOutputDeltaNotification(
+            process_handle="term-1", stream="stdout", delta_base64="aGkK", cap_reached=False
+        ),
+        "process/exited": p.ProcessExitedNotification(
+            process_handle="term-1",
+            exit_code=0,
+            stdout="",
+            stderr="",
+            stdout_cap_reached=False,
+            stderr_cap_reached=False,
+            output_drain_timed_out=False,
+        ),
+    }
+    return methods, notifications
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/search": {"searchTerm": "needle"},
+        "thread/searchOccurrences": {"threadId": THREAD_ID, "searchTerm": "needle", "cursor": None},
+        "process/spawn": {"command": ["true"], "processHandle": "p1", "cwd": CWD, "outputBytesCap": None},
+        "process/writeStdin": {"processHandle": "p1", "closeStdin": True},
+        "process/kill": {"processHandle": "p1"},
+        "process/resizePty": {"processHandle": "p1", "size": {"rows": 1, "cols": 1}},
     }
 )

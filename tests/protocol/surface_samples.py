@@ -31,10 +31,14 @@ from agent_app_server.protocol import (
     GetAccountRateLimitsParams,
     GetAccountRateLimitsResponse,
     GetAccountResponse,
+    HookCompletedNotification,
     HookMetadata,
+    HookOutputEntry,
+    HookRunSummary,
     HooksListEntry,
     HooksListParams,
     HooksListResponse,
+    HookStartedNotification,
     LoginAccountParams,
     LoginAccountResponse,
     LogoutAccountResponse,
@@ -222,11 +226,30 @@ def surface_methods() -> dict[str, tuple[Any, WireModel]]:
     }
 
 
+_HOOK_RUN = HookRunSummary(
+    id="stop:0:/home/u/.codex/config.toml",
+    event_name="stop",
+    handler_type="command",
+    execution_mode="sync",
+    scope="turn",
+    source_path="/home/u/.codex/config.toml",
+    source="user",
+    display_order=0,
+    status="blocked",
+    started_at=1,
+    completed_at=2,
+    duration_ms=40,
+    entries=[HookOutputEntry(kind="feedback", text="keep going")],
+)
+
+
 def surface_notifications() -> dict[str, WireModel]:
     return {
         "account/login/completed": AccountLoginCompletedNotification(success=False, login_id="l1", error="cancelled"),
         "account/updated": AccountUpdatedNotification(auth_mode="chatgpt", plan_type="plus"),
         "skills/changed": SkillsChangedNotification(),
+        "hook/started": HookStartedNotification(thread_id="t", turn_id="u", run=_HOOK_RUN),
+        "hook/completed": HookCompletedNotification(thread_id="t", turn_id=None, run=_HOOK_RUN),
     }
 
 

@@ -89,7 +89,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings`` and ``queue``).
+#: ``thread_settings``, ``queue`` and ``process``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -131,10 +131,14 @@ REGISTERED_NOTIFICATIONS = [
     "account/login/completed",
     "account/updated",
     "skills/changed",
+    "hook/started",
+    "hook/completed",
     "thread/attachment/updated",
     "thread/section/changed",
     "thread/settings/updated",
     "thread/queue/changed",
+    "process/outputDelta",
+    "process/exited",
 ]
 
 #: Methods whose params the reference types as null or nullable.
@@ -184,6 +188,12 @@ REGISTERED_METHODS += [
     "permissionProfile/list",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 ]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
@@ -206,6 +216,12 @@ EXPERIMENTAL_METHODS = {
     "fuzzyFileSearch/sessionStop",
     "server/diagnostics",
     "mock/experimentalMethod",
+    "thread/search",
+    "thread/searchOccurrences",
+    "process/spawn",
+    "process/writeStdin",
+    "process/kill",
+    "process/resizePty",
 }
 
 REGISTERED_SERVER_REQUESTS = [

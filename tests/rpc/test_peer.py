@@ -296,3 +296,36 @@ async def test_a_writer_that_fails_closes_the_connection_and_says_so(caplog: pyt
     assert peer.closed
     assert stream.closed_with == "internal error while writing a message"
     assert any("cannot write to the client" in record.getMessage() for record in caplog.records)
+
+
+async def test_the_answer_observer_sees_every_answer_with_its_code() -> None:
+    server_end, client_end = memory_pair()
+    dispatcher = EchoDispatcher()
+    answers: list[tuple[str, int | None, float]] = []
+    peer = Peer(
+        server_end,
+        dispatcher,
+        limits=PeerLimits(max_pending_requests=1, outbound_high_water=64),
+        on_answer=lambda method, code, seconds: answers.append((method, code, seconds)),
+    )
+    task = asyncio.create_task(peer.serve())
+    client = Client(client_end)
+    for request_id, method in enumerate(("echo", "bad_params", "crash")):
+        await client.send({"id": request_id, "method": method})
+        await client.receive()
+    await client.send({"id": 3, "method": "block"})
+    await client.send({"id": 4, "method": "block"})  # one handler in flight already: refused
+    assert (await client.receive())["error"]["code"] == -32001
+    dispatcher.release.set()
+    assert await client.receive() == {"id": 3, "result": "released"}
+    await client_end.close()
+    await asyncio.wait_for(task, 5)
+    assert [(method, code) for method, code, _ in answers] == [
+        ("echo", None),
+        ("bad_params", -32602),
+        ("crash", -32603),
+        ("block", -32001),
+        ("block", None),
+    ]
+    assert all(seconds >= 0 for _, _, seconds in answers)
+    assert answers[3][2] == 0.0  # a refusal never ran

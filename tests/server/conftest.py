@@ -9,7 +9,9 @@ import pytest
 
 from agent_app_server.testing.fake_model import FakeModelServer
 from support.agent_turns import start_agent
+from support.model_config import write_mock_config
 from support.server_process import ServerClient, Spawn
+from support.ws_client import Spawner, ws_servers
 
 
 @pytest.fixture
@@ -23,3 +25,19 @@ async def agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> Serve
     """An initialized server whose `mock` provider is the fake model (a module needing other
     capabilities overrides this with its own call of ``start_agent``)."""
     return await start_agent(spawn, codex_home, model)
+
+
+@pytest.fixture
+async def ws_spawn(codex_home: Path, tmp_path: Path, model: FakeModelServer) -> AsyncIterator[Spawner]:
+    """Server processes listening on WebSocket, configured to use the fake model."""
+    write_mock_config(codex_home, model.base_url)
+    async with ws_servers(codex_home, tmp_path) as spawn:
+        yield spawn
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty working directory for a thread (a module may define its own)."""
+    path = tmp_path / "ws"
+    path.mkdir()
+    return path

@@ -362,3 +362,29 @@ async def test_an_edited_plugin_manifest_is_read_again(spawn: Spawn, codex_home:
     manifest = tmp_path / "mk" / "plugins" / "alpha" / ".codex-plugin" / "plugin.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "version": "2.0.0-beta"}))
     assert (await server.result("plugin/list", cwds))["marketplaces"][0]["plugins"][0]["localVersion"] == "2.0.0-beta"
+
+
+@pytest.mark.compat("hooks:run")
+async def test_a_trusted_plugin_hook_runs(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, tmp_path: Path
+) -> None:
+    marker = tmp_path / "prompt-seen"
+    manifest = write_marketplace(tmp_path / "mk", "localmk", ["alpha"])
+    hooks = {"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command", "command": f"touch {marker}"}]}]}}
+    (tmp_path / "mk" / "plugins" / "alpha" / "hooks").mkdir()
+    (tmp_path / "mk" / "plugins" / "alpha" / "hooks" / "hooks.json").write_text(json.dumps(hooks))
+    server = await start_agent(spawn, codex_home, model)
+    await server.result("plugin/install", {"pluginName": "alpha", "marketplacePath": str(manifest)})
+    [entry] = (await server.result("hooks/list", {"cwds": [str(tmp_path)]}))["data"][0]["hooks"]
+    assert (entry["key"], entry["trustStatus"]) == (
+        "alpha@localmk:hooks/hooks.json:user_prompt_submit:0:0",
+        "untrusted",
+    )
+    with (codex_home / "config.toml").open("a") as config:
+        config.write(f"\n[hooks.state.{json.dumps(entry['key'])}]\ntrusted_hash = {json.dumps(entry['currentHash'])}\n")
+
+    thread_id = await start_thread(server, cwd=str(tmp_path), approvalPolicy="never")
+    model.enqueue(text_reply("done"))
+    log = await run_turn(server, thread_id)
+    [run] = [m["params"]["run"] for m in log.messages if m["method"] == "hook/completed"]
+    assert run["status"] == "completed" and run["source"] == "plugin" and marker.exists()

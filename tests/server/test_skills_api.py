@@ -72,8 +72,8 @@ async def test_system_skills_are_listed_only_when_present(spawn: Spawn, codex_ho
     assert skill["interface"] is None and skill["dependencies"] is None
 
 
-@pytest.mark.compat("hooks:listed-not-run")
-async def test_configured_hooks_are_listed_but_not_run(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
+@pytest.mark.compat("hooks:untrusted-not-run")
+async def test_untrusted_hooks_are_listed_but_not_run(spawn: Spawn, codex_home: Path, tmp_path: Path) -> None:
     events = ("SessionStart", "UserPromptSubmit", "Stop")
     hooks = "\n".join(
         f'[[hooks.{event}]]\n[[hooks.{event}.hooks]]\ntype = "command"\ncommand = "touch {tmp_path / event}"\n'

@@ -5,32 +5,14 @@ still waiting when its client dropped is asked again of the client that comes ba
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
 from support.agent_turns import ENV, exec_args
-from support.model_config import write_mock_config
-from support.ws_client import Spawner, WsClient, WsServer, ws_servers
+from support.ws_client import Spawner, WsClient, WsServer
 
 APPROVAL = "item/commandExecution/requestApproval"
-
-
-@pytest.fixture
-async def ws_spawn(codex_home: Path, tmp_path: Path, model: FakeModelServer) -> AsyncIterator[Spawner]:
-    write_mock_config(codex_home, model.base_url)
-    async with ws_servers(codex_home, tmp_path) as spawn:
-        yield spawn
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    path.mkdir()
-    return path
 
 
 async def connect(server: WsServer, **caps: Any) -> WsClient:

@@ -74,10 +74,11 @@ async def test_banner_names_us_and_the_real_port(ws_spawn: Spawner) -> None:
     http = f"http://127.0.0.1:{server.port}"
     lines = server.stderr.splitlines()
     start = lines.index("agent-app-server (WebSockets)")
-    assert lines[start + 1 : start + 4] == [
+    assert lines[start + 1 : start + 5] == [
         f"  listening on: ws://127.0.0.1:{server.port}",
         f"  readyz: {http}/readyz",
         f"  healthz: {http}/healthz",
+        f"  metrics: {http}/metrics",
     ]
     assert (await server.http_get("/readyz"))[0] == 200
 

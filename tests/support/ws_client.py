@@ -139,18 +139,7 @@ class WsServer:
     async def http_get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """A plain HTTP/1.1 GET on the listener (no upgrade): status, headers, body."""
         host, port = self.url.removeprefix("ws://").rsplit(":", 1)
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 10)
-        lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        head, _, body = raw.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode().split("\r\n")
-        parsed = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines if ":" in line)}
-        return int(status_line.split()[1]), parsed, body
+        return await http_get(host, int(port), path, headers)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -186,6 +175,24 @@ class WsServer:
     def assert_clean(self) -> None:
         for client in self.clients:
             client.assert_schema_clean()
+
+
+async def http_get(
+    host: str, port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """A plain HTTP/1.1 GET (no upgrade) on ``host:port``: status, headers, body."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    parsed = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines if ":" in line)}
+    return int(status_line.split()[1]), parsed, body
 
 
 class WsClient:

@@ -156,6 +156,16 @@ if TYPE_CHECKING:
         PluginUninstallParams,
         PluginUninstallResponse,
     )
+    from ..protocol.process import (
+        ProcessKillParams,
+        ProcessKillResponse,
+        ProcessResizePtyParams,
+        ProcessResizePtyResponse,
+        ProcessSpawnParams,
+        ProcessSpawnResponse,
+        ProcessWriteStdinParams,
+        ProcessWriteStdinResponse,
+    )
     from ..protocol.queue import (
         ThreadQueueAddParams,
         ThreadQueueAddResponse,
@@ -213,6 +223,12 @@ if TYPE_CHECKING:
         ThreadBackgroundTerminalsListResponse,
         ThreadBackgroundTerminalsTerminateParams,
         ThreadBackgroundTerminalsTerminateResponse,
+    )
+    from ..protocol.thread_search import (
+        ThreadSearchOccurrencesParams,
+        ThreadSearchOccurrencesResponse,
+        ThreadSearchParams,
+        ThreadSearchResponse,
     )
     from ..protocol.thread_settings import (
         CollaborationModeListParams,
@@ -617,6 +633,30 @@ class AsyncMethods:
         """``mock/experimentalMethod``."""
         return cast("MockExperimentalMethodResponse", await self._typed("mock/experimentalMethod", params, fields))
 
+    async def thread_search(self, params: ThreadSearchParams | None = None, /, **fields: Any) -> ThreadSearchResponse:
+        """``thread/search``."""
+        return cast("ThreadSearchResponse", await self._typed("thread/search", params, fields))
+
+    async def thread_search_occurrences(self, params: ThreadSearchOccurrencesParams | None = None, /, **fields: Any) -> ThreadSearchOccurrencesResponse:
+        """``thread/searchOccurrences``."""
+        return cast("ThreadSearchOccurrencesResponse", await self._typed("thread/searchOccurrences", params, fields))
+
+    async def process_spawn(self, params: ProcessSpawnParams | None = None, /, **fields: Any) -> ProcessSpawnResponse:
+        """``process/spawn``."""
+        return cast("ProcessSpawnResponse", await self._typed("process/spawn", params, fields))
+
+    async def process_write_stdin(self, params: ProcessWriteStdinParams | None = None, /, **fields: Any) -> ProcessWriteStdinResponse:
+        """``process/writeStdin``."""
+        return cast("ProcessWriteStdinResponse", await self._typed("process/writeStdin", params, fields))
+
+    async def process_kill(self, params: ProcessKillParams | None = None, /, **fields: Any) -> ProcessKillResponse:
+        """``process/kill``."""
+        return cast("ProcessKillResponse", await self._typed("process/kill", params, fields))
+
+    async def process_resize_pty(self, params: ProcessResizePtyParams | None = None, /, **fields: Any) -> ProcessResizePtyResponse:
+        """``process/resizePty``."""
+        return cast("ProcessResizePtyResponse", await self._typed("process/resizePty", params, fields))
+
 
 class SyncMethods:
     def _typed(self, method: str, params: Any, fields: dict[str, Any]) -> Any:
@@ -1001,3 +1041,27 @@ class SyncMethods:
     def mock_experimental_method(self, params: MockExperimentalMethodParams | None = None, /, **fields: Any) -> MockExperimentalMethodResponse:
         """``mock/experimentalMethod``."""
         return cast("MockExperimentalMethodResponse", self._typed("mock/experimentalMethod", params, fields))
+
+    def thread_search(self, params: ThreadSearchParams | None = None, /, **fields: Any) -> ThreadSearchResponse:
+        """``thread/search``."""
+        return cast("ThreadSearchResponse", self._typed("thread/search", params, fields))
+
+    def thread_search_occurrences(self, params: ThreadSearchOccurrencesParams | None = None, /, **fields: Any) -> ThreadSearchOccurrencesResponse:
+        """``thread/searchOccurrences``."""
+        return cast("ThreadSearchOccurrencesResponse", self._typed("thread/searchOccurrences", params, fields))
+
+    def process_spawn(self, params: ProcessSpawnParams | None = None, /, **fields: Any) -> ProcessSpawnResponse:
+        """``process/spawn``."""
+        return cast("ProcessSpawnResponse", self._typed("process/spawn", params, fields))
+
+    def process_write_stdin(self, params: ProcessWriteStdinParams | None = None, /, **fields: Any) -> ProcessWriteStdinResponse:
+        """``process/writeStdin``."""
+        return cast("ProcessWriteStdinResponse", self._typed("process/writeStdin", params, fields))
+
+    def process_kill(self, params: ProcessKillParams | None = None, /, **fields: Any) -> ProcessKillResponse:
+        """``process/kill``."""
+        return cast("ProcessKillResponse", self._typed("process/kill", params, fields))
+
+    def process_resize_pty(self, params: ProcessResizePtyParams | None = None, /, **fields: Any) -> ProcessResizePtyResponse:
+        """``process/resizePty``."""
+        return cast("ProcessResizePtyResponse", self._typed("process/resizePty", params, fields))

@@ -92,6 +92,11 @@ class ClientOptions:
     client_version: str = __version__
     experimental_api: bool = False
     opt_out_notification_methods: Sequence[str] | None = None
+    #: ``capabilities.observeAll`` (this project's servers; experimental, so it implies
+    #: ``experimental_api``): every thread's notifications and server requests, without
+    #: subscribing (dashboards, approval gateways). The reference refuses nothing but sends only
+    #: what a plain client gets.
+    observe_all: bool = False
     #: ``-32001`` retries for every request.
     overload_retry: Backoff = field(default_factory=Backoff)
     #: WebSocket reconnects (None: never reconnect). Ignored for stdio and in-process.
@@ -370,7 +375,9 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
 
     def _initialize_params(self) -> dict[str, Any]:
         options = self.options
-        capabilities: dict[str, Any] = {"experimentalApi": options.experimental_api}
+        capabilities: dict[str, Any] = {"experimentalApi": options.experimental_api or options.observe_all}
+        if options.observe_all:
+            capabilities["observeAll"] = True
         if options.opt_out_notification_methods is not None:
             capabilities["optOutNotificationMethods"] = list(options.opt_out_notification_methods)
         if self._reconnect is not None:
@@ -393,7 +400,7 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         link.peer.send_encoded('{"method":"initialized"}')
         if not resume:
             return
-        for thread_id in list(self._subscribed):
+        for thread_id in await self._threads_to_resume(link):
             params = {"threadId": thread_id, "excludeTurns": True, "afterSeq": self._last_seq.get(thread_id, 0)}
             try:
                 await link.peer.request("thread/resume", params)
@@ -401,6 +408,26 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
                 raise ConnectionLost(
                     f"reconnected but could not resume thread {thread_id} without losing events: {exc.message}"
                 ) from None
+
+    async def _threads_to_resume(self, link: _Link) -> list[str]:
+        """The threads whose missed notifications a reconnect replays: those subscribed to, and for
+        an observer every thread it has seen events of that the server still has loaded (a thread
+        unloaded meanwhile is read again with ``thread/read`` by whoever needs it, not reloaded)."""
+        threads = dict.fromkeys(self._subscribed)
+        if self.options.observe_all:
+            still_loaded: set[str] = set()
+            cursor: str | None = None
+            while True:
+                try:
+                    page = await link.peer.request("thread/loaded/list", {"cursor": cursor})
+                except RemoteError as exc:
+                    raise ConnectionLost(f"reconnected but could not list the loaded threads: {exc.message}") from None
+                still_loaded.update(page.get("data") or [])
+                cursor = page.get("nextCursor")
+                if not cursor:
+                    break
+            threads.update(dict.fromkeys(thread_id for thread_id in self._last_seq if thread_id in still_loaded))
+        return list(threads)
 
     def _link_ended(self, link: _Link) -> None:
         link.ended.set()

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ..core.config import Config
     from ..server.app import AppServer
     from ..server.handshake import EarlyStart
+    from ..server.listen_url import ListenTarget
+    from ..transport.auth import Authenticator
 
 
 def add_arguments(target: argparse.ArgumentParser) -> None:
@@ -29,6 +31,14 @@ def add_arguments(target: argparse.ArgumentParser) -> None:
         help="transport: stdio:// (default; JSONL on stdin/stdout), ws://IP:PORT (WebSocket; port 0 picks "
         "one), unix://[PATH] (WebSocket over a unix socket; default $CODEX_HOME/app-server-control/"
         "app-server-control.sock), or off",
+    )
+    target.add_argument(
+        "--metrics-listen",
+        type=_metrics_address,
+        metavar="IP:PORT",
+        help="also serve Prometheus /metrics over HTTP on IP:PORT (e.g. 127.0.0.1:9464), e.g. beside a stdio "
+        "server (a ws:// or unix:// listener serves /metrics itself); a non-loopback address needs --ws-auth, "
+        "whose bearer token then guards /metrics",
     )
     target.add_argument(
         "--ws-auth",
@@ -78,6 +88,15 @@ def _listen_url(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _metrics_address(text: str) -> Any:
+    from ..server.listen_url import ListenError, parse_metrics_listen
+
+    try:
+        return parse_metrics_listen(text)
+    except ListenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _auth_options(args: argparse.Namespace) -> Any:
     from ..transport.auth import WsAuthOptions
 
@@ -99,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
     idle = DEFAULT_IDLE_UNLOAD_S if args.idle_thread_unload_seconds is None else args.idle_thread_unload_seconds
     idle_after = None if idle <= 0 else float(idle)
     authenticator = None
-    if target.kind in ("ws", "unix"):
-        from ..server.listen import check_exposure
+    metrics_target = args.metrics_listen
+    if target.kind in ("ws", "unix") or metrics_target is not None:
+        from ..server.listen import check_exposure, check_metrics_exposure
         from ..server.listen_url import ListenError
         from ..transport.auth import AuthConfigError, build_authenticator
 
@@ -108,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
             authenticator = build_authenticator(_auth_options(args))
             # Before anything binds: an unauthenticated agent must never be reachable off this host.
             check_exposure(target, authenticator)
+            if metrics_target is not None:
+                check_metrics_exposure(metrics_target, authenticator)
         except (AuthConfigError, ListenError) as exc:
             print(f"Error: {exc}", file=sys.stderr)
             return 1
@@ -134,18 +156,24 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("agent_app_server").warning("%s (%s)", warning.summary, warning.path)
     try:
         if early is not None:
-            asyncio.run(_serve_stdio(config, idle_after, early))
-            return 0
+            return asyncio.run(_serve_stdio(config, idle_after, early, metrics_target, authenticator))
         from ..server.listen import ServeOptions, run_listener
 
-        return asyncio.run(
-            run_listener(config, target, ServeOptions(authenticator=authenticator, idle_unload_after_s=idle_after))
+        options = ServeOptions(
+            authenticator=authenticator, idle_unload_after_s=idle_after, metrics_target=metrics_target
         )
+        return asyncio.run(run_listener(config, target, options))
     except KeyboardInterrupt:
         return 130
 
 
-async def _serve_stdio(config: Config, idle_after: float | None, early: EarlyStart) -> None:
+async def _serve_stdio(
+    config: Config,
+    idle_after: float | None,
+    early: EarlyStart,
+    metrics_target: ListenTarget | None,
+    authenticator: Authenticator | None,
+) -> int:
     import asyncio
 
     from ..server.app import AppServer
@@ -154,14 +182,27 @@ async def _serve_stdio(config: Config, idle_after: float | None, early: EarlySta
 
     app = await AppServer.open(config)
     app.idle_unload_after_s = idle_after
+    metrics_listener = None
+    if metrics_target is not None:
+        from ..server.listen import start_metrics_listener
+
+        try:
+            metrics_listener = await start_metrics_listener(app, metrics_target, authenticator)
+        except OSError as exc:
+            print(f"Error: --metrics-listen: {exc.strerror or exc} (os error {exc.errno})", file=sys.stderr)
+            await app.close()
+            return 1
     app.start_background()
     collecting = asyncio.get_running_loop().create_task(_collect_once_warm(app))
     try:
         stream = await StdioStream.open()
         await app.serve(PrefixedStream(early, stream), handshake=early.handshake)
     finally:
+        if metrics_listener is not None:
+            await metrics_listener.stop()
         await app.close()
         await collecting
+    return 0
 
 
 async def _collect_once_warm(app: AppServer) -> None:

@@ -1,12 +1,14 @@
-"""Standalone commands (``command/exec`` and its ``write`` / ``resize`` / ``terminate``): argvs a
-client runs outside any thread, and the registry of those still running.
+"""Standalone processes a client runs outside any thread: ``command/exec`` (and its ``write`` /
+``resize`` / ``terminate``), whose reply comes when the command ends, and ``process/spawn`` (and
+``process/writeStdin`` / ``kill`` / ``resizePty``), whose reply comes once it started and whose
+exit is reported later. One machinery, two families that differ only in naming (:class:`Family`).
 
-Owns: where such a command runs (the server's cwd, its environment plus the client's changes, the
-request's sandbox policy or the configured ``sandbox_mode``), capping and timing it out, its
-output buffered or streamed, and the processes each client may still write to, resize or
-terminate. Process ids are the client's and scoped to its connection (an ``owner``: any int the
-caller chooses); everything an owner started dies when it goes (:meth:`CommandProcesses.owner_closed`).
-Errors are the reference's (``observed/NOTES.md`` (g)).
+Owns: where such a process runs (the cwd the client names, the server's environment plus the
+client's changes, the request's sandbox policy or the configured ``sandbox_mode``), capping and
+timing it out, its output buffered or streamed, and the processes each client may still write
+to, resize, terminate or kill. Process ids are the client's and scoped to its connection (an
+``owner``: any int the caller chooses); everything an owner started dies when it goes
+(:meth:`CommandProcesses.owner_closed`). Errors are the reference's (``observed/NOTES.md`` (g)).
 Layer: core (uses ``core.process_runner``, ``core.sandbox`` and ``rpc`` errors).
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,11 +31,14 @@ if TYPE_CHECKING:
     from .config import Config
 
 __all__ = [
+    "COMMAND_EXEC",
     "DEFAULT_OUTPUT_BYTES_CAP",
     "DEFAULT_TIMEOUT_MS",
+    "PROCESS",
     "CommandProcesses",
     "CommandRequest",
     "CommandResult",
+    "Family",
     "OutputDelta",
 ]
 
@@ -75,6 +81,35 @@ class CommandResult:
     #: Empty when the output was streamed.
     stdout: str
     stderr: str
+    stdout_cap_reached: bool = False
+    stderr_cap_reached: bool = False
+    #: Output still held open by the process's children was given up on after its exit.
+    output_drain_timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one family of processes is named in its errors (the reference's wording for each)."""
+
+    #: ``{}`` is the quoted id.
+    duplicate: str
+    missing: str
+    no_stdin: str
+    spawn_failed: str
+
+
+COMMAND_EXEC = Family(
+    duplicate="duplicate active command/exec process id: {}",
+    missing="no active command/exec for process id {}",
+    no_stdin="stdin streaming is not enabled for this command/exec",
+    spawn_failed="failed to spawn command",
+)
+PROCESS = Family(
+    duplicate="duplicate active process handle: {}",
+    missing="no active process for process handle {}",
+    no_stdin="stdin streaming is not enabled for this process",
+    spawn_failed="failed to spawn process",
+)
 
 
 @dataclass
@@ -82,6 +117,8 @@ class _Session:
     run: process_runner.ProcessRun
     stream_stdin: bool
     terminating: asyncio.Task[int] | None = None
+    #: A detached process's collection (``process/spawn``), kept here so it is not collected.
+    collecting: asyncio.Task[None] | None = None
 
 
 def _quoted(process_id: str) -> str:
@@ -89,10 +126,11 @@ def _quoted(process_id: str) -> str:
 
 
 class CommandProcesses:
-    """The running ``command/exec`` processes of one server, per owner (client connection)."""
+    """The running processes of one family of one server, per owner (client connection)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, family: Family = COMMAND_EXEC) -> None:
         self._config = config
+        self._family = family
         self._by_owner: dict[int, dict[str, _Session]] = {}
         self._closed: set[int] = set()
 
@@ -102,6 +140,30 @@ class CommandProcesses:
         """Run ``request`` to its end. Streamed output goes to ``on_delta`` (and is not in the
         result); raises ``InvalidRequest`` for a duplicate process id or a sandbox this machine
         cannot provide, ``InternalError`` when the program cannot start."""
+        key, session = await self._start(owner, request)
+        return await self._finish(owner, key, session, request, on_delta)
+
+    async def spawn(
+        self,
+        owner: int,
+        request: CommandRequest,
+        on_delta: OutputDelta,
+        on_exit: Callable[[CommandResult], Awaitable[None]],
+    ) -> Callable[[], None]:
+        """Start ``request`` (raising as :meth:`run` does) and return the callback that begins
+        collecting it: output to ``on_delta``, then the result to ``on_exit``. The caller calls
+        it once the client knows the process started, so that no output precedes that."""
+        key, session = await self._start(owner, request)
+
+        async def collect() -> None:
+            await on_exit(await self._finish(owner, key, session, request, on_delta))
+
+        def begin() -> None:
+            session.collecting = asyncio.get_running_loop().create_task(collect(), name=f"collect-{key}")
+
+        return begin
+
+    async def _start(self, owner: int, request: CommandRequest) -> tuple[str, _Session]:
         config = self._config
         server_cwd = os.getcwd()
         # As the reference: relative, ``~`` and empty paths are the server's cwd's.
@@ -117,7 +179,7 @@ class CommandProcesses:
             policy = sandbox_policy_for_mode(config.sandbox_mode, config, server_cwd)
         sessions = self._by_owner.setdefault(owner, {})
         if request.process_id is not None and request.process_id in sessions:
-            raise InvalidRequest(f"duplicate active command/exec process id: {_quoted(request.process_id)}")
+            raise InvalidRequest(self._family.duplicate.format(_quoted(request.process_id)))
         stream_stdin = request.tty or request.stream_stdin
         try:
             # As the reference, the workspace a workspaceWrite policy opens is the server's cwd.
@@ -140,31 +202,37 @@ class CommandProcesses:
         except OSError as exc:
             # -32603 as the reference (only reachable unsandboxed: inside the sandbox the helper
             # reports a missing program as exit code 127).
-            raise InternalError(f"failed to spawn command: {exc}") from None
+            raise InternalError(f"{self._family.spawn_failed}: {exc}") from None
         key = request.process_id if request.process_id is not None else f"\0internal-{run.pid}"
         session = _Session(run, stream_stdin)
         sessions[key] = session
         if owner in self._closed:
             await run.process.terminate()
+        return key, session
+
+    async def _finish(
+        self, owner: int, key: str, session: _Session, request: CommandRequest, on_delta: OutputDelta
+    ) -> CommandResult:
         try:
-            return await _collect(run, request, on_delta)
+            return await _collect(session.run, request, on_delta)
         finally:
+            sessions = self._by_owner.get(owner, {})
             if sessions.get(key) is session:
                 del sessions[key]
-            await run.close()
+            await session.run.close()
 
     # ------------------------------------------------------------------ the family
 
     def _session(self, owner: int, process_id: str) -> _Session:
         session = self._by_owner.get(owner, {}).get(process_id)
         if session is None:
-            raise InvalidRequest(f"no active command/exec for process id {_quoted(process_id)}")
+            raise InvalidRequest(self._family.missing.format(_quoted(process_id)))
         return session
 
     async def write(self, owner: int, process_id: str, data: bytes, *, close_stdin: bool) -> None:
         session = self._session(owner, process_id)
         if not session.stream_stdin:
-            raise InvalidRequest("stdin streaming is not enabled for this command/exec")
+            raise InvalidRequest(self._family.no_stdin)
         process = session.run.process
         try:
             if data:
@@ -176,6 +244,8 @@ class CommandProcesses:
 
     def resize(self, owner: int, process_id: str, rows: int, cols: int) -> None:
         session = self._session(owner, process_id)
+        if not session.run.process.tty:
+            raise InvalidRequest("failed to resize PTY: process is not attached to a PTY")
         try:
             session.run.process.resize(rows, cols)
         except (ValueError, OSError) as exc:
@@ -186,6 +256,10 @@ class CommandProcesses:
         session = self._session(owner, process_id)
         if session.terminating is None:
             session.terminating = asyncio.get_running_loop().create_task(session.run.process.terminate())
+
+    def kill(self, owner: int, process_id: str) -> None:
+        """SIGKILL the process group now (the reference's ``process/kill``: exit code 137)."""
+        self._session(owner, process_id).run.process.signal_group(signal.SIGKILL)
 
     async def owner_closed(self, owner: int) -> None:
         """Kill every process ``owner`` started (the reference does the same when a connection
@@ -225,5 +299,10 @@ async def _collect(run: process_runner.ProcessRun, request: CommandRequest, on_d
     run.start(on_output)
     exit_code, _ = await run.finish(request.timeout_s)
     return CommandResult(
-        exit_code, process_runner.output_text(buffers["stdout"]), process_runner.output_text(buffers["stderr"])
+        exit_code,
+        process_runner.output_text(buffers["stdout"]),
+        process_runner.output_text(buffers["stderr"]),
+        stdout_cap_reached="stdout" in capped,
+        stderr_cap_reached="stderr" in capped,
+        output_drain_timed_out=run.output_abandoned,
     )

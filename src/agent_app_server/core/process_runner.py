@@ -129,6 +129,11 @@ class ProcessRun:
         await self.drain()
         return exit_code, False
 
+    @property
+    def output_abandoned(self) -> bool:
+        """Whether :meth:`drain` gave up on output still held open after the exit."""
+        return self._reader is not None and self._reader.cancelled()
+
     async def drain(self) -> None:
         """Let the reader finish for at most :data:`IO_DRAIN_TIMEOUT_S`, then abandon it (a
         child that inherited the pipes may keep them open indefinitely)."""

@@ -368,6 +368,9 @@ def list_hooks(codex_home: Path, cwd: Path) -> tuple[list[dict[str, Any]], list[
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         errors.append({"path": str(user_path), "message": str(exc)})
     trusted = is_trusted(user_values, project_root(cwd)) or is_trusted(user_values, cwd)
+    user_hooks = user_values.get("hooks")
+    trust = user_hooks.get(HOOK_TRUST_TABLE) if isinstance(user_hooks, dict) else None
+    trust = trust if isinstance(trust, dict) else {}
     for folder in reversed(project_dirs(cwd)):
         if trusted:
             sources.append((folder / CONFIG_FILE_NAME, "project"))
@@ -383,7 +386,11 @@ def list_hooks(codex_home: Path, cwd: Path) -> tuple[list[dict[str, Any]], list[
         table = values.get("hooks")
         if not isinstance(table, dict):
             continue
-        for event, groups in table.items():
+        # The reference numbers a file's handlers event by event, in its own order of events.
+        order_of = {name: index for index, name in enumerate(HOOK_EVENTS)}
+        for event, groups in sorted(table.items(), key=lambda entry: order_of.get(entry[0], len(order_of))):
+            if event == HOOK_TRUST_TABLE:
+                continue
             wire_event = HOOK_EVENTS.get(event)
             if wire_event is None:
                 warnings.append(f"{path}: unknown hook event `{event}` ignored")
@@ -405,10 +412,13 @@ def list_hooks(codex_home: Path, cwd: Path) -> tuple[list[dict[str, Any]], list[
                         errors.append({"path": str(path), "message": entry})
                         continue
                     entry["displayOrder"] = order
+                    entry["trustStatus"] = _trust_status(trust, entry["key"], entry["currentHash"])
                     order += 1
                     hooks.append(entry)
     for entry in _plugin_hooks(codex_home, user_values, errors):
         entry["displayOrder"] = order
+        # A plugin's hook is trusted, as any other, under its own key.
+        entry["trustStatus"] = _trust_status(trust, entry["key"], entry["currentHash"])
         order += 1
         hooks.append(entry)
     return hooks, warnings, errors
@@ -437,6 +447,19 @@ def _plugin_hooks(codex_home: Path, user_values: dict[str, Any], errors: list[di
             else:
                 entries.append({**entry, "key": hook.key, "pluginId": plugin.plugin_id})
     return entries
+
+
+#: ``[hooks.state."<key>"] trusted_hash = "<currentHash>"`` in the user's config.toml: a hook
+#: runs only while the hash of its definition is the one its user trusted.
+HOOK_TRUST_TABLE = "state"
+
+
+def _trust_status(trust: dict[str, Any], key: str, current_hash: str) -> str:
+    state = trust.get(key)
+    trusted_hash = state.get("trusted_hash") if isinstance(state, dict) else None
+    if not isinstance(trusted_hash, str):
+        return "untrusted"
+    return "trusted" if trusted_hash == current_hash else "modified"
 
 
 def _hook_entry(
@@ -472,7 +495,6 @@ def _hook_entry(
         "isManaged": False,
         "currentHash": "sha256:"
         + hashlib.sha256(json.dumps(handler, sort_keys=True, default=str).encode()).hexdigest(),
-        "trustStatus": "untrusted",
     }
     if kind == "command":
         command = handler.get("command")

@@ -23,6 +23,8 @@ class TurnState:
     active: TurnRunner | None = None
     #: The model-visible history (Responses items); None until loaded from the store.
     context: list[dict[str, Any]] | None = None
+    #: The ``SessionStart`` hooks ran for this thread in this process.
+    session_hooks_ran: bool = False
     #: The next request tells the model the previous turn was cut short.
     abort_note_pending: bool = False
     #: The next turn first compacts the context (the last request overflowed the window).

@@ -22,6 +22,7 @@ import mimetypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.fastpath import DeltaEncoder
@@ -38,8 +39,9 @@ from .history import (
     last_turn_interrupted,
     with_call_outputs,
 )
+from .hooks import Hooks, load_handlers
 from .ids import uuid7
-from .instructions import environment_context, find_project_docs, instruction_messages, user_message
+from .instructions import developer_message, environment_context, find_project_docs, instruction_messages, user_message
 from .journal import Event, OrderedSink
 from .threads import IDLE, SYSTEM_ERROR, active_status
 
@@ -157,6 +159,8 @@ class TurnRunner:
     #: requests only; the thread's own settings (and its next turns) are unchanged.
     step_settings: dict[str, str] = field(default_factory=dict)
     final_message: dict[str, Any] | None = None
+    #: The thread's trusted hooks for this turn (None: none configured).
+    hooks: Hooks | None = None
     task: asyncio.Task[None] | None = None
     #: A model response is streaming and has not completed yet.
     stream_open: bool = False
@@ -242,8 +246,10 @@ class TurnRunner:
     async def run(self) -> None:
         engine = self.engine
         thread = self.thread
+        first_turn = not thread.record.preview
         try:
             await self.begin()
+            self.hooks = await engine.load_hooks(self)
             if self.compact_only:
                 await engine.compact(self)
                 await self.finish("completed")
@@ -253,9 +259,12 @@ class TurnRunner:
                 self.state.abort_note_pending = False
             if engine.needs_compaction(thread):
                 await engine.compact(self)
-            await self.user_message_item(self.input)
+            if not await self.submit_prompt(first_turn):
+                await self.finish("completed")
+                return
             await engine.tools.prepare(self)
 
+            stop_hook_active = False
             while True:
                 calls = await self.sample()
                 for call in calls:
@@ -267,6 +276,9 @@ class TurnRunner:
                     for steer in self.pending_input:
                         await self.user_message_item(steer)
                     self.pending_input.clear()
+                    continue
+                if await self.stop_hooks_continue(stop_hook_active):
+                    stop_hook_active = True
                     continue
                 break
             await engine.threads.flush(thread)
@@ -289,6 +301,53 @@ class TurnRunner:
             await self.finish("failed", error=error)
             return
         await self.finish("completed")
+
+    # ------------------------------------------------------------------ hooks
+
+    def hook_context(self, contexts: list[str]) -> None:
+        for text in contexts:
+            self.engine.add_context(self, developer_message(text))
+
+    async def submit_prompt(self, first_turn: bool) -> bool:
+        """The user's input, with the ``SessionStart`` hooks' context before it (a thread's first
+        turn here) and the ``UserPromptSubmit`` hooks' after it; False when a hook blocked the
+        prompt (it never reaches the model or the history)."""
+        hooks = self.hooks
+        if hooks is not None and not self.state.session_hooks_ran:
+            self.state.session_hooks_ran = True
+            source = "startup" if first_turn else "resume"
+            started = await hooks.run("sessionStart", {"source": source}, turn_id=self.turn_id, matcher_inputs=[source])
+            self.hook_context(started.contexts)
+        if hooks is not None and hooks.wants("userPromptSubmit"):
+            prompt = "\n".join(part.get("text", "") for part in self.input if part.get("type") == "text")
+            submitted = await hooks.run("userPromptSubmit", {"prompt": prompt}, turn_id=self.turn_id)
+            if submitted.block_reason is not None:
+                return False
+            await self.user_message_item(self.input)
+            self.hook_context(submitted.contexts)
+            return True
+        await self.user_message_item(self.input)
+        return True
+
+    async def stop_hooks_continue(self, stop_hook_active: bool) -> bool:
+        """Run the ``Stop`` hooks; True when one blocked the stop: its reasons go to the model as a
+        ``hookPrompt`` item and the turn samples again."""
+        hooks = self.hooks
+        if hooks is None or not hooks.wants("stop"):
+            return False
+        message = self.final_message.get("text") if self.final_message else None
+        outcome = await hooks.run(
+            "stop", {"stop_hook_active": stop_hook_active, "last_assistant_message": message}, turn_id=self.turn_id
+        )
+        if not outcome.blocks:
+            return False
+        fragments = [{"text": text, "hookRunId": run_id} for text, run_id in outcome.blocks]
+        prompt = "".join(f'<hook_prompt hook_run_id="{run_id}">{text}</hook_prompt>' for text, run_id in outcome.blocks)
+        self.engine.add_context(self, user_message(prompt))
+        item = {"type": "hookPrompt", "id": uuid7(), "fragments": fragments}
+        self.item_started(item)
+        self.item_completed(item)
+        return True
 
     async def sample(self) -> list[ToolCall]:
         """One model response: stream it to the client, keep its items; return its tool calls.
@@ -641,6 +700,28 @@ class TurnEngine:
             raise TurnFailed(
                 {"message": str(exc), "codexErrorInfo": "unauthorized", "additionalDetails": None}
             ) from None
+
+    async def load_hooks(self, runner: TurnRunner) -> Hooks | None:
+        """The trusted hooks for the runner's thread, read from the config files now (an edit
+        applies from the next turn), or None when there are none."""
+        settings = runner.thread.settings
+        handlers = await asyncio.to_thread(load_handlers, self.threads.config.codex_home, Path(settings.cwd))
+        if not handlers:
+            return None
+        thread_id = runner.thread_id
+
+        def announce(method: str, params: dict[str, Any]) -> None:
+            self.sink.emit(thread_id, method, {"threadId": thread_id, **params})
+
+        never = settings.approval_policy == "never"
+        return Hooks(
+            handlers,
+            announce,
+            session_id=thread_id,
+            cwd=settings.cwd,
+            model=settings.model,
+            permission_mode="bypassPermissions" if never else "default",
+        )
 
     def on_finished(self, listener: Callable[[TurnRunner], None]) -> None:
         self._finished_listeners.append(listener)

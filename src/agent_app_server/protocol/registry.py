@@ -290,6 +290,22 @@ METHOD_TABLE.update(
         ),
     }
 )
+# Full-text thread search and standalone processes (experimental).
+METHOD_TABLE.update(
+    {
+        "thread/search": ("thread_search", "ThreadSearchParams", "ThreadSearchResponse", "search"),
+        "thread/searchOccurrences": (
+            "thread_search",
+            "ThreadSearchOccurrencesParams",
+            "ThreadSearchOccurrencesResponse",
+            "search",
+        ),
+        "process/spawn": ("process", "ProcessSpawnParams", "ProcessSpawnResponse", "process"),
+        "process/writeStdin": ("process", "ProcessWriteStdinParams", "ProcessWriteStdinResponse", "process"),
+        "process/kill": ("process", "ProcessKillParams", "ProcessKillResponse", "process"),
+        "process/resizePty": ("process", "ProcessResizePtyParams", "ProcessResizePtyResponse", "process"),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
     {
@@ -297,6 +313,10 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "fuzzyFileSearch/sessionStop",
         "fuzzyFileSearch/sessionUpdate",
         "mock/experimentalMethod",
+        "process/kill",
+        "process/resizePty",
+        "process/spawn",
+        "process/writeStdin",
         "server/diagnostics",
         "thread/backgroundTerminals/clean",
         "thread/backgroundTerminals/list",
@@ -308,6 +328,8 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
         "thread/queue/reorder",
         "thread/queue/start",
         "thread/queue/update",
+        "thread/search",
+        "thread/searchOccurrences",
         "thread/settings/update",
         "turn/settings/update",
         "collaborationMode/list",
@@ -439,7 +461,7 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 _NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue")
+    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue", "process")
 )
 _SERVER_REQUESTS: _LazyRegistry[ServerRequestSpec] = _LazyRegistry(("server_requests",))
 # Read as plain dicts; registered only through the functions below.

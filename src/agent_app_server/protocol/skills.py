@@ -194,14 +194,68 @@ class HooksListResponse(WireModel):
     data: list[HooksListEntry]
 
 
+HookOutputEntryKind = TypeAliasType("HookOutputEntryKind", Literal["warning", "stop", "feedback", "context", "error"])
+HookRunStatus = TypeAliasType("HookRunStatus", Literal["running", "completed", "failed", "blocked", "stopped"])
+HookScope = TypeAliasType("HookScope", Literal["thread", "turn"])
+HookHandlerType = TypeAliasType("HookHandlerType", Literal["command", "mcpTool", "prompt", "agent"])
+HookExecutionMode = TypeAliasType("HookExecutionMode", Literal["sync", "async"])
+
+
+class HookOutputEntry(WireModel):
+    kind: HookOutputEntryKind
+    text: str
+
+
+class HookRunSummary(WireModel):
+    """One run of one hook handler, as ``hook/started`` (running) and ``hook/completed`` report it."""
+
+    id: str
+    event_name: HookEventName
+    handler_type: HookHandlerType
+    execution_mode: HookExecutionMode
+    scope: HookScope
+    source_path: str
+    source: HookSource = "unknown"
+    display_order: Int64
+    status: HookRunStatus
+    status_message: str | None = None
+    started_at: Int64
+    completed_at: Int64 | None = None
+    duration_ms: Int64 | None = None
+    entries: list[HookOutputEntry]
+
+
+class HookStartedNotification(WireModel):
+    thread_id: str
+    turn_id: str | None = None
+    run: HookRunSummary
+
+
+class HookCompletedNotification(WireModel):
+    thread_id: str
+    turn_id: str | None = None
+    run: HookRunSummary
+
+
 registry.notification("skills/changed", SkillsChangedNotification)
+registry.notification("hook/started", HookStartedNotification)
+registry.notification("hook/completed", HookCompletedNotification)
 
 #: The public names, re-exported by ``agent_app_server.protocol``.
 __all__ = [
+    "HookCompletedNotification",
     "HookErrorInfo",
     "HookEventName",
+    "HookExecutionMode",
+    "HookHandlerType",
     "HookMetadata",
+    "HookOutputEntry",
+    "HookOutputEntryKind",
+    "HookRunStatus",
+    "HookRunSummary",
+    "HookScope",
     "HookSource",
+    "HookStartedNotification",
     "HookTrustStatus",
     "HooksListEntry",
     "HooksListParams",

@@ -17,7 +17,7 @@ from .errors import (
     RpcError,
     ServerOverloaded,
 )
-from .peer import Dispatcher, Peer, PeerLimits, Reply
+from .peer import AnswerObserver, Dispatcher, Peer, PeerLimits, Reply
 from .state import (
     Incoming,
     IncomingNotification,
@@ -28,6 +28,7 @@ from .state import (
 )
 
 __all__ = [
+    "AnswerObserver",
     "ConnectionClosed",
     "Dispatcher",
     "Incoming",

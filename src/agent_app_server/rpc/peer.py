@@ -35,10 +35,18 @@ from typing import Any, Protocol, TypeVar
 from ..protocol.envelope import encode_notification
 from ..transport.base import FrameTooLarge, MessageStream
 from ._eager import resume, start_eagerly
-from .errors import ConnectionClosed, InternalError, InvalidRequest, RpcError, ServerOverloaded
+from .errors import (
+    INTERNAL_ERROR,
+    SERVER_OVERLOADED,
+    ConnectionClosed,
+    InternalError,
+    InvalidRequest,
+    RpcError,
+    ServerOverloaded,
+)
 from .state import Incoming, IncomingNotification, IncomingRequest, Refused, RequestId, RpcState, escape_unencodable
 
-__all__ = ["Dispatcher", "Peer", "PeerLimits", "Reply", "RequestId"]
+__all__ = ["AnswerObserver", "Dispatcher", "Peer", "PeerLimits", "Reply", "RequestId"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +63,11 @@ class Dispatcher(Protocol):
         ...
 
     async def handle_notification(self, method: str, params: Any) -> None: ...
+
+
+#: Told of every request answered: its method, the error code (None: a result) and the seconds
+#: from reading it to queuing the answer (0 for a -32001 refusal, which never ran).
+AnswerObserver = Callable[[str, int | None, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +103,10 @@ class Peer:
         *,
         limits: PeerLimits | None = None,
         on_overflow: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        on_answer: AnswerObserver | None = None,
     ) -> None:
         self._stream = stream
+        self._on_answer = on_answer
         self._dispatcher = dispatcher
         self._limits = limits or PeerLimits()
         self._on_overflow = on_overflow
@@ -242,37 +257,53 @@ class Peer:
     def _start_request(self, request: IncomingRequest) -> None:
         if len(self._pending_handlers) >= self._limits.max_pending_requests:
             self._enqueue_error(request.id, ServerOverloaded())
+            if self._on_answer is not None:
+                self._on_answer(request.method, SERVER_OVERLOADED, 0.0)
             return
         self._track(start_eagerly(self._run_request(request)))
 
     async def _run_request(self, request: IncomingRequest) -> None:
         request_id, method = request.id, request.method
+        on_answer = self._on_answer
+        started = time.perf_counter() if on_answer is not None else 0.0
+        # The code answered, for the observer (None: a result); cancelled: "shutting down".
+        code: int | None = INTERNAL_ERROR
         try:
-            result = await self._dispatcher.handle_request(method, request.params, request_id)
-        except RpcError as error:
-            self._enqueue_error(request_id, error)
-            return
-        except asyncio.CancelledError:
-            self._enqueue_error(
-                request_id, InternalError(f"{method} was cancelled because the server is shutting down")
-            )
-            raise
-        except Exception as exc:
-            log.exception("handler for %s failed", method)
-            self._enqueue_error(request_id, InternalError(f"internal error in {method}: {type(exc).__name__}: {exc}"))
-            return
-        then = None
-        if isinstance(result, Reply):
-            result, then = result.result, result.then
-        try:
-            encoded = self._state.result(request_id, result)
-        except (TypeError, ValueError, RecursionError) as exc:
-            log.exception("result of %s is not JSON-serializable", method)
-            self._enqueue_error(request_id, InternalError(f"internal error in {method}: unserializable result ({exc})"))
-            return
-        self._enqueue(encoded)
-        if then is not None:
-            then()
+            try:
+                result = await self._dispatcher.handle_request(method, request.params, request_id)
+            except RpcError as error:
+                code = error.code
+                self._enqueue_error(request_id, error)
+                return
+            except asyncio.CancelledError:
+                self._enqueue_error(
+                    request_id, InternalError(f"{method} was cancelled because the server is shutting down")
+                )
+                raise
+            except Exception as exc:
+                log.exception("handler for %s failed", method)
+                self._enqueue_error(
+                    request_id, InternalError(f"internal error in {method}: {type(exc).__name__}: {exc}")
+                )
+                return
+            then = None
+            if isinstance(result, Reply):
+                result, then = result.result, result.then
+            try:
+                encoded = self._state.result(request_id, result)
+            except (TypeError, ValueError, RecursionError) as exc:
+                log.exception("result of %s is not JSON-serializable", method)
+                self._enqueue_error(
+                    request_id, InternalError(f"internal error in {method}: unserializable result ({exc})")
+                )
+                return
+            code = None
+            self._enqueue(encoded)
+            if then is not None:
+                then()
+        finally:
+            if on_answer is not None:
+                on_answer(method, code, time.perf_counter() - started)
 
     def _start_notification(self, method: str, params: Any) -> None:
         self._track(start_eagerly(self._run_notification(method, params)))

@@ -1,8 +1,10 @@
 """The server process: shared state, thread subscriptions and notification fan-out.
 
 Owns: the connections, which connection is subscribed to which thread, and delivering each
-thread-scoped notification (serialized once) to every subscriber that has not opted out; the
-numbering of those notifications for replay (``replay.py``); and unloading threads nobody uses.
+thread-scoped notification (serialized once) to every subscriber that has not opted out, and to
+every observer (``capabilities.observeAll``, beyond the reference: a connection that sees every
+thread without subscribing); the numbering of those notifications for replay (``replay.py``);
+and unloading threads nobody uses (observers do not keep a thread loaded).
 Layer: server.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ from ..store import NotificationLog, ThreadStore
 from ..transport import MessageStream
 from .connection import Connection, encode_notification
 from .handshake import Handshake
+from .metrics import ServerMetrics
 from .replay import ReplayLog, with_seq
 from .services import ServerServices
 
@@ -53,6 +56,9 @@ class AppServer:
         #: before in-flight requests drain: e.g. killing the processes it started.
         self.connection_close_hooks: list[Callable[[Connection], Awaitable[None]]] = []
         self._subscribers: dict[str, dict[int, Connection]] = {}
+        #: Connections that initialized with ``capabilities.observeAll``: they receive every
+        #: thread's notifications and server requests as if subscribed to all of them.
+        self._observers: dict[int, Connection] = {}
         self.replay = ReplayLog(
             notification_log,
             is_loaded=lambda thread_id: self.threads.loaded(thread_id) is not None,
@@ -62,6 +68,7 @@ class AppServer:
         self.idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
         self._idle_task: asyncio.Task[None] | None = None
         self.services = ServerServices(self)
+        self.metrics = ServerMetrics(self)
         self._warm_task: asyncio.Task[None] | None = None
 
     # The model clients and the turn machinery load on first use: answering the first requests
@@ -154,20 +161,25 @@ class AppServer:
         """
         connection = Connection(self)
         closing = _ClosingStream(stream, lambda: self._connection_closed(connection))
-        peer = Peer(closing, connection, limits=limits, on_overflow=on_overflow)
+        peer = Peer(
+            closing, connection, limits=limits, on_overflow=on_overflow, on_answer=self.metrics.request_answered
+        )
         connection.peer = peer
         connection.on_overflow = on_overflow
         self.connections[connection.id] = connection
+        self.metrics.connection_opened()
         if handshake is not None:
             from .handlers.initialize import begin
 
             # Sent before anything else is read, as right after an answer of our own.
             begin(connection, handshake)()
+            self.metrics.initialize_answered_early()
         try:
             await peer.serve()
         finally:
             await closing.closed()
             self.connections.pop(connection.id, None)
+            self._observers.pop(connection.id, None)
             for subscribers in self._subscribers.values():
                 subscribers.pop(connection.id, None)
 
@@ -182,9 +194,20 @@ class AppServer:
 
     def subscribe(self, connection: Connection, thread_id: str, *, send_pending: bool = True) -> None:
         """``send_pending=False``: the caller sends waiting server requests later
-        (:meth:`resend_pending_requests`), e.g. after replaying missed notifications."""
-        self._subscribers.setdefault(thread_id, {})[connection.id] = connection
+        (:meth:`resend_pending_requests`), e.g. after replaying missed notifications.
+
+        An observer is never a subscriber: it receives every thread already, and must not keep
+        one loaded."""
+        if connection.id not in self._observers:
+            self._subscribers.setdefault(thread_id, {})[connection.id] = connection
         if send_pending:
+            self.resend_pending_requests(connection, thread_id)
+
+    def observe_all(self, connection: Connection) -> None:
+        """Make ``connection`` an observer of every thread, and ask it every server request
+        already waiting (the first answer, from whichever client, wins)."""
+        self._observers[connection.id] = connection
+        for thread_id in list(self._pending_requests):
             self.resend_pending_requests(connection, thread_id)
 
     def pending_request_count(self) -> int:
@@ -206,7 +229,16 @@ class AppServer:
         return True
 
     def subscribers(self, thread_id: str) -> list[Connection]:
+        """The thread's subscribers (observers not included: they are added at delivery)."""
         return list(self._subscribers.get(thread_id, {}).values())
+
+    def _with_observers(self, recipients: Iterable[Connection]) -> Iterable[Connection]:
+        if not self._observers:
+            return recipients
+        listed = list(recipients)
+        present = {connection.id for connection in listed}
+        listed.extend(observer for observer in self._observers.values() if observer.id not in present)
+        return listed
 
     def drop_subscriptions(self, thread_id: str) -> list[Connection]:
         return list(self._subscribers.pop(thread_id, {}).values())
@@ -217,6 +249,7 @@ class AppServer:
         if thread_id is None:
             self.deliver(list(self.connections.values()), method, params)
             return
+        self.metrics.notified(thread_id, method, params)
         subscribers = self._subscribers.get(thread_id)
         encoded = encode_notification(method, params)
         self._publish(thread_id, subscribers.values() if subscribers else (), method, encoded)
@@ -237,8 +270,10 @@ class AppServer:
         for connection in recipients:
             connection.send_encoded(method, encoded)
 
-    def _publish(self, thread_id: str, recipients: Any, method: str, encoded: str) -> None:
-        """Number a thread notification, keep it for replay, and send it to ``recipients``."""
+    def _publish(self, thread_id: str, recipients: Iterable[Connection], method: str, encoded: str) -> None:
+        """Number a thread notification, keep it for replay, and send it to ``recipients`` and
+        the observers."""
+        recipients = self._with_observers(recipients)
         seq = self.replay.record(thread_id, method, encoded)
         if seq is None:
             for connection in recipients:
@@ -303,7 +338,8 @@ class AppServer:
         waits); the first answer wins and the others are withdrawn with ``serverRequest/resolved``."""
         pending = _PendingRequest(thread_id, method, params, asyncio.get_running_loop().create_future())
         self._pending_requests.setdefault(thread_id, []).append(pending)
-        for connection in self.subscribers(thread_id):
+        self.metrics.server_request_started(method)
+        for connection in self._with_observers(self.subscribers(thread_id)):
             self._send_request(pending, connection)
         answered = False
         try:
@@ -319,6 +355,7 @@ class AppServer:
                 waiting.remove(pending)
             if not waiting:
                 self._pending_requests.pop(thread_id, None)
+            self.metrics.server_request_ended(method, pending.answer)
             for task in pending.tasks:
                 task.cancel()
             if notify_resolved or not answered:

@@ -76,9 +76,6 @@ class Connection:
             result = await handler(self, parsed)
         except ThreadNotFound as missing:
             raise InvalidParams(str(missing)) from None
-        if method == "initialize":
-            capabilities = params.get("capabilities") if isinstance(params, dict) else None
-            self.event_replay = isinstance(capabilities, dict) and capabilities.get("eventReplay") is True
         if isinstance(result, Reply):
             return Reply(_to_wire(result.result), result.then)
         return _to_wire(result)

@@ -57,16 +57,38 @@ class Handshake:
     opted_out: frozenset[str]
     #: ``capabilities.eventReplay`` (beyond the reference): thread notifications carry ``seq``.
     event_replay: bool
+    #: ``capabilities.observeAll`` (beyond the reference, experimental): every thread's
+    #: notifications and server requests, without subscribing.
+    observe_all: bool = False
 
     @classmethod
     def of(cls, client_name: str, capabilities: Any, opt_out: Sequence[str] | None, experimental: bool) -> Handshake:
-        """``capabilities``: the raw wire object (for ``eventReplay``, which the models do not carry)."""
+        """``capabilities``: the raw wire object (for ``eventReplay`` and ``observeAll``, which the
+        models do not carry)."""
         opted_out = frozenset(opt_out or ())
         if not experimental:
             # The reference sends read-state changes only to clients that opted into the experimental API.
             opted_out |= EXPERIMENTAL_ONLY_NOTIFICATIONS
         event_replay = isinstance(capabilities, dict) and capabilities.get("eventReplay") is True
-        return cls(client_name, experimental, opted_out, event_replay)
+        observe_all = isinstance(capabilities, dict) and capabilities.get("observeAll") is True
+        return cls(client_name, experimental, opted_out, event_replay, observe_all)
+
+
+def observe_all_refusal(capabilities: Any) -> str | None:
+    """Why ``capabilities.observeAll`` cannot be granted as asked, or None.
+
+    Every listener this server runs is loopback, a unix socket, stdio or authenticated
+    (``listen.check_exposure`` refuses the rest before binding), so the capability is never
+    offered to an anonymous remote client; what remains to check is the experimental opt-in.
+    """
+    if not isinstance(capabilities, dict) or "observeAll" not in capabilities:
+        return None
+    value = capabilities["observeAll"]
+    if type(value) is not bool:
+        return "Invalid capabilities: `observeAll` must be a boolean"
+    if value and capabilities.get("experimentalApi") is not True:
+        return "capabilities.observeAll is experimental: also set capabilities.experimentalApi to true"
+    return None
 
 
 def user_agent(client_name: str) -> str:
@@ -120,7 +142,7 @@ def fast_handshake(params: Any) -> Handshake | None:
         return None
     capabilities = params.get("capabilities")
     if capabilities is not None:
-        if not _fields_ok(capabilities, CAPABILITY_FIELDS):
+        if not _fields_ok(capabilities, CAPABILITY_FIELDS) or observe_all_refusal(capabilities) is not None:
             return None
         opt_out = capabilities.get("optOutNotificationMethods")
         if opt_out is not None and not all(type(method) is str for method in opt_out):

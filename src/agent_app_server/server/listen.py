@@ -1,8 +1,9 @@
 """Running the server on the chosen ``--listen`` transport, and shutting it down gracefully.
 
 Owns: parsing ``--listen`` (``stdio://``, ``ws://IP:PORT``, ``unix://[PATH]``, ``off``), the
-start-up guard that refuses a non-loopback WebSocket listener without authentication (before
-binding anything), the per-connection limits of network clients, the start-up banner, and
+start-up guard that refuses a non-loopback WebSocket or metrics listener without authentication
+(before binding anything), the metrics-only listener (``--metrics-listen``), the per-connection
+limits of network clients, the start-up banner, and
 SIGINT/SIGTERM: stop taking new connections (``/readyz`` turns 503), interrupt running turns, flush
 the store, close every connection with a reason, exit 0. A second signal exits at once.
 Layer: server. Heavy modules are imported only when a listener actually runs.
@@ -26,6 +27,7 @@ from .listen_url import ListenError, ListenTarget
 if TYPE_CHECKING:
     from ..core.config import Config
     from ..transport.auth import Authenticator
+    from ..transport.websocket import WebSocketListener
     from .app import AppServer
 
 log = logging.getLogger(__name__)
@@ -49,11 +51,24 @@ def check_exposure(target: ListenTarget, authenticator: Authenticator | None) ->
         )
 
 
+def check_metrics_exposure(target: ListenTarget, authenticator: Authenticator | None) -> None:
+    """Refuse, before binding, to publish metrics beyond this machine without a credential:
+    they name the models used, the methods called and how much work the agent does."""
+    if authenticator is None and not target.is_loopback:
+        raise ListenError(
+            f"refusing to serve /metrics on non-loopback address {target.address} without auth; "
+            "configure `--ws-auth capability-token` or `--ws-auth signed-bearer-token` (scrapers then send "
+            "the bearer token), or bind a loopback address such as 127.0.0.1"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
     authenticator: Authenticator | None = None
     #: None: keep idle threads loaded.
     idle_unload_after_s: float | None = DEFAULT_IDLE_UNLOAD_S
+    #: ``--metrics-listen``: a listener serving only ``/metrics`` (None: none).
+    metrics_target: ListenTarget | None = None
 
 
 async def run_listener(config: Config, target: ListenTarget, options: ServeOptions) -> int:
@@ -81,9 +96,14 @@ async def run_listener(config: Config, target: ListenTarget, options: ServeOptio
 
         await app.serve(stream, NETWORK_LIMITS, overflow)
 
-    listener = WebSocketListener(handle, ListenerOptions(authenticator=options.authenticator))
+    listener = WebSocketListener(
+        handle, ListenerOptions(authenticator=options.authenticator, metrics=app.metrics.render)
+    )
     unix_path = None
+    metrics_listener = None
     try:
+        if options.metrics_target is not None:
+            metrics_listener = await start_metrics_listener(app, options.metrics_target, options.authenticator)
         if target.kind == "ws":
             host, port = await listener.start_tcp(target.host, target.port)
             shown = ListenTarget("ws", host=host, port=port).address
@@ -100,9 +120,11 @@ async def run_listener(config: Config, target: ListenTarget, options: ServeOptio
             _banner(f"unix://{unix_path.path}", None, loopback=True)
     except OSError as exc:
         print(f"Error: {exc.strerror or exc} (os error {exc.errno})", file=sys.stderr)
+        await _stop_quietly(metrics_listener)
         await app.close()
         return 1
     except BaseException:
+        await _stop_quietly(metrics_listener)
         await app.close()
         raise
     try:
@@ -110,9 +132,30 @@ async def run_listener(config: Config, target: ListenTarget, options: ServeOptio
         print("agent-app-server: shutting down", file=sys.stderr, flush=True)
         await _shutdown(app, listener)
     finally:
+        await _stop_quietly(metrics_listener)
         if unix_path is not None:
             unix_path.cleanup()
     return 0
+
+
+async def start_metrics_listener(
+    app: AppServer, target: ListenTarget, authenticator: Authenticator | None
+) -> WebSocketListener:
+    """Bind ``--metrics-listen`` (call :func:`check_metrics_exposure` first) and say where on
+    stderr; raises ``OSError`` when the address cannot be bound."""
+    from ..transport.websocket import WebSocketListener
+
+    listener = WebSocketListener.metrics_only(app.metrics.render, authenticator)
+    host, port = await listener.start_tcp(target.host, target.port)
+    shown = ListenTarget("ws", host=host, port=port).address
+    print(f"agent-app-server: metrics on http://{shown}/metrics", file=sys.stderr, flush=True)
+    return listener
+
+
+async def _stop_quietly(listener: WebSocketListener | None) -> None:
+    if listener is not None:
+        with contextlib.suppress(Exception):
+            await listener.stop()
 
 
 async def _wait_for_signal() -> None:
@@ -149,7 +192,7 @@ async def _shutdown(app: AppServer, listener: object) -> None:
 def _banner(url: str, http_url: str | None, *, loopback: bool) -> None:
     lines = ["agent-app-server (WebSockets)", f"  listening on: {url}"]
     if http_url is not None:
-        lines += [f"  readyz: {http_url}/readyz", f"  healthz: {http_url}/healthz"]
+        lines += [f"  readyz: {http_url}/readyz", f"  healthz: {http_url}/healthz", f"  metrics: {http_url}/metrics"]
     if http_url is not None and loopback:
         lines.append("  note: binds localhost only (use SSH port-forwarding for remote access)")
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ from ..rpc import InvalidRequest
 from ..store import NotificationLog
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .connection import Connection
 
 log = logging.getLogger(__name__)
@@ -146,6 +149,24 @@ class ReplayLog:
     def last_activity(self, thread_id: str) -> float:
         state = self._threads.get(thread_id)
         return 0.0 if state is None else state.last_activity
+
+    # ------------------------------------------------------------------ size (for /metrics)
+
+    @property
+    def pending_writes(self) -> int:
+        """Notifications numbered but not yet written to the log."""
+        return len(self._pending)
+
+    @property
+    def memory_entries(self) -> int:
+        """Notifications kept in memory (the newest of each thread)."""
+        return sum(len(state.recent) for state in self._threads.values())
+
+    async def disk_bytes(self) -> int:
+        """The log's size on disk (its database and write-ahead log files; 0 without a log)."""
+        if self._store is None:
+            return 0
+        return await asyncio.to_thread(_files_size, self._store.path)
 
     def check_after_seq(self, thread_id: str, after_seq: int) -> None:
         """Refuse an ``afterSeq`` we cannot serve exactly (call after :meth:`prepare`)."""
@@ -315,6 +336,14 @@ class ReplayLog:
     def pruned_upto(self, thread_id: str) -> int:
         state = self._threads.get(thread_id)
         return 0 if state is None else state.pruned_upto
+
+
+def _files_size(path: Path) -> int:
+    total = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            total += os.stat(f"{path}{suffix}").st_size
+    return total
 
 
 async def replay_to(replay: ReplayLog, conn: Connection, thread_id: str, after_seq: int, end_seq: int) -> None:

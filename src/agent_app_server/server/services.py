@@ -47,6 +47,19 @@ class ServerServices:
         return commands
 
     @cached_property
+    def processes(self) -> CommandProcesses:
+        """``process/spawn`` processes, per connection; a closing connection's processes die."""
+        from ..core.command_exec import PROCESS, CommandProcesses
+
+        processes = CommandProcesses(self._app.config, PROCESS)
+
+        async def connection_closed(connection: Connection) -> None:
+            await processes.owner_closed(connection.id)
+
+        self._app.connection_close_hooks.append(connection_closed)
+        return processes
+
+    @cached_property
     def user_shell(self) -> UserShell:
         """``thread/shellCommand``."""
         from ..core.user_shell import UserShell

@@ -8,6 +8,7 @@ JSON blobs; the core maps them to and from wire types.
 from ._attachments import Attachment, AttachmentOwner
 from ._history import ItemsView, MemoryHistory
 from ._schema import SCHEMA_VERSION
+from ._search import MatchedItem, SearchEntry, search_entry
 from ._sections import SectionRecord
 from .records import (
     AnchorNotFound,
@@ -41,9 +42,11 @@ __all__ = [
     "InvalidCursor",
     "ItemsView",
     "LoggedNotification",
+    "MatchedItem",
     "MemoryHistory",
     "NotificationLog",
     "SchemaVersionError",
+    "SearchEntry",
     "SectionRecord",
     "SortKey",
     "StoreClosed",
@@ -53,4 +56,5 @@ __all__ = [
     "ThreadQuery",
     "ThreadRecord",
     "ThreadStore",
+    "search_entry",
 ]

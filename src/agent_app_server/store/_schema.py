@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 from ._attachments import V3_DDL
 from ._history import V2_DDL, backfill
+from ._search import V4_DDL
+from ._search import backfill as backfill_search
 from ._sections import SECTIONS_DDL
 from .records import SchemaVersionError
 
 #: The version this code writes. Bump it and add a step to ``_MIGRATIONS`` when the schema changes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 
@@ -62,10 +64,11 @@ CREATE TABLE events (
 
 #: ``_MIGRATIONS[n]`` takes a database from version n to n + 1; version 0 is an empty file.
 #: Version 2 adds the history index (turns and items by position), filled from existing events;
-#: version 3 adds thread attachments and sections.
-_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: V2_DDL, 2: V3_DDL + SECTIONS_DDL}
+#: version 3 adds thread attachments and sections; version 4 the full-text index of messages,
+#: filled from existing events.
+_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: V2_DDL, 2: V3_DDL + SECTIONS_DDL, 3: V4_DDL}
 #: Data steps run after the DDL of the same migration, in the same transaction.
-_BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {1: backfill}
+_BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {1: backfill, 3: backfill_search}
 
 
 def ensure_schema(conn: sqlite3.Connection, path: str) -> None:

@@ -56,6 +56,9 @@ class ThreadQuery:
     cwds: list[str] | None = None
     #: Case-insensitive (``str.casefold``) substring of the title: name if set, else preview.
     search_term: str | None = None
+    #: Case-insensitive substring of one of the thread's stored messages (``_search.py``); only
+    #: ``search_threads`` takes it.
+    content_term: str | None = None
     exclude_ids: list[str] | None = None
     #: Only threads in this section (see ``_sections``); required by the ``section_position`` sort.
     section_id: str | None = None

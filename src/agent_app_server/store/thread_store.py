@@ -28,11 +28,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
-from . import _attachments, _history, _sections
+from . import _attachments, _history, _search, _sections
 from ._attachments import Attachment, AttachmentOwner
 from ._cursor import decode_cursor, decode_position_cursor, encode_cursor, encode_position_cursor
 from ._history import IndexEntry, ItemsView, index_entry
 from ._schema import ensure_schema
+from ._search import MatchedItem, SearchEntry, search_entry
 from ._sections import SECTION_ID_SQL, SECTION_POSITION_SQL, SectionRecord
 from .records import (
     EventRecord,
@@ -142,9 +143,28 @@ class ThreadStore:
 
     async def list_threads(self, query: ThreadQuery) -> ThreadPage:
         """One page in (sort value, id) order; raises ``InvalidCursor`` for a cursor that does not parse."""
+        if query.content_term:
+            raise ValueError("a query with a content_term is a search: use search_threads")
         sql, params = _list_sql(query)
+        return self._page(query, await self._run(_fetch_threads, sql, params))
+
+    async def search_threads(self, query: ThreadQuery) -> tuple[ThreadPage, dict[str, str]]:
+        """The page of ``list_threads`` for a query with a ``content_term``, and for each of its
+        threads the text of its first message containing the term (see ``_search.py``)."""
+        if not query.content_term:
+            raise ValueError("search_threads needs a content_term")
+        build = functools.partial(_list_sql, query)
+        build(("1", []))  # a bad cursor raises here, on the caller's side
+        rows, snippets = await self._run(_search.search_threads, build, query.content_term)
+        return self._page(query, [_record(row) for row in rows]), snippets
+
+    async def thread_matches(self, thread_id: str, term: str, *, from_seq: int, limit: int) -> list[MatchedItem]:
+        """The thread's stored messages containing ``term`` (case-insensitive) from position
+        ``from_seq`` on, in order, at most ``limit``."""
+        return await self._run(_search.thread_matches, thread_id, term, from_seq, _clamp_limit(limit))
+
+    def _page(self, query: ThreadQuery, rows: list[ThreadRecord]) -> ThreadPage:
         limit = _clamp_limit(query.limit)
-        rows = await self._run(_fetch_threads, sql, params)
         records = rows[:limit]
         if not records:
             return ThreadPage(records=[], next_cursor=None, backwards_cursor=None)
@@ -343,19 +363,24 @@ def _update_columns(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: _column_value(name, value) for name, value in fields.items()}
 
 
-#: An event ready for the worker: kind, JSON payload, and what it adds to the history index.
-_EventRow = tuple[str, str, IndexEntry | None]
+#: An event ready for the worker: kind, JSON payload, and what it adds to the history index and
+#: to the search index.
+_EventRow = tuple[str, str, IndexEntry | None, SearchEntry | None]
 
 
 def _event_rows(events: Sequence[tuple[str, Any]]) -> list[_EventRow]:
-    return [(kind, _dumps(payload), index_entry(kind, payload)) for kind, payload in events]
+    return [
+        (kind, _dumps(payload), index_entry(kind, payload), search_entry(kind, payload)) for kind, payload in events
+    ]
 
 
 def _clamp_limit(limit: int) -> int:
     return min(max(limit, 1), MAX_PAGE)
 
 
-def _list_sql(query: ThreadQuery) -> tuple[str, list[Any]]:
+def _list_sql(query: ThreadQuery, content_clause: tuple[str, list[Any]] | None = None) -> tuple[str, list[Any]]:
+    """The SELECT of one page; ``content_clause`` is the full-text condition (and parameters) of
+    a search (``_search.py``), which needs the connection to choose."""
     sort_key = query.sort_key
     if sort_key not in _SORT_KEYS:
         raise ValueError(f"unsupported sort key: {sort_key!r}")
@@ -383,6 +408,9 @@ def _list_sql(query: ThreadQuery) -> tuple[str, list[Any]]:
     if query.search_term:
         where.append("instr(title_cf, ?) > 0")
         params.append(query.search_term.casefold())
+    if content_clause is not None:
+        where.append(content_clause[0])
+        params.extend(content_clause[1])
     if query.exclude_ids:
         where.append(f"id NOT {_IN_JSON}")
         params.append(_dumps(list(query.exclude_ids)))
@@ -530,6 +558,7 @@ def _delete_thread(conn: sqlite3.Connection, thread_id: str) -> bool:
         # PRAGMA foreign_keys (e.g. an sqlite3 shell) would skip.
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
         _history.clear_index(conn, thread_id)
+        _search.clear_index(conn, thread_id)
         _attachments.delete_thread(conn, thread_id)
         return conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,)).rowcount > 0
 
@@ -545,12 +574,17 @@ def _insert_events(
     seqs = list(range(first_seq, first_seq + len(rows)))
     conn.executemany(
         "INSERT INTO events (thread_id, seq, kind, payload, created_at_ms) VALUES (?, ?, ?, ?, ?)",
-        [(thread_id, seq, kind, payload, now_ms) for seq, (kind, payload, _) in zip(seqs, rows, strict=True)],
+        [(thread_id, seq, kind, payload, now_ms) for seq, (kind, payload, _, _) in zip(seqs, rows, strict=True)],
     )
     _history.add_to_index(
         conn,
         thread_id,
-        [(seq, entry) for seq, (_, _, entry) in zip(seqs, rows, strict=True) if entry is not None],
+        [(seq, entry) for seq, (_, _, entry, _) in zip(seqs, rows, strict=True) if entry is not None],
+    )
+    _search.add_to_index(
+        conn,
+        thread_id,
+        [(seq, found) for seq, (_, _, _, found) in zip(seqs, rows, strict=True) if found is not None],
     )
     return seqs
 
@@ -580,6 +614,7 @@ def _replace_events(
             raise ThreadNotFound(thread_id)
         conn.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
         _history.clear_index(conn, thread_id)
+        _search.clear_index(conn, thread_id)
         _attachments.delete_thread(conn, thread_id)
         _insert_events(conn, thread_id, 1, rows, now_ms)
 

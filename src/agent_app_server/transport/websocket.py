@@ -1,7 +1,8 @@
 """WebSocket transport (``--listen ws://IP:PORT`` and, like the reference, ``unix://PATH``).
 
-Owns: the HTTP side of the listener (``/readyz``, ``/healthz``, the ``Origin`` refusal, the
-upgrade check and authentication, all answered before any WebSocket exists), and
+Owns: the HTTP side of the listener (``/readyz``, ``/healthz``, ``/metrics`` from a source the
+server passes in, the ``Origin`` refusal, the upgrade check and authentication, all answered
+before any WebSocket exists), the metrics-only variant of the listener, and
 :class:`WebSocketStream`, one JSON-RPC message per text frame. Binary frames and oversized
 messages end the connection with a close frame saying why.
 Layer: transport (imports ``transport.auth`` and the ``websockets`` library; knows no JSON-RPC).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http
 import logging
 import os
@@ -46,6 +48,7 @@ SHUTDOWN_REASON = "server shutting down"
 JWT_EXPIRED_REASON = "websocket jwt expired; reconnect with a fresh token"
 NOT_UPGRADE_BODY = "Connection header did not include 'upgrade'"
 SHUTTING_DOWN_BODY = "server is shutting down"
+METRICS_ONLY_BODY = "this listener serves only /metrics"
 
 
 class WebSocketStream:
@@ -114,13 +117,26 @@ def _truncate_reason(reason: str) -> str:
     return encoded[:120].decode(errors="ignore") + "..."
 
 
+#: The body of ``/metrics`` and its content type, produced when it is asked for.
+MetricsSource = Callable[[], Awaitable[tuple[bytes, str]]]
+
+
 @dataclass(frozen=True, slots=True)
 class ListenerOptions:
     authenticator: Authenticator | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: None: no ``/metrics`` route (the path is treated like any other).
+    metrics: MetricsSource | None = None
+    #: Serve ``/metrics`` and nothing else: no health routes, no upgrades (``--metrics-listen``).
+    metrics_only: bool = False
 
 
 ConnectionHandler = Callable[[WebSocketStream], Awaitable[None]]
+
+
+async def _no_connections(stream: WebSocketStream) -> None:
+    # A metrics-only listener answers every request over HTTP; nothing is ever upgraded.
+    await stream.close_with(CLOSE_POLICY_VIOLATION, METRICS_ONLY_BODY)
 
 
 class WebSocketListener:
@@ -134,6 +150,12 @@ class WebSocketListener:
         self._streams: set[WebSocketStream] = set()
         self.shutting_down = False
         self.accepting = False
+
+    @classmethod
+    def metrics_only(cls, metrics: MetricsSource, authenticator: Authenticator | None) -> WebSocketListener:
+        """A listener answering ``/metrics`` (behind ``authenticator`` when given) and 404 to the rest."""
+        options = ListenerOptions(authenticator=authenticator, metrics=metrics, metrics_only=True)
+        return cls(_no_connections, options)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -199,13 +221,18 @@ class WebSocketListener:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         headers = request.headers
         # Browsers always send Origin; a local agent must never be reachable from a web page,
         # whatever the route and whatever credentials come with it.
         if "Origin" in headers:
             return connection.respond(http.HTTPStatus.FORBIDDEN, "")
         path = request.path.split("?", 1)[0]
+        options = self._options
+        if path == "/metrics" and options.metrics is not None:
+            return await self._metrics(connection, request, options.metrics)
+        if options.metrics_only:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, METRICS_ONLY_BODY)
         if path == "/healthz":
             return connection.respond(http.HTTPStatus.OK, "")
         if path == "/readyz":
@@ -216,16 +243,31 @@ class WebSocketListener:
             return connection.respond(http.HTTPStatus.BAD_REQUEST, NOT_UPGRADE_BODY)
         if self.shutting_down:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, SHUTTING_DOWN_BODY)
-        authenticator = self._options.authenticator
+        authenticator = options.authenticator
         if authenticator is not None:
             try:
-                # As the reference: of several Authorization headers the first one counts.
-                presented = headers.get_all("Authorization")
-                grant = authenticator.authenticate(presented[0] if presented else None)
+                grant = _authenticate(authenticator, request)
             except AuthRejected as rejected:
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, rejected.reason)
             self._grants[connection] = grant
         return None
+
+    async def _metrics(self, connection: ServerConnection, request: Request, source: MetricsSource) -> Response:
+        """``/metrics``: behind the same credential as the upgrade (it describes the agent's work)."""
+        authenticator = self._options.authenticator
+        if authenticator is not None:
+            try:
+                _authenticate(authenticator, request)
+            except AuthRejected as rejected:
+                return connection.respond(http.HTTPStatus.UNAUTHORIZED, rejected.reason)
+        body, content_type = await source()
+        response = connection.respond(http.HTTPStatus.OK, "")
+        headers = response.headers
+        # ``Headers`` keeps every value set: the plain-text ones ``respond`` wrote must go first.
+        del headers["Content-Type"], headers["Content-Length"]
+        headers["Content-Type"] = content_type
+        headers["Content-Length"] = str(len(body))
+        return dataclasses.replace(response, body=body)
 
     # ------------------------------------------------------------------ connections
 
@@ -258,6 +300,12 @@ class WebSocketListener:
             for task in list(closing):
                 with contextlib.suppress(Exception):
                     await task
+
+
+def _authenticate(authenticator: Authenticator, request: Request) -> Grant:
+    # As the reference: of several Authorization headers the first one counts.
+    presented = request.headers.get_all("Authorization")
+    return authenticator.authenticate(presented[0] if presented else None)
 
 
 def _now() -> float:

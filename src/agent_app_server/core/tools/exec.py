@@ -268,6 +268,8 @@ class UnifiedExec:
 
     def __init__(self, *, read_only_paths: list[str] | None = None) -> None:
         self._read_only_paths = read_only_paths or []
+        #: Commands whose sandboxed run looked denied (``/metrics``).
+        self.sandbox_denials = 0
         self._all: set[ExecSession] = set()
 
     # ------------------------------------------------------------------ exec_command
@@ -292,12 +294,14 @@ class UnifiedExec:
         session = await self._attempt(runner, command, approval, use_sandbox=use_sandbox, state=state)
         if isinstance(session, str):
             return session
-        if (
+        denied = (
             session.run.done.is_set()
             and session.sandboxed
             and sandbox.looks_like_sandbox_denial(session.exit_code, session.aggregated.text())
-            and approvals.retry_without_sandbox(policy)
-        ):
+        )
+        if denied:
+            self.sandbox_denials += 1
+        if denied and approvals.retry_without_sandbox(policy):
             if not approval.approved:
                 refused = await approval.ask(approvals.RETRY_REASON)
                 if refused is not None:

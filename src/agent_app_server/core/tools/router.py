@@ -20,6 +20,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -282,6 +283,11 @@ class AgentToolRouter(ToolRouter):
         return self._exec
 
     @property
+    def sandbox_denials(self) -> int:
+        """Agent commands whose sandboxed run looked denied, since the server started."""
+        return 0 if self._exec is None else self._exec.sandbox_denials
+
+    @property
     def mcp(self) -> McpManager | None:
         if self._mcp is None and self._sink is not None:
             from .mcp import McpManager
@@ -358,13 +364,13 @@ class AgentToolRouter(ToolRouter):
                 patch = _heredoc_patch(args.get("cmd"))
                 if patch is not None:
                     started = time.monotonic()
-                    result = await self.apply_patch(turn, call.call_id, patch, state)
+                    result = await self._patch_with_hooks(turn, call.call_id, patch, state)
                     return f"Wall time: {time.monotonic() - started:.4f} seconds\nOutput:\n{result}"
-                return await self.exec.exec_command(turn, call.call_id, args, state)
+                return await self._exec_with_hooks(turn, call.call_id, args, state)
             if name == "write_stdin":
                 return await self.exec.write_stdin(turn, args, state)
             if name == "apply_patch":
-                return await self.apply_patch(turn, call.call_id, str(args.get("input") or ""), state)
+                return await self._patch_with_hooks(turn, call.call_id, str(args.get("input") or ""), state)
             if name == "update_plan":
                 return self.update_plan(turn, args)
             if name == "view_image":
@@ -375,8 +381,74 @@ class AgentToolRouter(ToolRouter):
         if self._mcp_configured and self.mcp is not None:
             target = self.mcp.find(turn.thread, name, namespace)
             if target is not None:
-                return await self.mcp.call_from_model(turn, call.call_id, target[0], target[1], args)
+                mcp, (server, tool) = self.mcp, target
+
+                async def call_tool(arguments: Any) -> str | list[dict[str, Any]]:
+                    return await mcp.call_from_model(turn, call.call_id, server, tool, arguments)
+
+                tool_name = f"mcp__{server}__{tool}"
+                return await self._with_hooks(turn, call.call_id, tool_name, [], args, call_tool, tool_name)
         return f"unsupported call: {name}"
+
+    # ------------------------------------------------------------------ hooks
+
+    async def _exec_with_hooks(
+        self, turn: TurnRunner, call_id: str, args: dict[str, Any], state: ThreadTools
+    ) -> str | list[dict[str, Any]]:
+        async def run(tool_input: Any) -> str | list[dict[str, Any]]:
+            rewritten = tool_input.get("command") if isinstance(tool_input, dict) else None
+            return await self.exec.exec_command(
+                turn, call_id, {**args, "cmd": rewritten} if isinstance(rewritten, str) else args, state
+            )
+
+        command = str(args.get("cmd") or "")
+        # As the reference: shell commands are ``Bash`` to hooks (the name hook scripts match on).
+        return await self._with_hooks(turn, call_id, "Bash", ["exec_command"], {"command": command}, run, command)
+
+    async def _patch_with_hooks(
+        self, turn: TurnRunner, call_id: str, text: str, state: ThreadTools
+    ) -> str | list[dict[str, Any]]:
+        async def run(tool_input: Any) -> str | list[dict[str, Any]]:
+            rewritten = tool_input.get("command") if isinstance(tool_input, dict) else None
+            return await self.apply_patch(turn, call_id, rewritten if isinstance(rewritten, str) else text, state)
+
+        return await self._with_hooks(turn, call_id, "apply_patch", ["Write", "Edit"], {"command": text}, run, text)
+
+    async def _with_hooks(
+        self,
+        turn: TurnRunner,
+        call_id: str,
+        tool_name: str,
+        aliases: list[str],
+        tool_input: Any,
+        run: Callable[[Any], Awaitable[str | list[dict[str, Any]]]],
+        shown: str,
+    ) -> str | list[dict[str, Any]]:
+        """Run a tool between its ``PreToolUse`` hooks (which may block it or rewrite its input)
+        and its ``PostToolUse`` hooks (which may replace what the model is told). Their context
+        reaches the model just before the tool's output."""
+        hooks = turn.hooks
+        if hooks is None or not (hooks.wants("preToolUse") or hooks.wants("postToolUse")):
+            return await run(tool_input)
+        matched = [tool_name, *aliases]
+        fields = {"tool_name": tool_name, "tool_input": tool_input, "tool_use_id": call_id}
+        before = await hooks.run("preToolUse", fields, turn_id=turn.turn_id, matcher_inputs=matched, run_suffix=call_id)
+        turn.hook_context(before.contexts)
+        if before.block_reason is not None:
+            return f"Command blocked by PreToolUse hook: {before.block_reason}. Command: {shown}"
+        if before.updated_input is not None:
+            tool_input = before.updated_input
+        output = await run(tool_input)
+        response = output if isinstance(output, str) else json.dumps(output)
+        after = await hooks.run(
+            "postToolUse",
+            {"tool_name": tool_name, "tool_input": tool_input, "tool_response": response, "tool_use_id": call_id},
+            turn_id=turn.turn_id,
+            matcher_inputs=matched,
+            run_suffix=call_id,
+        )
+        turn.hook_context(after.contexts)
+        return after.block_reason if after.block_reason is not None else output
 
     # ------------------------------------------------------------------ apply_patch
 

@@ -13,7 +13,7 @@ import base64
 import binascii
 from typing import Any
 
-from ...core.command_exec import DEFAULT_OUTPUT_BYTES_CAP, DEFAULT_TIMEOUT_MS, CommandRequest
+from ...core.command_exec import DEFAULT_OUTPUT_BYTES_CAP, DEFAULT_TIMEOUT_MS, CommandProcesses, CommandRequest
 from ...core.user_shell import DEFAULT_TIMEOUT_MS as USER_SHELL_TIMEOUT_MS
 from ...protocol.exec import (
     CommandExecParams,
@@ -66,6 +66,22 @@ def _command_request(params: CommandExecParams) -> CommandRequest:
     )
 
 
+async def write_stdin(
+    processes: CommandProcesses, owner: int, process_id: str, delta_base64: str | None, close_stdin: bool, method: str
+) -> None:
+    """``command/exec/write`` and ``process/writeStdin``: -32602 unless there is something to do
+    and ``delta_base64`` is base64 (checked before the process is looked up, as the reference)."""
+    if delta_base64 is None and not close_stdin:
+        raise InvalidParams(f"{method} requires deltaBase64 or closeStdin")
+    delta = b""
+    if delta_base64 is not None:
+        try:
+            delta = base64.b64decode(delta_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidParams(f"invalid deltaBase64: {exc}") from None
+    await processes.write(owner, process_id, delta, close_stdin=close_stdin)
+
+
 @handler("command/exec")
 async def command_exec(conn: Connection, params: CommandExecParams) -> dict[str, Any]:
     request = _command_request(params)
@@ -90,15 +106,10 @@ async def command_exec(conn: Connection, params: CommandExecParams) -> dict[str,
 
 @handler("command/exec/write")
 async def command_exec_write(conn: Connection, params: CommandExecWriteParams) -> CommandExecWriteResponse:
-    if params.delta_base64 is None and not params.close_stdin:
-        raise InvalidParams("command/exec/write requires deltaBase64 or closeStdin")
-    delta = b""
-    if params.delta_base64 is not None:
-        try:
-            delta = base64.b64decode(params.delta_base64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidParams(f"invalid deltaBase64: {exc}") from None
-    await conn.app.services.commands.write(conn.id, params.process_id, delta, close_stdin=params.close_stdin)
+    commands = conn.app.services.commands
+    await write_stdin(
+        commands, conn.id, params.process_id, params.delta_base64, params.close_stdin, "command/exec/write"
+    )
     return CommandExecWriteResponse()
 
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from ...core.threads import ClientIdentity
 from ...protocol import InitializeParams
 from ...rpc import InvalidRequest, Reply
-from ..connection import Connection
-from ..handshake import Handshake, initialize_result
+from ..connection import Connection, raw_param
+from ..handshake import Handshake, initialize_result, observe_all_refusal
 from . import handler
 
 
@@ -24,29 +24,35 @@ async def initialize(conn: Connection, params: InitializeParams) -> Reply:
     if conn.initialized:
         raise InvalidRequest("Already initialized")
     capabilities = params.capabilities
+    raw_capabilities = raw_param("capabilities")
+    refusal = observe_all_refusal(raw_capabilities)
+    if refusal is not None:
+        raise InvalidRequest(refusal)
     handshake = Handshake.of(
         params.client_info.name,
-        # ``eventReplay`` is beyond the models; the connection reads it from the raw params.
-        None,
+        # ``eventReplay`` and ``observeAll`` are beyond the models: read from the raw params.
+        raw_capabilities,
         capabilities.opt_out_notification_methods if capabilities is not None else None,
         bool(capabilities.experimental_api) if capabilities is not None else False,
     )
-    announce = begin(conn, handshake, keep_event_replay=True)
+    announce = begin(conn, handshake)
     # The wire dict as the fast start sends it (validated against the reference schema in tests).
     return Reply(initialize_result(handshake.client_name, str(conn.app.config.codex_home)), announce)
 
 
-def begin(conn: Connection, handshake: Handshake, *, keep_event_replay: bool = False) -> Callable[[], None]:
+def begin(conn: Connection, handshake: Handshake) -> Callable[[], None]:
     """Make ``conn`` initialized; returns what to send once the ``initialize`` answer is out."""
     conn.initialized = True
     conn.client = ClientIdentity(handshake.client_name)
     conn.experimental_api = handshake.experimental_api
     conn.opted_out = handshake.opted_out
-    if not keep_event_replay:
-        conn.event_replay = handshake.event_replay
+    conn.event_replay = handshake.event_replay
     config = conn.app.config
 
     def announce() -> None:
+        if handshake.observe_all:
+            # After the answer: the server requests already waiting follow it.
+            conn.app.observe_all(conn)
         for warning in config.warnings:
             conn.notify(
                 "configWarning",

@@ -542,3 +542,17 @@ async def test_an_answer_with_only_reasoning_is_not_empty(server: RawServer, cli
     server.script.append(chat_stream(chunk({"reasoning_content": "hmm"}), chunk({}, "stop")))
     events = await collect(client)
     assert [type(event).__name__ for event in events] == ["ItemAdded", "ReasoningTextDelta", "ItemDone", "Completed"]
+
+
+def test_an_output_answering_no_call_is_user_context() -> None:
+    # A goal's objective rides as a named function_call_output without a call (as the reference
+    # sends it on the Responses API); chat servers refuse a tool message that answers no call.
+    req = request(
+        input=[
+            {"type": "function_call_output", "name": "goal_objective", "namespace": "agent", "output": "Fix the bug"},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "keep going"}]},
+        ]
+    )
+    messages = build_chat_body(req)["messages"]
+    assert messages[0] == {"role": "user", "content": "<goal_objective>\nFix the bug\n</goal_objective>"}
+    assert all(message["role"] != "tool" for message in messages)

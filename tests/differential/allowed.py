@@ -51,6 +51,7 @@ ALLOWED: tuple[Allowed, ...] = (
     Allowed("protocol:unmodeled-fields", "turn/st*", "additionalContext *"),
     Allowed("account:errors", "account/login/cancel", "loginId *"),
     Allowed("account:rate-limits-local", "account/rateLimits/read", "*"),
+    Allowed("account:usage-local", "account/usage/read", "*"),
     Allowed("account:api-key-checked", "account/login/start", "*apiKey *"),
 )
 

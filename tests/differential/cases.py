@@ -217,6 +217,35 @@ PLANS: dict[str, Plan] = {
     "process/writeStdin": Plan(state="spawned", values={"processHandle": ["$process"]}),
     "process/resizePty": Plan(state="spawned", values={"processHandle": ["$process"]}),
     "process/kill": Plan(state="spawned", values={"processHandle": ["$process"]}),
+    # Each case its own thread: an active goal starts turns (the fake model completes the goal).
+    "thread/goal/set": Plan(state="fresh", values={"objective": ["Fix the bug"]}),
+    "thread/goal/get": Plan(),
+    "thread/goal/clear": Plan(state="fresh"),
+    "account/usage/read": Plan(state="none"),
+    "review/start": Plan(state="fresh", values={"instructions": ["Check the error handling"], "sha": ["HEAD"]}),
+    "thread/approveGuardianDeniedAction": Plan(
+        values={
+            "event": [
+                {
+                    "id": "review-1",
+                    "status": "denied",
+                    "action": {
+                        "type": "network_access",
+                        "target": "https://example.com",
+                        "host": "example.com",
+                        "protocol": "https",
+                        "port": 443,
+                    },
+                }
+            ]
+        }
+    ),
+    "externalAgentConfig/detect": Plan(state="none"),
+    "externalAgentConfig/import": Plan(state="none", sequential=True),
+    "externalAgentConfig/import/recordHistory": Plan(state="none", sequential=True, values={"providerId": ["claude"]}),
+    "externalAgentConfig/import/readHistories": Plan(state="none"),
+    # No MCP server is configured on either side: every login is refused.
+    "mcpServer/oauth/login": Plan(state="none"),
 }
 
 

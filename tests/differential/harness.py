@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.testing.fake_model import FakeModelServer, RecordedRequest, Script, delay, text_reply
+from agent_app_server.testing.fake_model import (
+    FakeModelServer,
+    RecordedRequest,
+    Script,
+    delay,
+    function_call_reply,
+    text_reply,
+)
 from support.model_config import write_mock_config
 from support.plugin_fixtures import write_marketplace
 from support.reference import REPO_ROOT
@@ -39,6 +46,8 @@ WINDOW = 16
 REPLY_TIMEOUT = 30.0
 #: A user message containing this keeps its turn running (the fake model stalls) until interrupted.
 HOLD_MARKER = "differential-hold-turn"
+#: What opens the message of a goal's continuation turn (both servers).
+GOAL_MARKER = '<codex_internal_context source=\\"goal\\">'
 RUNS_ROOT = REPO_ROOT / ".cache" / "differential"
 
 Message = dict[str, Any]
@@ -47,7 +56,16 @@ Message = dict[str, Any]
 def _script(request: RecordedRequest) -> Script:
     if HOLD_MARKER.encode() in request.raw_body:
         return [delay(120), *text_reply("released")]
+    if _continues_a_goal(request):
+        # An active goal keeps both servers starting turns until it is complete: finish it at once.
+        return function_call_reply("update_goal", json.dumps({"status": "complete"}))
     return text_reply("Hello from the fake model.")
+
+
+def _continues_a_goal(request: RecordedRequest) -> bool:
+    items = request.body.get("input") if isinstance(request.body, dict) else None
+    last = items[-1] if isinstance(items, list) and items else None
+    return isinstance(last, dict) and last.get("role") == "user" and GOAL_MARKER in json.dumps(last)
 
 
 @dataclass(frozen=True)

@@ -593,6 +593,11 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **plugin_methods(),
         **search_methods(),
         **process_samples()[0],
+        **goal_samples()[0],
+        **usage_methods(),
+        **review_methods(),
+        **external_agent_samples()[0],
+        **mcp_oauth_samples()[0],
     }
 
 
@@ -680,6 +685,9 @@ def notifications() -> dict[str, WireModel]:
         **queue_samples()[1],
         **surface_notifications(),
         **process_samples()[1],
+        **goal_samples()[1],
+        **external_agent_samples()[1],
+        **mcp_oauth_samples()[1],
     }
 
 
@@ -1338,3 +1346,187 @@ CLIENT_PARAMS.update(
         "process/resizePty": {"processHandle": "p1", "size": {"rows": 1, "cols": 1}},
     }
 )
+
+
+def goal_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    """Samples for thread goals: the methods and their notifications."""
+    from agent_app_server.protocol import goals as g
+
+    goal = g.ThreadGoal(
+        thread_id=THREAD_ID,
+        objective="Fix the flaky test",
+        status="active",
+        token_budget=10_000,
+        tokens_used=1_500,
+        time_used_seconds=42,
+        created_at=1_764_000_000,
+        updated_at=1_764_000_100,
+    )
+    methods = {
+        "thread/goal/set": (
+            g.ThreadGoalSetParams(thread_id=THREAD_ID, objective=goal.objective, token_budget=10_000, origin="user"),
+            g.ThreadGoalSetResponse(goal=goal),
+        ),
+        "thread/goal/get": (g.ThreadGoalGetParams(thread_id=THREAD_ID), g.ThreadGoalGetResponse(goal=goal)),
+        "thread/goal/clear": (g.ThreadGoalClearParams(thread_id=THREAD_ID), g.ThreadGoalClearResponse(cleared=True)),
+    }
+    return methods, {
+        "thread/goal/updated": g.ThreadGoalUpdatedNotification(thread_id=THREAD_ID, turn_id=TURN_ID, goal=goal),
+        "thread/goal/cleared": g.ThreadGoalClearedNotification(thread_id=THREAD_ID),
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/goal/set": {"threadId": THREAD_ID, "status": "paused", "tokenBudget": None},
+        "thread/goal/get": {"threadId": THREAD_ID},
+        "thread/goal/clear": {"threadId": THREAD_ID, "origin": "automatic"},
+    }
+)
+
+
+def usage_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    from agent_app_server.protocol import usage as u
+
+    group = u.ThreadUsageBreakdownGroup(
+        model="gpt-5.5",
+        input_tokens=110,
+        cached_input_tokens=40,
+        net_new_input_tokens=70,
+        output_tokens=25,
+        total_tokens=135,
+        estimated_usage_credits_micros=0,
+    )
+    return {
+        "account/usage/read": (
+            u.GetAccountTokenUsageParams(thread_id=THREAD_ID),
+            u.GetAccountTokenUsageResponse(
+                summary=u.AccountTokenUsageSummary(lifetime_tokens=135, peak_daily_tokens=135, current_streak_days=1),
+                daily_usage_buckets=[u.AccountTokenUsageDailyBucket(start_date="2026-12-02", tokens=135)],
+                thread_usage=u.ThreadUsage(thread_id=THREAD_ID, groups=[group], estimated_usage_credits_micros=0),
+            ),
+        )
+    }
+
+
+CLIENT_PARAMS.update({"account/usage/read": None})
+
+
+def review_methods() -> dict[str, tuple[WireModel, WireModel]]:
+    from agent_app_server.protocol import review as r
+
+    denial = {
+        "id": "review-1",
+        "status": "denied",
+        "action": {"type": "command", "source": "shell", "command": "ls", "cwd": "/"},
+    }
+    return {
+        "review/start": (
+            r.ReviewStartParams(thread_id=THREAD_ID, target=r.BaseBranchReviewTarget(type="baseBranch", branch="main")),
+            r.ReviewStartResponse(turn=turn(), review_thread_id=THREAD_ID),
+        ),
+        "thread/approveGuardianDeniedAction": (
+            r.ThreadApproveGuardianDeniedActionParams(thread_id=THREAD_ID, event=denial),
+            r.ThreadApproveGuardianDeniedActionResponse(),
+        ),
+    }
+
+
+CLIENT_PARAMS.update(
+    {
+        "thread/approveGuardianDeniedAction": {"threadId": THREAD_ID, "event": {"id": "x"}},
+        "review/start": {
+            "threadId": THREAD_ID,
+            "target": {"type": "custom", "instructions": "x"},
+            "delivery": "inline",
+        },
+    }
+)
+
+
+def external_agent_samples() -> tuple[dict[str, tuple[WireModel | None, WireModel]], dict[str, WireModel]]:
+    """Samples for importing another agent's configuration: the methods and their notifications."""
+    from agent_app_server.protocol import external_agent as e
+
+    item = e.ExternalAgentConfigMigrationItem(
+        item_type="SKILLS",
+        description="Migrate skills from /home/u/.claude/skills to /home/u/.codex/skills",
+        details=e.MigrationDetails(skills=[e.SkillMigration(name="greet")]),
+    )
+    success = e.ExternalAgentConfigImportItemTypeSuccess(item_type="SKILLS", source="greet", target="greet")
+    failure = e.ExternalAgentConfigImportItemTypeFailure(
+        item_type="AGENTS_MD", failure_stage="write", message="Permission denied", source="/home/u/.claude/CLAUDE.md"
+    )
+    result = e.ExternalAgentConfigImportTypeResult(item_type="SKILLS", successes=[success], failures=[])
+    history = e.ExternalAgentConfigImportHistory(
+        import_id="imp-1",
+        provider_id="claude",
+        completed_at_ms=1_764_000_000_000,
+        successes=[success],
+        failures=[failure],
+    )
+    methods: dict[str, tuple[WireModel | None, WireModel]] = {
+        "externalAgentConfig/detect": (
+            e.ExternalAgentConfigDetectParams(include_home=True, cwds=["/repo"]),
+            e.ExternalAgentConfigDetectResponse(items=[item]),
+        ),
+        "externalAgentConfig/import": (
+            e.ExternalAgentConfigImportParams(migration_items=[item], provider_id="claude"),
+            e.ExternalAgentConfigImportResponse(import_id="imp-1"),
+        ),
+        "externalAgentConfig/import/recordHistory": (
+            e.ExternalAgentConfigImportHistoryRecordParams(
+                provider_id="other",
+                item_type_results=[
+                    e.ExternalAgentConfigImportHistoryRecordTypeResultParams(
+                        item_type="SKILLS",
+                        successes=[e.ExternalAgentConfigImportHistoryRecordSuccessParams(item_type="SKILLS")],
+                        failures=[],
+                    )
+                ],
+            ),
+            e.ExternalAgentConfigImportHistoryRecordResponse(import_id="imp-2"),
+        ),
+        "externalAgentConfig/import/readHistories": (
+            None,
+            e.ExternalAgentConfigImportHistoriesReadResponse(data=[history], connectors=[]),
+        ),
+    }
+    notifications: dict[str, WireModel] = {
+        "externalAgentConfig/import/progress": e.ExternalAgentConfigImportProgressNotification(
+            import_id="imp-1", item_type_results=[result]
+        ),
+        "externalAgentConfig/import/completed": e.ExternalAgentConfigImportCompletedNotification(
+            import_id="imp-1", item_type_results=[result]
+        ),
+    }
+    return methods, notifications
+
+
+CLIENT_PARAMS.update(
+    {
+        "externalAgentConfig/detect": {"includeHome": False, "cwds": None, "maxSessions": 3},
+        "externalAgentConfig/import": {"migrationItems": [], "migrationSource": None},
+        "externalAgentConfig/import/recordHistory": {"providerId": "p", "itemTypeResults": []},
+        "externalAgentConfig/import/readHistories": None,
+    }
+)
+
+
+def mcp_oauth_samples() -> tuple[dict[str, tuple[WireModel, WireModel]], dict[str, WireModel]]:
+    from agent_app_server.protocol import mcp_oauth as o
+
+    login_id = "0b6f3c1e-1d2a-4c8b-9a55-8f0e4f1b2c3d"
+    return {
+        "mcpServer/oauth/login": (
+            o.McpServerOauthLoginParams(name="docs", scopes=["mcp"], timeout_secs=120, client_registration="auto"),
+            o.McpServerOauthLoginResponse(authorization_url="http://127.0.0.1:9000/authorize?x=1", login_id=login_id),
+        )
+    }, {
+        "mcpServer/oauthLogin/completed": o.McpServerOauthLoginCompletedNotification(
+            name="docs", success=False, error="timed out waiting for the authorization callback", login_id=login_id
+        )
+    }
+
+
+CLIENT_PARAMS.update({"mcpServer/oauth/login": {"name": "docs", "scopes": None, "threadId": None}})

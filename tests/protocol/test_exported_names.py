@@ -89,7 +89,7 @@ REGISTERED_METHODS += [
 ]
 
 #: In registration order (``notifications``, then ``account``, ``skills``, ``attachments``, ``sections``,
-#: ``thread_settings``, ``queue`` and ``process``).
+#: ``thread_settings``, ``queue``, ``process``, ``goals``, ``external_agent`` and ``mcp_oauth``).
 REGISTERED_NOTIFICATIONS = [
     "thread/started",
     "thread/status/changed",
@@ -147,6 +147,8 @@ PARAMS_OPTIONAL_METHODS = {
     "account/rateLimits/read",
     "configRequirements/read",
     "config/mcpServer/reload",
+    "account/usage/read",
+    "externalAgentConfig/import/readHistories",
 }
 
 REGISTERED_METHODS += ["mcpServerStatus/list", "mcpServer/tool/call"]
@@ -195,6 +197,22 @@ REGISTERED_METHODS += [
     "process/kill",
     "process/resizePty",
 ]
+REGISTERED_METHODS += [
+    "thread/goal/set",
+    "thread/goal/get",
+    "thread/goal/clear",
+    "account/usage/read",
+    "review/start",
+    "externalAgentConfig/detect",
+    "externalAgentConfig/import",
+    "externalAgentConfig/import/recordHistory",
+    "externalAgentConfig/import/readHistories",
+    "mcpServer/oauth/login",
+    "thread/approveGuardianDeniedAction",
+]
+REGISTERED_NOTIFICATIONS += ["thread/goal/updated", "thread/goal/cleared"]
+REGISTERED_NOTIFICATIONS += ["externalAgentConfig/import/progress", "externalAgentConfig/import/completed"]
+REGISTERED_NOTIFICATIONS += ["mcpServer/oauthLogin/completed"]
 
 #: Methods only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS = {

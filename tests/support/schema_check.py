@@ -67,6 +67,7 @@ RESULT_TYPES = {
     "account/logout": "LogoutAccountResponse",
     "configRequirements/read": "ConfigRequirementsReadResponse",
     "config/mcpServer/reload": "McpServerRefreshResponse",
+    "externalAgentConfig/import/readHistories": "ExternalAgentConfigImportHistoriesReadResponse",
 }
 
 

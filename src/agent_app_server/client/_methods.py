@@ -58,6 +58,15 @@ if TYPE_CHECKING:
         ThreadShellCommandParams,
         ThreadShellCommandResponse,
     )
+    from ..protocol.external_agent import (
+        ExternalAgentConfigDetectParams,
+        ExternalAgentConfigDetectResponse,
+        ExternalAgentConfigImportHistoriesReadResponse,
+        ExternalAgentConfigImportHistoryRecordParams,
+        ExternalAgentConfigImportHistoryRecordResponse,
+        ExternalAgentConfigImportParams,
+        ExternalAgentConfigImportResponse,
+    )
     from ..protocol.fs import (
         FsCopyParams,
         FsCopyResponse,
@@ -86,9 +95,21 @@ if TYPE_CHECKING:
         FuzzyFileSearchSessionUpdateParams,
         FuzzyFileSearchSessionUpdateResponse,
     )
+    from ..protocol.goals import (
+        ThreadGoalClearParams,
+        ThreadGoalClearResponse,
+        ThreadGoalGetParams,
+        ThreadGoalGetResponse,
+        ThreadGoalSetParams,
+        ThreadGoalSetResponse,
+    )
     from ..protocol.handshake import (
         InitializeParams,
         InitializeResponse,
+    )
+    from ..protocol.mcp_oauth import (
+        McpServerOauthLoginParams,
+        McpServerOauthLoginResponse,
     )
     from ..protocol.methods import (
         ThreadArchiveParams,
@@ -180,6 +201,12 @@ if TYPE_CHECKING:
         ThreadQueueUpdateParams,
         ThreadQueueUpdateResponse,
     )
+    from ..protocol.review import (
+        ReviewStartParams,
+        ReviewStartResponse,
+        ThreadApproveGuardianDeniedActionParams,
+        ThreadApproveGuardianDeniedActionResponse,
+    )
     from ..protocol.sections import (
         ThreadSectionCreateParams,
         ThreadSectionCreateResponse,
@@ -246,6 +273,10 @@ if TYPE_CHECKING:
         McpServerRefreshResponse,
         McpServerToolCallParams,
         McpServerToolCallResponse,
+    )
+    from ..protocol.usage import (
+        GetAccountTokenUsageParams,
+        GetAccountTokenUsageResponse,
     )
 
 
@@ -657,6 +688,50 @@ class AsyncMethods:
         """``process/resizePty``."""
         return cast("ProcessResizePtyResponse", await self._typed("process/resizePty", params, fields))
 
+    async def thread_goal_set(self, params: ThreadGoalSetParams | None = None, /, **fields: Any) -> ThreadGoalSetResponse:
+        """``thread/goal/set``."""
+        return cast("ThreadGoalSetResponse", await self._typed("thread/goal/set", params, fields))
+
+    async def thread_goal_get(self, params: ThreadGoalGetParams | None = None, /, **fields: Any) -> ThreadGoalGetResponse:
+        """``thread/goal/get``."""
+        return cast("ThreadGoalGetResponse", await self._typed("thread/goal/get", params, fields))
+
+    async def thread_goal_clear(self, params: ThreadGoalClearParams | None = None, /, **fields: Any) -> ThreadGoalClearResponse:
+        """``thread/goal/clear``."""
+        return cast("ThreadGoalClearResponse", await self._typed("thread/goal/clear", params, fields))
+
+    async def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
+        """``account/usage/read``."""
+        return cast("GetAccountTokenUsageResponse", await self._typed("account/usage/read", params, fields))
+
+    async def review_start(self, params: ReviewStartParams | None = None, /, **fields: Any) -> ReviewStartResponse:
+        """``review/start``."""
+        return cast("ReviewStartResponse", await self._typed("review/start", params, fields))
+
+    async def external_agent_config_detect(self, params: ExternalAgentConfigDetectParams | None = None, /, **fields: Any) -> ExternalAgentConfigDetectResponse:
+        """``externalAgentConfig/detect``."""
+        return cast("ExternalAgentConfigDetectResponse", await self._typed("externalAgentConfig/detect", params, fields))
+
+    async def external_agent_config_import(self, params: ExternalAgentConfigImportParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportResponse:
+        """``externalAgentConfig/import``."""
+        return cast("ExternalAgentConfigImportResponse", await self._typed("externalAgentConfig/import", params, fields))
+
+    async def external_agent_config_import_record_history(self, params: ExternalAgentConfigImportHistoryRecordParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportHistoryRecordResponse:
+        """``externalAgentConfig/import/recordHistory``."""
+        return cast("ExternalAgentConfigImportHistoryRecordResponse", await self._typed("externalAgentConfig/import/recordHistory", params, fields))
+
+    async def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
+        """``externalAgentConfig/import/readHistories``."""
+        return cast("ExternalAgentConfigImportHistoriesReadResponse", await self._typed("externalAgentConfig/import/readHistories", None, {}))
+
+    async def mcp_server_oauth_login(self, params: McpServerOauthLoginParams | None = None, /, **fields: Any) -> McpServerOauthLoginResponse:
+        """``mcpServer/oauth/login``."""
+        return cast("McpServerOauthLoginResponse", await self._typed("mcpServer/oauth/login", params, fields))
+
+    async def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
+        """``thread/approveGuardianDeniedAction``."""
+        return cast("ThreadApproveGuardianDeniedActionResponse", await self._typed("thread/approveGuardianDeniedAction", params, fields))
+
 
 class SyncMethods:
     def _typed(self, method: str, params: Any, fields: dict[str, Any]) -> Any:
@@ -1065,3 +1140,47 @@ class SyncMethods:
     def process_resize_pty(self, params: ProcessResizePtyParams | None = None, /, **fields: Any) -> ProcessResizePtyResponse:
         """``process/resizePty``."""
         return cast("ProcessResizePtyResponse", self._typed("process/resizePty", params, fields))
+
+    def thread_goal_set(self, params: ThreadGoalSetParams | None = None, /, **fields: Any) -> ThreadGoalSetResponse:
+        """``thread/goal/set``."""
+        return cast("ThreadGoalSetResponse", self._typed("thread/goal/set", params, fields))
+
+    def thread_goal_get(self, params: ThreadGoalGetParams | None = None, /, **fields: Any) -> ThreadGoalGetResponse:
+        """``thread/goal/get``."""
+        return cast("ThreadGoalGetResponse", self._typed("thread/goal/get", params, fields))
+
+    def thread_goal_clear(self, params: ThreadGoalClearParams | None = None, /, **fields: Any) -> ThreadGoalClearResponse:
+        """``thread/goal/clear``."""
+        return cast("ThreadGoalClearResponse", self._typed("thread/goal/clear", params, fields))
+
+    def account_usage_read(self, params: GetAccountTokenUsageParams | None = None, /, **fields: Any) -> GetAccountTokenUsageResponse:
+        """``account/usage/read``."""
+        return cast("GetAccountTokenUsageResponse", self._typed("account/usage/read", params, fields))
+
+    def review_start(self, params: ReviewStartParams | None = None, /, **fields: Any) -> ReviewStartResponse:
+        """``review/start``."""
+        return cast("ReviewStartResponse", self._typed("review/start", params, fields))
+
+    def external_agent_config_detect(self, params: ExternalAgentConfigDetectParams | None = None, /, **fields: Any) -> ExternalAgentConfigDetectResponse:
+        """``externalAgentConfig/detect``."""
+        return cast("ExternalAgentConfigDetectResponse", self._typed("externalAgentConfig/detect", params, fields))
+
+    def external_agent_config_import(self, params: ExternalAgentConfigImportParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportResponse:
+        """``externalAgentConfig/import``."""
+        return cast("ExternalAgentConfigImportResponse", self._typed("externalAgentConfig/import", params, fields))
+
+    def external_agent_config_import_record_history(self, params: ExternalAgentConfigImportHistoryRecordParams | None = None, /, **fields: Any) -> ExternalAgentConfigImportHistoryRecordResponse:
+        """``externalAgentConfig/import/recordHistory``."""
+        return cast("ExternalAgentConfigImportHistoryRecordResponse", self._typed("externalAgentConfig/import/recordHistory", params, fields))
+
+    def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
+        """``externalAgentConfig/import/readHistories``."""
+        return cast("ExternalAgentConfigImportHistoriesReadResponse", self._typed("externalAgentConfig/import/readHistories", None, {}))
+
+    def mcp_server_oauth_login(self, params: McpServerOauthLoginParams | None = None, /, **fields: Any) -> McpServerOauthLoginResponse:
+        """``mcpServer/oauth/login``."""
+        return cast("McpServerOauthLoginResponse", self._typed("mcpServer/oauth/login", params, fields))
+
+    def thread_approve_guardian_denied_action(self, params: ThreadApproveGuardianDeniedActionParams | None = None, /, **fields: Any) -> ThreadApproveGuardianDeniedActionResponse:
+        """``thread/approveGuardianDeniedAction``."""
+        return cast("ThreadApproveGuardianDeniedActionResponse", self._typed("thread/approveGuardianDeniedAction", params, fields))

@@ -485,24 +485,15 @@ class AuthManager:
         self, pending: PendingLogin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         try:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            request = await read_callback_request(reader, writer)
+            if request is None:
                 return
-            if len(head) > _MAX_REQUEST_BYTES:
-                await _respond(writer, 431, "Request too large.")
-                return
-            parts = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-            if len(parts) < 2 or parts[0] != "GET":
-                await _respond(writer, 405, "Only GET is supported.")
-                return
-            url = urlsplit(parts[1])
-            query = {key: values[0] for key, values in parse_qs(url.query).items()}
-            if url.path == "/cancel":
+            path, query = request
+            if path == "/cancel":
                 await _respond(writer, 200, "Login cancelled. You can close this window.")
                 self._finish(pending, "Login was cancelled")
                 return
-            if url.path != "/auth/callback":
+            if path != "/auth/callback":
                 await _respond(writer, 404, "Not found.")
                 return
             if pending.login_id not in self._pending:
@@ -617,6 +608,31 @@ def _state_from_tokens(
         plan_type=normalize_plan(ident["plan_type"]),
         user_id=ident["user_id"],
     )
+
+
+async def read_callback_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[str, dict[str, str]] | None:
+    """The path and query of a browser's ``GET`` to a loopback callback server; None when there
+    is nothing to serve (the request was cut, too large or not a GET — the latter two answered)."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        return None
+    if len(head) > _MAX_REQUEST_BYTES:
+        await _respond(writer, 431, "Request too large.")
+        return None
+    parts = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    if len(parts) < 2 or parts[0] != "GET":
+        await _respond(writer, 405, "Only GET is supported.")
+        return None
+    url = urlsplit(parts[1])
+    return url.path, {key: values[0] for key, values in parse_qs(url.query).items()}
+
+
+async def respond_page(writer: asyncio.StreamWriter, status: int, text: str) -> None:
+    """A small HTML page (the answer a browser shows at the end of a login)."""
+    await _respond(writer, status, text)
 
 
 async def _respond(writer: asyncio.StreamWriter, status: int, text: str) -> None:

@@ -431,6 +431,12 @@ class ThreadManager:
             await self._store.update_thread(record.id, name=trimmed)
         return record.id, trimmed
 
+    async def save_extra(self, record: ThreadRecord, loaded: LoadedThread | None) -> None:
+        """Store the record's ``extra`` after a change; a loaded thread not written yet keeps it
+        in memory until its first turn writes the whole record."""
+        if loaded is None or loaded.materialized:
+            await self._store.update_thread(record.id, extra=record.extra)
+
     async def update_git_info(self, thread_id: str, changes: dict[str, str | None]) -> ThreadRecord:
         """Patch the thread's stored Git metadata (wire names: ``sha``, ``branch``, ``originUrl``);
         a None value clears that field."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.fastpath import DeltaEncoder
 from ..rpc.errors import InvalidParams
 from .files import read_file
+from .goals import ThreadGoals
 from .history import (
     CONTEXT_ITEM,
     CONTEXT_RESET,
@@ -44,6 +45,7 @@ from .ids import uuid7
 from .instructions import developer_message, environment_context, find_project_docs, instruction_messages, user_message
 from .journal import Event, OrderedSink
 from .threads import IDLE, SYSTEM_ERROR, active_status
+from .usage import UsageLedger
 
 if TYPE_CHECKING:
     from . import model
@@ -152,6 +154,14 @@ class TurnRunner:
     output_schema: Any = None
     #: A ``thread/compact/start`` turn: no user input, just the compaction.
     compact_only: bool = False
+    #: Model-visible items that open the turn instead of a user message (a goal's continuation).
+    context_input: list[dict[str, Any]] | None = None
+    #: ``inProgress`` until :meth:`finish` sets how the turn ended (what finish listeners see).
+    status: str = "inProgress"
+    #: When set, the only tools the model is offered (a review offers only the tools that look).
+    tool_names: frozenset[str] | None = None
+    #: Token usage summed over this turn's model responses (wire ``TokenUsageBreakdown`` keys).
+    usage: dict[str, int] = field(default_factory=dict)
     started_at: int = field(default_factory=lambda: int(time.time()))
     started_ms: int = field(default_factory=now_ms)
     pending_input: list[list[dict[str, Any]]] = field(default_factory=list)
@@ -259,7 +269,10 @@ class TurnRunner:
                 self.state.abort_note_pending = False
             if engine.needs_compaction(thread):
                 await engine.compact(self)
-            if not await self.submit_prompt(first_turn):
+            if self.context_input is not None:
+                for item in self.context_input:
+                    engine.add_context(self, item)
+            elif not await self.submit_prompt(first_turn):
                 await self.finish("completed")
                 return
             await engine.tools.prepare(self)
@@ -414,6 +427,7 @@ class TurnRunner:
         state = self.state
         if state.active is self:
             state.active = None
+        self.status = status
         engine.on_turn_finished(self)
         engine.tools.turn_finished(self, status)
         items = [self.final_message] if status == "completed" and self.final_message else []
@@ -690,6 +704,8 @@ class TurnEngine:
         self.tools = tools or ToolRouter()
         self.context_window = context_window
         self._finished_listeners: list[Callable[[TurnRunner], None]] = []
+        self.goals = ThreadGoals(self)
+        self.usage = UsageLedger(self)
 
     def client_for(self, thread: LoadedThread) -> ModelClient:
         from .providers import MissingCredentials
@@ -740,6 +756,7 @@ class TurnEngine:
         root_turn_id: str | None = None,
         output_schema: Any = None,
         compact_only: bool = False,
+        context_input: list[dict[str, Any]] | None = None,
     ) -> TurnRunner:
         turn_id = uuid7()
         runner = TurnRunner(
@@ -750,6 +767,7 @@ class TurnEngine:
             root_turn_id=root_turn_id or turn_id,
             output_schema=output_schema,
             compact_only=compact_only,
+            context_input=context_input,
         )
         return self.activate(runner)
 
@@ -892,6 +910,8 @@ class TurnEngine:
         for key, value in last.items():
             total[key] = total.get(key, 0) + value
         state.last_input_tokens = usage.input_tokens
+        for key, value in last.items():
+            runner.usage[key] = runner.usage.get(key, 0) + value
         runner.emit(
             "thread/tokenUsage/updated",
             {

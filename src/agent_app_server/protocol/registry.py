@@ -306,6 +306,47 @@ METHOD_TABLE.update(
         "process/resizePty": ("process", "ProcessResizePtyParams", "ProcessResizePtyResponse", "process"),
     }
 )
+# Goals, review mode, token usage, OAuth for MCP servers and imports from other agents.
+METHOD_TABLE.update(
+    {
+        "thread/goal/set": ("goals", "ThreadGoalSetParams", "ThreadGoalSetResponse", "goals"),
+        "thread/goal/get": ("goals", "ThreadGoalGetParams", "ThreadGoalGetResponse", "goals"),
+        "thread/goal/clear": ("goals", "ThreadGoalClearParams", "ThreadGoalClearResponse", "goals"),
+        "account/usage/read": ("usage", "GetAccountTokenUsageParams", "GetAccountTokenUsageResponse", "usage"),
+        "review/start": ("review", "ReviewStartParams", "ReviewStartResponse", "review"),
+        "externalAgentConfig/detect": (
+            "external_agent",
+            "ExternalAgentConfigDetectParams",
+            "ExternalAgentConfigDetectResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import": (
+            "external_agent",
+            "ExternalAgentConfigImportParams",
+            "ExternalAgentConfigImportResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import/recordHistory": (
+            "external_agent",
+            "ExternalAgentConfigImportHistoryRecordParams",
+            "ExternalAgentConfigImportHistoryRecordResponse",
+            "external_agent",
+        ),
+        "externalAgentConfig/import/readHistories": (
+            "external_agent",
+            None,
+            "ExternalAgentConfigImportHistoriesReadResponse",
+            "external_agent",
+        ),
+        "mcpServer/oauth/login": ("mcp_oauth", "McpServerOauthLoginParams", "McpServerOauthLoginResponse", "mcp"),
+        "thread/approveGuardianDeniedAction": (
+            "review",
+            "ThreadApproveGuardianDeniedActionParams",
+            "ThreadApproveGuardianDeniedActionResponse",
+            "review",
+        ),
+    }
+)
 #: Wire names of methods that only connections with ``capabilities.experimentalApi`` may call.
 EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
     {
@@ -338,6 +379,7 @@ EXPERIMENTAL_METHODS: frozenset[str] = frozenset(
 #: Methods whose params the reference types as nullable (``params`` may be absent or null).
 PARAMS_OPTIONAL_METHODS: frozenset[str] = frozenset(
     {"account/logout", "account/rateLimits/read", "configRequirements/read", "config/mcpServer/reload"}
+    | {"account/usage/read", "externalAgentConfig/import/readHistories"}
 )
 
 _SpecT = TypeVar("_SpecT")
@@ -461,7 +503,19 @@ METHODS: dict[str, MethodSpec] = _MethodRegistry()
 #: Modules that register notifications when imported; ``account`` and ``skills`` register their
 #: own (``account`` imports ``notifications``, so registering its types there would be circular).
 _NOTIFICATIONS: _LazyRegistry[NotificationSpec] = _LazyRegistry(
-    ("notifications", "account", "skills", "attachments", "sections", "thread_settings", "queue", "process")
+    (
+        "notifications",
+        "account",
+        "skills",
+        "attachments",
+        "sections",
+        "thread_settings",
+        "queue",
+        "process",
+        "goals",
+        "external_agent",
+        "mcp_oauth",
+    )
 )
 _SERVER_REQUESTS: _LazyRegistry[ServerRequestSpec] = _LazyRegistry(("server_requests",))
 # Read as plain dicts; registered only through the functions below.

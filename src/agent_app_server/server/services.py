@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..core.command_exec import CommandProcesses
+    from ..core.external_agent import ExternalAgentConfig
     from ..core.fuzzy import FuzzySearcher
     from ..core.fuzzy_sessions import FuzzySessions
+    from ..core.mcp_oauth import McpOAuthLogins
     from ..core.models_catalog import ModelCatalog
     from ..core.queue import ThreadQueues
     from ..core.skills import SkillsCache
@@ -116,3 +118,22 @@ class ServerServices:
 
         self._app.connection_close_hooks.append(connection_closed)
         return sessions
+
+    @cached_property
+    def external_agent(self) -> ExternalAgentConfig:
+        """``externalAgentConfig/*``: another agent's configuration found on disk, and the import history."""
+        from pathlib import Path
+
+        from ..core.external_agent import ExternalAgentConfig
+
+        config = self._app.config
+        return ExternalAgentConfig(config.codex_home, Path.home(), config.state_dir)
+
+    @cached_property
+    def mcp_oauth(self) -> McpOAuthLogins:
+        """``mcpServer/oauth/login``: logins under way, and the token file they write."""
+        from ..core.mcp_oauth import McpOAuthLogins
+
+        config = self._app.config
+        port = config.values.get("mcp_oauth_callback_port")
+        return McpOAuthLogins(config.state_dir, port if isinstance(port, int) else 0)

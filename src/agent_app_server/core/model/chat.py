@@ -128,9 +128,14 @@ def to_chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
                 # `""`, never null or absent: llama-cpp-python's server answers 500 (a validation
                 # error) to both, and OpenAI, vLLM, Ollama, llama-server and LM Studio accept `""`.
                 messages.append({"role": "assistant", "content": "", "tool_calls": [_tool_call(item)]})
+        elif kind in ("function_call_output", "custom_tool_call_output") and not item.get("call_id"):
+            # Context the harness supplies as a named output answering no call (a goal's
+            # ``goal_objective``): a chat server refuses a tool message without its call.
+            name = item.get("name") or "context"
+            messages.append({"role": "user", "content": f"<{name}>\n{_tool_output(item.get('output'))}\n</{name}>"})
         elif kind in ("function_call_output", "custom_tool_call_output"):
             messages.append(
-                {"role": "tool", "tool_call_id": item.get("call_id") or "", "content": _tool_output(item.get("output"))}
+                {"role": "tool", "tool_call_id": item.get("call_id"), "content": _tool_output(item.get("output"))}
             )
         # reasoning, web_search_call, compaction ... have no chat equivalent and are dropped.
     return messages

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import json
 import logging
@@ -27,6 +28,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .output import bound_output
@@ -77,6 +79,8 @@ class McpServerConfig:
     tool_approval: dict[str, str] = field(default_factory=dict)
     #: The installed plugin that brings this server (``plugin@marketplace``); None: config.toml's.
     plugin_id: str | None = None
+    #: Where ``mcpServer/oauth/login`` keeps tokens (``core.mcp_oauth``); None: not looked for.
+    oauth_state_dir: str | None = None
 
     @classmethod
     def from_table(
@@ -130,7 +134,9 @@ def configured_servers(config: Config) -> dict[str, McpServerConfig]:
     servers: dict[str, McpServerConfig] = {}
     for name, table, plugin_id in entries:
         if name not in servers and isinstance(table, dict) and (table.get("command") or table.get("url")):
-            server = McpServerConfig.from_table(name, table, plugin_id=plugin_id)
+            server = dataclasses.replace(
+                McpServerConfig.from_table(name, table, plugin_id=plugin_id), oauth_state_dir=str(config.state_dir)
+            )
             if server.enabled:
                 servers[server.name] = server
     return servers
@@ -210,7 +216,13 @@ class McpConnection:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if config.url:
-                    client = sdk["httpx_utils"].create_mcp_http_client(headers=config.headers or None)
+                    auth = None
+                    if "Authorization" not in config.headers and config.oauth_state_dir is not None:
+                        # Logged in with mcpServer/oauth/login: the SDK sends (and refreshes) the token.
+                        from ..mcp_oauth import TokenFile, stored_auth
+
+                        auth = await stored_auth(TokenFile(Path(config.oauth_state_dir)), config.name, config.url)
+                    client = sdk["httpx_utils"].create_mcp_http_client(headers=config.headers or None, auth=auth)
                     await stack.enter_async_context(client)
                     streams = await stack.enter_async_context(
                         sdk["http"].streamable_http_client(config.url, http_client=client)

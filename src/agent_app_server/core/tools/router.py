@@ -2,9 +2,9 @@
 
 Owns: the tool definitions sent with every model request (names, descriptions and argument
 shapes as the reference's — see ``observed/model_requests/``), dispatching the model's calls to
-unified exec, ``apply_patch``, ``update_plan``, ``view_image``, the client's dynamic tools and
-MCP servers; the per-thread tool state (session approvals, running command sessions, the turn's
-diff); and the ``fileChange`` / ``imageView`` items and ``turn/plan/updated`` /
+unified exec, ``apply_patch``, ``update_plan``, ``view_image``, the goal tools (``core.goals``),
+the client's dynamic tools and MCP servers; the per-thread tool state (session approvals, running
+command sessions, the turn's diff); and the ``fileChange`` / ``imageView`` items and ``turn/plan/updated`` /
 ``turn/diff/updated`` notifications.
 
 ``apply_patch`` is a freeform (grammar) tool on the Responses API and a function tool taking
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, ConfigError
+from ..goals import GOAL_TOOL_NAMES, GOAL_TOOLS
 from ..turns import ToolCall, ToolRouter, tool_output
 from . import dynamic
 
@@ -330,9 +331,13 @@ class AgentToolRouter(ToolRouter):
         tools: list[dict[str, Any]] = [EXEC_COMMAND, WRITE_STDIN]
         tools.append(APPLY_PATCH_FUNCTION if wire_api == "chat" else APPLY_PATCH_FREEFORM)
         tools += [UPDATE_PLAN, VIEW_IMAGE]
+        if not turn.thread.ephemeral:
+            tools += GOAL_TOOLS
         tools += dynamic.tool_specs(turn.thread.settings.dynamic_tools, wire_api)
         if self._mcp_configured and self.mcp is not None:
             tools += self.mcp.tool_specs(turn.thread, wire_api)
+        if turn.tool_names is not None:
+            tools = [tool for tool in tools if tool.get("name") in turn.tool_names]
         return tools
 
     # ------------------------------------------------------------------ calls
@@ -346,6 +351,8 @@ class AgentToolRouter(ToolRouter):
 
     async def _dispatch(self, turn: TurnRunner, call: ToolCall) -> str | list[dict[str, Any]]:
         name = call.name
+        if turn.tool_names is not None and name not in turn.tool_names:
+            return f"unsupported call: {name}"
         state = self.state(turn.thread)
         if call.is_custom:
             if name == "apply_patch":
@@ -375,6 +382,8 @@ class AgentToolRouter(ToolRouter):
                 return self.update_plan(turn, args)
             if name == "view_image":
                 return await self.view_image(turn, call.call_id, args)
+            if name in GOAL_TOOL_NAMES and not turn.thread.ephemeral:
+                return await turn.engine.goals.tool_call(turn, name, args)
         found = dynamic.find(turn.thread.settings.dynamic_tools, name, namespace)
         if found is not None:
             return await dynamic.call_dynamic(turn, call.call_id, found[0], found[1], args)

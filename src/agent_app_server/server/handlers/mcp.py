@@ -1,13 +1,16 @@
 """MCP server methods: ``mcpServerStatus/list``, ``mcpServer/tool/call``, ``mcpServer/resource/read``
-and ``config/mcpServer/reload``.
+``config/mcpServer/reload`` and ``mcpServer/oauth/login`` (+ ``mcpServer/oauthLogin/completed``
+to every client when the login ends).
 Layer: server (imports ``core``, ``protocol``, ``rpc``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from ...core.tools.mcp import McpError, McpManager
+from ...core.mcp_oauth import server_for_login
+from ...core.tools.mcp import McpError, McpManager, configured_servers
 from ...protocol import (
     ListMcpServerStatusParams,
     ListMcpServerStatusResponse,
@@ -17,6 +20,7 @@ from ...protocol import (
     McpServerToolCallParams,
     McpServerToolCallResponse,
 )
+from ...protocol.mcp_oauth import McpServerOauthLoginParams, McpServerOauthLoginResponse
 from ...rpc import InternalError, InvalidParams
 from ..connection import Connection
 from . import handler
@@ -87,3 +91,36 @@ async def config_mcp_server_reload(conn: Connection, params: None) -> McpServerR
     # never disagree; threads whose servers start from now on use the new [mcp_servers].
     await reload_user_config(conn)
     return McpServerRefreshResponse()
+
+
+@handler("mcpServer/oauth/login")
+async def mcp_server_oauth_login(conn: Connection, params: McpServerOauthLoginParams) -> McpServerOauthLoginResponse:
+    app = conn.app
+    url, headers = server_for_login(configured_servers(app.config), params.name)
+    if params.thread_id is not None:
+        app.threads.require_loaded(params.thread_id)
+    login = await app.services.mcp_oauth.start(
+        params.name,
+        url,
+        headers,
+        scopes=params.scopes,
+        timeout_s=params.timeout_secs if params.timeout_secs and params.timeout_secs > 0 else None,
+        thread_id=params.thread_id,
+    )
+
+    def completed(done: asyncio.Future[str | None]) -> None:
+        error = done.result()
+        app.emit(
+            None,
+            "mcpServer/oauthLogin/completed",
+            {
+                "name": login.name,
+                "success": error is None,
+                "error": error,
+                "loginId": login.login_id,
+                "threadId": login.thread_id,
+            },
+        )
+
+    login.done.add_done_callback(completed)
+    return McpServerOauthLoginResponse(authorization_url=login.authorization_url, login_id=login.login_id)

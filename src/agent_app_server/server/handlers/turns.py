@@ -9,6 +9,7 @@ import asyncio
 import functools
 from typing import Any
 
+from ...core.goals import goal_of
 from ...core.history import HISTORY_KINDS, fold_turns
 from ...core.ids import parse_thread_id
 from ...core.threads import LoadedThread, ThreadSettings, sandbox_policy_for_mode
@@ -214,7 +215,19 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
         app.emit(thread.id, "thread/status/changed", {"threadId": thread.id, "status": thread.status})
     wire_thread = app.threads.to_wire(thread.record, thread, [] if params.exclude_turns else turns)
     # The missed notifications follow the reply, then what arrived meanwhile, then live ones.
-    then = None if after_seq is None else functools.partial(_start_replay, conn, thread.id, after_seq, replay_end)
+    replay = None if after_seq is None else functools.partial(_start_replay, conn, thread.id, after_seq, replay_end)
+
+    def then() -> None:
+        # As the reference: after the reply the thread's subscribers learn its goal (or that it has
+        # none), a thread event like any other (numbered for replay).
+        goal = goal_of(thread.record)
+        if goal is None:
+            app.emit(thread.id, "thread/goal/cleared", {"threadId": thread.id})
+        else:
+            app.emit(thread.id, "thread/goal/updated", {"threadId": thread.id, "turnId": None, "goal": goal})
+        if replay is not None:
+            replay()
+
     return Reply(
         ThreadResumeResponse(
             thread=wire_thread,

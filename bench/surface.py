@@ -4,7 +4,8 @@ For each target, a fresh process and CODEX_HOME (the `mock` provider pointed at 
 that also serves ``GET /v1/models``): the first ``model/list`` of a new CODEX_HOME (nothing cached),
 the first one of a second process on the same CODEX_HOME (our listing is cached on disk), then in a
 third process N calls of each of ``model/list``, ``account/read``, ``config/read``,
-``configRequirements/read``, ``skills/list``. Prints milliseconds per call (median / p95).
+``configRequirements/read``, ``skills/list``, ``plugin/list``, ``plugin/installed``. Prints
+milliseconds per call (median / p95).
 
     .venv/bin/python bench/surface.py [--calls 200] [--only ours|reference]
 """
@@ -13,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.testing.fake_model import FakeModelServer
-
 # Run as a script, this directory is on sys.path: the helpers are plain modules next to this file.
-from peer import kill_all
-from targets import Target, Unavailable, ours, reference
+from side_by_side import median_p95, print_table
+from targets import Target
 
 CALLS: list[tuple[str, Any]] = [
     ("model/list", {}),
@@ -32,13 +29,9 @@ CALLS: list[tuple[str, Any]] = [
     ("config/read", {"includeLayers": True}),
     ("configRequirements/read", None),
     ("skills/list", {}),
+    ("plugin/list", {}),
+    ("plugin/installed", {}),
 ]
-
-
-def _stats(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"{statistics.median(ordered) * 1000:7.2f} / {p95 * 1000:7.2f}"
 
 
 async def first_model_list(target: Target, home: Path, label: str) -> float:
@@ -75,7 +68,7 @@ async def measure(target: Target, calls: int) -> dict[str, str]:
                 started = time.perf_counter()
                 await peer.request(method, params)
                 samples.append(time.perf_counter() - started)
-            rows[f"{method} (median / p95)"] = _stats(samples)
+            rows[f"{method} (median / p95)"] = median_p95(samples)
         return rows
     finally:
         await peer.close()
@@ -86,25 +79,9 @@ async def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--only", choices=("ours", "reference"))
     args = parser.parse_args()
-    results: dict[str, dict[str, str]] = {}
-    async with FakeModelServer(models=["mock-model", "alpha", "beta"]) as model:
-        with tempfile.TemporaryDirectory(dir=Path.home()) as run_dir:
-            for name, make in (("ours", ours), ("reference", reference)):
-                if args.only and args.only != name:
-                    continue
-                try:
-                    target = make(Path(run_dir), model.base_url)
-                except Unavailable as exc:
-                    print(f"{name}: unavailable ({exc})", file=sys.stderr)
-                    continue
-                results[name] = await measure(target, args.calls)
-    kill_all()
-    names = list(results)
-    keys = list(next(iter(results.values()))) if results else []
-    print(f"| call (ms) | {' | '.join(names)} |")
-    print("|---|" + "---|" * len(names))
-    for key in keys:
-        print(f"| {key} | " + " | ".join(results[name].get(key, "n/a") for name in names) + " |")
+    await print_table(
+        lambda target: measure(target, args.calls), only=args.only, models=("mock-model", "alpha", "beta")
+    )
     return 0
 
 

@@ -51,6 +51,7 @@ class TimedApp(TuiApp):
         await super().on_server_event(event)
 
     def post_display_hook(self) -> None:
+        super().post_display_hook()
         now = time.perf_counter()
         self.frames.append(now)
         for check in list(self.on_frame):

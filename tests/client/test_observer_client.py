@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from agent_app_server.client import AsyncClient, Backoff, ClientOptions
-from agent_app_server.testing import FakeModelServer, paced, text_reply
+from agent_app_server.client import WITHDRAWN, AsyncClient, Backoff, ClientOptions
+from agent_app_server.testing import FakeModelServer, function_call_reply, paced, text_reply
+from support.agent_turns import exec_args
 from support.tcp_proxy import TcpProxy
 from support.ws_client import WsServer
 
 DELTAS = 1000
+APPROVAL = "item/commandExecution/requestApproval"
 
 
 @pytest.mark.compat("observer:observe-all")
@@ -49,3 +51,77 @@ async def test_an_observer_catches_up_on_a_thread_it_never_joined(
         assert watcher.reconnects == 1
     assert seen == words, "every delta exactly once, in order"
     assert seqs == sorted(set(seqs))
+
+
+@pytest.mark.compat("observer:observe-all")
+async def test_handlers_given_in_the_options_answer_what_was_pending_before_connect_returned(
+    server: WsServer, model: FakeModelServer, workspace: Path
+) -> None:
+    """An observer is asked every pending approval right after the handshake: handlers passed
+    in ``ClientOptions.request_handlers`` are in place for it, and ``on_notification`` sees the
+    notifications in wire order."""
+    model.enqueue(function_call_reply("exec_command", exec_args("touch out.txt"), "call_1"), text_reply("done"))
+    async with await AsyncClient.connect(server.url) as owner:
+        asked = asyncio.get_running_loop().create_future()
+
+        async def owner_waits(params: object) -> object:
+            asked.set_result(params)
+            await asyncio.get_running_loop().create_future()
+            return None
+
+        owner.set_request_handler(APPROVAL, owner_waits)
+        thread = await owner.start_thread(cwd=str(workspace), approval_policy="untrusted", sandbox="workspace-write")
+        turn = await thread.turn("go")
+        await asyncio.wait_for(asked, 30)
+
+        seen: list[str] = []
+
+        async def accept(params: object) -> object:
+            return {"decision": "accept"}
+
+        options = ClientOptions(
+            observe_all=True,
+            request_handlers={APPROVAL: accept},
+            on_notification=lambda event: seen.append(event.method),
+        )
+        async with await AsyncClient.connect(server.url, options=options):
+            completed = await asyncio.wait_for(turn.wait(), 30)
+        assert completed.status == "completed"
+        assert (workspace / "out.txt").exists()
+        assert "turn/completed" in seen
+
+
+@pytest.mark.compat("observer:observe-all")
+async def test_a_withdrawable_handler_is_cancelled_when_another_client_answers_first(
+    server: WsServer, model: FakeModelServer, workspace: Path
+) -> None:
+    model.enqueue(function_call_reply("exec_command", exec_args("touch out.txt"), "call_1"), text_reply("done"))
+    waiting = asyncio.get_running_loop().create_future()
+    withdrawn = asyncio.get_running_loop().create_future()
+
+    async def wait_for_a_person(params: object) -> object:
+        waiting.set_result(None)
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError as cancelled:
+            withdrawn.set_result(cancelled.args)
+            raise
+        return None
+
+    options = ClientOptions(
+        observe_all=True, request_handlers={APPROVAL: wait_for_a_person}, withdrawable=frozenset({APPROVAL})
+    )
+    async with (
+        await AsyncClient.connect(server.url, options=options),
+        await AsyncClient.connect(server.url) as owner,
+    ):
+
+        async def accept(params: object) -> object:
+            await asyncio.wait_for(waiting, 30)  # the observer is waiting when the owner answers
+            return {"decision": "accept"}
+
+        owner.set_request_handler(APPROVAL, accept)
+        thread = await owner.start_thread(cwd=str(workspace), approval_policy="untrusted", sandbox="workspace-write")
+        turn = await thread.turn("go")
+        assert (await asyncio.wait_for(turn.wait(), 30)).status == "completed"
+        assert await asyncio.wait_for(withdrawn, 30) == (WITHDRAWN,)

@@ -17,6 +17,7 @@ from agent_app_server.rpc import RemoteError
 def test_exported_names() -> None:
     assert client_package.__all__ == [
         "DEFAULT_COMMAND",
+        "WITHDRAWN",
         "AsyncClient",
         "Backoff",
         "Client",

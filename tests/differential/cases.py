@@ -185,6 +185,31 @@ PLANS: dict[str, Plan] = {
     "thread/shellCommand": Plan(state="fresh", values={"command": ["echo hi"]}),
     "mcpServerStatus/list": Plan(state="none"),
     "mcpServer/tool/call": Plan(values={"server": ["no-such-server"], "tool": ["echo"]}),
+    # Plugins: the marketplace beside each side's workspace (harness.Side.prepare_dirs); one at a
+    # time, since each case sees what the previous added, installed or removed.
+    **{
+        method: Plan(
+            state="none",
+            sequential=True,
+            values={
+                "source": ["$root/marketplace"],
+                "marketplacePath": ["$marketplace"],
+                "pluginName": ["alpha"],
+                "pluginId": ["alpha@diffmk"],
+                "marketplaceName": ["diffmk"],
+            },
+        )
+        for method in (
+            "marketplace/add",
+            "plugin/list",
+            "plugin/read",
+            "plugin/install",
+            "plugin/installed",
+            "plugin/uninstall",
+            "marketplace/upgrade",
+            "marketplace/remove",
+        )
+    },
     "thread/search": Plan(state="saved", state_once=True, values={"searchTerm": ["hello", "fake model"]}),
     "thread/searchOccurrences": Plan(state="saved", state_once=True, values={"searchTerm": ["hello", "fake model"]}),
     # A handle per case ($case): spawns are answered at once and may overlap.

@@ -34,6 +34,7 @@ from agent_app_server.testing.fake_model import (
     text_reply,
 )
 from support.model_config import write_mock_config
+from support.plugin_fixtures import write_marketplace
 from support.reference import REPO_ROOT
 
 #: Replies as large as a 1 MiB echo must fit in one line.
@@ -131,8 +132,14 @@ class Side:
             path.mkdir(parents=True, exist_ok=True)
         write_mock_config(self.codex_home, self.model.base_url)
         populate_workspace(self.workspace)
+        # A plugin marketplace beside the workspace, for the plugin/* and marketplace/* cases.
+        marketplace = write_marketplace(self.root / "marketplace", "diffmk", ["alpha"])
         self.vars.update(
-            ws=str(self.workspace), home=str(self.home), codex_home=str(self.codex_home), root=str(self.root)
+            ws=str(self.workspace),
+            home=str(self.home),
+            codex_home=str(self.codex_home),
+            root=str(self.root),
+            marketplace=str(marketplace),
         )
 
     def sibling(self) -> Side:

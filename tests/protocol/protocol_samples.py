@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from plugin_samples import PLUGIN_CLIENT_PARAMS, plugin_methods
 from surface_samples import SURFACE_CLIENT_PARAMS, surface_methods, surface_notifications
 
 from agent_app_server.protocol import (
@@ -589,6 +590,7 @@ def methods() -> dict[str, tuple[WireModel, WireModel]]:
         **thread_settings_samples()[0],
         **queue_samples()[0],
         **surface_methods(),
+        **plugin_methods(),
         **search_methods(),
         **process_samples()[0],
         **goal_samples()[0],
@@ -914,6 +916,7 @@ def fs_notifications() -> dict[str, WireModel]:
 
 
 CLIENT_PARAMS.update(SURFACE_CLIENT_PARAMS)
+CLIENT_PARAMS.update(PLUGIN_CLIENT_PARAMS)
 
 
 def tools_methods() -> dict[str, tuple[WireModel, WireModel]]:

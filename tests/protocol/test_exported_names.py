@@ -57,6 +57,17 @@ REGISTERED_METHODS += [
 ]
 
 REGISTERED_METHODS += [
+    "marketplace/add",
+    "marketplace/remove",
+    "marketplace/upgrade",
+    "plugin/list",
+    "plugin/installed",
+    "plugin/read",
+    "plugin/install",
+    "plugin/uninstall",
+]
+
+REGISTERED_METHODS += [
     "fs/readFile",
     "fs/writeFile",
     "fs/createDirectory",

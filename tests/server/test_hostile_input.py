@@ -59,8 +59,8 @@ async def test_unknown_method_is_method_not_found(server: ServerProcess) -> None
     error = (await server.call("foo/bar", {}))["error"]
     assert error["code"] == -32601 and "foo/bar" in error["message"]
     # A reference method we have not implemented is also -32601, never a fake result.
-    error = (await server.call("plugin/list", {}))["error"]
-    assert error["code"] == -32601 and "plugin/list" in error["message"]
+    error = (await server.call("app/list", {}))["error"]
+    assert error["code"] == -32601 and "app/list" in error["message"]
 
 
 @pytest.mark.parametrize(

@@ -4,28 +4,15 @@ test through the real server (tests/support/mcp_echo_server.py)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent_app_server.testing.fake_model import FakeModelServer, SseEvent, function_call_reply, text_reply
-from support.agent_turns import ENV, run_turn, start_agent, start_thread, tool_outputs
-from support.model_config import write_mock_config
+from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
+from support.agent_turns import ENV, namespaced, run_turn, start_agent, start_thread, tool_outputs
+from support.model_config import MCP_CONFIG, write_mock_config
 from support.server_process import ServerClient, ServerProcess, Spawn
-
-ECHO_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_echo_server.py"
-MCP_CONFIG = f'[mcp_servers.echo]\ncommand = "{sys.executable}"\nargs = ["{ECHO_SERVER}"]\nstartup_timeout_sec = 30\n'
-
-
-def namespaced(events: list[Any], namespace: str) -> list[Any]:
-    """A function call the model makes to a tool inside a namespace."""
-    for event in events:
-        item = event.data.get("item") if isinstance(event, SseEvent) else None
-        if isinstance(item, dict) and item.get("type") == "function_call":
-            item["namespace"] = namespace
-    return events
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ async def test_settings_this_server_cannot_honour_are_refused(codex_home: Path, 
                 "collaborationMode": {"mode": "plan", "settings": {"model": "m"}}
             },
             "unknown environment `remote`": {"environments": [{"environmentId": "remote", "cwd": "/"}]},
-            "no plugins to disable": {"disabledPluginIds": ["p"]},
+            "plugins cannot be disabled per thread": {"disabledPluginIds": ["p"]},
         }
         for message, params in refused.items():
             response = await client.call("thread/settings/update", {"threadId": thread_id, **params})

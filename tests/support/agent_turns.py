@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.testing.fake_model import FakeModelServer
+from agent_app_server.testing.fake_model import FakeModelServer, SseEvent
 from support.model_config import write_mock_config
 from support.server_process import ServerClient, Spawn
 
@@ -151,3 +151,12 @@ def tool_outputs(body: dict[str, Any]) -> dict[str, Any]:
 def exec_args(cmd: str, **extra: Any) -> str:
     """exec_command arguments; no login shell (profiles make every command slow and noisy)."""
     return json.dumps({"cmd": cmd, "login": False, "yield_time_ms": 10_000, **extra})
+
+
+def namespaced(events: list[Any], namespace: str) -> list[Any]:
+    """A function call the model makes to a tool inside a namespace (``mcp__SERVER`` for MCP)."""
+    for event in events:
+        item = event.data.get("item") if isinstance(event, SseEvent) else None
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            item["namespace"] = namespace
+    return events

@@ -3,7 +3,13 @@ reference README does for its oracle runs)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+#: The test MCP server (``support/mcp_echo_server.py``) as a stdio server named ``echo``, as a
+#: config.toml table.
+ECHO_SERVER = Path(__file__).resolve().parent / "mcp_echo_server.py"
+MCP_CONFIG = f'[mcp_servers.echo]\ncommand = "{sys.executable}"\nargs = ["{ECHO_SERVER}"]\nstartup_timeout_sec = 30\n'
 
 
 def write_mock_config(

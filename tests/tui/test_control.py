@@ -67,8 +67,8 @@ async def test_bang_runs_a_shell_command_in_the_thread(open_app: OpenApp, worksp
         assert command[0].exit_code == 0
 
 
-async def test_slash_new_fork_and_status(open_app: OpenApp, model: FakeModelServer) -> None:
-    model.enqueue(text_reply("first answer"))
+async def test_slash_new_fork_compact_and_status(open_app: OpenApp, model: FakeModelServer) -> None:
+    model.enqueue(text_reply("first answer"), text_reply("a summary of it all"))
     async with open_app() as ui:
         first = ui.app.thread_id
         await ui.type("hello")
@@ -76,6 +76,10 @@ async def test_slash_new_fork_and_status(open_app: OpenApp, model: FakeModelServ
         await ui.type("/status")
         await ui.shows(f"thread  {first}")
         await ui.shows("tokens  ")
+        await ui.type("/compact")
+        await ui.shows("compacting the conversation…")
+        await ui.shows("The conversation was compacted (summarised) to free context.")
+        assert len(model.requests) == 2
         await ui.type("/fork")
         await ui.until(lambda: ui.app.thread_id != first, "the fork")
         await ui.shows(f"forked thread {first} into {ui.app.thread_id}")

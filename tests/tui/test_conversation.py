@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from textual import events
+
 from agent_app_server.testing import (
     FakeModelServer,
     custom_tool_call_reply,
@@ -20,10 +22,12 @@ from agent_app_server.tui.cells import (
     FileChangeCell,
     PlanCell,
     ReasoningCell,
+    ToolCell,
     UserCell,
 )
 from agent_app_server.tui.screens import ApprovalScreen
-from support.agent_turns import exec_args
+from support.agent_turns import exec_args, namespaced
+from support.model_config import MCP_CONFIG
 from support.tui import OpenApp
 
 ASKING = ("approval_policy=untrusted", "sandbox_mode=workspace-write")
@@ -59,6 +63,38 @@ async def test_composer_is_multi_line_and_keeps_history(open_app: OpenApp, model
         await ui.pilot.press("enter")
         await ui.turn_done(2)
         assert [cell.text for cell in ui.cells(UserCell)] == ["first line\nsecond line"] * 2
+
+
+async def test_a_paste_keeps_its_line_breaks(open_app: OpenApp, model: FakeModelServer) -> None:
+    model.enqueue(text_reply("pasted"))
+    async with open_app() as ui:
+        ui.app.composer.focus()
+        ui.app.post_message(events.Paste("def f():\n    return 1\n"))
+        await ui.until(lambda: ui.app.composer.text == "def f():\n    return 1\n", "the paste in the composer")
+        await ui.pilot.press("enter")
+        await ui.turn_done()
+        assert ui.cells(UserCell)[0].text == "def f():\n    return 1\n"
+
+
+async def test_an_mcp_tool_call_shows_what_was_called_and_its_result(
+    open_app: OpenApp, model: FakeModelServer, home: Path
+) -> None:
+    with (home / "config.toml").open("a") as config:
+        config.write("\n" + MCP_CONFIG)
+    model.enqueue(
+        namespaced(function_call_reply("echo", json.dumps({"text": "hi"}), "call_1"), "mcp__echo"), text_reply("echoed")
+    )
+    async with open_app() as ui:
+        await ui.type("echo hi")
+        await ui.until(lambda: isinstance(ui.app.screen, ApprovalScreen), "the MCP server's question")
+        shown = await ui.until(lambda: "with {" in ui.screen_text() and ui.screen_text(), "the question in full")
+        assert "Allow the echo MCP server?" in shown and 'run tool "echo"' in shown and '{"text": "hi"}' in shown
+        await ui.pilot.press("y")
+        await ui.turn_done()
+        cell = await ui.until(lambda: ui.cells(ToolCell), "the tool call")
+        await ui.until(lambda: cell[0].item.get("status") == "completed", "the call to complete")
+        shown = str(cell[0].body.render())
+        assert 'echo.echo({"text": "hi"})' in shown and "echo: hi" in shown
 
 
 async def test_reasoning_summary_is_collapsed(open_app: OpenApp, model: FakeModelServer) -> None:

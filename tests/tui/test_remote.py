@@ -1,5 +1,5 @@
 """The UI against a real server process over WebSocket: approvals answered by another client,
-the approval queue, a dropped connection (reconnect, nothing lost or repeated), the server gone
+another client's dynamic tool calls in a thread the UI shows, the approval queue, a dropped connection (reconnect, nothing lost or repeated), the server gone
 for good, and the bearer-token rule of ``--remote``."""
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
-from agent_app_server.client import AsyncClient, Backoff
+from agent_app_server.client import AsyncClient, Backoff, ClientOptions, text_input
+from agent_app_server.client.handlers import COMMAND_APPROVAL, MCP_ELICITATION
 from agent_app_server.testing import FakeModelServer, delay, function_call_reply, text_reply
 from agent_app_server.tui.app import ConnectionWatch, Target, TuiApp
-from agent_app_server.tui.cells import AnswerCell, CommandCell, ErrorCell
-from agent_app_server.tui.screens import COMMAND_APPROVAL, ApprovalScreen
-from support.agent_turns import ENV, exec_args
+from agent_app_server.tui.cells import AnswerCell, CommandCell, ErrorCell, ToolCell
+from agent_app_server.tui.screens import ApprovalScreen
+from support.agent_turns import ENV, exec_args, namespaced
+from support.model_config import MCP_CONFIG
 from support.tcp_proxy import TcpProxy
 from support.tui import Driver
 from support.ws_client import Spawner, WsServer, ws_servers
@@ -82,6 +84,72 @@ async def test_an_approval_answered_by_another_client_closes_the_dialog(
             assert "elsewhere" in command.output
         finally:
             await other.aclose()
+
+
+async def test_an_mcp_question_answered_by_another_client_closes_the_dialog(
+    ws_spawn: Spawner, home: Path, remote_app: RemoteApp, model: FakeModelServer
+) -> None:
+    with (home / "config.toml").open("a") as config:
+        config.write("\n" + MCP_CONFIG)
+    server = await ws_spawn(env=ENV)
+    model.enqueue(namespaced(function_call_reply("echo", '{"text": "hi"}', "call_1"), "mcp__echo"), text_reply("done"))
+    async with remote_app(server.url) as ui:
+        await ui.send("echo hi")
+        await ui.until(lambda: isinstance(ui.app.screen, ApprovalScreen), "the MCP server's question")
+        other = await AsyncClient.connect(server.url)
+        try:
+
+            async def allow(_params: Any) -> dict[str, Any]:
+                return {"action": "accept", "content": {}}
+
+            other.set_request_handler(MCP_ELICITATION, allow)
+            assert ui.app.thread_id is not None
+            await other.resume_thread(ui.app.thread_id)
+            await ui.until(lambda: not isinstance(ui.app.screen, ApprovalScreen), "the dialog to close")
+            await ui.shows("an approval was answered by another client")
+            await ui.turn_done()
+            cell = await ui.until(lambda: ui.cells(ToolCell), "the tool call")
+            await ui.until(lambda: cell[0].item.get("status") == "completed", "the call to complete")
+            assert "echo: hi" in str(cell[0].body.render())
+        finally:
+            await other.aclose()
+
+
+async def test_a_dynamic_tool_call_run_by_another_client_is_shown(
+    server: WsServer, remote_app: RemoteApp, model: FakeModelServer, workspace: Path
+) -> None:
+    lookup = {
+        "type": "function",
+        "name": "lookup",
+        "description": "Look a thing up",
+        "inputSchema": {"type": "object", "properties": {"q": {"type": "string"}}},
+    }
+    model.enqueue(function_call_reply("lookup", '{"q": "the answer"}', "call_1"), text_reply("looked it up"))
+    # Dynamic tools are declared and run by a client speaking the experimental API; the UI watches.
+    owner = await AsyncClient.connect(server.url, options=ClientOptions(experimental_api=True))
+    try:
+
+        async def run_tool(params: Any) -> dict[str, Any]:
+            return {
+                "contentItems": [{"type": "inputText", "text": f"found {params['arguments']['q']}"}],
+                "success": True,
+            }
+
+        owner.set_request_handler("item/tool/call", run_tool)
+        started = await owner.request("thread/start", {"cwd": str(workspace), "dynamicTools": [lookup]})
+        thread_id = started["thread"]["id"]
+        async with remote_app(server.url) as ui:
+            await ui.send(f"/resume {thread_id}")
+            await ui.until(lambda: ui.app.thread_id == thread_id, "the owner's thread")
+            await owner.request("turn/start", {"threadId": thread_id, "input": [text_input("look it up")]})
+            await ui.turn_done()
+            cell = await ui.until(lambda: ui.cells(ToolCell), "the tool call")
+            await ui.until(lambda: cell[0].item.get("status") == "completed", "the call to complete")
+            shown = str(cell[0].body.render())
+            assert 'lookup({"q": "the answer"})' in shown and "found the answer" in shown
+            await ui.shows("looked it up")
+    finally:
+        await owner.aclose()
 
 
 async def test_pending_approvals_queue_one_dialog_at_a_time(open_app: Any) -> None:

@@ -48,6 +48,12 @@ def workspace() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def steady_cursor(ui: Driver) -> None:
+    """The composer's cursor does not blink: a dialog over the conversation shows the composer as
+    it was when the dialog opened, cursor drawn or not depending on the moment."""
+    ui.app.composer.cursor_blink = False
+
+
 async def screenshot(ui: Driver) -> str:
     # No focus, so no blinking cursor (it would be drawn or not depending on the moment).
     ui.app.screen.set_focus(None)
@@ -67,6 +73,7 @@ async def test_answer_streaming(open_app: OpenApp, model: FakeModelServer, svg: 
     script = text_reply(ANSWER)
     model.enqueue([*script[:14], delay(60), *script[14:]])
     async with open_app(size=(90, 30)) as ui:
+        steady_cursor(ui)
         await ui.send("How do I fix it?")
         await ui.until(lambda: ui.cells(AnswerCell) and "read" in ui.cells(AnswerCell)[0].drawn, "deltas")
         partial = ui.cells(AnswerCell)[0].text
@@ -78,6 +85,7 @@ async def test_answer_streaming(open_app: OpenApp, model: FakeModelServer, svg: 
 
 async def test_command_cell(open_app: OpenApp, svg: SnapshotAssertion) -> None:
     async with open_app(size=(90, 24)) as ui:
+        steady_cursor(ui)
         await ui.send("!printf 'first line\\nsecond line\\n'; exit 3")
         cell = await ui.until(lambda: ui.cells(CommandCell), "the command")
         await ui.until(lambda: cell[0].status != "inProgress", "the exit code")
@@ -93,6 +101,7 @@ async def test_diff(open_app: OpenApp, model: FakeModelServer, workspace: Path, 
     )
     model.enqueue(custom_tool_call_reply("apply_patch", patch, "call_p"), text_reply("Updated the greeting."))
     async with open_app(size=(90, 30), overrides=("approval_policy=never", "sandbox_mode=workspace-write")) as ui:
+        steady_cursor(ui)
         await ui.send("change the greeting")
         await ui.turn_done()
         cell = await ui.until(lambda: ui.cells(FileChangeCell), "the patch")
@@ -105,6 +114,7 @@ async def test_approval_dialog(open_app: OpenApp, model: FakeModelServer, svg: S
     model.enqueue(function_call_reply("exec_command", exec_args("rm -rf build && make"), "call_1"), text_reply("x"))
     overrides = ("approval_policy=untrusted", "sandbox_mode=workspace-write")
     async with open_app(size=(90, 30), overrides=overrides) as ui:
+        steady_cursor(ui)
         await ui.send("rebuild")
         await ui.until(lambda: isinstance(ui.app.screen, ApprovalScreen), "the dialog")
         assert svg == await screenshot(ui)
@@ -115,6 +125,7 @@ async def test_approval_dialog(open_app: OpenApp, model: FakeModelServer, svg: S
 async def test_resume_picker(open_app: OpenApp, model: FakeModelServer, svg: SnapshotAssertion) -> None:
     model.enqueue(text_reply("a"), text_reply("b"))
     async with open_app(size=(90, 24)) as ui:
+        steady_cursor(ui)
         await ui.send("Fix the flaky test in ci.yml")
         await ui.turn_done()
         await ui.send("/new")
@@ -130,6 +141,7 @@ async def test_resume_picker(open_app: OpenApp, model: FakeModelServer, svg: Sna
 async def test_error(open_app: OpenApp, model: FakeModelServer, svg: SnapshotAssertion) -> None:
     model.enqueue(response_failed("context_length_exceeded", "Your input exceeds the context window of this model."))
     async with open_app(size=(90, 20)) as ui:
+        steady_cursor(ui)
         await ui.send("an enormous prompt")
         await ui.turn_done()
         await ui.until(lambda: ui.cells(ErrorCell), "the error")

@@ -11,7 +11,7 @@ through building a client step by step.
 """
 
 from .connect import DEFAULT_COMMAND, check_token_target
-from .core import AsyncClient, Backoff, ClientOptions, Subscription, ThreadHandle, TurnHandle, text_input
+from .core import WITHDRAWN, AsyncClient, Backoff, ClientOptions, Subscription, ThreadHandle, TurnHandle, text_input
 from .errors import (
     ClientError,
     ConnectError,
@@ -27,6 +27,7 @@ from .sync import Client, SyncTurn
 
 __all__ = [
     "DEFAULT_COMMAND",
+    "WITHDRAWN",
     "AsyncClient",
     "Backoff",
     "Client",

@@ -70,8 +70,11 @@ def render() -> str:
             lines.append(f'        """``{method}``."""')
             lines.append(f'        return cast("{result}", {await_}{call})')
             lines.append("")
+    # Case-insensitive, as ruff's import sorting (PluginInstalledParams before PluginInstallParams).
     imports = "\n".join(
-        f"    from ..protocol.{module} import (\n" + "".join(f"        {n},\n" for n in sorted(names)) + "    )"
+        f"    from ..protocol.{module} import (\n"
+        + "".join(f"        {n},\n" for n in sorted(names, key=str.lower))
+        + "    )"
         for module, names in sorted(by_module.items())
     )
     text = HEADER.format(imports=imports, async_methods="\n".join(async_lines), sync_methods="\n".join(sync_lines))

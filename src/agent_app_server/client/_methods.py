@@ -159,6 +159,24 @@ if TYPE_CHECKING:
         ModelListParams,
         ModelListResponse,
     )
+    from ..protocol.plugins import (
+        MarketplaceAddParams,
+        MarketplaceAddResponse,
+        MarketplaceRemoveParams,
+        MarketplaceRemoveResponse,
+        MarketplaceUpgradeParams,
+        MarketplaceUpgradeResponse,
+        PluginInstalledParams,
+        PluginInstalledResponse,
+        PluginInstallParams,
+        PluginInstallResponse,
+        PluginListParams,
+        PluginListResponse,
+        PluginReadParams,
+        PluginReadResponse,
+        PluginUninstallParams,
+        PluginUninstallResponse,
+    )
     from ..protocol.process import (
         ProcessKillParams,
         ProcessKillResponse,
@@ -397,6 +415,38 @@ class AsyncMethods:
     async def skills_extra_roots_set(self, params: SkillsExtraRootsSetParams | None = None, /, **fields: Any) -> SkillsExtraRootsSetResponse:
         """``skills/extraRoots/set``."""
         return cast("SkillsExtraRootsSetResponse", await self._typed("skills/extraRoots/set", params, fields))
+
+    async def marketplace_add(self, params: MarketplaceAddParams | None = None, /, **fields: Any) -> MarketplaceAddResponse:
+        """``marketplace/add``."""
+        return cast("MarketplaceAddResponse", await self._typed("marketplace/add", params, fields))
+
+    async def marketplace_remove(self, params: MarketplaceRemoveParams | None = None, /, **fields: Any) -> MarketplaceRemoveResponse:
+        """``marketplace/remove``."""
+        return cast("MarketplaceRemoveResponse", await self._typed("marketplace/remove", params, fields))
+
+    async def marketplace_upgrade(self, params: MarketplaceUpgradeParams | None = None, /, **fields: Any) -> MarketplaceUpgradeResponse:
+        """``marketplace/upgrade``."""
+        return cast("MarketplaceUpgradeResponse", await self._typed("marketplace/upgrade", params, fields))
+
+    async def plugin_list(self, params: PluginListParams | None = None, /, **fields: Any) -> PluginListResponse:
+        """``plugin/list``."""
+        return cast("PluginListResponse", await self._typed("plugin/list", params, fields))
+
+    async def plugin_installed(self, params: PluginInstalledParams | None = None, /, **fields: Any) -> PluginInstalledResponse:
+        """``plugin/installed``."""
+        return cast("PluginInstalledResponse", await self._typed("plugin/installed", params, fields))
+
+    async def plugin_read(self, params: PluginReadParams | None = None, /, **fields: Any) -> PluginReadResponse:
+        """``plugin/read``."""
+        return cast("PluginReadResponse", await self._typed("plugin/read", params, fields))
+
+    async def plugin_install(self, params: PluginInstallParams | None = None, /, **fields: Any) -> PluginInstallResponse:
+        """``plugin/install``."""
+        return cast("PluginInstallResponse", await self._typed("plugin/install", params, fields))
+
+    async def plugin_uninstall(self, params: PluginUninstallParams | None = None, /, **fields: Any) -> PluginUninstallResponse:
+        """``plugin/uninstall``."""
+        return cast("PluginUninstallResponse", await self._typed("plugin/uninstall", params, fields))
 
     async def fs_read_file(self, params: FsReadFileParams | None = None, /, **fields: Any) -> FsReadFileResponse:
         """``fs/readFile``."""
@@ -818,6 +868,38 @@ class SyncMethods:
     def skills_extra_roots_set(self, params: SkillsExtraRootsSetParams | None = None, /, **fields: Any) -> SkillsExtraRootsSetResponse:
         """``skills/extraRoots/set``."""
         return cast("SkillsExtraRootsSetResponse", self._typed("skills/extraRoots/set", params, fields))
+
+    def marketplace_add(self, params: MarketplaceAddParams | None = None, /, **fields: Any) -> MarketplaceAddResponse:
+        """``marketplace/add``."""
+        return cast("MarketplaceAddResponse", self._typed("marketplace/add", params, fields))
+
+    def marketplace_remove(self, params: MarketplaceRemoveParams | None = None, /, **fields: Any) -> MarketplaceRemoveResponse:
+        """``marketplace/remove``."""
+        return cast("MarketplaceRemoveResponse", self._typed("marketplace/remove", params, fields))
+
+    def marketplace_upgrade(self, params: MarketplaceUpgradeParams | None = None, /, **fields: Any) -> MarketplaceUpgradeResponse:
+        """``marketplace/upgrade``."""
+        return cast("MarketplaceUpgradeResponse", self._typed("marketplace/upgrade", params, fields))
+
+    def plugin_list(self, params: PluginListParams | None = None, /, **fields: Any) -> PluginListResponse:
+        """``plugin/list``."""
+        return cast("PluginListResponse", self._typed("plugin/list", params, fields))
+
+    def plugin_installed(self, params: PluginInstalledParams | None = None, /, **fields: Any) -> PluginInstalledResponse:
+        """``plugin/installed``."""
+        return cast("PluginInstalledResponse", self._typed("plugin/installed", params, fields))
+
+    def plugin_read(self, params: PluginReadParams | None = None, /, **fields: Any) -> PluginReadResponse:
+        """``plugin/read``."""
+        return cast("PluginReadResponse", self._typed("plugin/read", params, fields))
+
+    def plugin_install(self, params: PluginInstallParams | None = None, /, **fields: Any) -> PluginInstallResponse:
+        """``plugin/install``."""
+        return cast("PluginInstallResponse", self._typed("plugin/install", params, fields))
+
+    def plugin_uninstall(self, params: PluginUninstallParams | None = None, /, **fields: Any) -> PluginUninstallResponse:
+        """``plugin/uninstall``."""
+        return cast("PluginUninstallResponse", self._typed("plugin/uninstall", params, fields))
 
     def fs_read_file(self, params: FsReadFileParams | None = None, /, **fields: Any) -> FsReadFileResponse:
         """``fs/readFile``."""

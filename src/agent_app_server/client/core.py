@@ -28,13 +28,13 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import __version__
 from ..rpc import ConnectionClosed, MethodNotFound, Peer, RemoteError, RequestId
-from ..rpc.errors import SERVER_OVERLOADED
+from ..rpc.errors import SERVER_OVERLOADED, InvalidRequest
 from ..transport import FrameTooLarge, MessageStream
 from ._methods import AsyncMethods
 from .connect import (
@@ -109,6 +109,15 @@ class ClientOptions:
     on_reconnect: Callable[[int], None] | None = None
     #: Sees every message as it crosses the wire: ``("send" | "recv", text)`` (tracing, tests).
     wire_tap: Callable[[str, str], None] | None = None
+    #: Server-request handlers in place before ``initialize`` is sent (method → handler, as
+    #: :meth:`AsyncClient.set_request_handler`): an observer is asked what is already pending
+    #: right after the handshake, before ``connect`` returns.
+    request_handlers: Mapping[str, RawHandler] = field(default_factory=dict)
+    #: Which of ``request_handlers`` are withdrawable (see :meth:`AsyncClient.set_request_handler`).
+    withdrawable: frozenset[str] = frozenset()
+    #: Called with each notification as it is routed, in wire order, before any server request
+    #: that followed it reaches its handler (state a handler needs: the item an approval is about).
+    on_notification: Callable[[Event], None] | None = None
 
 
 class _Link:
@@ -234,8 +243,12 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         self._last_seq: dict[str, int] = {}
         # Server requests.
         self._handlers: dict[str, RawHandler] = {}
+        #: Methods whose running handler is cancelled when the server withdraws the request.
+        self._withdrawable: set[str] = set()
         self._in_flight: dict[str, asyncio.Task[Any]] = {}
         self._answers: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        for method, handler in options.request_handlers.items():
+            self.set_request_handler(method, handler, withdrawable=method in options.withdrawable)
 
     # ------------------------------------------------------------------ construction
 
@@ -585,6 +598,8 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
                     return  # already delivered before a reconnect
                 self._last_seq[thread_id] = seq
         event = Event(method, params, seq)
+        if self.options.on_notification is not None:
+            self.options.on_notification(event)
         # The hot path (a streamed delta): one dict lookup per routing key, nothing else.
         turn_id = params.get("turnId") if type(params) is dict else None
         if turn_id is None:
@@ -644,13 +659,21 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
 
     # ------------------------------------------------------------------ server requests
 
-    def set_request_handler(self, method: str, handler: RawHandler | None) -> None:
+    def set_request_handler(self, method: str, handler: RawHandler | None, *, withdrawable: bool = False) -> None:
         """Answer server request ``method`` with ``handler(params) -> result`` (JSON in, JSON or a
-        protocol model out); None removes it. Unhandled requests get an error reply saying so."""
+        protocol model out); None removes it. Unhandled requests get an error reply saying so.
+
+        ``withdrawable``: when the server says ``serverRequest/resolved`` (another client answered
+        first, or the request was abandoned) while the handler still runs, the handler is
+        cancelled with :data:`WITHDRAWN` as the ``CancelledError``'s message, so that a handler
+        waiting on a person or a service can stop (and tell why) instead of answering too late."""
+        self._withdrawable.discard(method)
         if handler is None:
             self._handlers.pop(method, None)
-        else:
-            self._handlers[method] = handler
+            return
+        self._handlers[method] = handler
+        if withdrawable:
+            self._withdrawable.add(method)
 
     def on(self, method: str, params_model: type[ModelT], handler: Callable[[ModelT], Awaitable[Any]]) -> None:
         """A typed handler: ``params`` validated into ``params_model`` before ``handler`` sees them."""
@@ -682,7 +705,13 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
             task.add_done_callback(lambda done: self._remember_answer(key, done))
         # Shielded: a dropped connection cancels the peer's handler, not the caller's answer,
         # which goes to the same request re-asked after the reconnect.
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled() and method in self._withdrawable:
+                # The server no longer waits for this answer; its late reply is ignored there.
+                raise InvalidRequest(f"{method} was withdrawn by the server before this client answered") from None
+            raise
 
     def _remember_answer(self, key: str, task: asyncio.Task[Any]) -> None:
         self._in_flight.pop(key, None)
@@ -703,8 +732,17 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         if link is None or not isinstance(params, dict):
             return
         key = link.request_keys.pop(params.get("requestId"), None)  # type: ignore[arg-type]
-        if key is not None:
-            self._answers.pop(key, None)
+        if key is None:
+            return
+        self._answers.pop(key, None)
+        task = self._in_flight.get(key)
+        if task is not None and not task.done() and key.split("{", 1)[0] in self._withdrawable:
+            task.cancel(WITHDRAWN)
+
+
+#: The message of the ``CancelledError`` a withdrawable handler receives when the server withdraws
+#: its request (``serverRequest/resolved`` while it runs).
+WITHDRAWN = "serverRequest/resolved"
 
 
 def _request_key(method: str, params: Any) -> str | None:
@@ -833,4 +871,4 @@ def text_input(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text, "text_elements": []}
 
 
-__all__ = ["AsyncClient", "Backoff", "ClientOptions", "Subscription", "ThreadHandle", "TurnHandle"]
+__all__ = ["WITHDRAWN", "AsyncClient", "Backoff", "ClientOptions", "Subscription", "ThreadHandle", "TurnHandle"]

@@ -168,6 +168,9 @@ class Config:
     warnings: tuple[ConfigWarning, ...] = ()
     #: The ``-c key=value`` overrides applied on top of config.toml, as given (to reload with).
     overrides: tuple[str, ...] = ()
+    #: MCP servers of installed, enabled plugins: name → (plugin id, server table). Read from
+    #: the plugin cache when the config is loaded (``core.plugins``), so no one reads it on the loop.
+    plugin_mcp_servers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -287,7 +290,18 @@ def load_config(codex_home: Path, overrides: list[str] | tuple[str, ...] = ()) -
         keys, value = parse_override(text)
         _set_path(values, keys, value)
     warnings = tuple(_unknown_key_warnings(values, str(path)))
-    return Config(codex_home=codex_home, values=values, warnings=warnings, overrides=tuple(overrides))
+    plugin_servers: dict[str, tuple[str, dict[str, Any]]] = {}
+    if values.get("plugins"):
+        from .plugins import plugin_mcp_servers
+
+        plugin_servers = plugin_mcp_servers(codex_home, values)
+    return Config(
+        codex_home=codex_home,
+        values=values,
+        warnings=warnings,
+        overrides=tuple(overrides),
+        plugin_mcp_servers=plugin_servers,
+    )
 
 
 def _set_path(values: dict[str, Any], keys: list[str], value: Any) -> None:

@@ -1,7 +1,8 @@
 """Skills and hooks: what ``skills/list`` and ``hooks/list`` report, and noticing skill changes.
 
 Owns: discovering ``SKILL.md`` files (``<cwd and ancestors up to the project root>/.codex/skills``:
-scope ``repo``; ``$CODEX_HOME/skills``: scope ``user``, its ``.system`` folder: scope ``system``),
+scope ``repo``; ``$CODEX_HOME/skills``: scope ``user``, its ``.system`` folder: scope ``system``;
+installed, enabled plugins' skill folders (``core.plugins``): scope ``user``, named ``plugin:skill``),
 reading their YAML front matter (``name`` — the folder's name when absent — ``description``,
 ``metadata.short-description``), one error per unreadable file, the ``[[skills.config]]``
 enable/disable entries, a per-cwd cache with a fingerprint of the files so that changes are seen
@@ -51,6 +52,9 @@ SCOPE_ORDER = {"repo": 0, "user": 1, "system": 2, "admin": 3}
 class Root:
     path: Path
     scope: str
+    #: ``plugin@marketplace`` when the root belongs to an installed plugin (its skills are
+    #: named ``plugin:skill``).
+    plugin_id: str | None = None
 
 
 @dataclass
@@ -68,8 +72,24 @@ def skill_roots(codex_home: Path, cwd: Path, extra: Sequence[Path] = ()) -> list
     roots = [Root(folder / SKILLS_DIR, "repo") for folder in _dot_codex_folders(cwd)]
     roots.append(Root(codex_home / SKILLS_DIR, "user"))
     roots += [Root(path, "user") for path in extra]
+    roots += _plugin_roots(codex_home)
     roots.append(Root(codex_home / SKILLS_DIR / SYSTEM_DIR, "system"))
     return roots
+
+
+def _plugin_roots(codex_home: Path) -> list[Root]:
+    """The skill folders of installed, enabled plugins (user scope, as the reference)."""
+    from .plugins import PluginError, enabled_plugins, read_user_config
+
+    try:
+        values = read_user_config(codex_home)
+    except PluginError:
+        return []
+    return [
+        Root(directory, "user", plugin.plugin_id)
+        for plugin in enabled_plugins(codex_home, values)
+        for directory in plugin.manifest.skill_dirs
+    ]
 
 
 def _dot_codex_folders(cwd: Path) -> list[Path]:
@@ -85,9 +105,14 @@ def _dot_codex_folders(cwd: Path) -> list[Path]:
 
 
 def _skill_files(root: Root) -> list[Path]:
+    return skill_files(root.path)
+
+
+def skill_files(folder: Path) -> list[Path]:
+    """Every SKILL.md under ``folder`` (hidden folders skipped, at most MAX_DEPTH down)."""
     found: list[Path] = []
-    base_depth = len(root.path.parts)
-    for directory, dirs, files in os.walk(root.path, followlinks=False):
+    base_depth = len(folder.parts)
+    for directory, dirs, files in os.walk(folder, followlinks=False):
         depth = len(Path(directory).parts) - base_depth
         # Hidden folders are not skills; the user root's `.system` folder is its own root.
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < MAX_DEPTH else []
@@ -130,8 +155,9 @@ def parse_front_matter(text: str) -> dict[str, Any]:
     return data
 
 
-def load_skill(path: Path, scope: str) -> dict[str, Any]:
-    """The wire ``SkillMetadata`` of one SKILL.md (``enabled`` filled in later)."""
+def load_skill(path: Path, scope: str, plugin_id: str | None = None) -> dict[str, Any]:
+    """The wire ``SkillMetadata`` of one SKILL.md (``enabled`` filled in later); a plugin's
+    skills are named ``plugin:skill``."""
     with path.open("rb") as handle:
         raw = handle.read(MAX_SKILL_FILE_BYTES + 1)
     if len(raw) > MAX_SKILL_FILE_BYTES:
@@ -147,14 +173,15 @@ def load_skill(path: Path, scope: str) -> dict[str, Any]:
         raise ValueError("`description` must be a string")
     metadata = front.get("metadata")
     short = metadata.get("short-description") if isinstance(metadata, dict) else None
+    prefix = f"{plugin_id.partition('@')[0]}:" if plugin_id is not None else ""
     return {
-        "name": name.strip(),
+        "name": prefix + name.strip(),
         "description": description.strip(),
         "shortDescription": short if isinstance(short, str) else None,
         "path": str(path),
         "scope": scope,
         "enabled": True,
-        "pluginId": None,
+        "pluginId": plugin_id,
     }
 
 
@@ -185,7 +212,7 @@ def discover(codex_home: Path, cwd: Path, config_values: dict[str, Any], extra: 
                 continue
             seen.add(str(path))
             try:
-                skills.append(load_skill(path, root.scope))
+                skills.append(load_skill(path, root.scope, root.plugin_id))
             except (OSError, ValueError) as exc:
                 errors.append({"path": str(path), "message": str(exc)})
     names, paths = disabled_skills(config_values)
@@ -214,7 +241,7 @@ class SkillsCache:
         key = str(cwd)
         cached = self.entries.get(key)
         if cached is not None and not force:
-            current = await asyncio.to_thread(fingerprint, skill_roots(self.codex_home, cwd, self.extra_roots))
+            current = await asyncio.to_thread(self._fingerprint, cwd)
             if current == cached.fingerprint:
                 names, paths = disabled_skills(config_values)
                 for skill in cached.skills:
@@ -223,6 +250,10 @@ class SkillsCache:
         found = await asyncio.to_thread(discover, self.codex_home, cwd, config_values, self.extra_roots)
         self.entries[key] = found
         return found
+
+    def _fingerprint(self, cwd: Path) -> tuple[Any, ...]:
+        # The roots themselves come from the disk (folders, installed plugins): off the loop too.
+        return fingerprint(skill_roots(self.codex_home, cwd, self.extra_roots))
 
     def watch(self, on_change: Callable[[], None], interval_s: float = POLL_INTERVAL_S) -> None:
         if self.watcher is None or self.watcher.done():
@@ -233,9 +264,8 @@ class SkillsCache:
             await asyncio.sleep(interval_s)
             changed = False
             for key, found in list(self.entries.items()):
-                roots = skill_roots(self.codex_home, Path(key), self.extra_roots)
                 try:
-                    current = await asyncio.to_thread(fingerprint, roots)
+                    current = await asyncio.to_thread(self._fingerprint, Path(key))
                 except OSError:
                     continue
                 if current != found.fingerprint:
@@ -318,7 +348,7 @@ HOOK_EVENTS = {
 DEFAULT_HOOK_TIMEOUT_S = 600
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
 
 
@@ -385,7 +415,38 @@ def list_hooks(codex_home: Path, cwd: Path) -> tuple[list[dict[str, Any]], list[
                     entry["trustStatus"] = _trust_status(trust, entry["key"], entry["currentHash"])
                     order += 1
                     hooks.append(entry)
+    for entry in _plugin_hooks(codex_home, user_values, errors):
+        entry["displayOrder"] = order
+        # A plugin's hook is trusted, as any other, under its own key.
+        entry["trustStatus"] = _trust_status(trust, entry["key"], entry["currentHash"])
+        order += 1
+        hooks.append(entry)
     return hooks, warnings, errors
+
+
+def _plugin_hooks(codex_home: Path, user_values: dict[str, Any], errors: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The hooks of installed, enabled plugins (source ``plugin``), keyed as the reference keys them."""
+    from .plugins import enabled_plugins, plugin_hook_handlers
+
+    entries = []
+    for plugin in enabled_plugins(codex_home, user_values):
+        for hook in plugin_hook_handlers(plugin.plugin_id, plugin.manifest):
+            path = hook.source.path
+            entry = _hook_entry(
+                hook.handler,
+                path,
+                "plugin",
+                hook.wire_event,
+                hook.event,
+                hook.matcher,
+                hook.group_index,
+                hook.handler_index,
+            )
+            if isinstance(entry, str):
+                errors.append({"path": str(path), "message": entry})
+            else:
+                entries.append({**entry, "key": hook.key, "pluginId": plugin.plugin_id})
+    return entries
 
 
 #: ``[hooks.state."<key>"] trusted_hash = "<currentHash>"`` in the user's config.toml: a hook
@@ -420,7 +481,7 @@ def _hook_entry(
         return f"{where}: `timeout` must be a non-negative integer (seconds)"
     status = handler.get("statusMessage", handler.get("status_message"))
     common: dict[str, Any] = {
-        "key": f"{path}:{_snake(event)}:{group_index}:{handler_index}",
+        "key": f"{path}:{snake_case(event)}:{group_index}:{handler_index}",
         "eventName": wire_event,
         "matcher": matcher,
         "timeoutSec": timeout,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 __all__ = ["NOT_OFFERED", "not_offered_reason"]
 
-_MARKETPLACE = (
-    "plugins, plugin marketplaces and ChatGPT apps are distributed through OpenAI's services, "
-    "which this server does not connect to"
+_REMOTE_PLUGINS = (
+    "this works on OpenAI's remote plugin catalog (ChatGPT sign-in), which this server does not connect to; "
+    "plugins from local and git marketplaces are offered (marketplace/add, plugin/list, plugin/install)"
 )
+_APPS = "ChatGPT apps are distributed through OpenAI's services, which this server does not connect to"
 _CHATGPT_ACCOUNT = "ChatGPT workspace, credits and gateway accounts exist only on OpenAI's services"
 _REMOTE_CONTROL = "remote control pairs the server with chatgpt.com; serve it over --listen ws:// instead"
 _USER_VERIFICATION = "user verification is an OpenAI account service"
@@ -28,28 +29,18 @@ _CLOUD_ACCOUNTS = (
 NOT_OFFERED: dict[str, str] = {
     **dict.fromkeys(
         [
-            "marketplace/add",
-            "marketplace/remove",
-            "marketplace/upgrade",
-            "plugin/list",
-            "plugin/installed",
             "plugin/reconcile",
-            "plugin/read",
             "plugin/skill/read",
             "plugin/search",
-            "plugin/install",
-            "plugin/uninstall",
             "plugin/share/save",
             "plugin/share/updateTargets",
             "plugin/share/list",
             "plugin/share/checkout",
             "plugin/share/delete",
-            "app/read",
-            "app/list",
-            "app/installed",
         ],
-        _MARKETPLACE,
+        _REMOTE_PLUGINS,
     ),
+    **dict.fromkeys(["app/read", "app/list", "app/installed"], _APPS),
     **dict.fromkeys(
         [
             "account/gatewayOAuth/read",

@@ -108,6 +108,19 @@ METHOD_TABLE.update(
         "skills/extraRoots/set": ("skills", "SkillsExtraRootsSetParams", "SkillsExtraRootsSetResponse", "skills"),
     }
 )
+# Plugins and plugin marketplaces on disk or in git (OpenAI's remote catalog is not offered).
+METHOD_TABLE.update(
+    {
+        "marketplace/add": ("plugins", "MarketplaceAddParams", "MarketplaceAddResponse", "plugins"),
+        "marketplace/remove": ("plugins", "MarketplaceRemoveParams", "MarketplaceRemoveResponse", "plugins"),
+        "marketplace/upgrade": ("plugins", "MarketplaceUpgradeParams", "MarketplaceUpgradeResponse", "plugins"),
+        "plugin/list": ("plugins", "PluginListParams", "PluginListResponse", "plugins"),
+        "plugin/installed": ("plugins", "PluginInstalledParams", "PluginInstalledResponse", "plugins"),
+        "plugin/read": ("plugins", "PluginReadParams", "PluginReadResponse", "plugins"),
+        "plugin/install": ("plugins", "PluginInstallParams", "PluginInstallResponse", "plugins"),
+        "plugin/uninstall": ("plugins", "PluginUninstallParams", "PluginUninstallResponse", "plugins"),
+    }
+)
 # Files and search.
 METHOD_TABLE.update(
     {

@@ -9,6 +9,7 @@ Layer: server (holds ``core`` objects).
 
 from __future__ import annotations
 
+import asyncio
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,12 @@ class ServerServices:
         cache = SkillsCache(app.config.codex_home)
         cache.watch(lambda: app.emit(None, "skills/changed", {}))
         return cache
+
+    @cached_property
+    def plugin_changes(self) -> asyncio.Lock:
+        """Held by each plugin install/uninstall and marketplace add/remove/upgrade: each rewrites
+        config.toml and the plugin cache, and two at once would lose one's edit."""
+        return asyncio.Lock()
 
     @cached_property
     def queues(self) -> ThreadQueues:

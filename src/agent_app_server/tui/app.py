@@ -1,11 +1,12 @@
 """The terminal UI application: one conversation with an app server through an ``AsyncClient``.
 
 Owns: the screen layout (transcript, composer, footer), turning the server's notifications into
-transcript cells, the approval queue (server requests shown one dialog at a time; one answered by
-another client closes), the composer's verbs (a prompt starts a turn or steers the running one,
-``!cmd`` runs ``thread/shellCommand``, ``/commands``), interrupting, and the connection's life
-as the footer shows it. Layer: tui (Textual; imports ``client`` only: whoever builds the app hands
-it a connected client, embedded or remote).
+transcript cells, the approval queue (server requests shown one dialog at a time; one answered
+by another client closes; another client's dynamic tool calls left to it), keystrokes before the
+stream (a key's echo frame carries no stream work), the composer's verbs (a prompt starts a turn
+or steers the running one, ``!cmd`` runs ``thread/shellCommand``, ``/commands``), interrupting,
+and the connection's life as the footer shows it. Layer: tui (Textual; imports ``client`` only:
+whoever builds the app hands it a connected client, embedded or remote).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..client import AsyncClient, Backoff, ClientError, ClientOptions, ConnectionLost, Event, text_input
+from ..client.handlers import COMMAND_APPROVAL, DYNAMIC_TOOL_CALL, FILE_CHANGE_APPROVAL, MCP_ELICITATION
 from .cells import (
     AnswerCell,
     Cell,
@@ -39,7 +41,7 @@ from .cells import (
     diff_text,
 )
 from .composer import Composer
-from .screens import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL, Approval, ApprovalScreen, Page, PickerScreen
+from .screens import Approval, ApprovalScreen, Page, PickerScreen, is_confirmation
 
 #: Approval policies as the /approvals picker offers them.
 APPROVAL_POLICIES = {
@@ -69,8 +71,10 @@ def approval_key(method: str, params: Any) -> str:
     """Identity of an approval request, the same for every asking of it (re-asked after a reconnect)."""
     if not isinstance(params, dict):
         return method
+    # An elicitation names no item: what it asks tells two apart.
+    asked = params.get("message") if method == MCP_ELICITATION else None
     return json.dumps(
-        [method, params.get("threadId"), params.get("itemId"), params.get("approvalId")], separators=(",", ":")
+        [method, params.get("threadId"), params.get("itemId"), params.get("approvalId"), asked], separators=(",", ":")
     )
 
 
@@ -111,9 +115,9 @@ class ConnectionWatch:
         self.changed()
 
     def _tap(self, direction: str, text: str) -> None:
-        # Cheap on the hot path: only approval requests are parsed (a delta mentioning the word
-        # costs one parse and is then ignored).
-        if direction != "recv" or "requestApproval" not in text:
+        # Cheap on the hot path: only approval requests and elicitations are parsed (a delta
+        # mentioning their names costs one parse and is then ignored).
+        if direction != "recv" or ("requestApproval" not in text and MCP_ELICITATION not in text):
             return
         try:
             message = json.loads(text)
@@ -125,6 +129,15 @@ class ConnectionWatch:
 
 #: The longest the event pump runs before letting the UI's other work (keys, frames) in.
 PUMP_SLICE_S = 0.002
+#: How long the UI leaves another client's dynamic tool call to that client (the one that
+#: declared the tool) before answering that it runs none: the first answer wins, and an
+#: immediate refusal from a client only watching would beat the real one.
+TOOL_DEFER_S = 10.0
+#: How long after a key the user counts as typing.
+TYPING_S = 0.5
+#: The longest a keystroke holds the stream back while its echo is drawn (a bound, should the
+#: frame that shows it never come).
+ECHO_HOLD_S = 0.05
 
 
 @dataclass
@@ -229,6 +242,12 @@ class TuiApp(App[str | None]):
         self.showing: tuple[Approval, ApprovalScreen] | None = None
         self.gone: str | None = None
         self.ready = asyncio.Event()
+        #: Dynamic tool calls asked of this client, settled when their item completes.
+        self._tool_calls: dict[str, asyncio.Future[None]] = {}
+        #: Set while no keystroke waits for its echo (see :attr:`echo_pending`).
+        self._echoed = asyncio.Event()
+        self._echoed.set()
+        self._key_at = 0.0
         self.transcript = VerticalScroll(id="transcript")
         self.composer = Composer()
         self.footer = Static(id="footer")
@@ -251,6 +270,8 @@ class TuiApp(App[str | None]):
         self.connection.changed = changed
         self.client.set_request_handler(COMMAND_APPROVAL, self._approval_handler(COMMAND_APPROVAL))
         self.client.set_request_handler(FILE_CHANGE_APPROVAL, self._approval_handler(FILE_CHANGE_APPROVAL))
+        self.client.set_request_handler(MCP_ELICITATION, self._elicitation)
+        self.client.set_request_handler(DYNAMIC_TOOL_CALL, self._dynamic_tool_call)
         self._pump()
         self._start()
 
@@ -361,6 +382,8 @@ class TuiApp(App[str | None]):
         try:
             yielded = loop.time()
             async for event in self.events:
+                if self.echo_pending:
+                    await self._echo_drawn()
                 try:
                     await self.on_server_event(event)
                 except Exception as exc:  # a surprising message must not end the conversation
@@ -377,6 +400,38 @@ class TuiApp(App[str | None]):
             await self._server_gone("the connection ended")
 
     _exiting = False
+
+    # ------------------------------------------------------------------ keystrokes first
+
+    @property
+    def echo_pending(self) -> bool:
+        """A keystroke waits for the frame that shows it: the stream holds back (events are
+        read but not handled, answers not drawn), so that frame carries the composer alone."""
+        if self._echoed.is_set():
+            return False
+        return asyncio.get_running_loop().time() - self._key_at < ECHO_HOLD_S
+
+    @property
+    def typing(self) -> bool:
+        """A key came in the last :data:`TYPING_S` (the stream is drawn less often meanwhile)."""
+        return asyncio.get_running_loop().time() - self._key_at < TYPING_S
+
+    async def _echo_drawn(self) -> None:
+        remaining = ECHO_HOLD_S - (asyncio.get_running_loop().time() - self._key_at)
+        try:
+            await asyncio.wait_for(self._echoed.wait(), max(remaining, 0))
+        except TimeoutError:
+            return
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._key_at = asyncio.get_running_loop().time()
+            self._echoed.clear()
+        await super().on_event(event)
+
+    def post_display_hook(self) -> None:
+        # A frame is out: whatever keystroke came before it is drawn (or drew nothing).
+        self._echoed.set()
 
     async def _server_gone(self, reason: str) -> None:
         self.gone = reason
@@ -468,6 +523,9 @@ class TuiApp(App[str | None]):
 
     async def _item_completed(self, item: dict[str, Any]) -> None:
         item_id = str(item.get("id"))
+        settled = self._tool_calls.get(item_id)
+        if settled is not None and not settled.done():
+            settled.set_result(None)
         self.items.pop(item_id, None)
         cell = self.cells.get(item_id)
         if cell is None:
@@ -512,13 +570,53 @@ class TuiApp(App[str | None]):
                 key=approval_key(method, params),
                 answer=asyncio.get_running_loop().create_future(),
             )
-            self.approvals.append(approval)
-            # The client runs handlers in its own tasks; screens are pushed from the app's.
-            self.call_later(self._show_next_approval)
-            decision: str = await approval.answer
-            return {"decision": decision}
+            return {"decision": await self._decision(approval)}
 
         return ask
+
+    async def _decision(self, approval: Approval) -> str:
+        self.approvals.append(approval)
+        # The client runs handlers in its own tasks; screens are pushed from the app's.
+        self.call_later(self._show_next_approval)
+        decision: str = await approval.answer
+        return decision
+
+    async def _dynamic_tool_call(self, params: Any) -> dict[str, Any]:
+        """Another client's tool (this UI declares none): left to that client to answer."""
+        params = params if isinstance(params, dict) else {}
+        call_id = str(params.get("callId"))
+        settled = self._tool_calls.setdefault(call_id, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(asyncio.shield(settled), TOOL_DEFER_S)
+        except TimeoutError:
+            pass
+        finally:
+            self._tool_calls.pop(call_id, None)
+        # Moot when the call completed (the server took the other client's answer).
+        raise RuntimeError(
+            f"this terminal UI runs no dynamic tools; `{params.get('tool')}` belongs to the client that "
+            "declared it in thread/start, which did not answer"
+        )
+
+    async def _elicitation(self, params: Any) -> dict[str, Any]:
+        """An MCP server asks: a yes/no (running one of its tools) is a dialog like any approval;
+        a form or a web page to visit is declined, saying so (the UI has no forms yet)."""
+        params = params if isinstance(params, dict) else {}
+        if not is_confirmation(params):
+            server = params.get("serverName", "an MCP server")
+            note = f"declined a request from {server} that needs a form or a web page: {params.get('message', '')}"
+            self.run_worker(self.add(InfoCell(note, classes="warning")), group="note")
+            return {"action": "decline", "content": None}
+        approval = Approval(
+            MCP_ELICITATION,
+            params,
+            key=approval_key(MCP_ELICITATION, params),
+            answer=asyncio.get_running_loop().create_future(),
+        )
+        decision = await self._decision(approval)
+        if decision == "acceptForSession":
+            return {"action": "accept", "content": {}, "_meta": {"persist": "session"}}
+        return {"action": decision, "content": {} if decision == "accept" else None}
 
     def _show_next_approval(self) -> None:
         if self.showing is not None or not self.approvals:

@@ -4,34 +4,61 @@ Owns: how each thread item looks (the user's prompt, the agent's answer as Markd
 summaries collapsed, command cells with live output and exit code, file changes as coloured
 diffs, the plan as a checklist, MCP and dynamic tool calls, errors explained in plain words) and
 how streamed text reaches the screen: deltas are appended to a buffer and drawn at most once per
-frame (:class:`FrameThrottle`), so a 20,000-delta answer costs a few dozen re-renders, not 20,000.
+frame (:class:`FrameThrottle`), so a 20,000-delta answer costs a few dozen re-renders, not 20,000
+(each re-rendering only the answer's open block: :mod:`.markdown`).
 Layer: tui (Textual; ``client`` for nothing but data shapes).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from .explain import explain
+from .markdown import MarkdownView
 
-#: Streamed text is drawn at most this often (a frame at 30 fps).
+#: Streamed text is drawn at most this often (a frame at 30 fps)...
 FRAME_S = 1 / 30
+#: ... and less often when drawing it costs more than this share of the time (a slow or busy
+#: machine), so keystrokes always find the UI free; never less often than this:
+STREAM_SHARE = 0.5
+SLOWEST_FRAME_S = 0.25
+#: A draw held back by a keystroke's echo looks again this soon.
+ECHO_RETRY_S = 0.004
+#: While the user types, streamed text is drawn at most this often (a frame drawn just before a
+#: key makes its echo wait for the next frame slot).
+TYPING_FRAME_S = 0.1
 #: Lines of a command's output kept on screen (the rest is summarised as a count).
 OUTPUT_TAIL_LINES = 12
+
+
+@runtime_checkable
+class KeysFirst(Protocol):
+    """What the app tells the stream about the keyboard (the app is the one that sees keys)."""
+
+    @property
+    def echo_pending(self) -> bool:
+        """A keystroke waits for the frame that shows it: hold the stream back."""
+
+    @property
+    def typing(self) -> bool:
+        """Keys came a moment ago: draw the stream less often, so echoes find the screen free."""
 
 
 class FrameThrottle:
     """Calls ``draw`` at most once per frame while ``poke`` is called; ``flush`` draws now.
 
-    Only one draw runs at a time: pokes during a draw schedule exactly one more."""
+    Only one draw runs at a time: pokes during a draw schedule exactly one more. A frame's cost
+    (the draw, then the screen laid out and rendered) is measured, and the next draw waits long
+    enough to keep the stream's share of the time under :data:`STREAM_SHARE`."""
 
     def __init__(self, owner: Widget, draw: Callable[[], Awaitable[None]]) -> None:
         self._owner = owner
@@ -39,14 +66,28 @@ class FrameThrottle:
         self._scheduled = False
         self._drawing = False
         self._dirty = False
+        self.interval = FRAME_S
 
     def poke(self) -> None:
         self._dirty = True
         if not self._scheduled and not self._drawing:
             self._scheduled = True
-            self._owner.set_timer(FRAME_S, self._tick)
+            app = self._owner.app
+            typing = isinstance(app, KeysFirst) and app.typing
+            self._owner.set_timer(max(self.interval, TYPING_FRAME_S) if typing else self.interval, self._tick)
+
+    def finish(self) -> None:
+        """The last change (the item completed): drawn now, not a frame interval later."""
+        self._dirty = True
+        self._owner.call_later(self.flush)
 
     async def _tick(self) -> None:
+        # A keystroke's echo goes first (the app says so while it waits): its frame should not
+        # wait for this draw, nor for the layout the draw causes.
+        app = self._owner.app
+        if isinstance(app, KeysFirst) and app.echo_pending:
+            self._owner.set_timer(ECHO_RETRY_S, self._tick)
+            return
         self._scheduled = False
         await self.flush()
 
@@ -54,12 +95,18 @@ class FrameThrottle:
         if self._drawing or not self._dirty:
             return
         self._drawing = True
+        started = time.monotonic()
         try:
             while self._dirty:
                 self._dirty = False
                 await self._draw()
         finally:
             self._drawing = False
+        self._owner.call_after_refresh(self._shown, started)
+
+    def _shown(self, started: float) -> None:
+        cost = time.monotonic() - started
+        self.interval = min(max(FRAME_S, cost / STREAM_SHARE), SLOWEST_FRAME_S)
 
 
 class Cell(Vertical):
@@ -83,53 +130,21 @@ class UserCell(Cell):
         yield Static(Text(self.text))
 
 
-#: An answer is drawn as a column of Markdown segments: once the open one holds this many
-#: characters, the next split point starts a new one, so a frame re-lays out at most one segment
-#: (a 20,000-delta paragraph would otherwise be re-wrapped whole on every frame).
-SEGMENT_CHARS = 3000
-_FENCES = ("```", "~~~")
-
-
-def split_point(source: str, start: int) -> int:
-    """Where to start a new segment in ``source`` at or after ``start`` (-1: nowhere yet). A
-    blank line is invisible as a split; a line break or a space shows as a paragraph break,
-    used only when the text has no blank line for that long."""
-    for separator in ("\n\n", "\n", " "):
-        cut = source.rfind(separator, start)
-        if cut >= 0:
-            return cut + len(separator)
-    return start if len(source) >= 2 * SEGMENT_CHARS else -1
-
-
-def open_fence(source: str) -> str | None:
-    """The opening line of a code fence left open at the end of ``source`` (None: none open)."""
-    opener = None
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(_FENCES):
-            opener = None if opener is not None else stripped
-    return opener
-
-
 class AnswerCell(Cell):
     """The agent's answer, streamed as Markdown: deltas are buffered and appended once per frame."""
-
-    DEFAULT_CSS = """
-    AnswerCell Markdown { margin: 0; padding: 0 1; }
-    """
 
     def __init__(self, item_id: str, text: str = "") -> None:
         super().__init__(classes="answer")
         self.item_id = item_id
         self._pending: list[str] = [text] if text else []
-        #: The text handed to the Markdown segments so far.
+        #: The text handed to the Markdown view so far.
         self.drawn = ""
         self._replace: str | None = None
-        self.segments: list[Markdown] = [Markdown()]
+        self.view = MarkdownView()
         self._throttle = FrameThrottle(self, self._draw)
 
     def compose(self) -> ComposeResult:
-        yield from self.segments
+        yield self.view
 
     def on_mount(self) -> None:
         if self._pending:
@@ -148,34 +163,19 @@ class AnswerCell(Cell):
         if text != self.text:
             self._pending = []
             self._replace = text
-        self._throttle.poke()
+        self._throttle.finish()
 
     async def _draw(self) -> None:
         if self._replace is not None:
             text, self._replace = self._replace, None
-            await self.remove_children()
-            self.segments = [Markdown()]
-            await self.mount(self.segments[0])
-            self.drawn = ""
-            self._pending = [text]
+            self.view.update(text)
+            self.drawn = text
         if not self._pending:
             return
         chunk = "".join(self._pending)
         self._pending.clear()
         self.drawn += chunk
-        segment = self.segments[-1]
-        source = segment.source + chunk
-        cut = split_point(source, len(segment.source)) if len(source) >= SEGMENT_CHARS else -1
-        if cut <= 0 or cut >= len(source):
-            await segment.append(chunk)
-            return
-        head, tail = source[:cut], source[cut:]
-        if len(head) > len(segment.source):
-            await segment.append(head[len(segment.source) :])
-        fence = open_fence(head)
-        follower = Markdown(f"{fence}\n{tail}" if fence else tail)
-        self.segments.append(follower)
-        await self.mount(follower)
+        self.view.append(chunk)
 
     async def flush(self) -> None:
         await self._throttle.flush()
@@ -207,7 +207,7 @@ class ReasoningCell(Cell):
     def complete(self, summary: list[str]) -> None:
         if summary:
             self.parts = list(summary)
-        self._throttle.poke()
+        self._throttle.finish()
 
     async def _draw(self) -> None:
         text = "\n\n".join(part for part in self.parts if part)
@@ -265,7 +265,7 @@ class CommandCell(Cell):
         final = item.get("aggregatedOutput")
         if isinstance(final, str):
             self.output = final
-        self._throttle.poke()
+        self._throttle.finish()
 
     async def flush(self) -> None:
         await self._throttle.flush()

@@ -1,13 +1,16 @@
 """Modal screens: the approval dialog and the pickers (threads to resume, models, approval
 policies, files).
 
-Owns: how a pending approval is shown and answered (``y`` accept, ``a`` accept for the session,
-``n`` decline, ``Esc`` cancel) and one picker (search box, list, paging with PgUp/PgDn) that every
-list in the UI uses, fed by a loader the app supplies. Layer: tui (Textual only; no client calls).
+Owns: how a pending approval (a command, a patch, an MCP server asking to run one of its tools)
+is shown and answered (``y`` accept, ``a`` accept for the session, ``n`` decline, ``Esc``
+cancel) and one picker (search box, list, paging with PgUp/PgDn) that every list in the UI uses,
+fed by a loader the app supplies. Layer: tui (Textual, and ``client``'s request names; no client
+calls).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +24,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..client.handlers import COMMAND_APPROVAL, FILE_CHANGE_APPROVAL, MCP_ELICITATION
 from .cells import change_text
 
-COMMAND_APPROVAL = "item/commandExecution/requestApproval"
-FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
+_TITLES = {COMMAND_APPROVAL: "Run this command?", FILE_CHANGE_APPROVAL: "Apply this patch?"}
+
+
+def is_confirmation(params: dict[str, Any]) -> bool:
+    """An elicitation that asks yes or no (a form without fields), which the dialog can answer."""
+    schema = params.get("requestedSchema")
+    return params.get("mode") == "form" and isinstance(schema, dict) and not schema.get("properties")
 
 
 @dataclass
@@ -40,7 +49,7 @@ class Approval:
 
     @property
     def title(self) -> str:
-        return "Run this command?" if self.method == COMMAND_APPROVAL else "Apply this patch?"
+        return _TITLES.get(self.method, f"Allow the {self.params.get('serverName', 'MCP')} MCP server?")
 
 
 class ApprovalScreen(ModalScreen[str]):
@@ -96,6 +105,13 @@ class ApprovalScreen(ModalScreen[str]):
 
     def _what(self) -> Text:
         approval = self.approval
+        if approval.method == MCP_ELICITATION:
+            text = Text(str(approval.params.get("message") or "(no message)"), style="bold")
+            meta = approval.params.get("_meta")
+            arguments = meta.get("tool_params") if isinstance(meta, dict) else None
+            if arguments is not None:
+                text.append("\nwith " + json.dumps(arguments, ensure_ascii=False), style="dim")
+            return text
         if approval.method == COMMAND_APPROVAL:
             command = approval.params.get("command") or (approval.item or {}).get("command") or "(command not given)"
             return Text(f"$ {command}", style="bold")

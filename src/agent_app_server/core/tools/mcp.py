@@ -77,11 +77,15 @@ class McpServerConfig:
     tool_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
     approval_mode: str = "auto"
     tool_approval: dict[str, str] = field(default_factory=dict)
+    #: The installed plugin that brings this server (``plugin@marketplace``); None: config.toml's.
+    plugin_id: str | None = None
     #: Where ``mcpServer/oauth/login`` keeps tokens (``core.mcp_oauth``); None: not looked for.
     oauth_state_dir: str | None = None
 
     @classmethod
-    def from_table(cls, name: str, table: dict[str, Any], environ: dict[str, str] | None = None) -> McpServerConfig:
+    def from_table(
+        cls, name: str, table: dict[str, Any], environ: dict[str, str] | None = None, plugin_id: str | None = None
+    ) -> McpServerConfig:
         env = os.environ if environ is None else environ
         headers = {str(k): str(v) for k, v in (table.get("http_headers") or {}).items()}
         for header, variable in (table.get("env_http_headers") or {}).items():
@@ -111,6 +115,7 @@ class McpServerConfig:
                 for tool, spec in (tools or {}).items()
                 if isinstance(spec, dict) and spec.get("approval_mode")
             },
+            plugin_id=plugin_id,
         )
 
     def tool_allowed(self, tool: str) -> bool:
@@ -120,14 +125,17 @@ class McpServerConfig:
 
 
 def configured_servers(config: Config) -> dict[str, McpServerConfig]:
+    """``[mcp_servers]`` of config.toml, then those of installed plugins (config.toml wins a name)."""
     tables = config.values.get("mcp_servers")
-    if not isinstance(tables, dict):
-        return {}
-    servers = {}
-    for name, table in tables.items():
-        if isinstance(table, dict) and (table.get("command") or table.get("url")):
+    entries: list[tuple[str, Any, str | None]] = []
+    if isinstance(tables, dict):
+        entries += [(str(name), table, None) for name, table in tables.items()]
+    entries += [(name, table, plugin_id) for name, (plugin_id, table) in config.plugin_mcp_servers.items()]
+    servers: dict[str, McpServerConfig] = {}
+    for name, table, plugin_id in entries:
+        if name not in servers and isinstance(table, dict) and (table.get("command") or table.get("url")):
             server = dataclasses.replace(
-                McpServerConfig.from_table(str(name), table), oauth_state_dir=str(config.state_dir)
+                McpServerConfig.from_table(name, table, plugin_id=plugin_id), oauth_state_dir=str(config.state_dir)
             )
             if server.enabled:
                 servers[server.name] = server
@@ -675,7 +683,7 @@ def _status_wire(connection: McpConnection, runtime: str | None) -> dict[str, An
     return {
         "name": config.name,
         "runtimeStatus": runtime,
-        "pluginId": None,
+        "pluginId": config.plugin_id,
         "httpOrigin": origin,
         "serverInfo": connection.server_info,
         "serverCapabilities": connection.capabilities,

@@ -250,6 +250,10 @@ def _format_wall(seconds: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _has_mcp_servers(config: Config) -> bool:
+    return bool(config.values.get("mcp_servers") or config.plugin_mcp_servers)
+
+
 class AgentToolRouter(ToolRouter):
     """The tools of every thread of one server."""
 
@@ -258,14 +262,15 @@ class AgentToolRouter(ToolRouter):
         self._sink = sink
         self._exec: UnifiedExec | None = None
         self._mcp: McpManager | None = None
-        # Only a config with [mcp_servers] ever loads the MCP module (and, later, the SDK).
-        self._mcp_configured = sink is not None and bool(config.values.get("mcp_servers"))
+        # Only a config with MCP servers ([mcp_servers], or installed plugins') ever loads the MCP
+        # module (and, later, the SDK).
+        self._mcp_configured = sink is not None and _has_mcp_servers(config)
 
     def reconfigure(self, config: Config) -> None:
         """A reloaded configuration: MCP servers configured now are offered to threads whose
         servers start from now on."""
         self.config = config
-        self._mcp_configured = self._sink is not None and bool(config.values.get("mcp_servers"))
+        self._mcp_configured = self._sink is not None and _has_mcp_servers(config)
         if self._mcp is not None:
             self._mcp.reconfigure(config)
 

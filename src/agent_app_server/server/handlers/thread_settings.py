@@ -80,7 +80,10 @@ def _refuse_unsupported(params: ThreadSettingsUpdateParams) -> None:
                 f"unknown environment `{environment.environment_id}`; this server has only `{LOCAL_ENVIRONMENT}`"
             )
     if params.disabled_plugin_ids:
-        raise InvalidParams("this server has no plugins to disable; send [] or omit disabledPluginIds")
+        raise InvalidParams(
+            "plugins cannot be disabled per thread here; disable one for every thread with "
+            '`[plugins."<plugin>@<marketplace>"] enabled = false` in config.toml, and send [] or omit disabledPluginIds'
+        )
 
 
 def thread_settings_wire(thread: LoadedThread) -> dict[str, Any]:

@@ -101,16 +101,7 @@ class WsTarget:
                 env=env,
                 cwd=self.target.workspace,
             )
-        _LIVE.add(self.proc)
-        for _ in range(600):
-            match = BANNER.search(self.stderr_path.read_text(errors="replace"))
-            if match:
-                self.url = match.group(1)
-                return
-            if self.proc.returncode is not None:
-                break
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"{self.target.name} did not start listening; see {self.stderr_path}")
+        self.url = await banner(self.proc, self.stderr_path, BANNER, self.target.name)
 
     @property
     def pid(self) -> int:
@@ -128,6 +119,20 @@ class WsTarget:
             proc.kill()
             await proc.wait()
         _LIVE.discard(proc)
+
+
+async def banner(proc: asyncio.subprocess.Process, stderr_path: Path, pattern: re.Pattern[str], what: str) -> str:
+    """The address a process we started prints on stderr once it listens (it is killed at the end)."""
+    _LIVE.add(proc)
+    for _ in range(600):
+        # A few hundred bytes, read while only this process starts: not worth a thread.
+        match = pattern.search(stderr_path.read_text(errors="replace"))  # noqa: ASYNC240
+        if match:
+            return match.group(1)
+        if proc.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{what} did not start listening; see {stderr_path}")
 
 
 def kill_all() -> None:

@@ -44,11 +44,15 @@ ensure_bwrap() {
   ensure_command bwrap bubblewrap "sandboxed commands will not run"
 }
 
-# The tests that drive the reference's own TUI run it in a tmux pane, and run the pinned
-# reference binary (npm, cached in the ignored .cache/reference). Without either those tests are
-# skipped, each with a message saying why; nothing else depends on them.
+# The tests that drive the reference's own TUI run it in a tmux pane, the dashboard's run its page
+# in headless Chromium, and the differential tests run the pinned reference binary (npm, cached in
+# the ignored .cache/reference). Without any of them those tests are skipped, each with a message
+# saying why; nothing else depends on them.
 ensure_test_tools() {
   ensure_command tmux tmux "the tests that drive the reference TUI will be skipped"
+  # The dashboard's page is tested in real headless Chromium (Selenium drives chromedriver).
+  ensure_command chromium chromium "the dashboard's browser tests will be skipped"
+  ensure_command chromedriver chromium-driver "the dashboard's browser tests will be skipped"
   echo "== reference binary"
   if ! "$VENV/bin/python" scripts/reference.py install; then
     echo "warning: the pinned reference binary is not available (see above): the differential and reference tests will be skipped" >&2

@@ -48,6 +48,10 @@ COMMANDS: dict[str, Command] = {
         "agent_app_server.commands.tui_cmd",
         "the terminal UI: our server in-process, or any app server with --remote",
     ),
+    "dashboard": Command(
+        "agent_app_server.commands.dashboard_cmd",
+        "a web page watching app servers: threads, live turns, charts, approvals, audit log",
+    ),
     "gateway": Command(
         "agent_app_server.commands.gateway_cmd",
         "answer app servers' approval requests by a policy file (escalation, audit log)",

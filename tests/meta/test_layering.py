@@ -36,7 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "testing": frozenset(),
     # Entry points assemble everything; the embedded server joins the server to a client.
     "cli": frozenset(LAYERS),
-    "commands": frozenset({*LAYERS, "client", "embedded", "tui", "gateway"}),
+    "commands": frozenset({*LAYERS, "client", "embedded", "tui", "dashboard", "gateway"}),
     "embedded": frozenset({*LAYERS, "client"}),
     "__main__": frozenset({"cli"}),
 }

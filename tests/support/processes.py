@@ -52,3 +52,15 @@ async def exited(*pids: int, within: float = 10) -> None:
                     loop.remove_reader(fd)
             finally:
                 os.close(fd)
+
+
+async def terminate(proc: asyncio.subprocess.Process, within: float = 20) -> int:
+    """SIGTERM (a graceful shutdown), SIGKILL if ``proc`` has not exited ``within`` seconds; its exit code."""
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), within)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    return proc.returncode or 0

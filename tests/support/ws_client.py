@@ -23,6 +23,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from .processes import terminate
 from .schema_check import SchemaChecker
 
 BANNER = re.compile(r"listening on: (ws://\S+|unix://\S+)")
@@ -157,14 +158,7 @@ class WsServer:
         for client in self.clients:
             await client.close()
         assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 20)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        return self.proc.returncode or 0
+        return await terminate(self.proc)
 
     async def kill(self) -> None:
         assert self.proc is not None

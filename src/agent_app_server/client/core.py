@@ -174,6 +174,8 @@ class _RoutingStream:
             except ValueError:
                 return frame  # the peer reports it
             if type(message) is not dict or "id" in message or type(message.get("method")) is not str:
+                if self._client._resume_requests and type(message) is dict and "method" not in message:
+                    self._client._reply_arrived(message.get("id"))
                 return frame  # a reply or a server request: the peer's, in wire order
             try:
                 route(message["method"], message.get("params"), message.get("seq"))
@@ -241,6 +243,12 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         # Reconnect state.
         self._subscribed: dict[str, None] = {}
         self._last_seq: dict[str, int] = {}
+        #: During a reconnect: threads whose replay has not started yet. Their numbered
+        #: notifications that arrive meanwhile (an observer receives every thread live from the
+        #: handshake on) are dropped: the replay sends each of them again, in order.
+        self._replay_pending: set[str] = set()
+        #: Request id of each ``thread/resume`` under way in a reconnect → its thread.
+        self._resume_requests: dict[RequestId, str] = {}
         # Server requests.
         self._handlers: dict[str, RawHandler] = {}
         #: Methods whose running handler is cancelled when the server withdraws the request.
@@ -403,6 +411,8 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
     async def _handshake(self, link: _Link, *, resume: bool) -> None:
         from ..protocol.handshake import InitializeResponse
 
+        if resume:
+            self._replay_pending = set(self._subscribed) | (set(self._last_seq) if self.options.observe_all else set())
         try:
             result = await link.peer.request("initialize", self._initialize_params())
         except RemoteError as exc:
@@ -413,14 +423,29 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         link.peer.send_encoded('{"method":"initialized"}')
         if not resume:
             return
-        for thread_id in await self._threads_to_resume(link):
-            params = {"threadId": thread_id, "excludeTurns": True, "afterSeq": self._last_seq.get(thread_id, 0)}
-            try:
-                await link.peer.request("thread/resume", params)
-            except RemoteError as exc:
-                raise ConnectionLost(
-                    f"reconnected but could not resume thread {thread_id} without losing events: {exc.message}"
-                ) from None
+        try:
+            threads = await self._threads_to_resume(link)
+            self._replay_pending &= set(threads)
+            for thread_id in threads:
+                params = {"threadId": thread_id, "excludeTurns": True, "afterSeq": self._last_seq.get(thread_id, 0)}
+                request_id, answer = link.peer.start_request("thread/resume", params)
+                self._resume_requests[request_id] = thread_id
+                try:
+                    await answer
+                except RemoteError as exc:
+                    raise ConnectionLost(
+                        f"reconnected but could not resume thread {thread_id} without losing events: {exc.message}"
+                    ) from None
+        finally:
+            self._replay_pending.clear()
+            self._resume_requests.clear()
+
+    def _reply_arrived(self, request_id: Any) -> None:
+        """A reply is about to reach the peer (wire order): the replay of a resumed thread follows
+        it, so its numbered notifications count again from here."""
+        thread_id = self._resume_requests.pop(request_id, None)
+        if thread_id is not None:
+            self._replay_pending.discard(thread_id)
 
     async def _threads_to_resume(self, link: _Link) -> list[str]:
         """The threads whose missed notifications a reconnect replays: those subscribed to, and for
@@ -594,8 +619,8 @@ class AsyncClient(AsyncMethods, ServerRequestHandlers):
         if isinstance(params, dict):
             thread_id = params.get("threadId")
             if seq is not None and isinstance(thread_id, str):
-                if seq <= self._last_seq.get(thread_id, 0):
-                    return  # already delivered before a reconnect
+                if seq <= self._last_seq.get(thread_id, 0) or thread_id in self._replay_pending:
+                    return  # already delivered before a reconnect, or replayed once its resume is answered
                 self._last_seq[thread_id] = seq
         event = Event(method, params, seq)
         if self.options.on_notification is not None:

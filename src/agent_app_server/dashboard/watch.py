@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from ..client import AsyncClient, Backoff, ClientError, ClientOptions, ConnectionLost, RpcCallError
+from ..client import AsyncClient, Backoff, ClientError, ClientOptions, ConnectionLost, Event, RpcCallError
 from ..rpc import RequestId
 from ..rpc.errors import InvalidRequest
 from .fleet import APPROVAL_METHODS, Fleet, Withdrawn
 
 log = logging.getLogger(__name__)
 
-#: How long a thread's notifications wait for the replay to fill a hole in their numbers.
-GAP_WAIT_S = 2.0
 #: Threads listed when a server is first reached (most recently updated first), and at each poll.
 THREADS_LISTED = 500
 _PAGE = 100
@@ -41,85 +39,16 @@ class _WatchOptions(ClientOptions):
 
 
 class _ObserverClient(AsyncClient):
-    """The client library with hooks for the dashboard: notifications reach the fleet in wire
-    order, before the server request that follows them; server requests reach the watch with
-    their id (``serverRequest/resolved`` names the request by it); and a thread's notifications
-    are delivered in ``seq`` order without holes.
-
-    Why the last: after a reconnect an observer receives the live notifications of every thread
-    from its ``initialize`` on, before its ``thread/resume {afterSeq}`` replays what the drop
-    lost. Passed straight on, the live ones would move the library's replay mark past the hole
-    and the replay would then be dropped as already seen. So from the drop until
-    :data:`GAP_WAIT_S` after the reconnect, a notification that skips numbers is held until the
-    replay fills the hole (a thread's numbers are consecutive), or until then at most (a replay
-    the server could not give: the page shows what came). Only then: a few numbered
-    notifications name no thread (``account/rateLimits/updated``), so the live stream has holes
-    that no replay fills.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._gaps: dict[str, dict[int, tuple[str, Any]]] = {}
-        self._catching_up = False
-
-    def _link_ended(self, link: Any) -> None:
-        self._catching_up = True
-        super()._link_ended(link)
-
-    async def _handshake(self, link: Any, *, resume: bool) -> None:
-        await super()._handshake(link, resume=resume)
-        if resume:
-            asyncio.get_running_loop().call_later(GAP_WAIT_S, self._caught_up)
-
-    def _caught_up(self) -> None:
-        if self._link is None:
-            return  # dropped again: the next reconnect ends this catch-up
-        self._catching_up = False
-        for thread_id in list(self._gaps):
-            self._give_up(thread_id)
+    """The client library with hooks for the dashboard: notifications reach the fleet through
+    ``ClientOptions.on_notification`` (wire order, each once — the library's reconnect replays a
+    drop's gap without duplicates — and before the server request that follows them), and server
+    requests reach the watch with their id (``serverRequest/resolved`` names the request by it)."""
 
     @property
     def _watch(self) -> ServerWatch:
         watch = cast(_WatchOptions, self.options).watch
         assert watch is not None
         return watch
-
-    def _route(self, method: str, params: Any, seq: Any) -> None:
-        thread_id = params.get("threadId") if type(params) is dict else None
-        if type(seq) is not int or type(thread_id) is not str:
-            self._deliver(method, params, seq)
-            return
-        last = self._last_seq.get(thread_id, 0)
-        if seq <= last:
-            return  # seen before the reconnect
-        if last and seq > last + 1 and self._catching_up:
-            held = self._gaps.setdefault(thread_id, {})
-            if not held:
-                asyncio.get_running_loop().call_later(GAP_WAIT_S, self._give_up, thread_id)
-            held[seq] = (method, params)
-            return
-        self._deliver(method, params, seq)
-        waiting = self._gaps.get(thread_id)
-        while waiting:
-            following = self._last_seq.get(thread_id, 0) + 1
-            if following not in waiting:
-                break
-            self._deliver(*waiting.pop(following), following)
-        if waiting == {}:
-            del self._gaps[thread_id]
-
-    def _give_up(self, thread_id: str) -> None:
-        held = self._gaps.pop(thread_id, None) or {}
-        for seq in sorted(held):
-            if seq > self._last_seq.get(thread_id, 0):
-                self._deliver(*held[seq], seq)
-
-    def _deliver(self, method: str, params: Any, seq: Any) -> None:
-        super()._route(method, params, seq)
-        watch = self._watch
-        if method == "serverRequest/resolved" and type(params) is dict:
-            watch.withdrawn(params.get("requestId"))
-        watch.fleet.apply(watch.name, method, params)
 
     async def _answer_server_request(self, method: str, params: Any, request_id: RequestId) -> Any:
         return await self._watch.answer(method, params, request_id)
@@ -185,12 +114,18 @@ class ServerWatch:
         text = str(error).replace(self.url, display_url(self.url))
         return text.replace(self._token, "…") if self._token else text
 
+    def _notified(self, event: Event) -> None:
+        if event.method == "serverRequest/resolved" and type(event.params) is dict:
+            self.withdrawn(event.params.get("requestId"))
+        self.fleet.apply(self.name, event.method, event.params)
+
     async def _connect(self) -> AsyncClient:
         self.fleet.server_state(self.name, "connecting")
         options = _WatchOptions(
             client_name="agent_app_server_dashboard",
             observe_all=True,
             watch=self,
+            on_notification=self._notified,
             on_disconnect=lambda: self.fleet.server_state(self.name, "reconnecting"),
             on_reconnect=lambda _count: self.fleet.server_state(self.name, "connected"),
         )

@@ -95,9 +95,11 @@ class AppServer:
 
     @classmethod
     async def open(cls, config: Config) -> AppServer:
-        store = await ThreadStore.open(config.state_dir / STATE_DB_NAME)
+        # One PostgreSQL database holds both in fleet mode; else each its own SQLite file.
+        shared = config.store.url
+        store = await ThreadStore.open(shared or config.state_dir / STATE_DB_NAME)
         try:
-            notification_log = await NotificationLog.open(config.state_dir / NOTIFICATION_LOG_NAME)
+            notification_log = await NotificationLog.open(shared or config.state_dir / NOTIFICATION_LOG_NAME)
         except BaseException:
             await store.close()
             raise

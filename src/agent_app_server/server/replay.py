@@ -100,7 +100,7 @@ class ReplayLog:
         if thread_id in self._threads:
             return
         next_seq = info.last_seq + 1
-        if self._store.crashed and info.last_seq > 0:
+        if info.crashed and info.last_seq > 0:
             next_seq += CRASH_SEQ_GAP
         state = _ThreadEvents(next_seq, info.pruned_upto, persist=True)
         state.flushed_upto = info.last_seq

@@ -22,13 +22,14 @@ from ..store import NotificationLog, ThreadStore
 from ..transport import MessageStream
 from .connection import Connection, encode_notification
 from .handshake import Handshake
-from .replay import ReplayLog, with_seq
+from .replay import ReplayLog, send_numbered
 from .services import ServerServices
 
 if TYPE_CHECKING:
     from ..core.providers import ModelClients
     from ..core.threads import LoadedThread
     from ..core.turns import TurnEngine
+    from .fleet import Fleet
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class AppServer:
         self._idle_task: asyncio.Task[None] | None = None
         self.services = ServerServices(self)
         self._warm_task: asyncio.Task[None] | None = None
+        #: This server's part in a fleet sharing one PostgreSQL store (None: a server on its own).
+        self.fleet: Fleet | None = None
 
     # The model clients and the turn machinery load on first use: answering the first requests
     # (``initialize``, ``thread/start``, reads) does not need them.
@@ -103,11 +106,25 @@ class AppServer:
         except BaseException:
             await store.close()
             raise
-        return cls(config, store, notification_log)
+        app = cls(config, store, notification_log)
+        if shared:
+            from ..store.pg_fleet import FleetStore
+            from .fleet import Fleet
+
+            try:
+                fleet_store = await FleetStore.open(shared, lease_s=config.store.lease_s)
+            except BaseException:
+                await notification_log.close()
+                await store.close()
+                raise
+            app.fleet = Fleet(app, fleet_store, notification_log)
+        return app
 
     def start_background(self) -> None:
         """Start the replay log writer, the idle-thread unloader and the warm-up of the first
         requests' code (call once the loop runs)."""
+        if self.fleet is not None:
+            self.fleet.start()
         self.replay.start()
         loop = asyncio.get_running_loop()
         if self.idle_unload_after_s is not None and self._idle_task is None:
@@ -137,6 +154,8 @@ class AppServer:
             await self.model_clients.aclose()
         # After the interruptions: their notifications are part of what a client may replay.
         await self.replay.close()
+        if self.fleet is not None:
+            await self.fleet.close()  # after the turns' ends are stored: releases the leases
         await self.store.close()
 
     # ------------------------------------------------------------------ connections
@@ -246,14 +265,7 @@ class AppServer:
             for connection in recipients:
                 connection.send_encoded(method, encoded)
             return
-        numbered: str | None = None
-        for connection in recipients:
-            if connection.event_replay:
-                if numbered is None:
-                    numbered = with_seq(encoded, seq)
-                connection.send_thread_event(thread_id, method, seq, numbered)
-            else:
-                connection.send_encoded(method, encoded)
+        send_numbered(recipients, thread_id, method, seq, encoded)
 
     # ------------------------------------------------------------------ idle threads
 
@@ -300,13 +312,18 @@ class AppServer:
 
     # ------------------------------------------------------------------ server→client requests
 
-    async def request(self, thread_id: str, method: str, params: Any, *, notify_resolved: bool = True) -> Any:
+    async def request(
+        self, thread_id: str, method: str, params: Any, *, notify_resolved: bool = True, relayed: bool = False
+    ) -> Any:
         """Send ``method`` to every subscriber of the thread (and to later subscribers while it
-        waits); the first answer wins and the others are withdrawn with ``serverRequest/resolved``."""
+        waits); the first answer wins and the others are withdrawn with ``serverRequest/resolved``.
+        In a fleet the other servers' subscribers are asked too (``relayed``: this is such a copy)."""
         pending = _PendingRequest(thread_id, method, params, asyncio.get_running_loop().create_future())
         self._pending_requests.setdefault(thread_id, []).append(pending)
         for connection in self.subscribers(thread_id):
             self._send_request(pending, connection)
+        if self.fleet is not None and not relayed:
+            self.fleet.share_request(pending)
         answered = False
         try:
             result = await pending.answer
@@ -323,6 +340,8 @@ class AppServer:
                 self._pending_requests.pop(thread_id, None)
             for task in pending.tasks:
                 task.cancel()
+            if self.fleet is not None and pending.shared_id is not None:
+                self.fleet.request_done(pending)
             if notify_resolved or not answered:
                 for connection, request_id in pending.sent.values():
                     connection.notify("serverRequest/resolved", {"threadId": thread_id, "requestId": request_id})
@@ -391,6 +410,8 @@ class _PendingRequest:
         #: connection id → (connection, the request id that connection saw).
         self.sent: dict[int, tuple[Connection, Any]] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        #: Its id among the fleet's shared requests, once shared (``fleet``).
+        self.shared_id: int | None = None
 
 
 class _ClosingStream:

@@ -25,6 +25,7 @@ from .base import (
     last_seqs,
     needs_pruning,
 )
+from .pg_fleet import EVENTS_CHANNEL
 from .pg_schema import ensure_notification_log_schema, open_pool, redact
 from .records import StoreClosed
 
@@ -91,6 +92,7 @@ class PgNotificationLog(NotificationLog):
     async def _append(self, rows: list[LogRow]) -> dict[str, int]:
         keep = self.keep_per_thread
         pruned: dict[str, int] = {}
+        lasts = last_seqs(rows)
         async with self.pool().connection() as conn, conn.transaction():
             async with conn.cursor() as cursor:
                 # The newest message for a number wins, as in the SQLite log (INSERT OR REPLACE).
@@ -105,7 +107,7 @@ class PgNotificationLog(NotificationLog):
                     "VALUES (%s, %s, 0, %s, FALSE) ON CONFLICT (thread_id) DO UPDATE SET "
                     "last_seq = greatest(thread_seq.last_seq, excluded.last_seq), writer = excluded.writer, "
                     "clean = FALSE RETURNING thread_id, last_seq, pruned_upto",
-                    [(thread_id, last, self.writer) for thread_id, last in last_seqs(rows).items()],
+                    [(thread_id, last, self.writer) for thread_id, last in lasts.items()],
                     returning=True,
                 )
                 counters: list[tuple[str, int, int]] = []
@@ -113,6 +115,16 @@ class PgNotificationLog(NotificationLog):
                     counters += await cursor.fetchall()
                     if not cursor.nextset():
                         break
+            # The signal a fleet's servers follow the thread by (delivered at commit); they read
+            # the rows themselves, so a signal lost or merged costs a catch-up, never an event.
+            firsts: dict[str, int] = {}
+            for thread_id, seq, *_ in rows:
+                firsts[thread_id] = min(seq, firsts.get(thread_id, seq))
+            for thread_id, last_seq in lasts.items():
+                await conn.execute(
+                    "SELECT pg_notify(%s, %s)",
+                    (EVENTS_CHANNEL, f"{thread_id} {firsts[thread_id]} {last_seq} {self.writer}"),
+                )
             for thread_id, last_seq, floor in counters:
                 if not needs_pruning(last_seq, floor, keep):
                     continue

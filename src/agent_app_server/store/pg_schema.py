@@ -143,11 +143,11 @@ async def open_pool(url: str, *, max_size: int = 8) -> AsyncConnectionPool:
 
 async def ensure_schema(conn: AsyncConnection, where: str) -> None:
     """Create or migrate the thread store's tables; refuse a database from a newer store."""
-    await _migrate(conn, where, "schema_version", SCHEMA_VERSION, _MIGRATIONS, "store")
+    await migrate(conn, where, "schema_version", SCHEMA_VERSION, _MIGRATIONS, "store")
 
 
 async def ensure_notification_log_schema(conn: AsyncConnection, where: str) -> None:
-    await _migrate(
+    await migrate(
         conn,
         where,
         "notification_log_version",
@@ -157,7 +157,7 @@ async def ensure_notification_log_schema(conn: AsyncConnection, where: str) -> N
     )
 
 
-async def _migrate(
+async def migrate(
     conn: AsyncConnection, where: str, key: str, target: int, migrations: dict[int, str], what: str
 ) -> None:
     async with conn.transaction():

@@ -87,6 +87,7 @@ class ReplayLog:
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._flush_lock = asyncio.Lock()
         #: Longest a notification waits for the log (shorter in a fleet, where other servers read it there).
         self.flush_interval_s = FLUSH_INTERVAL_S
 
@@ -244,6 +245,12 @@ class ReplayLog:
                     log.exception("pruning the notification log failed")
 
     async def flush(self) -> None:
+        """Write what is waiting; returns once everything recorded before the call is in the log
+        (a write already under way included, so a caller never reads the log behind it)."""
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
         store = self._store
         self._dirty.clear()
         self._full.clear()

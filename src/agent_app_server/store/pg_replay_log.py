@@ -93,28 +93,28 @@ class PgNotificationLog(NotificationLog):
         keep = self.keep_per_thread
         pruned: dict[str, int] = {}
         lasts = last_seqs(rows)
+        columns = list(zip(*rows, strict=True))
         async with self.pool().connection() as conn, conn.transaction():
-            async with conn.cursor() as cursor:
-                # The newest message for a number wins, as in the SQLite log (INSERT OR REPLACE).
-                await cursor.executemany(
-                    "INSERT INTO notifications (thread_id, seq, method, message, created_at_ms) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id, seq) DO UPDATE SET "
-                    "method = excluded.method, message = excluded.message, created_at_ms = excluded.created_at_ms",
-                    rows,
-                )
-                await cursor.executemany(
-                    "INSERT INTO thread_seq (thread_id, last_seq, pruned_upto, writer, clean) "
-                    "VALUES (%s, %s, 0, %s, FALSE) ON CONFLICT (thread_id) DO UPDATE SET "
-                    "last_seq = greatest(thread_seq.last_seq, excluded.last_seq), writer = excluded.writer, "
-                    "clean = FALSE RETURNING thread_id, last_seq, pruned_upto",
-                    [(thread_id, last, self.writer) for thread_id, last in lasts.items()],
-                    returning=True,
-                )
-                counters: list[tuple[str, int, int]] = []
-                while True:
-                    counters += await cursor.fetchall()
-                    if not cursor.nextset():
-                        break
+            # One statement over arrays, not executemany: a batch is thousands of rows, and one
+            # round trip (and one plan) for all of them is what keeps a delta stream cheap. The
+            # newest message for a number wins, as in the SQLite log (INSERT OR REPLACE).
+            await conn.execute(
+                "INSERT INTO notifications (thread_id, seq, method, message, created_at_ms) "
+                "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::bigint[]) "
+                "ON CONFLICT (thread_id, seq) DO UPDATE SET "
+                "method = excluded.method, message = excluded.message, created_at_ms = excluded.created_at_ms",
+                [list(column) for column in columns],
+            )
+            cursor = await conn.execute(
+                "INSERT INTO thread_seq (thread_id, last_seq, pruned_upto, writer, clean) "
+                "SELECT thread_id, last_seq, 0, %s, FALSE "
+                "FROM unnest(%s::text[], %s::bigint[]) AS t(thread_id, last_seq) "
+                "ON CONFLICT (thread_id) DO UPDATE SET "
+                "last_seq = greatest(thread_seq.last_seq, excluded.last_seq), writer = excluded.writer, "
+                "clean = FALSE RETURNING thread_id, last_seq, pruned_upto",
+                (self.writer, list(lasts), list(lasts.values())),
+            )
+            counters: list[tuple[str, int, int]] = list(await cursor.fetchall())
             # The signal a fleet's servers follow the thread by (delivered at commit); they read
             # the rows themselves, so a signal lost or merged costs a catch-up, never an event.
             firsts: dict[str, int] = {}
@@ -163,9 +163,9 @@ class PgNotificationLog(NotificationLog):
             expired: dict[str, int] = {}
             for thread_id, seq in await cursor.fetchall():
                 expired[thread_id] = max(expired.get(thread_id, 0), int(seq))
-            async with conn.cursor() as update:
-                await update.executemany(
-                    "UPDATE thread_seq SET pruned_upto = greatest(pruned_upto, %s) WHERE thread_id = %s",
-                    [(seq, thread_id) for thread_id, seq in expired.items()],
-                )
+            await conn.execute(
+                "UPDATE thread_seq s SET pruned_upto = greatest(s.pruned_upto, u.seq) "
+                "FROM unnest(%s::text[], %s::bigint[]) AS u(thread_id, seq) WHERE s.thread_id = u.thread_id",
+                (list(expired), list(expired.values())),
+            )
         return expired

@@ -313,11 +313,12 @@ class PgThreadStore(ThreadStore):
         return members
 
     async def set_section_positions(self, positions: dict[str, float]) -> None:
-        async with self.pool().connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            await cursor.executemany(
-                "UPDATE threads SET extra = jsonb_set(extra::jsonb, '{section,position}', to_jsonb(%s::float8))::text "
-                "WHERE id = %s",
-                [(position, thread_id) for thread_id, position in positions.items()],
+        async with self.pool().connection() as conn:
+            await conn.execute(
+                "UPDATE threads t "
+                "SET extra = jsonb_set(t.extra::jsonb, '{section,position}', to_jsonb(u.position))::text "
+                "FROM unnest(%s::text[], %s::float8[]) AS u(id, position) WHERE t.id = u.id",
+                (list(positions), list(positions.values())),
             )
 
     async def section_positions(self, section_id: str) -> dict[str, float]:
@@ -435,25 +436,32 @@ async def _insert_events(
     started, completed, items = index_rows(
         thread_id, [(seq, entry) for seq, (_, _, entry) in zip(seqs, rows, strict=True) if entry is not None]
     )
-    async with conn.cursor() as cursor:
-        await cursor.executemany(
-            "INSERT INTO events (thread_id, seq, kind, payload, created_at_ms) VALUES (%s, %s, %s, %s, %s)",
-            [(thread_id, seq, kind, payload, now_ms) for seq, (kind, payload, _) in zip(seqs, rows, strict=True)],
+    # Each write is one statement over arrays (one round trip whatever the batch size); with
+    # executemany, a 2,000-row batch of the notification log went missing without an error here.
+    await conn.execute(
+        "INSERT INTO events (thread_id, seq, kind, payload, created_at_ms) "
+        "SELECT %s, seq, kind, payload, %s FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(seq, kind, payload)",
+        (thread_id, now_ms, seqs, [kind for kind, _, _ in rows], [payload for _, payload, _ in rows]),
+    )
+    # Starts before completions, as in the SQLite index (``_history.add_to_index``).
+    if started:
+        await conn.execute(
+            "INSERT INTO history_turns (thread_id, started_seq, turn_id) "
+            "SELECT %s, * FROM unnest(%s::bigint[], %s::text[]) ON CONFLICT DO NOTHING",
+            (thread_id, [seq for _, seq, _ in started], [turn for _, _, turn in started]),
         )
-        # Starts before completions, as in the SQLite index (``_history.add_to_index``).
-        if started:
-            await cursor.executemany(
-                "INSERT INTO history_turns (thread_id, started_seq, turn_id) VALUES (%s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                started,
-            )
-        if items:
-            await cursor.executemany(
-                "INSERT INTO history_items (thread_id, seq, turn_id, item_id, item_type) VALUES (%s, %s, %s, %s, %s)",
-                items,
-            )
-        if completed:
-            await cursor.executemany(
-                "UPDATE history_turns SET completed_seq = %s WHERE thread_id = %s AND turn_id = %s", completed
-            )
+    if items:
+        await conn.execute(
+            "INSERT INTO history_items (thread_id, seq, turn_id, item_id, item_type) "
+            "SELECT %s, * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])",
+            (thread_id, *(list(column) for column in list(zip(*items, strict=True))[1:])),
+        )
+    if completed:
+        # The last completion of a turn wins, as applying them one by one does.
+        last = {turn: seq for seq, _, turn in completed}
+        await conn.execute(
+            "UPDATE history_turns h SET completed_seq = u.seq "
+            "FROM unnest(%s::bigint[], %s::text[]) AS u(seq, turn_id) WHERE h.thread_id = %s AND h.turn_id = u.turn_id",
+            (list(last.values()), list(last), thread_id),
+        )
     return seqs

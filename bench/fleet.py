@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import statistics
@@ -48,17 +47,11 @@ from agent_app_server.store import ThreadRecord, ThreadStore
 from agent_app_server.testing import FakeModelServer
 from agent_app_server.testing.fake_model import Hold, SseEvent, paced, text_reply
 from agent_app_server.testing.pg_cluster import TempCluster
-
-BANNER = re.compile(r"listening on: (ws://\S+)")
-CLIENT_INFO = {"name": "agent-bench", "title": "agent-app-server bench", "version": "0.1.0"}
-_LIVE: set[asyncio.subprocess.Process] = set()
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+from ws_fanout import _LIVE, BANNER, CLIENT_INFO, kill_all, progress
 
 
 def percentile(samples: list[float], q: float) -> float:
+    """Nearest rank, ``q`` a fraction."""
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
@@ -119,14 +112,6 @@ class Server:
         self.proc.kill()
         await self.proc.wait()
         _LIVE.discard(self.proc)
-
-
-def kill_all() -> None:
-    for proc in list(_LIVE):
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        _LIVE.discard(proc)
 
 
 class Client:

@@ -102,7 +102,12 @@ class AppServer:
         shared = config.store.url
         store = await ThreadStore.open(shared or config.state_dir / STATE_DB_NAME)
         try:
-            notification_log = await NotificationLog.open(shared or config.state_dir / NOTIFICATION_LOG_NAME)
+            if shared:
+                from .fleet import KEEP_PER_THREAD
+
+                notification_log = await NotificationLog.open(shared, keep_per_thread=KEEP_PER_THREAD)
+            else:
+                notification_log = await NotificationLog.open(config.state_dir / NOTIFICATION_LOG_NAME)
         except BaseException:
             await store.close()
             raise

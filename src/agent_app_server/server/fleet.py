@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 #: The replay log's flush interval in a fleet: other servers see a notification only once it is
 #: in the shared log, so this bounds the cross-server latency a notification adds.
 FLUSH_INTERVAL_S = 0.005
+#: Notifications the shared log keeps per thread: other servers relay a turn from the log, so it
+#: must hold a whole long turn's stream (a 20,000-delta answer) even while a follower lags behind.
+KEEP_PER_THREAD = 100_000
 #: Notifications read from the shared log per step while relaying.
 RELAY_PAGE = 2000
 #: How long a forwarded command waits for the owner before the client is told it did not answer.
@@ -394,6 +397,12 @@ class Fleet:
             rows = await self.log.read(thread_id, cursor, last + 1, RELAY_PAGE)
             if not rows:
                 break
+            if rows[0].seq > cursor + 1 and (await self.log.info(thread_id)).pruned_upto > cursor:
+                log.error(
+                    "fleet: relaying thread %s fell %d notifications behind what the shared log keeps",
+                    thread_id,
+                    rows[0].seq - cursor - 1,
+                )
             for row in rows:
                 self._deliver(thread_id, row.seq, row.method, row.message)
             cursor = rows[-1].seq

@@ -191,7 +191,7 @@ async def test_two_servers_racing_turn_start_on_one_idle_thread_one_wins(
 async def test_a_killed_owner_s_turn_is_taken_over_interrupted_with_its_completed_items(
     fleet: StartFleet, model: FakeModelServer, workspace: Path
 ) -> None:
-    a, b, _c = await fleet(3)
+    a, b, c = await fleet(3)
     on_a, on_b = await connect(a), await connect(b)
     thread_id = await start_thread(on_a, workspace)
     model.enqueue(text_reply("kept"))
@@ -202,6 +202,11 @@ async def test_a_killed_owner_s_turn_is_taken_over_interrupted_with_its_complete
     model.enqueue(held(text_reply("cut off"), release))
     started = await on_a.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]})
     await on_b.notification("item/agentMessage/delta")  # the turn is streaming on A
+    # A client resuming on C meanwhile sees the turn running, not cut short.
+    on_c = await connect(c)
+    resumed = await on_c.result("thread/resume", {"threadId": thread_id})
+    assert resumed["thread"]["status"]["type"] == "active"
+    assert [turn["status"] for turn in resumed["thread"]["turns"]] == ["completed", "inProgress"]
     await a.kill()
     # Within the lease (and a heartbeat), a surviving server stores the turn as interrupted.
     completed = await on_b.notification("turn/completed", within=LEASE_S * 4 + 10)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ..core.threads import IDLE, LoadedThread
+from ..core.threads import IDLE, LoadedThread, active_status
 from ..rpc import InvalidRequest, RemoteError
 from ..store import NotificationLog
 from ..store.pg_fleet import (
@@ -146,6 +146,19 @@ class Fleet:
         # After a clean hand-over the log has every number the last owner sent (it released the
         # lease only after writing them); after a dead owner, numbering continues past a gap.
         await self.app.replay.reload(thread.id, crashed=cut)
+
+    async def show_running_elsewhere(self, thread: LoadedThread, turns: list[dict[str, Any]]) -> None:
+        """A thread resumed here while another server runs its turn: that turn is live, not
+        interrupted (as a fold of the stored log would say), and the thread is active."""
+        owner = await self.store.holder(thread.id)
+        if owner is None or owner == self.server_id:
+            return
+        thread.status = active_status()
+        page = await self.app.store.list_turns(thread.id, descending=True, limit=1)
+        running = page.rows[0].turn_id if page.rows and page.rows[0].completed is None else None
+        for turn in turns:
+            if turn["id"] == running:
+                turn["status"] = "inProgress"
 
     def _turn_finished(self, runner: Any) -> None:
         thread: LoadedThread = runner.thread

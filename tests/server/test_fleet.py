@@ -121,7 +121,7 @@ async def test_a_thread_started_on_one_server_is_listed_read_and_resumed_on_anot
     assert agent_text(read["thread"]["turns"]) == ["hello from a", "hello from b"]
 
 
-async def test_another_servers_client_follows_the_turn_live_approves_and_interrupts(
+async def test_another_servers_client_follows_the_turn_live_approves_steers_and_interrupts(
     fleet: StartFleet, model: FakeModelServer, workspace: Path
 ) -> None:
     a, b = await fleet(2)
@@ -157,6 +157,10 @@ async def test_another_servers_client_follows_the_turn_live_approves_and_interru
     started = await on_a.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "more"}]})
     turn_id = started["turn"]["id"]
     await on_b.notification("turn/started")
+    steer = {"threadId": thread_id, "expectedTurnId": turn_id, "input": [{"type": "text", "text": "also this"}]}
+    assert (await on_b.result("turn/steer", steer))["turnId"] == turn_id
+    stale = await on_b.call("turn/steer", {**steer, "expectedTurnId": "not-the-turn"})
+    assert stale["error"]["message"] == f"expected active turn id not-the-turn but found {turn_id}"
     await on_b.result("turn/interrupt", {"threadId": thread_id, "turnId": turn_id})
     completed_on_b = await on_b.notification("turn/completed", within=30)
     assert completed_on_b["params"]["turn"]["status"] == "interrupted"

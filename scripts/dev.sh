@@ -39,6 +39,24 @@ ensure_command() {
     echo "warning: $1 is not installed; $3 (apt-get install $2)" >&2
 }
 
+# The store tests run against PostgreSQL too, and the fleet tests start servers on one database:
+# the tests start a throw-away cluster with initdb and pg_ctl. Debian keeps those off PATH, in
+# /usr/lib/postgresql/<major>/bin, so look there (testing/pg_cluster.py does the same).
+ensure_postgres() {
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing postgresql (apt-get)" >&2
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1; then
+      apt-get update -qq >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 || true
+    fi
+  fi
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 ||
+    echo "warning: PostgreSQL is not installed; the PostgreSQL store and fleet tests will be skipped (apt-get install postgresql)" >&2
+}
+
 # The enforced command sandbox needs bubblewrap.
 ensure_bwrap() {
   ensure_command bwrap bubblewrap "sandboxed commands will not run"
@@ -96,6 +114,7 @@ case "${1:-}" in
     shift
     setup dev
     ensure_bwrap
+    ensure_postgres
     ensure_test_tools
     echo "== ruff" && "$VENV/bin/ruff" check src tests bench && "$VENV/bin/ruff" format --check src tests bench
     echo "== mypy" && "$VENV/bin/mypy"

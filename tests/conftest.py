@@ -9,13 +9,15 @@ signals, a crash).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent_app_server.testing.pg_cluster import TempCluster
 from support.inprocess import InProcessServer
+from support.postgres import cluster_fixture
 from support.server_process import ServerClient, ServerProcess, Spawn
 
 
@@ -26,6 +28,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="inprocess",
         help="where the `spawn` fixture runs servers by default: in the test's event loop, or as real processes",
     )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[TempCluster]:
+    """A PostgreSQL cluster for the whole session (skips the test when PostgreSQL is not installed)."""
+    yield from cluster_fixture()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: TempCluster) -> str:
+    """A fresh empty database of the session's cluster."""
+    return pg_cluster.create_database()
 
 
 @pytest.fixture

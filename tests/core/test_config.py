@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from agent_app_server.core.config import (
+    DEFAULT_LEASE_S,
     DEFAULT_MODEL,
     ConfigError,
+    StoreSettings,
     codex_home_from_env,
     load_config,
     parse_override,
@@ -94,3 +96,33 @@ def test_user_providers_merge_over_the_built_in_ones(codex_home: Path) -> None:
 def test_codex_home_comes_from_the_environment(tmp_path: Path) -> None:
     assert codex_home_from_env({"CODEX_HOME": str(tmp_path)}) == tmp_path
     assert codex_home_from_env({}) == Path.home() / ".codex"
+
+
+def test_the_store_is_sqlite_unless_a_postgresql_url_is_set(codex_home: Path) -> None:
+    assert load_config(codex_home).store == StoreSettings(url=None, lease_s=DEFAULT_LEASE_S)
+    (codex_home / "config.toml").write_text('[store]\nurl = "postgresql://app@db/threads"\nlease_seconds = 3\n')
+    assert load_config(codex_home).store == StoreSettings(url="postgresql://app@db/threads", lease_s=3.0)
+    overridden = load_config(codex_home, ['store.url="postgres://other/db"'])
+    assert overridden.store.url == "postgres://other/db" and overridden.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ('[store]\nurl = "sqlite:///x.db"', "store.url must be a postgresql:// URL"),
+        ("[store]\nurl = 5", "store.url must be a postgresql:// URL"),
+        ("[store]\nlease_seconds = 0", "store.lease_seconds must be a number of seconds"),
+        ('[store]\nlease_seconds = "10"', "store.lease_seconds must be a number of seconds"),
+        ('store = "postgresql://x/y"', "`store` must be a table"),
+    ],
+)
+def test_a_bad_store_table_is_refused_with_what_to_fix(codex_home: Path, table: str, needle: str) -> None:
+    (codex_home / "config.toml").write_text(table + "\n")
+    with pytest.raises(ConfigError, match=needle) as excinfo:
+        load_config(codex_home)
+    assert str(codex_home / "config.toml") in str(excinfo.value)
+
+
+def test_an_unknown_store_key_is_a_warning(codex_home: Path) -> None:
+    (codex_home / "config.toml").write_text('[store]\nurl = "postgresql://x/y"\npool = 3\n')
+    assert [w.summary for w in load_config(codex_home).warnings] == ["Ignoring unknown config key `store.pool`"]

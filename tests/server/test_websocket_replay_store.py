@@ -1,14 +1,24 @@
-"""The notification replay log on disk (``store.NotificationLog``): what it keeps, what it prunes,
-and how it tells a crash from a clean shutdown. Real SQLite files in the test's directory."""
+"""The notification replay log (``store.NotificationLog``): what it keeps, what it prunes, and how
+it tells a crash from a clean shutdown. Real SQLite files in the test's directory, and a database
+of the session's PostgreSQL cluster (the same tests, where the behaviour is the same)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from agent_app_server.store import NotificationLog, ThreadLogInfo
+import pytest
+
+from agent_app_server.store import NotificationLog, SqliteNotificationLog, ThreadLogInfo
 
 THREAD = "01a20e84-8691-788b-a91a-9d393eae88b5"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    if request.param == "sqlite":
+        return tmp_path / "n.sqlite3"
+    return str(request.getfixturevalue("pg_url"))
 
 
 def rows(thread_id: str, first: int, last: int, at_ms: int | None = None) -> list[tuple[str, int, str, str, int]]:
@@ -16,8 +26,8 @@ def rows(thread_id: str, first: int, last: int, at_ms: int | None = None) -> lis
     return [(thread_id, seq, "m", f'{{"n":{seq}}}', now) for seq in range(first, last + 1)]
 
 
-async def test_keeps_the_newest_per_thread_and_reports_what_it_pruned(tmp_path: Path) -> None:
-    log = await NotificationLog.open(tmp_path / "n.sqlite3", keep_per_thread=100)
+async def test_keeps_the_newest_per_thread_and_reports_what_it_pruned(log_location: Path | str) -> None:
+    log = await NotificationLog.open(log_location, keep_per_thread=100)
     try:
         assert await log.append(rows(THREAD, 1, 120)) == {}  # within the batch slack: not pruned yet
         pruned = await log.append(rows(THREAD, 121, 130))
@@ -34,22 +44,48 @@ async def test_keeps_the_newest_per_thread_and_reports_what_it_pruned(tmp_path: 
 
 async def test_crash_is_detected_and_clean_close_is_not(tmp_path: Path) -> None:
     path = tmp_path / "n.sqlite3"
-    first = await NotificationLog.open(path)
+    first = await SqliteNotificationLog.open(path)
     assert not first.crashed
     await first.append(rows(THREAD, 1, 3))
     await first.close()
-    second = await NotificationLog.open(path)
+    second = await SqliteNotificationLog.open(path)
     assert not second.crashed
     assert (await second.info(THREAD)).last_seq == 3
     # Not closed: as if the process was killed.
-    third = await NotificationLog.open(path)
+    third = await SqliteNotificationLog.open(path)
     assert third.crashed
+    assert (await third.info(THREAD)).crashed
     await second.close()
     await third.close()
 
 
-async def test_old_notifications_expire(tmp_path: Path) -> None:
-    log = await NotificationLog.open(tmp_path / "n.sqlite3", max_age_s=3600)
+async def test_a_shared_log_marks_the_threads_of_a_writer_that_went_away(pg_url: str) -> None:
+    """In a database many servers share, a crash is a property of each thread's last writer."""
+    first = await NotificationLog.open(pg_url)
+    await first.append(rows(THREAD, 1, 3))
+    await first.close()
+    second = await NotificationLog.open(pg_url)
+    assert not (await second.info(THREAD)).crashed
+    await second.append(rows(THREAD, 4, 5))
+    await second.append(rows("other", 1, 1))
+    # ``second`` never closes: as if its server was killed. A live writer's own threads are not
+    # crashed to itself; to everyone else they are, until a writer closes cleanly.
+    third = await NotificationLog.open(pg_url)
+    try:
+        assert await third.info(THREAD) == ThreadLogInfo(last_seq=5, pruned_upto=0, crashed=True)
+        assert not (await second.info(THREAD)).crashed
+        await third.append(rows(THREAD, 6, 6))
+        await third.close()
+        fourth = await NotificationLog.open(pg_url)
+        assert not (await fourth.info(THREAD)).crashed
+        assert (await fourth.info("other")).crashed
+        await fourth.close()
+    finally:
+        await second.close()
+
+
+async def test_old_notifications_expire(log_location: Path | str) -> None:
+    log = await NotificationLog.open(log_location, max_age_s=3600)
     try:
         old_ms = (time.time_ns() // 1_000_000) - 7200 * 1000
         await log.append(rows(THREAD, 1, 5, at_ms=old_ms) + rows(THREAD, 6, 8))

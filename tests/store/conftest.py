@@ -1,9 +1,13 @@
-"""Fixtures for the store tests: a fresh store file per test and a thread record factory."""
+"""Fixtures for the store tests: a fresh store per test, on each backend (a SQLite file, and a
+database of the session's PostgreSQL cluster), and a thread record factory."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -53,9 +57,48 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "threads.sqlite"
 
 
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request: pytest.FixtureRequest, db_path: Path) -> Path | str:
+    """Where a fresh store opens: the SQLite file, or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return db_path
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[ThreadStore]:
-    opened = await ThreadStore.open(db_path)
+def db_error(store_location: Path | str) -> type[Exception]:
+    """The backend's own error class (what a statement the database refuses raises)."""
+    if isinstance(store_location, Path):
+        return sqlite3.Error
+    import psycopg
+
+    return psycopg.Error
+
+
+@pytest.fixture
+def count_rows(store_location: Path | str) -> Callable[[str], int]:
+    """Rows of a table of the test's store, read with the backend's own driver (not the store)."""
+    return functools.partial(_count_rows, store_location)
+
+
+def _count_rows(location: Path | str, table: str) -> int:
+    if isinstance(location, Path):
+        with contextlib.closing(sqlite3.connect(location)) as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    import psycopg
+
+    with psycopg.connect(location) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+@pytest.fixture
+async def store(store_location: Path | str) -> AsyncIterator[ThreadStore]:
+    opened = await ThreadStore.open(store_location)
     try:
         yield opened
     finally:

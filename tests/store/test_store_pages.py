@@ -145,13 +145,14 @@ async def test_an_unfinished_turn_and_a_later_completion(store: ThreadStore, mak
     assert page.rows[0].completed == {"id": "t0", "items": [], "status": "interrupted"}
 
 
-async def test_delete_thread_drops_its_index(store: ThreadStore, make_record: RecordFactory, db_path: Path) -> None:
+async def test_delete_thread_drops_its_index(
+    store: ThreadStore, make_record: RecordFactory, count_rows: Callable[[str], int]
+) -> None:
     thread_id = await seeded(store, make_record, 2)
     await store.delete_thread(thread_id)
     assert (await store.list_items(thread_id)).rows == []
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM history_items").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM history_turns").fetchone() == (0,)
+    assert count_rows("history_items") == 0
+    assert count_rows("history_turns") == 0
 
 
 async def test_a_version_1_file_is_migrated_and_indexed(db_path: Path) -> None:

@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 
 from agent_app_server.store import InvalidCursor, ThreadPage, ThreadQuery, ThreadRecord, ThreadStore
+from agent_app_server.testing.pg_cluster import TempCluster
+
+BACKENDS = ["sqlite", "postgresql"]
 
 BASE = 1_780_000_000
 PROVIDERS = ["openai", "mock", "azure"]
@@ -113,25 +116,45 @@ async def page_all(store: ThreadStore, query: ThreadQuery) -> list[ThreadPage]:
         cursor = page.next_cursor
 
 
-@pytest.fixture(scope="module")
-def seeded_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("seeded") / "threads.sqlite"
-
+def _seed(location: Path | str) -> None:
     async def seed() -> None:
-        async with await ThreadStore.open(path) as store:
+        async with await ThreadStore.open(location) as store:
             # Inserted in a shuffled order so that physical order says nothing about sort order.
             for record in random.Random(99).sample(DATASET, len(DATASET)):
                 await store.put_thread(record)
 
     asyncio.run(seed())
+
+
+@pytest.fixture(scope="module")
+def seeded_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("seeded") / "threads.sqlite"
+    _seed(path)
     return path
 
 
+@pytest.fixture(scope="module")
+def seeded_database(pg_cluster: TempCluster) -> str:
+    """The name of a database seeded once per module; each test gets a copy (a template copy)."""
+    url = pg_cluster.create_database("seeded")
+    _seed(url)
+    return TempCluster.database_name(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def seeded_copy(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A private copy of the seeded store, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "copy.sqlite"
+        shutil.copyfile(request.getfixturevalue("seeded_file"), path)
+        return path
+    cluster: TempCluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database(template=request.getfixturevalue("seeded_database"))
+
+
 @pytest.fixture
-async def seeded(seeded_file: Path, tmp_path: Path) -> AsyncIterator[ThreadStore]:
-    copy = tmp_path / "copy.sqlite"
-    shutil.copyfile(seeded_file, copy)
-    async with await ThreadStore.open(copy) as store:
+async def seeded(seeded_copy: Path | str) -> AsyncIterator[ThreadStore]:
+    async with await ThreadStore.open(seeded_copy) as store:
         yield store
 
 

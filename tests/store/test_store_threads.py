@@ -133,11 +133,13 @@ async def test_update_unknown_field_is_type_error(store: ThreadStore, make_recor
     assert await store.get_thread(record.id) == record
 
 
-async def test_failed_update_rolls_back_and_store_stays_usable(store: ThreadStore, make_record: RecordFactory) -> None:
+async def test_failed_update_rolls_back_and_store_stays_usable(
+    store: ThreadStore, make_record: RecordFactory, db_error: type[Exception]
+) -> None:
     record = make_record()
     await store.put_thread(record)
     # The name is written before the unbindable value fails: the whole UPDATE must roll back.
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(db_error):
         await store.update_thread(record.id, name="half", model=object())
     assert await store.get_thread(record.id) == record
     assert await store.update_thread(record.id, name="ok")
@@ -175,14 +177,14 @@ async def test_delete_thread_removes_thread_and_events(store: ThreadStore, make_
     assert await store.last_seq(kept.id) == 2
 
 
-async def test_reopen_sees_previous_data(db_path: Path, make_record: RecordFactory) -> None:
+async def test_reopen_sees_previous_data(store_location: Path | str, make_record: RecordFactory) -> None:
     record = _full_record(make_record)
-    first = await ThreadStore.open(db_path)
+    first = await ThreadStore.open(store_location)
     await first.put_thread(record)
     await first.append_events(record.id, [("item", {"text": "hi"})])
     await first.close()
 
-    async with await ThreadStore.open(db_path) as second:
+    async with await ThreadStore.open(store_location) as second:
         assert await second.get_thread(record.id) == record
         assert [(e.seq, e.payload) for e in await second.read_events(record.id)] == [(1, {"text": "hi"})]
         assert await second.append_events(record.id, [("item", 2)]) == [2]
@@ -215,15 +217,19 @@ async def test_open_refuses_newer_schema_version(db_path: Path) -> None:
     assert "upgrade agent-app-server" in message
 
 
-async def test_closed_store_refuses_work_and_close_is_idempotent(db_path: Path) -> None:
-    store = await ThreadStore.open(db_path)
+async def test_closed_store_refuses_work_and_close_is_idempotent(store_location: Path | str) -> None:
+    store = await ThreadStore.open(store_location)
     await store.close()
     await store.close()
     with pytest.raises(StoreClosed):
         await store.get_thread("x")
 
 
-def test_store_imports_only_the_standard_library() -> None:
+#: The PostgreSQL backend's modules (``pg_*.py``) may import its driver and nothing else.
+POSTGRES_DRIVER = {"psycopg", "psycopg_pool"}
+
+
+def test_store_imports_only_the_standard_library_and_the_postgres_driver() -> None:
     package_dir = Path(store_pkg.__file__).parent
     for source in sorted(package_dir.glob("*.py")):
         tree = ast.parse(source.read_text(encoding="utf-8"))
@@ -238,4 +244,6 @@ def test_store_imports_only_the_standard_library() -> None:
                 continue
             for name in names:
                 top = name.split(".")[0]
+                if source.name.startswith("pg_") and top in POSTGRES_DRIVER:
+                    continue
                 assert top in sys.stdlib_module_names or top == "__future__", f"{source.name} imports {name}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,12 @@ def add_arguments(target: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         # No default here: core.config.DEFAULT_IDLE_UNLOAD_S is the one (not imported to parse flags).
         help="unload a thread with no subscribers and nothing running after this long (default 1800; 0: never)",
+    )
+    target.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="keep threads in this PostgreSQL database (postgresql://…), shared with every server given the "
+        "same URL (fleet mode, docs/fleet.md); the same as -c store.url=URL. Default: SQLite under CODEX_HOME",
     )
     target.add_argument(
         "-c",
@@ -133,8 +140,12 @@ def run(args: argparse.Namespace) -> int:
         except (AuthConfigError, ListenError) as exc:
             print(f"Error: {exc}", file=sys.stderr)
             return 1
+    overrides = list(args.overrides)
+    if args.store_url is not None:
+        # JSON string syntax is a TOML basic string: the URL arrives verbatim, whatever it contains.
+        overrides.append(f"store.url={json.dumps(args.store_url)}")
     try:
-        config = load_config(codex_home_from_env(), args.overrides)
+        config = load_config(codex_home_from_env(), overrides)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

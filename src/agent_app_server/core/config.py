@@ -88,6 +88,8 @@ KNOWN_TOP_LEVEL_KEYS = frozenset(
         "experimental_instructions_file",
         "include_apply_patch_tool",
         "tool_output_token_limit",
+        # ours: the shared store of a fleet (docs/fleet.md)
+        "store",
         # ours: the ChatGPT login's OAuth issuer, client id and local callback port
         "auth_issuer",
         "auth_client_id",
@@ -133,6 +135,20 @@ _BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
 DEFAULT_IDLE_UNLOAD_S = 30 * 60.0
 
 
+#: How long a server's hold on a running thread lasts without a renewal (``[store] lease_seconds``).
+DEFAULT_LEASE_S = 10.0
+_STORE_KEYS = frozenset({"url", "lease_seconds"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """``[store]``: where threads live. ``url`` None: the embedded SQLite files under the state
+    directory; a ``postgresql://`` URL: a database many servers share (fleet mode)."""
+
+    url: str | None = None
+    lease_s: float = DEFAULT_LEASE_S
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and how to fix it."""
 
@@ -175,6 +191,10 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return self.codex_home / STATE_DIR_NAME
+
+    @property
+    def store(self) -> StoreSettings:
+        return store_settings(self.values, "config")
 
     @property
     def model(self) -> str:
@@ -289,6 +309,7 @@ def load_config(codex_home: Path, overrides: list[str] | tuple[str, ...] = ()) -
     for text in overrides:
         keys, value = parse_override(text)
         _set_path(values, keys, value)
+    store_settings(values, str(path))  # refuse a bad [store] before anything opens
     warnings = tuple(_unknown_key_warnings(values, str(path)))
     plugin_servers: dict[str, tuple[str, dict[str, Any]]] = {}
     if values.get("plugins"):
@@ -302,6 +323,23 @@ def load_config(codex_home: Path, overrides: list[str] | tuple[str, ...] = ()) -
         overrides=tuple(overrides),
         plugin_mcp_servers=plugin_servers,
     )
+
+
+def store_settings(values: dict[str, Any], path: str) -> StoreSettings:
+    """The ``[store]`` table; raises ``ConfigError`` saying what to fix."""
+    table = values.get("store", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f'{path}: `store` must be a table, e.g. [store] url = "postgresql://host/db"')
+    url = table.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://"))):
+        raise ConfigError(
+            f"{path}: store.url must be a postgresql:// URL (e.g. postgresql://user@host/db), got {url!r}; "
+            "leave it unset for the embedded SQLite store"
+        )
+    lease = table.get("lease_seconds", DEFAULT_LEASE_S)
+    if isinstance(lease, bool) or not isinstance(lease, int | float) or not 0 < lease <= 3600:
+        raise ConfigError(f"{path}: store.lease_seconds must be a number of seconds in (0, 3600], got {lease!r}")
+    return StoreSettings(url=url, lease_s=float(lease))
 
 
 def _set_path(values: dict[str, Any], keys: list[str], value: Any) -> None:
@@ -321,6 +359,13 @@ def _unknown_key_warnings(values: dict[str, Any], path: str) -> list[ConfigWarni
         for key in values
         if key not in KNOWN_TOP_LEVEL_KEYS
     ]
+    store = values.get("store")
+    if isinstance(store, dict):
+        found.extend(
+            ConfigWarning(f"Ignoring unknown config key `store.{key}`", "Known: url, lease_seconds.", path)
+            for key in store
+            if key not in _STORE_KEYS
+        )
     providers = values.get("model_providers")
     if isinstance(providers, dict):
         for name, spec in providers.items():

@@ -25,13 +25,14 @@ from ..transport import MessageStream
 from .connection import Connection, encode_notification
 from .handshake import Handshake
 from .metrics import ServerMetrics
-from .replay import ReplayLog, with_seq
+from .replay import ReplayLog, send_numbered
 from .services import ServerServices
 
 if TYPE_CHECKING:
     from ..core.providers import ModelClients
     from ..core.threads import LoadedThread
     from ..core.turns import TurnEngine
+    from .fleet import Fleet
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class AppServer:
         self.services = ServerServices(self)
         self.metrics = ServerMetrics(self)
         self._warm_task: asyncio.Task[None] | None = None
+        #: This server's part in a fleet sharing one PostgreSQL store (None: a server on its own).
+        self.fleet: Fleet | None = None
 
     # The model clients and the turn machinery load on first use: answering the first requests
     # (``initialize``, ``thread/start``, reads) does not need them.
@@ -102,17 +105,38 @@ class AppServer:
 
     @classmethod
     async def open(cls, config: Config) -> AppServer:
-        store = await ThreadStore.open(config.state_dir / STATE_DB_NAME)
+        # One PostgreSQL database holds both in fleet mode; else each its own SQLite file.
+        shared = config.store.url
+        store = await ThreadStore.open(shared or config.state_dir / STATE_DB_NAME)
         try:
-            notification_log = await NotificationLog.open(config.state_dir / NOTIFICATION_LOG_NAME)
+            if shared:
+                from .fleet import KEEP_PER_THREAD
+
+                notification_log = await NotificationLog.open(shared, keep_per_thread=KEEP_PER_THREAD)
+            else:
+                notification_log = await NotificationLog.open(config.state_dir / NOTIFICATION_LOG_NAME)
         except BaseException:
             await store.close()
             raise
-        return cls(config, store, notification_log)
+        app = cls(config, store, notification_log)
+        if shared:
+            from ..store.pg_fleet import FleetStore
+            from .fleet import Fleet
+
+            try:
+                fleet_store = await FleetStore.open(shared, lease_s=config.store.lease_s)
+            except BaseException:
+                await notification_log.close()
+                await store.close()
+                raise
+            app.fleet = Fleet(app, fleet_store, notification_log)
+        return app
 
     def start_background(self) -> None:
         """Start the replay log writer, the idle-thread unloader and the warm-up of the first
         requests' code (call once the loop runs)."""
+        if self.fleet is not None:
+            self.fleet.start()
         self.replay.start()
         loop = asyncio.get_running_loop()
         if self.idle_unload_after_s is not None and self._idle_task is None:
@@ -142,6 +166,8 @@ class AppServer:
             await self.model_clients.aclose()
         # After the interruptions: their notifications are part of what a client may replay.
         await self.replay.close()
+        if self.fleet is not None:
+            await self.fleet.close()  # after the turns' ends are stored: releases the leases
         await self.store.close()
 
     # ------------------------------------------------------------------ connections
@@ -279,14 +305,7 @@ class AppServer:
             for connection in recipients:
                 connection.send_encoded(method, encoded)
             return
-        numbered: str | None = None
-        for connection in recipients:
-            if connection.event_replay:
-                if numbered is None:
-                    numbered = with_seq(encoded, seq)
-                connection.send_thread_event(thread_id, method, seq, numbered)
-            else:
-                connection.send_encoded(method, encoded)
+        send_numbered(recipients, thread_id, method, seq, encoded)
 
     # ------------------------------------------------------------------ idle threads
 
@@ -333,14 +352,19 @@ class AppServer:
 
     # ------------------------------------------------------------------ server→client requests
 
-    async def request(self, thread_id: str, method: str, params: Any, *, notify_resolved: bool = True) -> Any:
+    async def request(
+        self, thread_id: str, method: str, params: Any, *, notify_resolved: bool = True, relayed: bool = False
+    ) -> Any:
         """Send ``method`` to every subscriber of the thread (and to later subscribers while it
-        waits); the first answer wins and the others are withdrawn with ``serverRequest/resolved``."""
+        waits); the first answer wins and the others are withdrawn with ``serverRequest/resolved``.
+        In a fleet the other servers' subscribers are asked too (``relayed``: this is such a copy)."""
         pending = _PendingRequest(thread_id, method, params, asyncio.get_running_loop().create_future())
         self._pending_requests.setdefault(thread_id, []).append(pending)
         self.metrics.server_request_started(method)
         for connection in self._with_observers(self.subscribers(thread_id)):
             self._send_request(pending, connection)
+        if self.fleet is not None and not relayed:
+            self.fleet.share_request(pending)
         answered = False
         try:
             result = await pending.answer
@@ -358,6 +382,8 @@ class AppServer:
             self.metrics.server_request_ended(method, pending.answer)
             for task in pending.tasks:
                 task.cancel()
+            if self.fleet is not None and pending.shared_id is not None:
+                self.fleet.request_done(pending)
             if notify_resolved or not answered:
                 for connection, request_id in pending.sent.values():
                     connection.notify("serverRequest/resolved", {"threadId": thread_id, "requestId": request_id})
@@ -426,6 +452,8 @@ class _PendingRequest:
         #: connection id → (connection, the request id that connection saw).
         self.sent: dict[int, tuple[Connection, Any]] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        #: Its id among the fleet's shared requests, once shared (``fleet``).
+        self.shared_id: int | None = None
 
 
 class _ClosingStream:

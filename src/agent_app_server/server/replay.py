@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..protocol.envelope import with_seq as with_seq  # re-exported: the server numbers live notifications
@@ -82,17 +82,24 @@ class ReplayLog:
         self._store = store
         self._is_loaded = is_loaded
         self._is_ephemeral = is_ephemeral
+        #: Whether this server numbers the thread's notifications (in a fleet: the lease holder only).
+        self.numbers: Callable[[str], bool] = lambda _thread_id: True
         self._threads: dict[str, _ThreadEvents] = {}
         self._pending: list[tuple[str, int, str, str, int]] = []
         self._dirty = asyncio.Event()
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._flush_lock = asyncio.Lock()
+        #: Longest a notification waits for the log (shorter in a fleet, where other servers read it there).
+        self.flush_interval_s = FLUSH_INTERVAL_S
 
     # ------------------------------------------------------------------ numbering
 
-    async def prepare(self, thread_id: str) -> None:
-        """Load the thread's counter from the log (before a stored thread emits anything here)."""
+    async def prepare(self, thread_id: str, *, crashed: bool | None = None) -> None:
+        """Load the thread's counter from the log (before a stored thread emits anything here).
+
+        ``crashed`` overrides the log's view of whether its last writer died (see :meth:`reload`)."""
         if thread_id in self._threads or self._store is None:
             return
         try:
@@ -103,11 +110,19 @@ class ReplayLog:
         if thread_id in self._threads:
             return
         next_seq = info.last_seq + 1
-        if self._store.crashed and info.last_seq > 0:
+        if (info.crashed if crashed is None else crashed) and info.last_seq > 0:
             next_seq += CRASH_SEQ_GAP
         state = _ThreadEvents(next_seq, info.pruned_upto, persist=True)
         state.flushed_upto = info.last_seq
         self._threads[thread_id] = state
+
+    async def reload(self, thread_id: str, *, crashed: bool) -> None:
+        """Continue the thread's numbering from the log, forgetting this server's own counter: in a
+        fleet, another server may have numbered the thread's notifications since (see ``fleet``).
+        ``crashed``: that server died, and may have sent numbers the log never got."""
+        await self.flush()
+        self._threads.pop(thread_id, None)
+        await self.prepare(thread_id, crashed=crashed)
 
     def record(self, thread_id: str, method: str, encoded: str) -> int | None:
         """Number a notification of ``thread_id`` and keep it; returns its ``seq``.
@@ -115,6 +130,8 @@ class ReplayLog:
         None for a thread whose numbering was never loaded here (e.g. ``thread/name/set`` on a
         thread that is not loaded): numbering it from 1 could repeat numbers a client already saw.
         """
+        if not self.numbers(thread_id):
+            return None
         state = self._threads.get(thread_id)
         if state is None:
             if not self._is_loaded(thread_id):
@@ -163,8 +180,11 @@ class ReplayLog:
         return sum(len(state.recent) for state in self._threads.values())
 
     async def disk_bytes(self) -> int:
-        """The log's size on disk (its database and write-ahead log files; 0 without a log)."""
-        if self._store is None:
+        """The log's size on disk (its SQLite database and write-ahead log files; 0 without a log,
+        or for a shared PostgreSQL log, whose size is the database's to report)."""
+        from ..store import SqliteNotificationLog
+
+        if not isinstance(self._store, SqliteNotificationLog):
             return 0
         return await asyncio.to_thread(_files_size, self._store.path)
 
@@ -235,7 +255,7 @@ class ReplayLog:
         while True:
             await self._dirty.wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), FLUSH_INTERVAL_S)
+                await asyncio.wait_for(self._full.wait(), self.flush_interval_s)
             await self.flush()
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_S
@@ -249,6 +269,12 @@ class ReplayLog:
                     log.exception("pruning the notification log failed")
 
     async def flush(self) -> None:
+        """Write what is waiting; returns once everything recorded before the call is in the log
+        (a write already under way included, so a caller never reads the log behind it)."""
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
         store = self._store
         self._dirty.clear()
         self._full.clear()
@@ -344,6 +370,19 @@ def _files_size(path: Path) -> int:
         with contextlib.suppress(OSError):
             total += os.stat(f"{path}{suffix}").st_size
     return total
+
+
+def send_numbered(recipients: Iterable[Connection], thread_id: str, method: str, seq: int, encoded: str) -> None:
+    """Send notification number ``seq`` of the thread: with its number to opted-in clients (the
+    numbered text built once), as the reference's wire to everyone else."""
+    numbered: str | None = None
+    for connection in recipients:
+        if connection.event_replay:
+            if numbered is None:
+                numbered = with_seq(encoded, seq)
+            connection.send_thread_event(thread_id, method, seq, numbered)
+        else:
+            connection.send_encoded(method, encoded)
 
 
 async def replay_to(replay: ReplayLog, conn: Connection, thread_id: str, after_seq: int, end_seq: int) -> None:

@@ -45,10 +45,10 @@ class AttachmentOwner:
     archived: bool
 
 
-_COLUMNS = "id, attachment_type, identity_key, payload, created_at"
+ATTACHMENT_COLUMNS = "id, attachment_type, identity_key, payload, created_at"
 
 
-def _attachment(row: tuple[Any, ...]) -> Attachment:
+def attachment_from_row(row: tuple[Any, ...]) -> Attachment:
     return Attachment(row[0], row[1], row[2], json.loads(row[3]), int(row[4]))
 
 
@@ -57,7 +57,7 @@ def add(conn: sqlite3.Connection, thread_id: str, candidate: Attachment) -> tupl
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute(
-            f"SELECT {_COLUMNS} FROM thread_attachments "
+            f"SELECT {ATTACHMENT_COLUMNS} FROM thread_attachments "
             "WHERE thread_id = ? AND attachment_type = ? AND identity_key = ?",
             (thread_id, candidate.attachment_type, candidate.identity_key),
         ).fetchone()
@@ -79,7 +79,7 @@ def add(conn: sqlite3.Connection, thread_id: str, candidate: Attachment) -> tupl
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return (candidate, True) if row is None else (_attachment(row), False)
+    return (candidate, True) if row is None else (attachment_from_row(row), False)
 
 
 def remove(conn: sqlite3.Connection, thread_id: str, attachment_type: str, identity_key: str) -> str | None:
@@ -101,10 +101,10 @@ def page(conn: sqlite3.Connection, thread_id: str, cursor: str | None, limit: in
     ):
         raise InvalidCursor(cursor)
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM thread_attachments WHERE thread_id = ? AND id > ? ORDER BY id LIMIT ?",
+        f"SELECT {ATTACHMENT_COLUMNS} FROM thread_attachments WHERE thread_id = ? AND id > ? ORDER BY id LIMIT ?",
         (thread_id, cursor or "", limit + 1),
     ).fetchall()
-    return [_attachment(row) for row in rows[:limit]], len(rows) > limit
+    return [attachment_from_row(row) for row in rows[:limit]], len(rows) > limit
 
 
 def owners(

@@ -91,6 +91,23 @@ def index_entry(kind: str, payload: Any) -> IndexEntry | None:
 
 def add_to_index(conn: sqlite3.Connection, thread_id: str, entries: Iterable[tuple[int, IndexEntry]]) -> None:
     """Mirror newly inserted events (``(seq, entry)`` in seq order) into the index tables."""
+    started, completed, items = index_rows(thread_id, entries)
+    # Starts before completions: a turn that starts and ends within one batch must exist to be
+    # completed. A repeated turn/started keeps the turn where it first appeared, as the fold does.
+    conn.executemany(
+        "INSERT INTO history_turns (thread_id, started_seq, turn_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", started
+    )
+    conn.executemany(
+        "INSERT INTO history_items (thread_id, seq, turn_id, item_id, item_type) VALUES (?, ?, ?, ?, ?)", items
+    )
+    conn.executemany("UPDATE history_turns SET completed_seq = ? WHERE thread_id = ? AND turn_id = ?", completed)
+
+
+def index_rows(
+    thread_id: str, entries: Iterable[tuple[int, IndexEntry]]
+) -> tuple[list[tuple[str, int, str]], list[tuple[int, str, str]], list[tuple[str, int, str, str, str]]]:
+    """The parameter rows of the index writes: turns started (thread, seq, turn), turns completed
+    (seq, thread, turn) and items (thread, seq, turn, item id, item type)."""
     started: list[tuple[str, int, str]] = []
     completed: list[tuple[int, str, str]] = []
     items: list[tuple[str, int, str, str, str]] = []
@@ -101,15 +118,7 @@ def add_to_index(conn: sqlite3.Connection, thread_id: str, entries: Iterable[tup
             completed.append((seq, thread_id, entry.turn_id))
         else:
             items.append((thread_id, seq, entry.turn_id, entry.item_id, entry.item_type))
-    # Starts before completions: a turn that starts and ends within one batch must exist to be
-    # completed. A repeated turn/started keeps the turn where it first appeared, as the fold does.
-    conn.executemany(
-        "INSERT INTO history_turns (thread_id, started_seq, turn_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", started
-    )
-    conn.executemany(
-        "INSERT INTO history_items (thread_id, seq, turn_id, item_id, item_type) VALUES (?, ?, ?, ?, ?)", items
-    )
-    conn.executemany("UPDATE history_turns SET completed_seq = ? WHERE thread_id = ? AND turn_id = ?", completed)
+    return started, completed, items
 
 
 def clear_index(conn: sqlite3.Connection, thread_id: str) -> None:
@@ -140,11 +149,12 @@ def backfill(conn: sqlite3.Connection) -> None:
 # -- page reads (worker side) ---------------------------------------------------------------------
 
 
-def _bounds(anchor: HistoryAnchor | None, descending: bool, column: str) -> tuple[str, list[Any]]:
+def bounds(anchor: HistoryAnchor | None, descending: bool, column: str, param: str = "?") -> tuple[str, list[Any]]:
+    """The condition (and its parameter) that starts a page at ``anchor``."""
     if anchor is None:
         return "", []
     op = ("<=" if anchor.inclusive else "<") if descending else (">=" if anchor.inclusive else ">")
-    return f" AND {column} {op} ?", [anchor.seq]
+    return f" AND {column} {op} {param}", [anchor.seq]
 
 
 def _payloads(conn: sqlite3.Connection, thread_id: str, seqs: list[int]) -> dict[int, tuple[Any, int]]:
@@ -158,7 +168,7 @@ def _payloads(conn: sqlite3.Connection, thread_id: str, seqs: list[int]) -> dict
     return {seq: (json.loads(payload), ms) for seq, payload, ms in rows}
 
 
-def _item(seq: int, turn_id: str, item_id: str, payload: Any, created_at_ms: int) -> HistoryItem:
+def item_of(seq: int, turn_id: str, item_id: str, payload: Any, created_at_ms: int) -> HistoryItem:
     return HistoryItem(seq=seq, turn_id=turn_id, item_id=item_id, item=payload["item"], created_at_ms=created_at_ms)
 
 
@@ -178,7 +188,7 @@ def list_turns(
         ).fetchone()
         if found is None:
             raise AnchorNotFound(anchor)
-    bound, params = _bounds(anchor, descending, "started_seq")
+    bound, params = bounds(anchor, descending, "started_seq")
     order = "DESC" if descending else "ASC"
     rows = conn.execute(
         f"SELECT started_seq, turn_id, completed_seq FROM history_turns WHERE thread_id = ?{bound} "
@@ -207,15 +217,32 @@ def list_turns(
                 (thread_id, json.dumps(turn_ids), item_type),
             ).fetchall()
         item_rows.sort()
+    payloads = _payloads(conn, thread_id, payload_seqs(rows, item_rows))
+    return HistoryPage(assemble_turns(rows, item_rows, payloads), more)
+
+
+#: A page's turn rows (started seq, turn id, completed seq) and item rows (seq, turn id, item id).
+TurnRow = tuple[int, str, int | None]
+ItemRow = tuple[int, str, str]
+
+
+def payload_seqs(rows: Sequence[TurnRow], item_rows: Sequence[ItemRow]) -> list[int]:
+    """The events whose payloads a page of turns needs."""
     wanted = [seq for seq, _, _ in rows]
     wanted += [completed for _, _, completed in rows if completed is not None]
     wanted += [seq for seq, _, _ in item_rows]
-    payloads = _payloads(conn, thread_id, wanted)
-    by_turn: dict[str, list[HistoryItem]] = {turn_id: [] for turn_id in turn_ids}
+    return wanted
+
+
+def assemble_turns(
+    rows: Sequence[TurnRow], item_rows: Sequence[ItemRow], payloads: dict[int, tuple[Any, int]]
+) -> list[HistoryTurn]:
+    """The page's turns from its index rows and the payloads (by seq) they point at."""
+    by_turn: dict[str, list[HistoryItem]] = {turn_id: [] for _, turn_id, _ in rows}
     for seq, turn_id, item_id in item_rows:
         payload, ms = payloads[seq]
-        by_turn[turn_id].append(_item(seq, turn_id, item_id, payload, ms))
-    turns = [
+        by_turn[turn_id].append(item_of(seq, turn_id, item_id, payload, ms))
+    return [
         HistoryTurn(
             seq=seq,
             turn_id=turn_id,
@@ -225,7 +252,6 @@ def list_turns(
         )
         for seq, turn_id, completed in rows
     ]
-    return HistoryPage(turns, more)
 
 
 def list_items(
@@ -243,7 +269,7 @@ def list_items(
         ).fetchone()
         if found is None:
             raise AnchorNotFound(anchor)
-    bound, params = _bounds(anchor, descending, "h.seq")
+    bound, params = bounds(anchor, descending, "h.seq")
     where = "h.thread_id = ?"
     args: list[Any] = [thread_id]
     if turn_id is not None:
@@ -259,7 +285,7 @@ def list_items(
     more = len(rows) > limit
     return HistoryPage(
         [
-            _item(seq, row_turn, item_id, json.loads(payload), ms)
+            item_of(seq, row_turn, item_id, json.loads(payload), ms)
             for seq, row_turn, item_id, payload, ms in rows[:limit]
         ],
         more,
@@ -324,7 +350,7 @@ class MemoryHistory:
                 if index is not None:
                     self._turns[index][3] = event.payload
             else:
-                item = _item(event.seq, entry.turn_id, entry.item_id, event.payload, event.created_at_ms)
+                item = item_of(event.seq, entry.turn_id, entry.item_id, event.payload, event.created_at_ms)
                 self._items.append(item)
                 self._by_turn.setdefault(entry.turn_id, []).append((item, entry.item_type))
         self._turn_seqs = [turn[0] for turn in self._turns]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +42,15 @@ class SectionRecord:
 
 def load(conn: sqlite3.Connection) -> list[SectionRecord]:
     """Every stored section, oldest first (ids are time-ordered)."""
-    return [
-        SectionRecord(row[0], row[1], json.loads(row[2]) if row[2] is not None else None, int(row[3]))
-        for row in conn.execute("SELECT id, name, appearance, created_at FROM thread_sections ORDER BY id")
-    ]
+    return [section_from_row(row) for row in conn.execute(SELECT_SECTIONS)]
+
+
+#: Every section, oldest first, as :func:`section_from_row` reads them (either backend).
+SELECT_SECTIONS = "SELECT id, name, appearance, created_at FROM thread_sections ORDER BY id"
+
+
+def section_from_row(row: Sequence[Any]) -> SectionRecord:
+    return SectionRecord(row[0], row[1], json.loads(row[2]) if row[2] is not None else None, int(row[3]))
 
 
 def put(conn: sqlite3.Connection, section: SectionRecord) -> None:

@@ -1,4 +1,5 @@
-"""The notification replay log: every thread-scoped notification, by thread and sequence number.
+"""``SqliteNotificationLog``: the notification replay log (every thread-scoped notification, by
+thread and sequence number) in its own SQLite file.
 
 Owns: its own SQLite file (``notifications.sqlite3`` beside the thread store), so that streaming
 writes never queue behind, or lock, the thread store, and its schema evolves on its own.
@@ -22,21 +23,27 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
+from .base import (
+    DEFAULT_KEEP_PER_THREAD,
+    DEFAULT_MAX_AGE_S,
+    LoggedNotification,
+    LogRow,
+    NotificationLog,
+    ThreadLogInfo,
+    last_seqs,
+    needs_pruning,
+)
 from .records import StoreClosed
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 SCHEMA_VERSION = 1
-DEFAULT_KEEP_PER_THREAD = 10_000
-DEFAULT_MAX_AGE_S = 7 * 24 * 3600
 BUSY_TIMEOUT_MS = 5000
 
 _DDL = (
@@ -49,28 +56,9 @@ _DDL = (
     " thread_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, pruned_upto INTEGER NOT NULL) WITHOUT ROWID",
 )
 
-#: (thread id, seq, method, encoded message, created at ms)
-LogRow = tuple[str, int, str, str, int]
 
-
-@dataclass(frozen=True, slots=True)
-class LoggedNotification:
-    seq: int
-    method: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadLogInfo:
-    """``last_seq``: highest number written for the thread; ``pruned_upto``: every notification
-    numbered at or below it is gone (0 when nothing was pruned)."""
-
-    last_seq: int = 0
-    pruned_upto: int = 0
-
-
-class NotificationLog:
-    """Open with ``await NotificationLog.open(path)``; ``await close()`` marks a clean shutdown."""
+class SqliteNotificationLog(NotificationLog):
+    """The embedded log; one file per server, so :attr:`crashed` is a property of the file."""
 
     def __init__(
         self,
@@ -92,14 +80,14 @@ class NotificationLog:
     @classmethod
     async def open(
         cls,
-        path: Path,
+        location: Path | str,
         *,
         keep_per_thread: int = DEFAULT_KEEP_PER_THREAD,
         max_age_s: float = DEFAULT_MAX_AGE_S,
-    ) -> NotificationLog:
+    ) -> SqliteNotificationLog:
         if keep_per_thread < 1:
             raise ValueError("keep_per_thread must be at least 1")
-        path = Path(path)
+        path = Path(location)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-app-server-replay")
         loop = asyncio.get_running_loop()
         try:
@@ -121,27 +109,19 @@ class NotificationLog:
             self._executor.shutdown(wait=False)
 
     async def info(self, thread_id: str) -> ThreadLogInfo:
-        return await self._run(_info, thread_id)
-
-    async def append(self, rows: Sequence[LogRow]) -> dict[str, int]:
-        """Write ``rows`` (one transaction) and prune threads past their bound.
-
-        Returns ``pruned_upto`` for each thread whose oldest notifications were pruned now.
-        """
-        if not rows:
-            return {}
-        return await self._run(_append, list(rows), self.keep_per_thread)
+        info = await self._run(_info, thread_id)
+        return ThreadLogInfo(info.last_seq, info.pruned_upto, crashed=self.crashed)
 
     async def read(self, thread_id: str, after_seq: int, before_seq: int, limit: int) -> list[LoggedNotification]:
-        """Notifications with ``after_seq < seq < before_seq``, oldest first, at most ``limit``."""
         return await self._run(_read, thread_id, after_seq, before_seq, limit)
 
     async def delete_thread(self, thread_id: str) -> None:
-        """Remove every notification of the thread and its counter (a deleted thread)."""
         await self._run(_delete_thread, thread_id)
 
-    async def prune_expired(self) -> dict[str, int]:
-        cutoff_ms = int((time.time() - self.max_age_s) * 1000)
+    async def _append(self, rows: list[LogRow]) -> dict[str, int]:
+        return await self._run(_append, rows, self.keep_per_thread)
+
+    async def _prune_older_than(self, cutoff_ms: int) -> dict[str, int]:
         return await self._run(_prune_older_than, cutoff_ms)
 
     async def _run(
@@ -206,10 +186,7 @@ def _info(conn: sqlite3.Connection, thread_id: str) -> ThreadLogInfo:
 
 
 def _append(conn: sqlite3.Connection, rows: list[LogRow], keep: int) -> dict[str, int]:
-    last: dict[str, int] = {}
-    for thread_id, seq, _method, _message, _ms in rows:
-        if seq > last.get(thread_id, 0):
-            last[thread_id] = seq
+    last = last_seqs(rows)
     pruned: dict[str, int] = {}
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -227,9 +204,7 @@ def _append(conn: sqlite3.Connection, rows: list[LogRow], keep: int) -> dict[str
         )
         for thread_id, last_seq in last.items():
             floor = conn.execute("SELECT pruned_upto FROM thread_seq WHERE thread_id = ?", (thread_id,)).fetchone()[0]
-            # Numbers are dense within one process run, so this bounds the row count cheaply; prune
-            # in batches of a quarter of the bound rather than on every write.
-            if last_seq - floor <= keep + keep // 4:
+            if not needs_pruning(last_seq, floor, keep):
                 continue
             row = conn.execute(
                 "SELECT seq FROM notifications WHERE thread_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",

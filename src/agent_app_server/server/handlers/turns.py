@@ -93,6 +93,11 @@ async def turn_start(conn: Connection, params: TurnStartParams) -> Reply:
         # As the reference: turn/start on a busy thread adds the input to the running turn.
         active.pending_input.append(user_input)
         return Reply(TurnStartResponse.model_validate({"turn": _reply_turn(active)}))
+    if app.fleet is not None:
+        # Another server of the fleet may be running it (refused), or may have run it since.
+        await app.fleet.claim(thread)
+        if thread.active is not None:
+            raise InvalidRequest(f"thread {thread.id} started a turn meanwhile; use turn/steer to add input")
     _apply_overrides(conn, thread.settings, params)
     runner = app.turns.start(thread, user_input, root_turn_id=params.root_turn_id, output_schema=params.output_schema)
     app.subscribe(conn, thread.id)
@@ -129,6 +134,11 @@ def _active_turn(thread: LoadedThread, expected: str, action: str) -> Any:
 @handler("turn/interrupt")
 async def turn_interrupt(conn: Connection, params: TurnInterruptParams) -> Reply:
     thread = conn.app.threads.require_loaded(params.thread_id)
+    fleet = conn.app.fleet
+    if fleet is not None:
+        forwarded, _ = await fleet.forward(thread, "turn/interrupt", {"turnId": params.turn_id})
+        if forwarded:
+            return Reply(TurnInterruptResponse())
     if not params.turn_id:
         # As the reference: an empty turnId means "whatever is running", and nothing running
         # is not an error.
@@ -146,6 +156,12 @@ async def turn_interrupt(conn: Connection, params: TurnInterruptParams) -> Reply
 @handler("turn/steer")
 async def turn_steer(conn: Connection, params: TurnSteerParams) -> TurnSteerResponse:
     thread = conn.app.threads.require_loaded(params.thread_id)
+    fleet = conn.app.fleet
+    if fleet is not None:
+        steer = {"expectedTurnId": params.expected_turn_id, "input": _checked_input(params.input)}
+        forwarded, result = await fleet.forward(thread, "turn/steer", steer)
+        if forwarded:
+            return TurnSteerResponse(turn_id=result["turnId"])
     runner = _active_turn(thread, params.expected_turn_id, "steer")
     user_input = _checked_input(params.input)
     runner.pending_input.append(user_input)
@@ -208,6 +224,8 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
         for turn in turns:
             if turn["id"] == thread.active.turn_id:
                 turn["status"] = "inProgress"
+    elif app.fleet is not None:
+        await app.fleet.show_running_elsewhere(thread, turns)
     turns_cursor, items_cursor = await backwards_cursors(conn, thread.id)
     if not params.exclude_turns:
         conn.notify("deprecationNotice", _DEPRECATED_TURNS)

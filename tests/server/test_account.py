@@ -185,7 +185,7 @@ async def test_refresh_refused_by_the_client_fails_the_turn(
 async def test_unimplemented_account_methods_are_method_not_found(spawn: Spawn) -> None:
     server = await spawn()
     await server.initialize()
-    for method in ("account/usage/read", "account/gatewayOAuth/read"):
+    for method in ("account/gatewayOAuth/read",):
         response = await server.call(method, {})
         assert response["error"]["code"] == -32601
         assert method in response["error"]["message"]

@@ -67,6 +67,6 @@ async def test_unknown_tools_are_answered_as_unsupported(
     agent: ServerProcess, model: FakeModelServer, tmp_path: Path
 ) -> None:
     thread_id = await start_thread(agent, cwd=str(tmp_path))
-    model.enqueue(function_call_reply("get_goal", "{}", "call_1"), text_reply("ok"))
+    model.enqueue(function_call_reply("spawn_agent", "{}", "call_1"), text_reply("ok"))
     await run_turn(agent, thread_id)
-    assert tool_outputs(model.requests[1].body)["call_1"] == "unsupported call: get_goal"
+    assert tool_outputs(model.requests[1].body)["call_1"] == "unsupported call: spawn_agent"

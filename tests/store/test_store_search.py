@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.store import SCHEMA_VERSION, ThreadQuery, ThreadRecord, ThreadStore
+import pytest
+
+from agent_app_server.store import SCHEMA_VERSION, SearchUnavailable, ThreadQuery, ThreadRecord, ThreadStore
 
 RecordFactory = Callable[..., ThreadRecord]
 
@@ -35,6 +37,24 @@ def turn(turn_id: str, question: str, answer: str) -> list[tuple[str, Any]]:
 
 def query(term: str, **fields: Any) -> ThreadQuery:
     return ThreadQuery(content_term=term, **fields)
+
+
+@pytest.fixture
+def store_location(db_path: Path) -> Path:
+    """The full-text index is SQLite's (FTS5): these tests run on SQLite only (a PostgreSQL store
+    says search is unavailable, below)."""
+    return db_path
+
+
+async def test_a_postgresql_store_says_search_is_unavailable(pg_url: str) -> None:
+    store = await ThreadStore.open(pg_url)
+    try:
+        with pytest.raises(SearchUnavailable, match="full-text search is not available"):
+            await store.search_threads(query("x"))
+        with pytest.raises(SearchUnavailable):
+            await store.thread_matches("t", "x", from_seq=0, limit=5)
+    finally:
+        await store.close()
 
 
 async def found(store: ThreadStore, term: str, **fields: Any) -> list[tuple[str, str]]:

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from agent_app_server.store import ThreadRecord, ThreadStore
 from agent_app_server.testing import FakeModelServer
 from agent_app_server.testing.fake_model import Hold, SseEvent, paced, text_reply
 from agent_app_server.testing.pg_cluster import TempCluster
-from ws_fanout import _LIVE, BANNER, CLIENT_INFO, kill_all, progress
+from ws_fanout import _LIVE, BANNER, CLIENT_INFO, banner, kill_all, progress, stop_process
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -84,28 +83,12 @@ class Server:
                 env=env,
                 cwd=self.workspace,
             )
-        _LIVE.add(self.proc)
-        for _ in range(1200):
-            match = BANNER.search(self.stderr_path.read_text(errors="replace"))
-            if match:
-                self.url = match.group(1)
-                return self
-            if self.proc.returncode is not None:
-                break
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"server did not start listening; see {self.stderr_path}")
+        # A server on a fresh PostgreSQL database migrates it first: allow a minute.
+        self.url = await banner(self.proc, self.stderr_path, BANNER, "server", within=60)
+        return self
 
     async def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        _LIVE.discard(proc)
+        await stop_process(self.proc, within=20)
 
     async def kill(self) -> None:
         assert self.proc is not None

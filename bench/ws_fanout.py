@@ -109,22 +109,28 @@ class WsTarget:
         return self.proc.pid
 
     async def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        _LIVE.discard(proc)
+        await stop_process(self.proc, within=10)
 
 
-async def banner(proc: asyncio.subprocess.Process, stderr_path: Path, pattern: re.Pattern[str], what: str) -> str:
+async def stop_process(proc: asyncio.subprocess.Process | None, *, within: float) -> None:
+    """SIGTERM a process we started, SIGKILL it if it is still there after ``within`` seconds."""
+    if proc is None or proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+    _LIVE.discard(proc)
+
+
+async def banner(
+    proc: asyncio.subprocess.Process, stderr_path: Path, pattern: re.Pattern[str], what: str, *, within: float = 30
+) -> str:
     """The address a process we started prints on stderr once it listens (it is killed at the end)."""
     _LIVE.add(proc)
-    for _ in range(600):
+    for _ in range(int(within / 0.05)):
         # A few hundred bytes, read while only this process starts: not worth a thread.
         match = pattern.search(stderr_path.read_text(errors="replace"))  # noqa: ASYNC240
         if match:

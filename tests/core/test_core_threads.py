@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from agent_app_server.core.errors import InvalidThreadId, ThreadNotFound, checked_thread_id
-from agent_app_server.core.threads import ClientIdentity, ThreadManager
+from agent_app_server.core.thread_basics import ClientIdentity
+from agent_app_server.core.threads import ThreadManager
 from agent_app_server.rpc.errors import InvalidParams
 from agent_app_server.store import ThreadStore
 from support.recording_sink import RecordingSink

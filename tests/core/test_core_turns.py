@@ -7,7 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from agent_app_server.core.threads import ClientIdentity, LoadedThread
+from agent_app_server.core.thread_basics import ClientIdentity
+from agent_app_server.core.threads import LoadedThread
 from agent_app_server.core.turns import TurnEngine, TurnRunner
 from agent_app_server.testing.fake_model import FakeModelServer, delay, http_error, text_reply
 from support.recording_sink import RecordingSink

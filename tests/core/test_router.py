@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent_app_server.core.threads import ClientIdentity
+from agent_app_server.core.thread_basics import ClientIdentity
 from agent_app_server.core.tools import AgentToolRouter
 from agent_app_server.core.turns import ToolCall, TurnEngine, TurnRunner
 from support.recording_sink import RecordingSink

@@ -23,8 +23,11 @@ SOURCE = Path(agent_app_server.__file__).parent
 LAYERS = ["protocol", "transport", "rpc", "store", "core", "server"]
 CLIENT_IMPORTS = frozenset({"protocol", "transport", "rpc", "client"})
 
+#: What every part may import from the root package itself.
+ROOT_NAMES = frozenset({"__version__", "PROTOCOL_VERSION", "lazy_exports"})
+
 #: What each top-level part of the package may import from the project besides itself and the
-#: root package (``__version__``, ``PROTOCOL_VERSION``).
+#: root package (``ROOT_NAMES``).
 ALLOWED: dict[str, frozenset[str]] = {
     **{layer: frozenset(LAYERS[:index]) for index, layer in enumerate(LAYERS)},
     # Narrower than the order allows, as their docstrings say: a transport knows bytes and
@@ -60,7 +63,7 @@ class Import:
     def target_part(self) -> str | None:
         """The top-level part imported, or None for the root package itself."""
         pieces = self.target.split(".")
-        return pieces[1] if len(pieces) > 1 and pieces[1] not in ("__version__", "PROTOCOL_VERSION") else None
+        return pieces[1] if len(pieces) > 1 and pieces[1] not in ROOT_NAMES else None
 
 
 def _modules() -> list[Path]:

@@ -112,6 +112,7 @@ def test_an_overlong_line_is_discarded_and_marked() -> None:
     assert _read(b"z" * 40) == ([None], True)
 
 
+@pytest.mark.subprocess  # the fast start runs only in the real stdio process
 async def test_requests_sent_with_initialize_are_answered_in_order_once(spawn) -> None:  # type: ignore[no-untyped-def]
     server: ServerProcess = await spawn()
     messages: list[dict[str, Any]] = [
@@ -135,6 +136,7 @@ async def test_requests_sent_with_initialize_are_answered_in_order_once(spawn) -
     assert responses == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.subprocess  # the fast start runs only in the real stdio process
 async def test_the_full_path_answers_what_the_fast_path_leaves(spawn) -> None:  # type: ignore[no-untyped-def]
     server: ServerProcess = await spawn()
     # snake_case: not the fast path's to decide; the models accept it by name.
@@ -143,6 +145,7 @@ async def test_the_full_path_answers_what_the_fast_path_leaves(spawn) -> None:  
     assert (await server.call("initialize", {"clientInfo": CLIENT}))["error"]["message"] == "Already initialized"
 
 
+@pytest.mark.subprocess  # the fast start runs only in the real stdio process
 async def test_the_fast_answer_is_the_full_paths(spawn) -> None:  # type: ignore[no-untyped-def]
     fast: ServerProcess = await spawn()
     full: ServerProcess = await spawn()
@@ -152,6 +155,7 @@ async def test_the_fast_answer_is_the_full_paths(spawn) -> None:  # type: ignore
     assert fast_result == full_result
 
 
+@pytest.mark.subprocess  # the fast start runs only in the real stdio process
 async def test_an_invalid_first_message_is_answered_as_before(spawn) -> None:  # type: ignore[no-untyped-def]
     server: ServerProcess = await spawn()
     await server.send_raw(b"{not json\n")

@@ -6,38 +6,21 @@ parses the exposition with ``prometheus_client``'s own parser and checks the cou
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from agent_app_server.testing.fake_model import FakeModelServer, function_call_reply, text_reply
 from support.agent_turns import ENV, exec_args, run_turn, start_thread
+from support.metrics_scrape import Samples, metrics_address, parse, value
 from support.model_config import write_mock_config
 from support.server_process import ServerProcess
 from support.ws_client import Spawner, WsClient, WsServer, http_get, ws_servers
 
 APPROVAL = "item/commandExecution/requestApproval"
 TOKEN = "metrics-capability-token"
-METRICS_BANNER = re.compile(rb"metrics on http://([0-9.]+):(\d+)/metrics")
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(body: bytes) -> Samples:
-    samples: Samples = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            samples[sample.name, frozenset(sample.labels.items())] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """A sample's value; 0 when the series does not exist yet (nothing counted)."""
-    return samples.get((f"agent_app_server_{name}", frozenset(labels.items())), 0.0)
 
 
 async def scrape(server: WsServer, headers: dict[str, str] | None = None) -> Samples:
@@ -145,17 +128,6 @@ async def test_metrics_need_the_token_and_refuse_browsers(ws_spawn: Spawner, tmp
 
 
 # ---------------------------------------------------------------------- --metrics-listen (stdio)
-
-
-async def metrics_address(server: ServerProcess) -> tuple[str, int]:
-    """Where the stdio server's metrics listener bound (its stderr says, once it listens: after
-    the fast start answered ``initialize``)."""
-    assert server.proc is not None and server.proc.stderr is not None
-    async with asyncio.timeout(30):
-        while line := await server.proc.stderr.readline():
-            if match := METRICS_BANNER.search(line):
-                return match.group(1).decode(), int(match.group(2))
-    raise AssertionError("the server exited without listening for metrics")
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 Owns: the serving flags, start-up errors (exit code 1 with ``Error: <message>`` on stderr, the
 reference's wording for the ``--ws-*`` checks), and running the chosen transport. Over stdio the
-first ``initialize`` is answered before asyncio and the server load (``server.handshake``); the
-rest loads while the client sends its next requests.
+first ``initialize`` is answered before asyncio and the server load (``server.handshake``), and
+so is a plain ``thread/start`` sent right after it (``server.early_thread``); the rest loads
+while the client sends its next requests.
 Layer: entry point (assembles ``core``, ``server`` and ``transport``).
 """
 
@@ -159,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
         gc.disable()
 
         early = answer_initialize_early(sys.stdin.fileno(), sys.stdout.fileno(), str(config.codex_home))
+        if early.handshake is not None:
+            from ..server.early_thread import answer_thread_start_early
+
+            early = answer_thread_start_early(early, sys.stdin.fileno(), sys.stdout.fileno(), config)
     import asyncio  # after the answer: it costs more than everything before it
     import logging
 
@@ -207,7 +212,7 @@ async def _serve_stdio(
     collecting = asyncio.get_running_loop().create_task(_collect_once_warm(app))
     try:
         stream = await StdioStream.open()
-        await app.serve(PrefixedStream(early, stream), handshake=early.handshake)
+        await app.serve(PrefixedStream(early, stream), handshake=early.handshake, early_thread=early.thread)
     finally:
         if metrics_listener is not None:
             await metrics_listener.stop()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..rpc import InternalError, InvalidRequest
 from . import process_runner, sandbox
 from .paths import resolve_client_path
-from .threads import sandbox_policy_for_mode
+from .thread_basics import sandbox_policy_for_mode
 
 if TYPE_CHECKING:
     from .config import Config

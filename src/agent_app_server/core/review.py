@@ -25,7 +25,8 @@ from .instructions import user_message
 from .turns import TurnRunner
 
 if TYPE_CHECKING:
-    from .threads import LoadedThread, ThreadSettings
+    from .thread_basics import ThreadSettings
+    from .threads import LoadedThread
     from .turns import TurnEngine
 
 #: The tools a reviewer is offered: it reads and runs checks, it does not edit.

@@ -14,15 +14,21 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .. import PROTOCOL_VERSION
 from ..rpc.errors import InvalidParams
 from ..store import EventRecord, InvalidCursor, SectionRecord, ThreadQuery, ThreadRecord, ThreadStore
 from .config import Config
 from .errors import InvalidCursorError, ThreadNotFound, checked_thread_id
 from .history import CONTEXT_KINDS, fold_context, last_turn_interrupted, turn_started_positions
-from .ids import uuid7
 from .journal import Event, ThreadJournal
-from .paths import resolve_client_path
+from .thread_basics import (
+    IDLE,
+    NO_SECTION,
+    ClientIdentity,
+    ThreadSettings,
+    default_settings,
+    new_thread_record,
+    wire_thread,
+)
 from .turn_state import TurnState
 
 if TYPE_CHECKING:
@@ -38,18 +44,7 @@ MAX_EXCLUDED_IDS = 100
 #: custom app-server clients (the reference files those under "vscode", so it lists them too).
 DEFAULT_SOURCE_KINDS = ("cli", "vscode", "appServer", "unknown")
 
-#: clientInfo.name values of the reference's own clients, and the source they stand for.
-_KNOWN_CLIENT_SOURCES = {
-    "codex_vscode": "vscode",
-    "vscode": "vscode",
-    "codex-tui": "cli",
-    "codex_cli_rs": "cli",
-    "codex-cli": "cli",
-    "codex_exec": "exec",
-}
-
 WireStatus = dict[str, Any]
-IDLE: WireStatus = {"type": "idle"}
 NOT_LOADED: WireStatus = {"type": "notLoaded"}
 SYSTEM_ERROR: WireStatus = {"type": "systemError"}
 WAITING_ON_APPROVAL = "waitingOnApproval"
@@ -77,46 +72,6 @@ class EventSink(Protocol):
         an answer when ``notify_resolved``, and always when the caller stops waiting.
         """
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class ClientIdentity:
-    """Who created a thread, from the connection's ``clientInfo``."""
-
-    name: str
-
-    @property
-    def source(self) -> str:
-        return _KNOWN_CLIENT_SOURCES.get(self.name, "appServer")
-
-
-@dataclass(slots=True)
-class ThreadSettings:
-    """What the next turn of a thread runs with; turn-level overrides persist here."""
-
-    model: str
-    model_provider: str
-    cwd: str
-    approval_policy: Any
-    sandbox_policy: dict[str, Any]
-    reasoning_effort: str | None = None
-    reasoning_summary: str | None = None
-    approvals_reviewer: str = "user"
-    personality: str | None = None
-    base_instructions: str | None = None
-    developer_instructions: str | None = None
-    service_tier: str | None = None
-    #: ``thread/start.dynamicTools`` (wire ``DynamicToolSpec`` dicts): tools the client runs itself.
-    dynamic_tools: list[dict[str, Any]] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], fallback: ThreadSettings) -> ThreadSettings:
-        merged = fallback.to_json()
-        merged.update({k: v for k, v in data.items() if k in merged})
-        return cls(**merged)
 
 
 @dataclass(slots=True)
@@ -148,32 +103,6 @@ class LoadedThread:
     @active.setter
     def active(self, runner: TurnRunner | None) -> None:
         self.turn_state.active = runner
-
-
-#: The reference's built-in permission profiles (``permissionProfile/list``), in its order, with
-#: the sandbox mode each one selects.
-PERMISSION_PROFILES: dict[str, str] = {
-    ":read-only": "read-only",
-    ":workspace": "workspace-write",
-    ":danger-full-access": "danger-full-access",
-}
-
-
-def sandbox_policy_for_mode(mode: str, config: Config, cwd: str) -> dict[str, Any]:
-    """The wire ``SandboxPolicy`` for a ``SandboxMode`` (``read-only`` / ``workspace-write`` / …)."""
-    if mode == "danger-full-access":
-        return {"type": "dangerFullAccess"}
-    if mode == "workspace-write":
-        table = config.workspace_write
-        roots = table.get("writable_roots") or []
-        return {
-            "type": "workspaceWrite",
-            "writableRoots": [str(root) for root in roots if isinstance(root, str)],
-            "networkAccess": bool(table.get("network_access", False)),
-            "excludeTmpdirEnvVar": bool(table.get("exclude_tmpdir_env_var", False)),
-            "excludeSlashTmp": bool(table.get("exclude_slash_tmp", False)),
-        }
-    return {"type": "readOnly", "networkAccess": False}
 
 
 #: The reference's built-in section (fixed id, as clients know it); it cannot be renamed or deleted.
@@ -231,17 +160,7 @@ class ThreadManager:
     # ------------------------------------------------------------------ create
 
     def default_settings(self, cwd: str | None = None) -> ThreadSettings:
-        config = self._config
-        resolved_cwd = _absolute_cwd(cwd)
-        return ThreadSettings(
-            model=config.model,
-            model_provider=config.model_provider_id,
-            cwd=resolved_cwd,
-            approval_policy=config.approval_policy,
-            sandbox_policy=sandbox_policy_for_mode(config.sandbox_mode, config, resolved_cwd),
-            reasoning_effort=config.reasoning_effort,
-            reasoning_summary=config.reasoning_summary,
-        )
+        return default_settings(self._config, cwd)
 
     def start_thread(
         self,
@@ -249,22 +168,12 @@ class ThreadManager:
         settings: ThreadSettings,
         *,
         ephemeral: bool = False,
+        record: ThreadRecord | None = None,
     ) -> LoadedThread:
-        """A new idle thread, in memory until its first turn (as the reference does)."""
-        now = int(time.time())
-        record = ThreadRecord(
-            id=uuid7(),
-            created_at=now,
-            updated_at=now,
-            cwd=settings.cwd,
-            model_provider=settings.model_provider,
-            source_kind=client.source,
-            source=client.source,
-            originator=client.name,
-            model=settings.model,
-            reasoning_effort=settings.reasoning_effort,
-            cli_version=PROTOCOL_VERSION,
-        )
+        """A new idle thread, in memory until its first turn (as the reference does); ``record``:
+        the one the stdio fast start already answered with (``server.early_thread``)."""
+        if record is None:
+            record = new_thread_record(client, settings)
         thread = LoadedThread(record=record, settings=settings, ephemeral=ephemeral)
         self._loaded[record.id] = thread
         _preload_model_sdk()
@@ -317,47 +226,25 @@ class ThreadManager:
     def to_wire(self, record: ThreadRecord, loaded: LoadedThread | None, turns: list[Any] | None = None) -> Thread:
         from ..protocol import Thread
 
-        status = loaded.status if loaded is not None else NOT_LOADED
-        settings = loaded.settings if loaded is not None else None
         return Thread.model_validate(
-            {
-                "id": record.id,
-                "sessionId": record.id,
-                "forkedFromId": record.forked_from_id,
-                "preview": record.preview,
-                "ephemeral": loaded.ephemeral if loaded is not None else False,
-                "modelProvider": settings.model_provider if settings else record.model_provider,
-                "model": settings.model if settings else record.model,
-                "reasoningEffort": settings.reasoning_effort if settings else record.reasoning_effort,
-                "createdAt": record.created_at,
-                "updatedAt": record.updated_at,
-                "recencyAt": record.updated_at,
-                "status": status,
-                "path": None,
-                "cwd": settings.cwd if settings else record.cwd,
-                "cliVersion": record.cli_version,
-                "source": record.source,
-                "threadSource": None,
-                "agentNickname": None,
-                "agentRole": None,
-                "gitInfo": record.extra.get("gitInfo"),
-                **self._section_fields(record),
-                "name": record.name,
-                "originator": record.originator,
-                "parentThreadId": None,
-                "projectId": None,
-                "turns": turns or [],
-            }
+            wire_thread(
+                record,
+                status=loaded.status if loaded is not None else NOT_LOADED,
+                settings=loaded.settings if loaded is not None else None,
+                ephemeral=loaded.ephemeral if loaded is not None else False,
+                section=self._section_fields(record),
+                turns=turns,
+            )
         )
 
     def _section_fields(self, record: ThreadRecord) -> dict[str, Any]:
         membership = record.extra.get("section")
         if not isinstance(membership, dict):
-            return {"section": None, "sectionEnteredAt": None}
+            return NO_SECTION
         section_id = membership.get("id")
         section = PINNED_SECTION if section_id == PINNED_SECTION.id else self._store.sections.get(str(section_id))
         if section is None:
-            return {"section": None, "sectionEnteredAt": None}
+            return NO_SECTION
         return {
             "section": {"id": section.id, "name": section.name, "appearance": section.appearance},
             "sectionEnteredAt": membership.get("enteredAt"),
@@ -592,7 +479,3 @@ def _start_sdk_preload() -> None:
     from .model import preload_sdk_soon
 
     preload_sdk_soon()
-
-
-def _absolute_cwd(cwd: str | None) -> str:
-    return resolve_client_path(cwd or "")

@@ -44,7 +44,8 @@ from .hooks import Hooks, load_handlers
 from .ids import uuid7
 from .instructions import developer_message, environment_context, find_project_docs, instruction_messages, user_message
 from .journal import Event, OrderedSink
-from .threads import IDLE, SYSTEM_ERROR, active_status
+from .thread_basics import IDLE
+from .threads import SYSTEM_ERROR, active_status
 from .usage import UsageLedger
 
 if TYPE_CHECKING:

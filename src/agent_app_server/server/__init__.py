@@ -6,8 +6,9 @@ the stdio fast start can import ``server.handshake`` without the rest of the ser
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy_exports
 
 if TYPE_CHECKING:
     from .app import AppServer
@@ -16,11 +17,7 @@ if TYPE_CHECKING:
 _EXPORTS = {"AppServer": "app", "Connection": "connection"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = ["AppServer", "Connection"]

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..core.providers import ModelClients
     from ..core.threads import LoadedThread
     from ..core.turns import TurnEngine
+    from .early_thread import EarlyThread
     from .fleet import Fleet
 
 log = logging.getLogger(__name__)
@@ -178,12 +179,14 @@ class AppServer:
         limits: PeerLimits | None = None,
         on_overflow: Callable[[], Coroutine[Any, Any, None]] | None = None,
         handshake: Handshake | None = None,
+        early_thread: EarlyThread | None = None,
     ) -> None:
         """Serve one connection until its transport closes.
 
         ``on_overflow`` closes the transport when the client stops reading and its outbound queue
         passes ``limits.outbound_hard_limit``: it fills only its own queue, never anyone else's.
-        ``handshake``: the connection's ``initialize`` was answered already (the stdio fast start).
+        ``handshake``: the connection's ``initialize`` was answered already (the stdio fast start);
+        ``early_thread``: so was its first ``thread/start`` (``early_thread``).
         """
         connection = Connection(self)
         closing = _ClosingStream(stream, lambda: self._connection_closed(connection))
@@ -199,7 +202,13 @@ class AppServer:
 
             # Sent before anything else is read, as right after an answer of our own.
             begin(connection, handshake)()
-            self.metrics.initialize_answered_early()
+            self.metrics.answered_early("initialize")
+        if early_thread is not None:
+            from .handlers.threads import adopt_early_thread
+
+            # Before anything else is read: the client's next requests may name the thread.
+            adopt_early_thread(connection, early_thread)
+            self.metrics.answered_early("thread/start")
         try:
             await peer.serve()
         finally:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..core.threads import ClientIdentity
+from ..core.thread_basics import ClientIdentity
 from ..protocol import EXPERIMENTAL_CONTEXT_KEY, METHODS, ExperimentalNotEnabled, WireModel
 from ..protocol.envelope import stamped_notification
 from ..rpc import InvalidParams, InvalidRequest, MethodNotFound, Peer, Reply, RequestId

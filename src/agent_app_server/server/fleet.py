@@ -21,7 +21,8 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ..core.threads import IDLE, LoadedThread, active_status
+from ..core.thread_basics import IDLE
+from ..core.threads import LoadedThread, active_status
 from ..rpc import InvalidRequest, RemoteError
 from ..store import NotificationLog
 from ..store.pg_fleet import (

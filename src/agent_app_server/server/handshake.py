@@ -22,9 +22,12 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import PROTOCOL_VERSION, __version__
+
+if TYPE_CHECKING:
+    from .early_thread import EarlyThread
 
 #: Notifications a client gets only if it opted into the experimental API.
 EXPERIMENTAL_ONLY_NOTIFICATIONS = frozenset({"thread/readState/changed"})
@@ -164,6 +167,8 @@ class EarlyStart:
     lines: list[bytes | None]
     #: The client closed its side after these lines.
     eof: bool
+    #: A first ``thread/start`` answered already, for the server to adopt (``server.early_thread``).
+    thread: EarlyThread | None = None
 
 
 def answer_initialize_early(in_fd: int, out_fd: int, codex_home: str) -> EarlyStart:
@@ -181,7 +186,7 @@ def answer_initialize_early(in_fd: int, out_fd: int, codex_home: str) -> EarlySt
         encoded = (reply + "\n").encode()
     except UnicodeEncodeError:  # e.g. a lone surrogate in the client's name: the server's to answer
         return EarlyStart(None, lines, eof)
-    _write_all(out_fd, encoded)
+    write_all(out_fd, encoded)
     return EarlyStart(handshake, lines[first + 1 :], eof)
 
 
@@ -197,8 +202,7 @@ def _initialize_request(line: bytes | None) -> tuple[Any, Handshake] | None:
     if not isinstance(message, dict) or message.get("method") != "initialize":
         return None
     request_id = message.get("id")
-    valid_id = type(request_id) is str or (type(request_id) is int and -_I64 <= request_id < _I64)
-    if not valid_id:
+    if not is_request_id(request_id):
         return None
     handshake = fast_handshake(message.get("params"))
     return None if handshake is None else (request_id, handshake)
@@ -237,7 +241,12 @@ def read_whole_lines(fd: int, max_line: int = MAX_LINE_BYTES) -> tuple[list[byte
             return lines, False
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def is_request_id(value: Any) -> bool:
+    """An id the peer accepts as it is: a string, or an integer in the signed 64-bit range."""
+    return type(value) is str or (type(value) is int and -_I64 <= value < _I64)
+
+
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

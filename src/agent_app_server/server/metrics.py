@@ -130,10 +130,10 @@ class ServerMetrics:
             latency.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
             latency.total += seconds
 
-    def initialize_answered_early(self) -> None:
-        """The stdio fast start answered ``initialize`` before the server (and its clock) ran:
-        counted, without a duration."""
-        key = ("initialize", OUTCOMES[None])
+    def answered_early(self, method: str) -> None:
+        """The stdio fast start answered ``method`` (``initialize``, a first ``thread/start``)
+        before the server (and its clock) ran: counted, without a duration."""
+        key = (method, OUTCOMES[None])
         self.requests[key] = self.requests.get(key, 0) + 1
 
     def notified(self, thread_id: str, method: str, params: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ...core.threads import ClientIdentity
+from ...core.thread_basics import ClientIdentity
 from ...protocol import InitializeParams
 from ...rpc import InvalidRequest, Reply
 from ..connection import Connection, raw_param

@@ -13,7 +13,7 @@ import re
 from urllib.parse import urlsplit
 
 from ...core.config import ModelProvider
-from ...core.threads import PERMISSION_PROFILES
+from ...core.thread_basics import PERMISSION_PROFILES
 from ...protocol.server_info import (
     CustomGatewayProviderSettings,
     CustomGatewayProviderSettingsPatch,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.threads import PERMISSION_PROFILES, LoadedThread, sandbox_policy_for_mode
+from ...core.thread_basics import PERMISSION_PROFILES, sandbox_policy_for_mode
+from ...core.threads import LoadedThread
 from ...protocol.thread_settings import (
     CollaborationModeListParams,
     CollaborationModeListResponse,

@@ -9,7 +9,8 @@ from typing import Any
 
 from ...core.errors import InvalidCursorError, checked_thread_id
 from ...core.ids import parse_thread_id
-from ...core.threads import ClientIdentity, LoadedThread, sandbox_policy_for_mode
+from ...core.thread_basics import ClientIdentity, sandbox_policy_for_mode, session_result
+from ...core.threads import LoadedThread
 from ...protocol import (
     ThreadArchiveParams,
     ThreadArchiveResponse,
@@ -36,6 +37,7 @@ from ...protocol import (
 )
 from ...rpc import InvalidParams, Reply
 from ..connection import Connection
+from ..early_thread import EarlyThread
 from . import handler
 
 
@@ -49,21 +51,6 @@ def checked_model(model: str) -> str:
     if not model.strip():
         raise InvalidParams("`model` must not be empty; omit it to use the configured model")
     return model
-
-
-def _thread_session_fields(thread: LoadedThread) -> dict[str, Any]:
-    settings = thread.settings
-    return {
-        "model": settings.model,
-        "model_provider": settings.model_provider,
-        "service_tier": settings.service_tier,
-        "cwd": settings.cwd,
-        "approval_policy": settings.approval_policy,
-        "approvals_reviewer": settings.approvals_reviewer,
-        "sandbox": settings.sandbox_policy,
-        "reasoning_effort": settings.reasoning_effort,
-        "instruction_sources": [],
-    }
 
 
 @handler("thread/start")
@@ -96,13 +83,24 @@ async def thread_start(conn: Connection, params: ThreadStartParams) -> Reply:
     thread = threads.start_thread(_client(conn), settings, ephemeral=bool(params.ephemeral))
     app.subscribe(conn, thread.id)
     wire_thread = threads.to_wire(thread.record, thread)
-    response = ThreadStartResponse(thread=wire_thread, **_thread_session_fields(thread))
+    response = ThreadStartResponse.model_validate(session_result(wire_thread, thread.settings))
+    return Reply(response, lambda: announce_thread_started(conn, thread, wire_thread.to_wire()))
 
-    def announce() -> None:
-        app.emit(thread.id, "thread/started", {"thread": wire_thread.to_wire()})
-        app.thread_started(thread)
 
-    return Reply(response, announce)
+def adopt_early_thread(conn: Connection, early: EarlyThread) -> None:
+    """Take over the thread the stdio fast start answered ``thread/start`` with, as this handler
+    would have left it: loaded, the connection subscribed, then ``thread/started`` and its tools."""
+    threads = conn.app.threads
+    thread = threads.start_thread(_client(conn), early.settings, ephemeral=early.ephemeral, record=early.record)
+    conn.app.subscribe(conn, thread.id)
+    announce_thread_started(conn, thread, threads.to_wire(thread.record, thread).to_wire())
+
+
+def announce_thread_started(conn: Connection, thread: LoadedThread, wire_thread: dict[str, Any]) -> None:
+    """After the ``thread/start`` answer: the thread's subscribers learn it started, and its tools
+    start (the answer may have come from the stdio fast start, ``adopt_early_thread``)."""
+    conn.app.emit(thread.id, "thread/started", {"thread": wire_thread})
+    conn.app.thread_started(thread)
 
 
 @handler("thread/read")

@@ -12,7 +12,8 @@ from typing import Any
 from ...core.goals import goal_of
 from ...core.history import HISTORY_KINDS, fold_turns
 from ...core.ids import parse_thread_id
-from ...core.threads import LoadedThread, ThreadSettings, sandbox_policy_for_mode
+from ...core.thread_basics import ThreadSettings, sandbox_policy_for_mode, session_result
+from ...core.threads import LoadedThread
 from ...protocol import (
     ThreadCompactStartParams,
     ThreadCompactStartResponse,
@@ -33,7 +34,7 @@ from ...rpc import InvalidParams, InvalidRequest, Reply
 from ..connection import Connection, raw_param
 from . import handler
 from .pages import backwards_cursors
-from .threads import _client, _thread_session_fields, _wire, checked_model
+from .threads import _client, _wire, checked_model
 
 _DEPRECATED_TURNS = {
     "summary": "thread history with every turn loaded at once is deprecated",
@@ -247,11 +248,12 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
             replay()
 
     return Reply(
-        ThreadResumeResponse(
-            thread=wire_thread,
-            turns_backwards_cursor=turns_cursor,
-            items_backwards_cursor=items_cursor,
-            **_thread_session_fields(thread),
+        ThreadResumeResponse.model_validate(
+            {
+                **session_result(wire_thread, thread.settings),
+                "turnsBackwardsCursor": turns_cursor,
+                "itemsBackwardsCursor": items_cursor,
+            }
         ),
         then,
     )
@@ -292,7 +294,7 @@ async def thread_fork(conn: Connection, params: ThreadForkParams) -> Reply:
             conn.notify("deprecationNotice", _DEPRECATED_TURNS)
         app.emit(fork.id, "thread/started", {"thread": started.to_wire()})
 
-    return Reply(ThreadForkResponse(thread=wire_thread, **_thread_session_fields(fork)), announce)
+    return Reply(ThreadForkResponse.model_validate(session_result(wire_thread, fork.settings)), announce)
 
 
 @handler("thread/revert")

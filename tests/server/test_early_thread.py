@@ -141,6 +141,7 @@ LEFT: list[Any] = [
     {"ephemeral": 1},
     {"cwd": 5},
     {"dynamicTools": []},
+    {"cwd": "/tmp/\ud800"},  # a lone surrogate cannot be encoded: the server answers it
 ]
 
 

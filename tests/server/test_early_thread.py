@@ -240,9 +240,11 @@ async def test_the_early_answer_is_the_servers(spawn: Spawn, tmp_path: Path) -> 
     workspace.mkdir()
     early = await spawn(cwd=workspace)
     full = await spawn(cwd=workspace)
-    early_lines = await _opening(early, {"cwd": ".", "sandbox": "workspace-write"})
+    # Every field the fast start reads, so that each is compared with the handler's reading.
+    params = {"cwd": ".", "sandbox": "workspace-write", "model": "m-x", "approvalPolicy": "never", "ephemeral": True}
+    early_lines = await _opening(early, params)
     # The same request with a field the fast start leaves alone (null: the same meaning).
-    full_lines = await _opening(full, {"cwd": ".", "sandbox": "workspace-write", "baseInstructions": None})
+    full_lines = await _opening(full, {**params, "baseInstructions": None})
     assert early_lines == full_lines
     assert [b'"method":"thread/started"' in line for line in early_lines] == [False, True]
 

@@ -1,7 +1,8 @@
 """thread/search and thread/searchOccurrences (experimental) through the real server: threads
 found by what their messages say (the user's and the model's), snippets, pages in both sort
 directions, the filters thread/list has, occurrences with UTF-16 ranges and turn cursors, and the
-reference's errors. Every message the server sends is checked against the reference schema."""
+reference's errors, on either store (SQLite, or PostgreSQL as a fleet uses). Every message the
+server sends is checked against the reference schema."""
 
 from __future__ import annotations
 
@@ -15,8 +16,18 @@ from support.agent_turns import run_turn, start_agent, start_thread
 from support.server_process import ServerClient, Spawn
 
 
-async def experimental_agent(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> ServerClient:
-    return await start_agent(spawn, codex_home, model, experimental=True)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_config(request: pytest.FixtureRequest) -> str:
+    """The server's store: its own SQLite file, or a fresh PostgreSQL database (fleet mode)."""
+    if request.param == "sqlite":
+        return ""
+    return f'[store]\nurl = "{request.getfixturevalue("pg_url")}"\n'
+
+
+async def experimental_agent(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, store_config: str = ""
+) -> ServerClient:
+    return await start_agent(spawn, codex_home, model, extra_config=store_config, experimental=True)
 
 
 async def thread_saying(server: ServerClient, model: FakeModelServer, question: str, answer: str) -> str:
@@ -32,9 +43,9 @@ def hits(result: dict[str, Any]) -> list[tuple[str, str]]:
 
 @pytest.mark.compat("search:visible-messages")
 async def test_threads_are_found_by_what_their_messages_say(
-    spawn: Spawn, codex_home: Path, model: FakeModelServer
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, store_config: str
 ) -> None:
-    server = await experimental_agent(spawn, codex_home, model)
+    server = await experimental_agent(spawn, codex_home, model, store_config)
     first = await thread_saying(server, model, "How do I parse TOML?", "Use tomllib from the standard library.")
     second = await thread_saying(server, model, "Rename the parser module", "Done: the Parser is now `toml_reader`.")
     third = await thread_saying(server, model, "Unrelated question", "Unrelated answer.")
@@ -82,9 +93,9 @@ async def test_threads_are_found_by_what_their_messages_say(
 
 
 async def test_a_long_message_gives_a_window_around_the_match(
-    spawn: Spawn, codex_home: Path, model: FakeModelServer
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, store_config: str
 ) -> None:
-    server = await experimental_agent(spawn, codex_home, model)
+    server = await experimental_agent(spawn, codex_home, model, store_config)
     text = "alpha " * 60 + "NEEDLE in the\n\nhaystack " + "omega " * 60
     thread_id = await thread_saying(server, model, text, "ok")
     [(found, snippet)] = hits(await server.result("thread/search", {"searchTerm": "needle"}))
@@ -94,8 +105,10 @@ async def test_a_long_message_gives_a_window_around_the_match(
     assert "NEEDLE in the haystack omega" in snippet and "\n" not in snippet and len(snippet) < 200
 
 
-async def test_occurrences_of_a_term_within_one_thread(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
-    server = await experimental_agent(spawn, codex_home, model)
+async def test_occurrences_of_a_term_within_one_thread(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, store_config: str
+) -> None:
+    server = await experimental_agent(spawn, codex_home, model, store_config)
     thread_id = await start_thread(server)
     model.enqueue(text_reply("No needle here, only hay."))
     first_turn = (await run_turn(server, thread_id, "needle twice: Needle and NEEDLE")).completed["id"]
@@ -151,8 +164,10 @@ async def test_occurrences_of_a_term_within_one_thread(spawn: Spawn, codex_home:
     assert other_term["error"] == {"code": -32600, "message": f"invalid cursor: {first_page['nextCursor']}"}
 
 
-async def test_errors_are_the_references(spawn: Spawn, codex_home: Path, model: FakeModelServer) -> None:
-    server = await experimental_agent(spawn, codex_home, model)
+async def test_errors_are_the_references(
+    spawn: Spawn, codex_home: Path, model: FakeModelServer, store_config: str
+) -> None:
+    server = await experimental_agent(spawn, codex_home, model, store_config)
     thread_id = await thread_saying(server, model, "hello", "hi")
     blank = await server.call("thread/search", {"searchTerm": "  "})
     assert blank["error"] == {"code": -32600, "message": "thread/search requires a non-empty searchTerm"}

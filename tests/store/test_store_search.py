@@ -1,9 +1,11 @@
-"""The store's full-text index of messages: kept in step with every event write (append, replace,
-delete), filled by the migration for a store written before it existed, and queried for threads
-(with filters, snippets and pages) and for the matches within one thread."""
+"""The store's full-text index of messages, on both backends: kept in step with every event write
+(append, replace, delete), filled by the migration for a store written before it existed, and
+queried for threads (with filters, snippets and pages) and for the matches within one thread."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from agent_app_server.store import SCHEMA_VERSION, SearchUnavailable, ThreadQuery, ThreadRecord, ThreadStore
+from agent_app_server.store import SCHEMA_VERSION, ThreadQuery, ThreadRecord, ThreadStore
+from agent_app_server.store.pg_search import SEARCH_INDEX_VERSION
 
 RecordFactory = Callable[..., ThreadRecord]
+_ROLES = itertools.count()
 
 
 def message(turn_id: str, item_id: str, kind: str, text: str) -> tuple[str, Any]:
@@ -39,30 +43,14 @@ def query(term: str, **fields: Any) -> ThreadQuery:
     return ThreadQuery(content_term=term, **fields)
 
 
-@pytest.fixture
-def store_location(db_path: Path) -> Path:
-    """The full-text index is SQLite's (FTS5): these tests run on SQLite only (a PostgreSQL store
-    says search is unavailable, below)."""
-    return db_path
-
-
-async def test_a_postgresql_store_says_search_is_unavailable(pg_url: str) -> None:
-    store = await ThreadStore.open(pg_url)
-    try:
-        with pytest.raises(SearchUnavailable, match="full-text search is not available"):
-            await store.search_threads(query("x"))
-        with pytest.raises(SearchUnavailable):
-            await store.thread_matches("t", "x", from_seq=0, limit=5)
-    finally:
-        await store.close()
-
-
 async def found(store: ThreadStore, term: str, **fields: Any) -> list[tuple[str, str]]:
     page, snippets = await store.search_threads(query(term, **fields))
     return [(record.id, snippets[record.id]) for record in page.records]
 
 
-async def test_messages_are_indexed_as_they_are_written(store: ThreadStore, make_record: RecordFactory) -> None:
+async def test_messages_are_indexed_as_they_are_written(
+    store: ThreadStore, make_record: RecordFactory, count_rows: Callable[[str], int]
+) -> None:
     first, second = make_record(), make_record()
     for record in (first, second):
         await store.put_thread(record)
@@ -85,8 +73,7 @@ async def test_messages_are_indexed_as_they_are_written(store: ThreadStore, make
     assert await found(store, "nor here") == [(first.id, "nor here")]
     await store.delete_thread(second.id)
     assert await found(store, "parser") == []
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("SELECT count(*) FROM search_items").fetchone() == (2,)
+    assert count_rows("search_items") == 2
 
 
 async def test_a_version_3_store_is_indexed_by_the_migration(db_path: Path, make_record: RecordFactory) -> None:
@@ -109,6 +96,74 @@ async def test_a_version_3_store_is_indexed_by_the_migration(db_path: Path, make
         await store.close()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+async def test_a_postgresql_database_from_before_the_index_is_indexed_on_open(
+    pg_url: str, make_record: RecordFactory
+) -> None:
+    import psycopg
+
+    store = await ThreadStore.open(pg_url)
+    record = make_record()
+    try:
+        await store.put_thread(record)
+        await store.append_events(record.id, turn("t1", "an old question", "50% of an old answer"))
+    finally:
+        await store.close()
+    # As a database written before the index existed.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE search_items")
+        conn.execute("DELETE FROM meta WHERE key = 'search_index_version'")
+    store = await ThreadStore.open(pg_url)
+    try:
+        assert await found(store, "AN_OLD") == []  # the underscore is literal, not any character
+        assert await found(store, "% OF AN OLD") == [(record.id, "50% of an old answer")]
+        assert await found(store, "old question") == [(record.id, "an old question")]
+    finally:
+        await store.close()
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'search_index_version'").fetchone()
+        assert row == (str(SEARCH_INDEX_VERSION),)
+
+
+async def test_without_the_trigram_extension_search_scans(
+    pg_url: str, make_record: RecordFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A role that may create tables but not extensions (no CREATE on the database).
+    import psycopg
+
+    role = f"no_extensions_{os.getpid()}_{next(_ROLES)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
+    scheme, rest = pg_url.split("://", 1)
+    store = await ThreadStore.open(f"{scheme}://{role}@{rest.split('@', 1)[1]}")
+    record = make_record()
+    try:
+        await store.put_thread(record)
+        await store.append_events(record.id, turn("t1", "where is the parser", "in parser.py"))
+        assert await found(store, "PARSER.PY") == [(record.id, "in parser.py")]
+        assert [m.item_id for m in await store.thread_matches(record.id, "parser", from_seq=0, limit=5)] == [
+            "t1-q",
+            "t1-a",
+        ]
+    finally:
+        await store.close()
+    assert "thread/search will scan messages: no trigram index" in caplog.text
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'search_items_trgm'").fetchone() == (0,)
+
+
+async def test_wildcards_in_a_term_are_literal(store: ThreadStore, make_record: RecordFactory) -> None:
+    record = make_record()
+    await store.put_thread(record)
+    await store.append_events(record.id, turn("t1", "100% sure", "a_b and a\\b"))
+    assert await found(store, "0% s") == [(record.id, "100% sure")]
+    assert await found(store, "%") == [(record.id, "100% sure")]
+    assert await found(store, "a_b") == [(record.id, "a_b and a\\b")]
+    assert await found(store, "a%b") == []
+    assert await found(store, "axb") == []
+    assert await found(store, "a\\b") == [(record.id, "a_b and a\\b")]
 
 
 async def test_a_common_term_is_found_thread_by_thread(store: ThreadStore, make_record: RecordFactory) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..rpc import InvalidRequest
-from ..store import EventRecord, InvalidCursor, MatchedItem, SearchUnavailable, ThreadQuery, search_entry
+from ..store import EventRecord, InvalidCursor, MatchedItem, ThreadQuery, search_entry
 from .threads import DEFAULT_LIST_LIMIT, DEFAULT_SOURCE_KINDS, MAX_LIST_LIMIT
 
 if TYPE_CHECKING:
@@ -96,8 +96,6 @@ async def search_threads(
         page, snippets = await threads.store.search_threads(query)
     except InvalidCursor:
         raise InvalidRequest(f"invalid cursor: {cursor}") from None
-    except SearchUnavailable as unavailable:
-        raise InvalidRequest(f"thread/search is not available on this server: {unavailable}") from None
     hits = [
         SearchHit(
             threads.to_wire(record, threads.loaded(record.id)),
@@ -123,10 +121,7 @@ async def search_occurrences(
     elif loaded is not None and not loaded.materialized:
         items = []
     else:
-        try:
-            items = await threads.store.thread_matches(record.id, term, from_seq=from_seq, limit=size + 1)
-        except SearchUnavailable as unavailable:
-            raise InvalidRequest(f"thread/searchOccurrences is not available on this server: {unavailable}") from None
+        items = await threads.store.thread_matches(record.id, term, from_seq=from_seq, limit=size + 1)
     data: list[Occurrence] = []
     for item in items:
         for index, (start, end) in enumerate(_matches(item.text, term)):

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from .base import (
         LoggedNotification,
         NotificationLog,
-        SearchUnavailable,
         ThreadLogInfo,
         ThreadStore,
         is_postgres_url,
@@ -73,7 +72,6 @@ _MODULE_OF: dict[str, str] = {
     "SectionRecord": "_sections",
     "LoggedNotification": "base",
     "NotificationLog": "base",
-    "SearchUnavailable": "base",
     "ThreadLogInfo": "base",
     "ThreadStore": "base",
     "is_postgres_url": "base",
@@ -117,7 +115,6 @@ __all__ = [
     "NotificationLog",
     "SchemaVersionError",
     "SearchEntry",
-    "SearchUnavailable",
     "SectionRecord",
     "SortKey",
     "SqliteNotificationLog",

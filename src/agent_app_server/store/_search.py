@@ -144,12 +144,18 @@ def backfill(conn: sqlite3.Connection) -> None:
     )
     # Row by row: a large store's payloads need not all be in memory at once.
     for thread_id, seq, payload in rows:
-        try:
-            entry = search_entry(ITEM_COMPLETED, json.loads(payload))
-        except ValueError:
-            continue
+        entry = stored_entry(payload)
         if entry is not None:
             add_to_index(conn, thread_id, [(seq, entry)])
+
+
+def stored_entry(payload: str) -> SearchEntry | None:
+    """The searchable text of a stored ``item/completed`` payload (for a backfill), or None;
+    a payload that is not JSON indexes nothing rather than stopping the migration."""
+    try:
+        return search_entry(ITEM_COMPLETED, json.loads(payload))
+    except ValueError:
+        return None
 
 
 # -- queries (worker side) ------------------------------------------------------------------------

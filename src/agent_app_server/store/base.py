@@ -119,15 +119,15 @@ class ThreadStore(ABC):
             raise ValueError("a query with a content_term is a search: use search_threads")
         return self.page(query, await self._fetch_threads(query))
 
+    @abstractmethod
     async def search_threads(self, query: ThreadQuery) -> tuple[ThreadPage, dict[str, str]]:
         """The page of ``list_threads`` for a query with a ``content_term``, and for each of its
         threads the text of its first message containing the term."""
-        raise SearchUnavailable(f"full-text search is not available with the store at {self.location}")
 
+    @abstractmethod
     async def thread_matches(self, thread_id: str, term: str, *, from_seq: int, limit: int) -> list[MatchedItem]:
         """The thread's stored messages containing ``term`` (case-insensitive) from position
         ``from_seq`` on, in order, at most ``limit``."""
-        raise SearchUnavailable(f"full-text search is not available with the store at {self.location}")
 
     def page(self, query: ThreadQuery, rows: list[ThreadRecord]) -> ThreadPage:
         """A page of the rows a list statement fetched (one beyond the page tells if more follow)."""
@@ -508,10 +508,6 @@ class Dialect:
     contains: Callable[[str, str], str]
     section_id_sql: str
     section_position_sql: str
-
-
-class SearchUnavailable(Exception):
-    """The store has no full-text index (PostgreSQL: not built yet); the message says so."""
 
 
 def list_sql(

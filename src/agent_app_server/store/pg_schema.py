@@ -8,6 +8,8 @@ Layer: store (imports nothing of this project beyond its own package).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -97,17 +99,21 @@ CREATE TABLE thread_sections (
 );
 """
 
+#: A migration step: SQL statements (``;``-separated), or a coroutine run in the migration's
+#: transaction (for a step that computes rows, such as a backfill).
+MigrationStep = str | Callable[[AsyncConnection], Awaitable[None]]
+
 #: ``_MIGRATIONS[n]`` takes a database from version n to n + 1, as in ``_schema.py``. The SQLite
 #: 1 → 2 backfill has no counterpart: no PostgreSQL store was ever written at version 1.
-#: SQLite's 3 → 4 step builds the full-text index of messages; PostgreSQL has none yet
-#: (``thread/search`` answers an error saying so), so the step changes nothing here.
-_MIGRATIONS: dict[int, str] = {0: _V1_DDL, 1: _V2_DDL, 2: _V3_DDL, 3: ""}
+#: SQLite's 3 → 4 step builds its full-text index of messages; PostgreSQL's index is versioned on
+#: its own (``pg_search``, key ``search_index_version``), so the step changes nothing here.
+_MIGRATIONS: dict[int, MigrationStep] = {0: _V1_DDL, 1: _V2_DDL, 2: _V3_DDL, 3: ""}
 
 #: The notification log's tables, versioned on their own (key ``notification_log_version``), as
 #: the SQLite log's file is. ``writer``/``clean`` say per thread whether the last server that wrote
 #: its notifications closed the log (a fleet has no single file to mark).
 NOTIFICATION_LOG_VERSION = 1
-_NOTIFICATION_LOG_MIGRATIONS: dict[int, str] = {
+_NOTIFICATION_LOG_MIGRATIONS: dict[int, MigrationStep] = {
     0: """
 CREATE TABLE notifications (
     thread_id TEXT COLLATE "C" NOT NULL,
@@ -160,7 +166,7 @@ async def ensure_notification_log_schema(conn: AsyncConnection, where: str) -> N
 
 
 async def migrate(
-    conn: AsyncConnection, where: str, key: str, target: int, migrations: dict[int, str], what: str
+    conn: AsyncConnection, where: str, key: str, target: int, migrations: Mapping[int, MigrationStep], what: str
 ) -> None:
     async with conn.transaction():
         # One server migrates at a time; the others then find the version current.
@@ -175,9 +181,13 @@ async def migrate(
                 f"understands versions up to {target}; upgrade agent-app-server or use another database"
             )
         while version < target:
-            for statement in (part.strip() for part in migrations[version].split(";")):
-                if statement:
-                    await conn.execute(statement)
+            step = migrations[version]
+            if isinstance(step, str):
+                for statement in (part.strip() for part in step.split(";")):
+                    if statement:
+                        await conn.execute(statement)
+            else:
+                await step(conn)
             version += 1
         await conn.execute(
             "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

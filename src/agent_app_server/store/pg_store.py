@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from . import _sections
+from . import _sections, pg_search
 from ._attachments import ATTACHMENT_COLUMNS, Attachment, AttachmentOwner, attachment_from_row
 from ._history import (
     ItemRow,
@@ -27,8 +27,9 @@ from ._history import (
     item_of,
     payload_seqs,
 )
+from ._search import MatchedItem
 from ._sections import SectionRecord
-from .base import FIELDS, Dialect, EventRow, ThreadStore, list_sql, record_from_row, title_cf
+from .base import FIELDS, Dialect, EventRow, ThreadStore, clamp_limit, list_sql, record_from_row, title_cf
 from .pg_schema import ensure_schema, open_pool, redact
 from .records import (
     AnchorNotFound,
@@ -40,6 +41,7 @@ from .records import (
     InvalidCursor,
     StoreClosed,
     ThreadNotFound,
+    ThreadPage,
     ThreadQuery,
     ThreadRecord,
 )
@@ -77,6 +79,7 @@ class PgThreadStore(ThreadStore):
         try:
             async with pool.connection() as conn:
                 await ensure_schema(conn, redact(url))
+                await pg_search.ensure_search_index(conn, redact(url))
                 cursor = await conn.execute(_sections.SELECT_SECTIONS)
                 sections = [_sections.section_from_row(row) for row in await cursor.fetchall()]
         except BaseException:
@@ -132,6 +135,23 @@ class PgThreadStore(ThreadStore):
     async def _fetch_threads(self, query: ThreadQuery) -> list[ThreadRecord]:
         sql, params = list_sql(query, _DIALECT)
         return [record_from_row(row) for row in await self._fetchall(sql, params)]
+
+    async def search_threads(self, query: ThreadQuery) -> tuple[ThreadPage, dict[str, str]]:
+        if not query.content_term:
+            raise ValueError("search_threads needs a content_term")
+        term = query.content_term
+        list_sql(query, _DIALECT)  # a bad cursor raises here, before a connection is taken
+
+        def build(clause: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+            return list_sql(query, _DIALECT, clause)
+
+        async with self.pool().connection() as conn:
+            rows, snippets = await pg_search.search_threads(conn, build, term)
+        return self.page(query, [record_from_row(row) for row in rows]), snippets
+
+    async def thread_matches(self, thread_id: str, term: str, *, from_seq: int, limit: int) -> list[MatchedItem]:
+        async with self.pool().connection() as conn:
+            return await pg_search.thread_matches(conn, thread_id, term, from_seq, clamp_limit(limit))
 
     # -- events --------------------------------------------------------------------------------
 
@@ -425,7 +445,7 @@ async def _last_seq(conn: AsyncConnection, thread_id: str) -> int:
 
 
 async def _clear_log(conn: AsyncConnection, thread_id: str) -> None:
-    for table in ("events", "history_turns", "history_items", "thread_attachments"):
+    for table in ("events", "history_turns", "history_items", "thread_attachments", "search_items"):
         await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
 
 
@@ -442,6 +462,9 @@ async def _insert_events(
         "INSERT INTO events (thread_id, seq, kind, payload, created_at_ms) "
         "SELECT %s, seq, kind, payload, %s FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(seq, kind, payload)",
         (thread_id, now_ms, seqs, [kind for kind, _, _, _ in rows], [payload for _, payload, _, _ in rows]),
+    )
+    await pg_search.add_to_index(
+        conn, thread_id, ((seq, entry) for seq, (_, _, _, entry) in zip(seqs, rows, strict=True) if entry is not None)
     )
     # Starts before completions, as in the SQLite index (``_history.add_to_index``).
     if started:

@@ -2,7 +2,7 @@
 reference, in one run.
 
     .venv/bin/python bench/thread_search.py [--only search|delete] [--quick] [--targets ours,reference]
-        [--threads 10000] [--turn-threads 300] [--items 10000] [--keep]
+        [--threads 10000] [--turn-threads 300] [--items 10000] [--postgresql] [--keep]
 
 - **search**: the same threads on both servers, built through real turns (``--turn-threads``, one
   turn each: the prompt ``bench thread <n>`` and the fake model's reply), then, in a fresh process
@@ -11,7 +11,9 @@ reference, in one run.
   (each term's first page repeated); p50 and p99 per page. The reference persists a thread only
   through a turn, and each of its turns slows as threads accumulate, so 10,000 threads cannot be
   built on it in a bench's time: ours alone also gets ``--threads`` (10,000) threads with the
-  same messages **seeded through its store API** (``ThreadStore``, the same rows a turn writes).
+  same messages **seeded through its store API** (``ThreadStore``, the same rows a turn writes);
+  with ``--postgresql``, the same seeded threads in a throw-away PostgreSQL cluster, searched by
+  ours started with ``--store-url``.
 - **delete**: a thread of ``--items`` items (10,000) built through real turns (every reply is 20
   assistant messages), then in a fresh process ``thread/delete`` of it (the thread not loaded),
   and ``thread/read`` answering "not found" after.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import shutil
@@ -86,16 +89,23 @@ def per_page(samples: list[float], note: str) -> tuple[Cell, Cell]:
 # --------------------------------------------------------------------------- search
 
 
-async def seed_threads(home: Path, workspace: Path, count: int) -> None:
-    """``count`` threads as one turn each writes them: the prompt and the fake model's reply."""
+def sqlite_store(home: Path) -> Path:
+    """Where our server keeps the threads of ``home`` by default."""
     from agent_app_server.core.config import STATE_DIR_NAME
-    from agent_app_server.store import ThreadRecord, ThreadStore
 
     path = home / STATE_DIR_NAME / "state.sqlite3"
     path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def seed_threads(location: Path | str, workspace: Path, count: int) -> None:
+    """``count`` threads as one turn each writes them (the prompt and the fake model's reply), in
+    the store at ``location`` (a SQLite file, or a PostgreSQL URL)."""
+    from agent_app_server.store import ThreadRecord, ThreadStore
+
     rng = random.Random(1)
     now = int(time.time())
-    store = await ThreadStore.open(path)
+    store = await ThreadStore.open(location)
     try:
         for index in range(count):
             created = now - count + index
@@ -131,6 +141,15 @@ async def seed_threads(home: Path, workspace: Path, count: int) -> None:
             )
     finally:
         await store.close()
+
+
+async def analyze(pg_url: str) -> None:
+    """Refresh the planner's statistics after the bulk load, as autovacuum soon would (a plan
+    made from an empty table's statistics is not what a server meets)."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await conn.execute("ANALYZE")
 
 
 def _uuid7(unix_ms: int, rng: random.Random) -> str:
@@ -181,7 +200,7 @@ async def search_pages(target: target_defs.Target, home: Path, suffix: str) -> d
     return cells
 
 
-async def measure_search(target: target_defs.Target, sizes: Sizes) -> dict[str, Cell]:
+async def measure_search(target: target_defs.Target, sizes: Sizes, pg_url: str | None = None) -> dict[str, Cell]:
     home = target.new_home("search-turns")
     counts = Counts(stored_threads=sizes.turn_threads)
     started = time.perf_counter()
@@ -194,8 +213,14 @@ async def measure_search(target: target_defs.Target, sizes: Sizes) -> dict[str, 
     if target.name == "ours":
         seeded = target.new_home("search-seeded")
         progress(f"[ours] seeding {sizes.seeded_threads:,} threads through the store ...")
-        await seed_threads(seeded, target.workspace, sizes.seeded_threads)
+        await seed_threads(sqlite_store(seeded), target.workspace, sizes.seeded_threads)
         cells.update(await search_pages(target, seeded, "_seeded"))
+        if pg_url is not None:
+            progress(f"[ours] seeding {sizes.seeded_threads:,} threads into PostgreSQL ...")
+            await seed_threads(pg_url, target.workspace, sizes.seeded_threads)
+            await analyze(pg_url)
+            on_postgres = dataclasses.replace(target, argv=[*target.argv, "--store-url", pg_url])
+            cells.update(await search_pages(on_postgres, target.new_home("search-pg"), "_pg"))
     return cells
 
 
@@ -250,6 +275,15 @@ ROWS = [
     ("rare_p99_seeded", "… p99 (ms)", False),
     ("one_seeded", "seeded threads: one-character term, first page, p50 (ms)", False),
     ("one_p99_seeded", "… p99 (ms)", False),
+    ("first_pg", "PostgreSQL store, seeded threads: first search in a fresh process (ms)", False),
+    ("walk_pg", "PostgreSQL store, seeded threads: every thread matches, page of 25, p50 (ms)", False),
+    ("walk_p99_pg", "… p99 (ms)", False),
+    ("common_pg", "PostgreSQL store, seeded threads: many match, first page, p50 (ms)", False),
+    ("common_p99_pg", "… p99 (ms)", False),
+    ("rare_pg", "PostgreSQL store, seeded threads: one matches, p50 (ms)", False),
+    ("rare_p99_pg", "… p99 (ms)", False),
+    ("one_pg", "PostgreSQL store, seeded threads: one-character term, first page, p50 (ms)", False),
+    ("one_p99_pg", "… p99 (ms)", False),
     ("delete_build", "delete: building the thread through turns (s)", False),
     ("delete", "`thread/delete` of the thread, not loaded (ms)", True),
 ]
@@ -289,6 +323,18 @@ async def run(args: argparse.Namespace) -> int:
     ]
 
     results: dict[str, dict[str, Cell]] = {}
+    cluster = None
+    pg_url = None
+    if args.postgresql and "search" in wanted:
+        from agent_app_server.testing.pg_cluster import TempCluster
+
+        progress("starting a throw-away PostgreSQL cluster ...")
+        cluster = TempCluster()
+        cluster.start()
+        pg_url = cluster.create_database("search")
+        header.append(
+            f"- ours on PostgreSQL too: the same {sizes.seeded_threads:,} threads seeded into a local cluster"
+        )
     try:
         # One fake model per section: search threads get one short reply per turn, the deleted
         # thread's turns twenty messages each.
@@ -300,12 +346,17 @@ async def run(args: argparse.Namespace) -> int:
             (run_dir / section).mkdir(parents=True, exist_ok=True)
             try:
                 for target in make_targets(args.targets, run_dir / section, fake.base_url, header):
-                    measure = measure_search if section == "search" else measure_delete
-                    results.setdefault(target.name, {}).update(await measure(target, sizes))
+                    if section == "search":
+                        cells = await measure_search(target, sizes, pg_url)
+                    else:
+                        cells = await measure_delete(target, sizes)
+                    results.setdefault(target.name, {}).update(cells)
             finally:
                 await fake.close()
     finally:
         kill_all()
+        if cluster is not None:
+            cluster.stop()
         if not args.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
     print(render(results, header, ROWS))
@@ -321,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turn-threads", type=int, help="threads built through turns on each server (default 300)")
     parser.add_argument("--items", type=int, help="items of the thread deleted (default 10,000)")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="also search the seeded threads with ours on a PostgreSQL store"
+    )
     args = parser.parse_args(argv)
     try:
         return asyncio.run(run(args))

@@ -12,7 +12,8 @@ the queries.
 Matching is a case-insensitive literal substring, as on SQLite: the term and each text are
 case-folded by Python's ``str.casefold`` (``text_cf``), so both stores find the same messages
 whatever the database's collation; ``LIKE '%term%'`` on ``text_cf`` is what a ``gin_trgm_ops``
-index serves.
+index serves. The matching statements are never prepared: a generic plan does not know the
+pattern, so it cannot choose between the index and a scan.
 Layer: store (imports nothing of this project beyond its own package; ``psycopg``).
 """
 
@@ -126,22 +127,43 @@ def _pattern(term: str) -> str:
 _CONTAINS = "text_cf LIKE %s ESCAPE '\\'"
 
 
+#: Matching messages past which a term counts as common (see :func:`_thread_clause`).
+_COMMON = 3000
+
+
+async def _thread_clause(conn: AsyncConnection, pattern: str) -> tuple[str, list[Any]]:
+    """A WHERE clause on ``threads`` (and its parameters): the thread has a message matching
+    ``pattern``. As on SQLite (``_search._thread_clause``): a term found in fewer than
+    :data:`_COMMON` messages is looked up in the index and its threads listed; a common one is
+    checked thread by thread in the page's order (a correlated probe that PostgreSQL cannot turn
+    into a join, because of its LIMIT), which stops as soon as the page is full."""
+    cursor = await conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM search_items WHERE {_CONTAINS} LIMIT %s) AS found",
+        (pattern, _COMMON),
+        prepare=False,
+    )
+    row = await cursor.fetchone()
+    if row is not None and row[0] < _COMMON:
+        return f"id IN (SELECT thread_id FROM search_items WHERE {_CONTAINS})", [pattern]
+    probe = f"SELECT 1 FROM search_items s WHERE s.thread_id = threads.id AND s.{_CONTAINS} LIMIT 1"
+    return f"EXISTS ({probe})", [pattern]
+
+
 async def search_threads(
     conn: AsyncConnection, build: Callable[[tuple[str, list[Any]]], tuple[str, list[Any]]], term: str
 ) -> tuple[list[Any], dict[str, str]]:
     """The rows of a thread page whose SQL ``build`` makes from a WHERE clause (the thread has a
     message containing ``term``), and for each thread the text of its first such message."""
     pattern = _pattern(term)
-    sql, params = build(
-        (f"EXISTS (SELECT 1 FROM search_items s WHERE s.thread_id = threads.id AND s.{_CONTAINS})", [pattern])
-    )
-    rows = await (await conn.execute(sql, params)).fetchall()
+    sql, params = build(await _thread_clause(conn, pattern))
+    rows = await (await conn.execute(sql, params, prepare=False)).fetchall()
     if not rows:
         return rows, {}
     cursor = await conn.execute(
         f"SELECT DISTINCT ON (thread_id) thread_id, text FROM search_items WHERE thread_id = ANY(%s) AND {_CONTAINS} "
         "ORDER BY thread_id, seq",
         ([row[0] for row in rows], pattern),
+        prepare=False,
     )
     return rows, {thread_id: text for thread_id, text in await cursor.fetchall()}
 
@@ -156,5 +178,6 @@ async def thread_matches(
         "LEFT JOIN history_turns t ON t.thread_id = s.thread_id AND t.turn_id = s.turn_id "
         f"WHERE s.thread_id = %s AND s.seq >= %s AND s.{_CONTAINS} ORDER BY s.seq LIMIT %s",
         (thread_id, from_seq, _pattern(term), limit),
+        prepare=False,
     )
     return [MatchedItem(*row) for row in await cursor.fetchall()]

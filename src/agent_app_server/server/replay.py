@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..protocol.envelope import with_seq as with_seq  # re-exported: the server numbers live notifications
@@ -254,8 +254,11 @@ class ReplayLog:
         next_sweep = time.monotonic() + SWEEP_INTERVAL_S
         while True:
             await self._dirty.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self.flush_interval_s)
+            # What arrived while the last write ran has waited already: a stream faster than
+            # the interval is written back to back, not a write and an interval at a time.
+            if self._pending and time.time_ns() // 1_000_000 - self._pending[0][4] < self.flush_interval_s * 1000:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.flush_interval_s)
             await self.flush()
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_S
@@ -351,9 +354,9 @@ class ReplayLog:
             upper = before_seq if state is None or not state.recent else min(before_seq, state.recent[0][0])
             # Everything below the in-memory tail was written before it left memory, so this read
             # is complete for (cursor, upper) even if the tail moves on meanwhile.
-            rows = await self._store.read(thread_id, cursor, upper, limit) if self._store is not None else []
+            rows = await self._store.read_entries(thread_id, cursor, upper, limit) if self._store is not None else []
             if rows:
-                return [(row.seq, row.method, row.message) for row in rows]
+                return rows
             if upper >= before_seq:
                 return []
             # Nothing stored below the tail: numbering jumped there (after a crash); go on above it.
@@ -388,19 +391,46 @@ def send_numbered(recipients: Iterable[Connection], thread_id: str, method: str,
 async def replay_to(replay: ReplayLog, conn: Connection, thread_id: str, after_seq: int, end_seq: int) -> None:
     """Send ``conn`` every notification of ``thread_id`` numbered in ``(after_seq, end_seq)``, then
     what arrived for it meanwhile (held since ``end_seq`` was taken), then resume live delivery."""
+
+    async def pruned_upto() -> int:
+        return replay.pruned_upto(thread_id)
+
+    await replay_entries(
+        conn,
+        thread_id,
+        after_seq,
+        read=lambda cursor: replay.read_range(thread_id, cursor, end_seq, REPLAY_PAGE),
+        pruned_upto=pruned_upto,
+        end_seq=end_seq,
+    )
+
+
+async def replay_entries(
+    conn: Connection,
+    thread_id: str,
+    after_seq: int,
+    *,
+    read: Callable[[int], Awaitable[list[Entry]]],
+    pruned_upto: Callable[[], Awaitable[int]],
+    end_seq: int | None = None,
+) -> None:
+    """Send ``conn`` what ``read(cursor)`` pages out after ``after_seq`` (until a page is empty, or
+    ``end_seq``), then the thread's live notifications held meanwhile that it did not send, then
+    resume live delivery. A client that fell behind what is kept is disconnected, as one that
+    stopped reading: it must reload the thread."""
     peer = conn.peer
     cursor = after_seq
     try:
-        while cursor + 1 < end_seq:
+        while end_seq is None or cursor + 1 < end_seq:
             if peer is None or peer.closed:
                 return
-            entries = await replay.read_range(thread_id, cursor, end_seq, REPLAY_PAGE)
-            if replay.pruned_upto(thread_id) > cursor or not entries:
-                if replay.pruned_upto(thread_id) > cursor:
-                    log.warning("replay of thread %s to connection %d fell behind the log's bound", thread_id, conn.id)
-                    conn.drop_held(thread_id)
-                    await conn.abort("event replay fell behind what the server keeps; resume without afterSeq")
-                    return
+            entries = await read(cursor)
+            if (not entries or entries[0][0] > cursor + 1) and await pruned_upto() > cursor:
+                log.warning("replay of thread %s to connection %d fell behind the log's bound", thread_id, conn.id)
+                conn.drop_held(thread_id)
+                await conn.abort("event replay fell behind what the server keeps; resume without afterSeq")
+                return
+            if not entries:
                 break
             for seq, method, encoded in entries:
                 conn.send_replayed(method, with_seq(encoded, seq))

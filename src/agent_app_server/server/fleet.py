@@ -37,6 +37,7 @@ from .replay import send_numbered
 
 if TYPE_CHECKING:
     from .app import AppServer, _PendingRequest
+    from .connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ FLUSH_INTERVAL_S = 0.005
 #: Notifications the shared log keeps per thread: other servers relay a turn from the log, so it
 #: must hold a whole long turn's stream (a 20,000-delta answer) even while a follower lags behind.
 KEEP_PER_THREAD = 100_000
-#: Notifications read from the shared log per step while relaying.
+#: Notifications read from the shared log per step while relaying (or replaying ``afterSeq``).
 RELAY_PAGE = 2000
+#: Above every notification number: a read "to the end of the log".
+_LOG_END = 1 << 62
 #: How long a forwarded command waits for the owner before the client is told it did not answer.
 COMMAND_TIMEOUT_S = 10.0
 
@@ -65,6 +68,8 @@ class Fleet:
         self.owned: set[str] = set()
         #: Followed thread → the last notification number relayed to this server's subscribers.
         self._cursors: dict[str, int] = {}
+        #: Held while reading the log for the followed threads: one reader moves a cursor at a time.
+        self._relay_lock = asyncio.Lock()
         self._commands: dict[int, asyncio.Future[tuple[Any, str | None]]] = {}
         #: Shared request id → this server's pending request (its own requests, as owner).
         self._shared: dict[int, _PendingRequest] = {}
@@ -132,8 +137,13 @@ class Fleet:
                 f"thread {thread.id} is running a turn on another server of the fleet; wait for its "
                 "turn/completed, or use turn/steer to add input or turn/interrupt to stop it"
             ) from None
-        self.owned.add(thread.id)
-        self._cursors.pop(thread.id, None)
+        # What the last owner wrote and this server's clients have not been sent yet goes first:
+        # from here on this server numbers the thread's notifications itself.
+        async with self._relay_lock:
+            if thread.id in self._cursors and self.app.subscribers(thread.id):
+                await self._read_and_relay(thread.id, self._cursors[thread.id])
+            self.owned.add(thread.id)
+            self._cursors.pop(thread.id, None)
         cut = False
         if thread.materialized:
             cut = await self._recover_cut_turn(thread.id, reason="cut")
@@ -401,30 +411,90 @@ class Fleet:
                 await self._sync_requests(thread_id)
 
     async def _relay_events(self, thread_id: str, first: int, last: int) -> None:
-        app = self.app
-        if thread_id in self.owned or not app.subscribers(thread_id):
-            self._cursors.pop(thread_id, None)
-            return
-        cursor = self._cursors.get(thread_id, first - 1)
-        while cursor < last:
-            rows = await self.log.read(thread_id, cursor, last + 1, RELAY_PAGE)
-            if not rows:
-                break
-            if rows[0].seq > cursor + 1 and (await self.log.info(thread_id)).pruned_upto > cursor:
+        """The log has the thread's notifications up to ``last`` (from ``first``): relay what this
+        server's subscribers were not sent yet. Reads go to the end of the log, not just to
+        ``last``, so signals that queued up meanwhile find their rows relayed already."""
+        async with self._relay_lock:
+            if thread_id in self.owned or not self.app.subscribers(thread_id):
+                self._cursors.pop(thread_id, None)
+                return
+            cursor = self._cursors.get(thread_id, first - 1)
+            if cursor >= last:
+                return
+            self._cursors[thread_id] = await self._read_and_relay(thread_id, cursor)
+
+    async def _read_and_relay(self, thread_id: str, cursor: int) -> int:
+        """Relay every notification of the thread numbered after ``cursor`` that the log has now;
+        the last number relayed. Hold ``_relay_lock``."""
+        while True:
+            entries = await self.log.read_entries(thread_id, cursor, _LOG_END, RELAY_PAGE)
+            if not entries:
+                return cursor
+            if entries[0][0] > cursor + 1 and (await self.log.info(thread_id)).pruned_upto > cursor:
                 log.error(
                     "fleet: relaying thread %s fell %d notifications behind what the shared log keeps",
                     thread_id,
-                    rows[0].seq - cursor - 1,
+                    entries[0][0] - cursor - 1,
                 )
-            for row in rows:
-                self._deliver(thread_id, row.seq, row.method, row.message)
-            cursor = rows[-1].seq
-        self._cursors[thread_id] = max(cursor, last)
+            self._deliver(thread_id, entries)
+            cursor = entries[-1][0]
 
-    def _deliver(self, thread_id: str, seq: int, method: str, encoded: str) -> None:
-        if method == "thread/status/changed":
-            loaded = self.app.threads.loaded(thread_id)
-            if loaded is not None and loaded.active is None:
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    loaded.status = json.loads(encoded)["params"]["status"]
-        send_numbered(self.app.subscribers(thread_id), thread_id, method, seq, encoded)
+    def follow(self, thread_id: str, from_seq: int) -> None:
+        """A client here subscribed to a thread this server does not run: relay the thread's
+        notifications numbered after ``from_seq`` (unless they are relayed here already), those
+        the log got meanwhile at once."""
+        self._cursors.setdefault(thread_id, from_seq)
+        cursor = self._cursors[thread_id]
+        self._signals.put_nowait(Signal(EVENTS_CHANNEL, f"{thread_id} {cursor + 1} {cursor + 1} follow"))
+
+    def follows(self, thread_id: str) -> bool:
+        """Whether the thread's notifications reach this server's clients from the shared log
+        (another server numbers them, or will: this one runs no turn of it)."""
+        return not self._numbers(thread_id)
+
+    async def check_after_seq(self, thread_id: str, after_seq: int | None) -> int:
+        """Refuse an ``afterSeq`` the shared log cannot serve exactly; the log's last number."""
+        info = await self.log.info(thread_id)
+        if after_seq is None:
+            return info.last_seq
+        if after_seq > info.last_seq:
+            raise InvalidRequest(
+                f"afterSeq {after_seq} is ahead of the last notification of thread {thread_id} (seq "
+                f"{info.last_seq}); resume without afterSeq and reload the thread"
+            )
+        if after_seq < info.pruned_upto:
+            raise InvalidRequest(
+                f"notifications of thread {thread_id} after seq {after_seq} are no longer kept (only those after "
+                f"seq {info.pruned_upto} are); resume without afterSeq and reload the thread with thread/turns/list"
+            )
+        return info.last_seq
+
+    async def replay_to(self, conn: Connection, thread_id: str, after_seq: int) -> None:
+        """Send ``conn`` the thread's notifications after ``after_seq`` from the shared log, then
+        those relayed meanwhile (held since it subscribed: :meth:`Connection.hold`), then live ones.
+
+        Nothing is missed: the relay reads only what the log had committed, and this reads the log
+        until it has nothing more, so it ends at or past every number the relay held; the held
+        ones at or below where it ended are skipped, so nothing is sent twice."""
+        from .replay import replay_entries
+
+        await replay_entries(
+            conn,
+            thread_id,
+            after_seq,
+            read=lambda cursor: self.log.read_entries(thread_id, cursor, _LOG_END, RELAY_PAGE),
+            pruned_upto=lambda: self._pruned_upto(thread_id),
+        )
+
+    async def _pruned_upto(self, thread_id: str) -> int:
+        return (await self.log.info(thread_id)).pruned_upto
+
+    def _deliver(self, thread_id: str, entries: list[tuple[int, str, str]]) -> None:
+        subscribers = self.app.subscribers(thread_id)
+        for seq, method, encoded in entries:
+            if method == "thread/status/changed":
+                loaded = self.app.threads.loaded(thread_id)
+                if loaded is not None and loaded.active is None:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        loaded.status = json.loads(encoded)["params"]["status"]
+            send_numbered(subscribers, thread_id, method, seq, encoded)

@@ -27,6 +27,7 @@ from ..store import NotificationLog
 from ..store.pg_fleet import (
     COMMANDS_CHANNEL,
     EVENTS_CHANNEL,
+    LEASES_CHANNEL,
     REQUESTS_CHANNEL,
     RESULTS_CHANNEL,
     FleetStore,
@@ -53,6 +54,9 @@ RELAY_PAGE = 2000
 _LOG_END = 1 << 62
 #: How long a forwarded command waits for the owner before the client is told it did not answer.
 COMMAND_TIMEOUT_S = 10.0
+#: How long a ``turn/start`` waits for the last owner to release a thread whose turn has ended
+#: (it stores and announces the end first, so a client may start the next turn elsewhere sooner).
+HANDOVER_WAIT_S = 5.0
 
 
 class Fleet:
@@ -76,6 +80,9 @@ class Fleet:
         #: Shared request id → the task asking this server's clients (another server's request).
         self._relays: dict[int, asyncio.Task[None]] = {}
         self._signals: asyncio.Queue[Signal] = asyncio.Queue()
+        #: Thread → set when another server releases its lease or logs a notification of it (a
+        #: ``turn/start`` here waiting to take it over looks again).
+        self._lease_watch: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.listening = asyncio.Event()
@@ -133,10 +140,7 @@ class Fleet:
         try:
             await self.store.acquire(thread.id)
         except LeaseHeld:
-            raise InvalidRequest(
-                f"thread {thread.id} is running a turn on another server of the fleet; wait for its "
-                "turn/completed, or use turn/steer to add input or turn/interrupt to stop it"
-            ) from None
+            await self._take_over_when_released(thread.id)
         # What the last owner wrote and this server's clients have not been sent yet goes first:
         # from here on this server numbers the thread's notifications itself.
         async with self._relay_lock:
@@ -156,6 +160,34 @@ class Fleet:
         # After a clean hand-over the log has every number the last owner sent (it released the
         # lease only after writing them); after a dead owner, numbering continues past a gap.
         await self.app.replay.reload(thread.id, crashed=cut)
+
+    async def _take_over_when_released(self, thread_id: str) -> None:
+        """Another server holds the thread. While its last turn is over (it is storing and
+        announcing the end, then releases), wait for the release and take the lease; when it runs
+        a turn (stored before announced), or the release does not come, refuse."""
+        watch = self._lease_watch.setdefault(thread_id, asyncio.Event())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HANDOVER_WAIT_S
+        try:
+            while True:
+                # Cleared before looking: a release or a new turn from now on wakes the wait.
+                watch.clear()
+                with contextlib.suppress(LeaseHeld):
+                    await self.store.acquire(thread_id)
+                    return
+                page = await self.app.store.list_turns(thread_id, descending=True, limit=1)
+                running = bool(page.rows) and page.rows[0].completed is None
+                remaining = deadline - loop.time()
+                if running or remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watch.wait(), remaining)
+        finally:
+            self._lease_watch.pop(thread_id, None)
+        raise InvalidRequest(
+            f"thread {thread_id} is running a turn on another server of the fleet; wait for its "
+            "turn/completed, or use turn/steer to add input or turn/interrupt to stop it"
+        )
 
     async def show_running_elsewhere(self, thread: LoadedThread, turns: list[dict[str, Any]]) -> None:
         """A thread resumed here while another server runs its turn: that turn is live, not
@@ -396,6 +428,7 @@ class Fleet:
     async def _handle(self, signal: Signal) -> None:
         if signal.channel == EVENTS_CHANNEL:
             thread_id, first, last, writer = signal.payload.split(" ")
+            self._wake_lease_watch(thread_id)
             if writer != self.log_writer:
                 await self._relay_events(thread_id, int(first), int(last))
         elif signal.channel == COMMANDS_CHANNEL:
@@ -405,10 +438,17 @@ class Fleet:
             await self._collect_result(int(signal.payload))
         elif signal.channel == REQUESTS_CHANNEL:
             await self._sync_requests(signal.payload)
+        elif signal.channel == LEASES_CHANNEL:
+            self._wake_lease_watch(signal.payload)
         elif signal.channel == "reconnected":
             await self._run_commands()
             for thread_id in await self.store.open_request_threads():
                 await self._sync_requests(thread_id)
+
+    def _wake_lease_watch(self, thread_id: str) -> None:
+        watch = self._lease_watch.get(thread_id)
+        if watch is not None:
+            watch.set()
 
     async def _relay_events(self, thread_id: str, first: int, last: int) -> None:
         """The log has the thread's notifications up to ``last`` (from ``first``): relay what this

@@ -234,8 +234,10 @@ async def test_a_killed_owner_s_turn_is_taken_over_interrupted_with_its_complete
     model.enqueue(held(text_reply("cut off"), release))
     started = await on_a.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]})
     await on_b.notification("item/agentMessage/delta")  # the turn is streaming on A
-    # A client resuming on C meanwhile sees the turn running, not cut short.
+    # A client reading or resuming on C meanwhile sees the turn running, not cut short.
     on_c = await connect(c)
+    read = await on_c.result("thread/read", {"threadId": thread_id, "includeTurns": True})
+    assert [turn["status"] for turn in read["thread"]["turns"]] == ["completed", "inProgress"]
     resumed = await on_c.result("thread/resume", {"threadId": thread_id})
     assert resumed["thread"]["status"]["type"] == "active"
     assert [turn["status"] for turn in resumed["thread"]["turns"]] == ["completed", "inProgress"]

@@ -189,14 +189,20 @@ class Fleet:
             "turn/completed, or use turn/steer to add input or turn/interrupt to stop it"
         )
 
-    async def show_running_elsewhere(self, thread: LoadedThread, turns: list[dict[str, Any]]) -> None:
-        """A thread resumed here while another server runs its turn: that turn is live, not
-        interrupted (as a fold of the stored log would say), and the thread is active."""
-        owner = await self.store.holder(thread.id)
+    async def show_running_elsewhere(
+        self, thread_id: str, turns: list[dict[str, Any]], loaded: LoadedThread | None
+    ) -> None:
+        """A thread read or resumed here while another live server runs its turn (it holds the
+        lease): that turn is live, not interrupted (as a fold of the stored log would say), and
+        the thread, if loaded here, is active."""
+        owner = await self.store.holder(thread_id)
         if owner is None or owner == self.server_id:
             return
-        thread.status = active_status()
-        page = await self.app.store.list_turns(thread.id, descending=True, limit=1)
+        if loaded is not None:
+            loaded.status = active_status()
+        if not turns:
+            return
+        page = await self.app.store.list_turns(thread_id, descending=True, limit=1)
         running = page.rows[0].turn_id if page.rows and page.rows[0].completed is None else None
         for turn in turns:
             if turn["id"] == running:

@@ -152,9 +152,10 @@ class PgNotificationLog(NotificationLog):
                 # enough to count over). A batch holds at most MAX_BATCH consecutive numbers,
                 # which bounds the index range from below.
                 "SELECT entries FROM ("
-                " SELECT first_seq, entries,"
-                "  sum(last_seq - first_seq + 1) OVER (ORDER BY first_seq) - (last_seq - first_seq + 1) AS before_it"
-                " FROM (SELECT first_seq, last_seq, entries FROM notification_batches"
+                " SELECT first_seq, entries, sum(inside) OVER (ORDER BY first_seq) - inside AS before_it"
+                " FROM (SELECT first_seq, entries,"
+                "  least(last_seq, %(before)s - 1) - greatest(first_seq, %(after)s + 1) + 1 AS inside"
+                "  FROM notification_batches"
                 "  WHERE thread_id = %(thread)s AND first_seq > %(low)s AND first_seq < %(before)s"
                 "  AND last_seq > %(after)s ORDER BY first_seq LIMIT %(limit)s) candidates"
                 ") counted WHERE before_it < %(limit)s ORDER BY first_seq",

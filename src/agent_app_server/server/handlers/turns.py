@@ -233,7 +233,7 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
             if turn["id"] == thread.active.turn_id:
                 turn["status"] = "inProgress"
     elif app.fleet is not None:
-        await app.fleet.show_running_elsewhere(thread, turns)
+        await app.fleet.show_running_elsewhere(thread.id, turns, thread)
     turns_cursor, items_cursor = await backwards_cursors(conn, thread.id)
     if not params.exclude_turns:
         conn.notify("deprecationNotice", _DEPRECATED_TURNS)

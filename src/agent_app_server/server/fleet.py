@@ -1,9 +1,11 @@
 """Fleet mode: this server as one of many on one PostgreSQL database (``[store] url``).
 
-Owns: the thread leases this server holds while it runs turns (claimed at ``turn/start``, renewed
-by a heartbeat, released once the turn's end is stored), following threads other servers run
-(their notifications, read from the shared log in order on each ``NOTIFY``, relayed to this
-server's subscribers with the owner's numbers, none twice), forwarding ``turn/interrupt`` and
+Owns: the thread leases this server holds while it runs turns (claimed at ``turn/start``, after
+the last owner's release when its turn just ended; renewed by a heartbeat, released once the
+turn's end is stored), following threads other servers run (their notifications, read from the
+shared log in order on each ``NOTIFY``, relayed to this server's subscribers with the owner's
+numbers, none twice; a client resuming here is followed from the log's end, or replayed from its
+``afterSeq`` first), forwarding ``turn/interrupt`` and
 ``turn/steer`` to the owner and running the ones forwarded here, sharing server requests
 (approvals) so any server's client may answer (the owner takes the first answer), and failover:
 a lease that expired is taken by exactly one server, which stores the dead owner's running turn

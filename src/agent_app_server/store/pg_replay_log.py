@@ -1,8 +1,10 @@
 """``PgNotificationLog``: the notification replay log in the PostgreSQL database the thread store
 uses, so a server of a fleet can replay (and follow) what another server sent.
 
-Owns: the ``notifications`` / ``thread_seq`` statements, with the bounds of the SQLite log (per
-thread and by age), and the per-thread crash marker: each open log is a writer with its own id,
+Owns: the ``notification_batches`` / ``thread_seq`` statements and the batch form (a run of a
+thread's consecutive notifications as one row of text, so a burst of deltas is a few rows written
+and read without a driver cost per notification), with the bounds of the SQLite log (per thread,
+exactly, and by age, per batch), and the per-thread crash marker: each open log is a writer with its own id,
 ``thread_seq`` names the last writer of each thread and whether it closed cleanly, so numbering
 after a writer died continues past a gap (``ThreadLogInfo.crashed``) while a cleanly closed thread
 numbers on densely. Layer: store (imports nothing of this project beyond its own package).

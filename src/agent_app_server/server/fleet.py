@@ -36,7 +36,7 @@ from ..store.pg_fleet import (
     LeaseHeld,
     Signal,
 )
-from .replay import send_numbered
+from .replay import check_after_seq, replay_entries, send_numbered
 
 if TYPE_CHECKING:
     from .app import AppServer, _PendingRequest
@@ -503,18 +503,8 @@ class Fleet:
     async def check_after_seq(self, thread_id: str, after_seq: int | None) -> int:
         """Refuse an ``afterSeq`` the shared log cannot serve exactly; the log's last number."""
         info = await self.log.info(thread_id)
-        if after_seq is None:
-            return info.last_seq
-        if after_seq > info.last_seq:
-            raise InvalidRequest(
-                f"afterSeq {after_seq} is ahead of the last notification of thread {thread_id} (seq "
-                f"{info.last_seq}); resume without afterSeq and reload the thread"
-            )
-        if after_seq < info.pruned_upto:
-            raise InvalidRequest(
-                f"notifications of thread {thread_id} after seq {after_seq} are no longer kept (only those after "
-                f"seq {info.pruned_upto} are); resume without afterSeq and reload the thread with thread/turns/list"
-            )
+        if after_seq is not None:
+            check_after_seq(thread_id, after_seq, info.last_seq, info.pruned_upto)
         return info.last_seq
 
     async def replay_to(self, conn: Connection, thread_id: str, after_seq: int) -> None:
@@ -524,8 +514,6 @@ class Fleet:
         Nothing is missed: the relay reads only what the log had committed, and this reads the log
         until it has nothing more, so it ends at or past every number the relay held; the held
         ones at or below where it ended are skipped, so nothing is sent twice."""
-        from .replay import replay_entries
-
         await replay_entries(
             conn,
             thread_id,

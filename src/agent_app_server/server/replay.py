@@ -192,17 +192,7 @@ class ReplayLog:
         """Refuse an ``afterSeq`` we cannot serve exactly (call after :meth:`prepare`)."""
         state = self._threads.get(thread_id)
         last = 0 if state is None else state.next_seq - 1
-        if after_seq > last:
-            raise InvalidRequest(
-                f"afterSeq {after_seq} is ahead of the last notification of thread {thread_id} (seq {last}); "
-                "resume without afterSeq and reload the thread"
-            )
-        pruned = 0 if state is None else state.pruned_upto
-        if after_seq < pruned:
-            raise InvalidRequest(
-                f"notifications of thread {thread_id} after seq {after_seq} are no longer kept (only those after "
-                f"seq {pruned} are); resume without afterSeq and reload the thread with thread/turns/list"
-            )
+        check_after_seq(thread_id, after_seq, last, 0 if state is None else state.pruned_upto)
 
     def forget_recent(self, thread_id: str) -> None:
         """An unloaded thread: drop its in-memory tail once written (the counter stays)."""
@@ -365,6 +355,20 @@ class ReplayLog:
     def pruned_upto(self, thread_id: str) -> int:
         state = self._threads.get(thread_id)
         return 0 if state is None else state.pruned_upto
+
+
+def check_after_seq(thread_id: str, after_seq: int, last: int, pruned_upto: int) -> None:
+    """Refuse an ``afterSeq`` past the thread's ``last`` number, or before what is kept."""
+    if after_seq > last:
+        raise InvalidRequest(
+            f"afterSeq {after_seq} is ahead of the last notification of thread {thread_id} (seq {last}); "
+            "resume without afterSeq and reload the thread"
+        )
+    if after_seq < pruned_upto:
+        raise InvalidRequest(
+            f"notifications of thread {thread_id} after seq {after_seq} are no longer kept (only those after "
+            f"seq {pruned_upto} are); resume without afterSeq and reload the thread with thread/turns/list"
+        )
 
 
 def _files_size(path: Path) -> int:

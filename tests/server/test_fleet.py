@@ -57,9 +57,14 @@ def workspace(tmp_path: Path) -> Path:
     return path
 
 
-async def connect(server: WsServer) -> WsClient:
+#: What a server that does not run a thread sends its clients of it unnumbered (docs/fleet.md).
+LOCAL_NOTIFICATIONS = frozenset({"thread/status/changed", "thread/goal/cleared", "thread/goal/updated"})
+
+
+async def connect(server: WsServer, **caps: Any) -> WsClient:
     client = await server.client()
-    await client.initialize(experimental=True)
+    client.unnumbered_allowed = LOCAL_NOTIFICATIONS
+    await client.initialize(experimental=True, **caps)
     return client
 
 
@@ -83,6 +88,29 @@ def held(script: Script, release: asyncio.Event) -> Script:
         if isinstance(step, SseEvent) and step.type == "response.output_text.delta"
     )
     return [*script[: first_delta + 1], Hold(release), *script[first_delta + 1 :]]
+
+
+def held_at(script: Script, releases: dict[int, asyncio.Event]) -> Script:
+    """``script`` paused after its n-th text delta until ``releases[n]``."""
+    out: Script = []
+    deltas = 0
+    for step in script:
+        out.append(step)
+        if isinstance(step, SseEvent) and step.type == "response.output_text.delta":
+            deltas += 1
+            if deltas in releases:
+                out.append(Hold(releases[deltas]))
+    return out
+
+
+async def deltas_seen(client: WsClient, count: int) -> None:
+    for _ in range(count):
+        await client.notification("item/agentMessage/delta", within=30)
+
+
+def numbered(client: WsClient) -> list[dict[str, Any]]:
+    """The thread notifications the client received with their numbers, in arrival order."""
+    return [m for m in client.received if "method" in m and "id" not in m and "seq" in m]
 
 
 def agent_text(turns: list[dict[str, Any]]) -> list[str]:
@@ -206,8 +234,10 @@ async def test_a_killed_owner_s_turn_is_taken_over_interrupted_with_its_complete
     model.enqueue(held(text_reply("cut off"), release))
     started = await on_a.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]})
     await on_b.notification("item/agentMessage/delta")  # the turn is streaming on A
-    # A client resuming on C meanwhile sees the turn running, not cut short.
+    # A client reading or resuming on C meanwhile sees the turn running, not cut short.
     on_c = await connect(c)
+    read = await on_c.result("thread/read", {"threadId": thread_id, "includeTurns": True})
+    assert [turn["status"] for turn in read["thread"]["turns"]] == ["completed", "inProgress"]
     resumed = await on_c.result("thread/resume", {"threadId": thread_id})
     assert resumed["thread"]["status"]["type"] == "active"
     assert [turn["status"] for turn in resumed["thread"]["turns"]] == ["completed", "inProgress"]
@@ -226,3 +256,58 @@ async def test_a_killed_owner_s_turn_is_taken_over_interrupted_with_its_complete
     # B takes the thread over: its next turn runs there.
     model.enqueue(text_reply("after failover"))
     assert (await run_turn(on_b, thread_id))["status"] == "completed"
+
+
+async def test_a_client_resuming_on_another_server_gets_what_it_missed_from_the_shared_log_then_live(
+    fleet: StartFleet, model: FakeModelServer, workspace: Path
+) -> None:
+    a, b = await fleet(2)
+    watcher = await connect(a, eventReplay=True)  # on the owner: every notification, numbered
+    thread_id = await start_thread(watcher, workspace)
+    model.enqueue(text_reply("first"))
+    await run_turn(watcher, thread_id)
+    dropped = await connect(b, eventReplay=True)
+    await dropped.result("thread/resume", {"threadId": thread_id, "excludeTurns": True})
+    # A turn on B (which numbers the thread meanwhile), then the thread goes back to A as soon as
+    # A's client saw that turn end: A waits for B's release, then continues B's numbering.
+    model.enqueue(text_reply("on b"))
+    assert (await run_turn(dropped, thread_id))["status"] == "completed"
+    await watcher.notification("turn/completed")
+
+    # A streams 300 deltas; B's client drops after 50, misses 150 and comes back (still on B,
+    # which does not run the turn) before the last 100.
+    pieces = [f"w{i} " for i in range(300)]
+    releases = {50: asyncio.Event(), 200: asyncio.Event()}
+    model.enqueue(held_at(text_reply("".join(pieces), deltas=pieces), releases))
+    await watcher.result("turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]})
+    await deltas_seen(dropped, 50)
+    dropped.abort()
+    await dropped.wait_closed()
+    seen_before = numbered(dropped)
+    releases[50].set()
+    await deltas_seen(watcher, 200)
+
+    again = await connect(b, eventReplay=True)
+    after_seq = seen_before[-1]["seq"]
+    await again.result("thread/resume", {"threadId": thread_id, "excludeTurns": True, "afterSeq": after_seq})
+    # A plain resume on B meanwhile follows from where the turn is now: the rest, and all of it.
+    plain = await connect(b)
+    await plain.result("thread/resume", {"threadId": thread_id, "excludeTurns": True})
+    releases[200].set()
+    seen_again = await again.until("turn/completed")
+    seen_plain = await plain.until("turn/completed")
+    await watcher.until("turn/completed")
+
+    replayed = numbered(again)
+    everything = [m for m in numbered(watcher) if m["seq"] >= seen_before[0]["seq"]]
+    assert seen_before + replayed == everything  # the same messages: none missing, none twice
+    assert [m["params"]["delta"] for m in replayed if m["method"] == "item/agentMessage/delta"] == pieces[50:]
+    assert seen_again[-1]["params"]["turn"]["status"] == "completed"
+    live = [m for m in seen_plain if m["method"] == "item/agentMessage/delta"]
+    assert [m["params"]["delta"] for m in live] == pieces[200:]
+    assert all("seq" not in m for m in seen_plain)
+
+    # An afterSeq the shared log does not have yet is refused, as on the owner.
+    last = everything[-1]["seq"]
+    ahead = await again.call("thread/resume", {"threadId": thread_id, "afterSeq": last + 10})
+    assert "ahead of the last notification" in ahead["error"]["message"]

@@ -94,3 +94,53 @@ async def test_old_notifications_expire(log_location: Path | str) -> None:
         assert [n.seq for n in await log.read(THREAD, 0, 100, 100)] == [6, 7, 8]
     finally:
         await log.close()
+
+
+async def test_a_shared_log_pages_through_its_batches_exactly(pg_url: str) -> None:
+    """The PostgreSQL log stores runs of numbers as batches; any range reads back as the rows."""
+    log = await NotificationLog.open(pg_url, keep_per_thread=10_000)
+    try:
+        await log.append(rows(THREAD, 1, 700))  # more than a batch holds
+        await log.append(rows(THREAD, 701, 705) + rows("other", 1, 3))
+        await log.append(rows(THREAD, 706, 1200))
+        seen: list[int] = []
+        cursor = 0
+        while page := await log.read(THREAD, cursor, 10_000, 37):
+            assert len(page) <= 37
+            seen += [n.seq for n in page]
+            cursor = page[-1].seq
+        assert seen == list(range(1, 1201))
+        assert [n.seq for n in await log.read(THREAD, 499, 503, 10)] == [500, 501, 502]
+        assert [(n.seq, n.message) for n in await log.read("other", 0, 10, 10)] == [
+            (s, f'{{"n":{s}}}') for s in (1, 2, 3)
+        ]
+        # A message that is not JSON text (raw separators of the stored form) reads back escaped.
+        await log.append([(THREAD, 1201, "m", '{"s":"a\x1eb\x1fc"}', 0)])
+        (odd,) = await log.read(THREAD, 1200, 1202, 10)
+        assert (odd.method, odd.message) == ("m", '{"s":"a\\u001eb\\u001fc"}')
+    finally:
+        await log.close()
+
+
+async def test_a_shared_log_of_one_row_per_notification_is_migrated(pg_url: str) -> None:
+    import psycopg
+
+    from agent_app_server.store.pg_schema import _NOTIFICATION_LOG_MIGRATIONS, migrate
+
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await migrate(conn, "test", "notification_log_version", 1, _NOTIFICATION_LOG_MIGRATIONS, "notification log")
+        for seq in (1, 2, 3):
+            await conn.execute(
+                "INSERT INTO notifications (thread_id, seq, method, message, created_at_ms) VALUES (%s, %s, %s, %s, %s)",
+                (THREAD, seq, "m", f'{{"n":{seq}}}', time.time_ns() // 1_000_000),
+            )
+        await conn.execute("INSERT INTO thread_seq (thread_id, last_seq, pruned_upto) VALUES (%s, 3, 0)", (THREAD,))
+    log = await NotificationLog.open(pg_url)
+    try:
+        assert [(n.seq, n.message) for n in await log.read(THREAD, 0, 100, 100)] == [
+            (s, f'{{"n":{s}}}') for s in (1, 2, 3)
+        ]
+        await log.append(rows(THREAD, 4, 5))
+        assert [n.seq for n in await log.read(THREAD, 2, 100, 100)] == [3, 4, 5]
+    finally:
+        await log.close()

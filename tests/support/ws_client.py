@@ -197,6 +197,10 @@ class WsClient:
         self.ws: ClientConnection | None = None
         self.checker = SchemaChecker()
         self.event_replay = False
+        #: Thread notifications this client accepts without ``seq`` although it opted in: in a
+        #: fleet, a server that does not run the thread sends its own (a status on load, the goal
+        #: after a resume) unnumbered, only the thread's owner numbers (docs/fleet.md).
+        self.unnumbered_allowed: frozenset[str] = frozenset()
         self.received: list[dict[str, Any]] = []
         self.notifications: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.server_requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -293,6 +297,8 @@ class WsClient:
             if "seq" in message and not self.event_replay:
                 self.problems.append(f"seq sent to a client that did not opt in: {frame[:200]}")
             per_connection = message["method"] in PER_CONNECTION_NOTIFICATIONS
+            if message["method"] in self.unnumbered_allowed and "seq" not in message:
+                per_connection = True
             if self.event_replay and thread_scoped and not per_connection and not isinstance(message.get("seq"), int):
                 self.problems.append(f"thread notification without seq for an opted-in client: {frame[:200]}")
             self.notifications.put_nowait(message)

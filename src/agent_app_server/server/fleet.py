@@ -1,9 +1,11 @@
 """Fleet mode: this server as one of many on one PostgreSQL database (``[store] url``).
 
-Owns: the thread leases this server holds while it runs turns (claimed at ``turn/start``, renewed
-by a heartbeat, released once the turn's end is stored), following threads other servers run
-(their notifications, read from the shared log in order on each ``NOTIFY``, relayed to this
-server's subscribers with the owner's numbers, none twice), forwarding ``turn/interrupt`` and
+Owns: the thread leases this server holds while it runs turns (claimed at ``turn/start``, after
+the last owner's release when its turn just ended; renewed by a heartbeat, released once the
+turn's end is stored), following threads other servers run (their notifications, read from the
+shared log in order on each ``NOTIFY``, relayed to this server's subscribers with the owner's
+numbers, none twice; a client resuming here is followed from the log's end, or replayed from its
+``afterSeq`` first), forwarding ``turn/interrupt`` and
 ``turn/steer`` to the owner and running the ones forwarded here, sharing server requests
 (approvals) so any server's client may answer (the owner takes the first answer), and failover:
 a lease that expired is taken by exactly one server, which stores the dead owner's running turn
@@ -28,16 +30,18 @@ from ..store import NotificationLog
 from ..store.pg_fleet import (
     COMMANDS_CHANNEL,
     EVENTS_CHANNEL,
+    LEASES_CHANNEL,
     REQUESTS_CHANNEL,
     RESULTS_CHANNEL,
     FleetStore,
     LeaseHeld,
     Signal,
 )
-from .replay import send_numbered
+from .replay import check_after_seq, replay_entries, send_numbered
 
 if TYPE_CHECKING:
     from .app import AppServer, _PendingRequest
+    from .connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +51,15 @@ FLUSH_INTERVAL_S = 0.005
 #: Notifications the shared log keeps per thread: other servers relay a turn from the log, so it
 #: must hold a whole long turn's stream (a 20,000-delta answer) even while a follower lags behind.
 KEEP_PER_THREAD = 100_000
-#: Notifications read from the shared log per step while relaying.
+#: Notifications read from the shared log per step while relaying (or replaying ``afterSeq``).
 RELAY_PAGE = 2000
+#: Above every notification number: a read "to the end of the log".
+_LOG_END = 1 << 62
 #: How long a forwarded command waits for the owner before the client is told it did not answer.
 COMMAND_TIMEOUT_S = 10.0
+#: How long a ``turn/start`` waits for the last owner to release a thread whose turn has ended
+#: (it stores and announces the end first, so a client may start the next turn elsewhere sooner).
+HANDOVER_WAIT_S = 5.0
 
 
 class Fleet:
@@ -66,12 +75,17 @@ class Fleet:
         self.owned: set[str] = set()
         #: Followed thread → the last notification number relayed to this server's subscribers.
         self._cursors: dict[str, int] = {}
+        #: Held while reading the log for the followed threads: one reader moves a cursor at a time.
+        self._relay_lock = asyncio.Lock()
         self._commands: dict[int, asyncio.Future[tuple[Any, str | None]]] = {}
         #: Shared request id → this server's pending request (its own requests, as owner).
         self._shared: dict[int, _PendingRequest] = {}
         #: Shared request id → the task asking this server's clients (another server's request).
         self._relays: dict[int, asyncio.Task[None]] = {}
         self._signals: asyncio.Queue[Signal] = asyncio.Queue()
+        #: Thread → set when another server releases its lease or logs a notification of it (a
+        #: ``turn/start`` here waiting to take it over looks again).
+        self._lease_watch: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.listening = asyncio.Event()
@@ -129,12 +143,14 @@ class Fleet:
         try:
             await self.store.acquire(thread.id)
         except LeaseHeld:
-            raise InvalidRequest(
-                f"thread {thread.id} is running a turn on another server of the fleet; wait for its "
-                "turn/completed, or use turn/steer to add input or turn/interrupt to stop it"
-            ) from None
-        self.owned.add(thread.id)
-        self._cursors.pop(thread.id, None)
+            await self._take_over_when_released(thread.id)
+        # What the last owner wrote and this server's clients have not been sent yet goes first:
+        # from here on this server numbers the thread's notifications itself.
+        async with self._relay_lock:
+            if thread.id in self._cursors and self.app.subscribers(thread.id):
+                await self._read_and_relay(thread.id, self._cursors[thread.id])
+            self.owned.add(thread.id)
+            self._cursors.pop(thread.id, None)
         cut = False
         if thread.materialized:
             cut = await self._recover_cut_turn(thread.id, reason="cut")
@@ -148,14 +164,48 @@ class Fleet:
         # lease only after writing them); after a dead owner, numbering continues past a gap.
         await self.app.replay.reload(thread.id, crashed=cut)
 
-    async def show_running_elsewhere(self, thread: LoadedThread, turns: list[dict[str, Any]]) -> None:
-        """A thread resumed here while another server runs its turn: that turn is live, not
-        interrupted (as a fold of the stored log would say), and the thread is active."""
-        owner = await self.store.holder(thread.id)
+    async def _take_over_when_released(self, thread_id: str) -> None:
+        """Another server holds the thread. While its last turn is over (it is storing and
+        announcing the end, then releases), wait for the release and take the lease; when it runs
+        a turn (stored before announced), or the release does not come, refuse."""
+        watch = self._lease_watch.setdefault(thread_id, asyncio.Event())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HANDOVER_WAIT_S
+        try:
+            while True:
+                # Cleared before looking: a release or a new turn from now on wakes the wait.
+                watch.clear()
+                with contextlib.suppress(LeaseHeld):
+                    await self.store.acquire(thread_id)
+                    return
+                page = await self.app.store.list_turns(thread_id, descending=True, limit=1)
+                running = bool(page.rows) and page.rows[0].completed is None
+                remaining = deadline - loop.time()
+                if running or remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watch.wait(), remaining)
+        finally:
+            self._lease_watch.pop(thread_id, None)
+        raise InvalidRequest(
+            f"thread {thread_id} is running a turn on another server of the fleet; wait for its "
+            "turn/completed, or use turn/steer to add input or turn/interrupt to stop it"
+        )
+
+    async def show_running_elsewhere(
+        self, thread_id: str, turns: list[dict[str, Any]], loaded: LoadedThread | None
+    ) -> None:
+        """A thread read or resumed here while another live server runs its turn (it holds the
+        lease): that turn is live, not interrupted (as a fold of the stored log would say), and
+        the thread, if loaded here, is active."""
+        owner = await self.store.holder(thread_id)
         if owner is None or owner == self.server_id:
             return
-        thread.status = active_status()
-        page = await self.app.store.list_turns(thread.id, descending=True, limit=1)
+        if loaded is not None:
+            loaded.status = active_status()
+        if not turns:
+            return
+        page = await self.app.store.list_turns(thread_id, descending=True, limit=1)
         running = page.rows[0].turn_id if page.rows and page.rows[0].completed is None else None
         for turn in turns:
             if turn["id"] == running:
@@ -387,6 +437,7 @@ class Fleet:
     async def _handle(self, signal: Signal) -> None:
         if signal.channel == EVENTS_CHANNEL:
             thread_id, first, last, writer = signal.payload.split(" ")
+            self._wake_lease_watch(thread_id)
             if writer != self.log_writer:
                 await self._relay_events(thread_id, int(first), int(last))
         elif signal.channel == COMMANDS_CHANNEL:
@@ -396,36 +447,91 @@ class Fleet:
             await self._collect_result(int(signal.payload))
         elif signal.channel == REQUESTS_CHANNEL:
             await self._sync_requests(signal.payload)
+        elif signal.channel == LEASES_CHANNEL:
+            self._wake_lease_watch(signal.payload)
         elif signal.channel == "reconnected":
             await self._run_commands()
             for thread_id in await self.store.open_request_threads():
                 await self._sync_requests(thread_id)
 
+    def _wake_lease_watch(self, thread_id: str) -> None:
+        watch = self._lease_watch.get(thread_id)
+        if watch is not None:
+            watch.set()
+
     async def _relay_events(self, thread_id: str, first: int, last: int) -> None:
-        app = self.app
-        if thread_id in self.owned or not app.subscribers(thread_id):
-            self._cursors.pop(thread_id, None)
-            return
-        cursor = self._cursors.get(thread_id, first - 1)
-        while cursor < last:
-            rows = await self.log.read(thread_id, cursor, last + 1, RELAY_PAGE)
-            if not rows:
-                break
-            if rows[0].seq > cursor + 1 and (await self.log.info(thread_id)).pruned_upto > cursor:
+        """The log has the thread's notifications up to ``last`` (from ``first``): relay what this
+        server's subscribers were not sent yet. Reads go to the end of the log, not just to
+        ``last``, so signals that queued up meanwhile find their rows relayed already."""
+        async with self._relay_lock:
+            if thread_id in self.owned or not self.app.subscribers(thread_id):
+                self._cursors.pop(thread_id, None)
+                return
+            cursor = self._cursors.get(thread_id, first - 1)
+            if cursor >= last:
+                return
+            self._cursors[thread_id] = await self._read_and_relay(thread_id, cursor)
+
+    async def _read_and_relay(self, thread_id: str, cursor: int) -> int:
+        """Relay every notification of the thread numbered after ``cursor`` that the log has now;
+        the last number relayed. Hold ``_relay_lock``."""
+        while True:
+            entries = await self.log.read_entries(thread_id, cursor, _LOG_END, RELAY_PAGE)
+            if not entries:
+                return cursor
+            if entries[0][0] > cursor + 1 and (await self.log.info(thread_id)).pruned_upto > cursor:
                 log.error(
                     "fleet: relaying thread %s fell %d notifications behind what the shared log keeps",
                     thread_id,
-                    rows[0].seq - cursor - 1,
+                    entries[0][0] - cursor - 1,
                 )
-            for row in rows:
-                self._deliver(thread_id, row.seq, row.method, row.message)
-            cursor = rows[-1].seq
-        self._cursors[thread_id] = max(cursor, last)
+            self._deliver(thread_id, entries)
+            cursor = entries[-1][0]
 
-    def _deliver(self, thread_id: str, seq: int, method: str, encoded: str) -> None:
-        if method == "thread/status/changed":
-            loaded = self.app.threads.loaded(thread_id)
-            if loaded is not None and loaded.active is None:
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    loaded.status = json.loads(encoded)["params"]["status"]
-        send_numbered(self.app.subscribers(thread_id), thread_id, method, seq, encoded)
+    def follow(self, thread_id: str, from_seq: int) -> None:
+        """A client here subscribed to a thread this server does not run: relay the thread's
+        notifications numbered after ``from_seq`` (unless they are relayed here already), those
+        the log got meanwhile at once."""
+        self._cursors.setdefault(thread_id, from_seq)
+        cursor = self._cursors[thread_id]
+        self._signals.put_nowait(Signal(EVENTS_CHANNEL, f"{thread_id} {cursor + 1} {cursor + 1} follow"))
+
+    def follows(self, thread_id: str) -> bool:
+        """Whether the thread's notifications reach this server's clients from the shared log
+        (another server numbers them, or will: this one runs no turn of it)."""
+        return not self._numbers(thread_id)
+
+    async def check_after_seq(self, thread_id: str, after_seq: int | None) -> int:
+        """Refuse an ``afterSeq`` the shared log cannot serve exactly; the log's last number."""
+        info = await self.log.info(thread_id)
+        if after_seq is not None:
+            check_after_seq(thread_id, after_seq, info.last_seq, info.pruned_upto)
+        return info.last_seq
+
+    async def replay_to(self, conn: Connection, thread_id: str, after_seq: int) -> None:
+        """Send ``conn`` the thread's notifications after ``after_seq`` from the shared log, then
+        those relayed meanwhile (held since it subscribed: :meth:`Connection.hold`), then live ones.
+
+        Nothing is missed: the relay reads only what the log had committed, and this reads the log
+        until it has nothing more, so it ends at or past every number the relay held; the held
+        ones at or below where it ended are skipped, so nothing is sent twice."""
+        await replay_entries(
+            conn,
+            thread_id,
+            after_seq,
+            read=lambda cursor: self.log.read_entries(thread_id, cursor, _LOG_END, RELAY_PAGE),
+            pruned_upto=lambda: self._pruned_upto(thread_id),
+        )
+
+    async def _pruned_upto(self, thread_id: str) -> int:
+        return (await self.log.info(thread_id)).pruned_upto
+
+    def _deliver(self, thread_id: str, entries: list[tuple[int, str, str]]) -> None:
+        subscribers = self.app.subscribers(thread_id)
+        for seq, method, encoded in entries:
+            if method == "thread/status/changed":
+                loaded = self.app.threads.loaded(thread_id)
+                if loaded is not None and loaded.active is None:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        loaded.status = json.loads(encoded)["params"]["status"]
+            send_numbered(subscribers, thread_id, method, seq, encoded)

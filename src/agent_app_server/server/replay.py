@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..protocol.envelope import with_seq as with_seq  # re-exported: the server numbers live notifications
@@ -192,17 +192,7 @@ class ReplayLog:
         """Refuse an ``afterSeq`` we cannot serve exactly (call after :meth:`prepare`)."""
         state = self._threads.get(thread_id)
         last = 0 if state is None else state.next_seq - 1
-        if after_seq > last:
-            raise InvalidRequest(
-                f"afterSeq {after_seq} is ahead of the last notification of thread {thread_id} (seq {last}); "
-                "resume without afterSeq and reload the thread"
-            )
-        pruned = 0 if state is None else state.pruned_upto
-        if after_seq < pruned:
-            raise InvalidRequest(
-                f"notifications of thread {thread_id} after seq {after_seq} are no longer kept (only those after "
-                f"seq {pruned} are); resume without afterSeq and reload the thread with thread/turns/list"
-            )
+        check_after_seq(thread_id, after_seq, last, 0 if state is None else state.pruned_upto)
 
     def forget_recent(self, thread_id: str) -> None:
         """An unloaded thread: drop its in-memory tail once written (the counter stays)."""
@@ -254,8 +244,11 @@ class ReplayLog:
         next_sweep = time.monotonic() + SWEEP_INTERVAL_S
         while True:
             await self._dirty.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self.flush_interval_s)
+            # What arrived while the last write ran has waited already: a stream faster than
+            # the interval is written back to back, not a write and an interval at a time.
+            if self._pending and time.time_ns() // 1_000_000 - self._pending[0][4] < self.flush_interval_s * 1000:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.flush_interval_s)
             await self.flush()
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_S
@@ -351,9 +344,9 @@ class ReplayLog:
             upper = before_seq if state is None or not state.recent else min(before_seq, state.recent[0][0])
             # Everything below the in-memory tail was written before it left memory, so this read
             # is complete for (cursor, upper) even if the tail moves on meanwhile.
-            rows = await self._store.read(thread_id, cursor, upper, limit) if self._store is not None else []
+            rows = await self._store.read_entries(thread_id, cursor, upper, limit) if self._store is not None else []
             if rows:
-                return [(row.seq, row.method, row.message) for row in rows]
+                return rows
             if upper >= before_seq:
                 return []
             # Nothing stored below the tail: numbering jumped there (after a crash); go on above it.
@@ -362,6 +355,20 @@ class ReplayLog:
     def pruned_upto(self, thread_id: str) -> int:
         state = self._threads.get(thread_id)
         return 0 if state is None else state.pruned_upto
+
+
+def check_after_seq(thread_id: str, after_seq: int, last: int, pruned_upto: int) -> None:
+    """Refuse an ``afterSeq`` past the thread's ``last`` number, or before what is kept."""
+    if after_seq > last:
+        raise InvalidRequest(
+            f"afterSeq {after_seq} is ahead of the last notification of thread {thread_id} (seq {last}); "
+            "resume without afterSeq and reload the thread"
+        )
+    if after_seq < pruned_upto:
+        raise InvalidRequest(
+            f"notifications of thread {thread_id} after seq {after_seq} are no longer kept (only those after "
+            f"seq {pruned_upto} are); resume without afterSeq and reload the thread with thread/turns/list"
+        )
 
 
 def _files_size(path: Path) -> int:
@@ -388,19 +395,46 @@ def send_numbered(recipients: Iterable[Connection], thread_id: str, method: str,
 async def replay_to(replay: ReplayLog, conn: Connection, thread_id: str, after_seq: int, end_seq: int) -> None:
     """Send ``conn`` every notification of ``thread_id`` numbered in ``(after_seq, end_seq)``, then
     what arrived for it meanwhile (held since ``end_seq`` was taken), then resume live delivery."""
+
+    async def pruned_upto() -> int:
+        return replay.pruned_upto(thread_id)
+
+    await replay_entries(
+        conn,
+        thread_id,
+        after_seq,
+        read=lambda cursor: replay.read_range(thread_id, cursor, end_seq, REPLAY_PAGE),
+        pruned_upto=pruned_upto,
+        end_seq=end_seq,
+    )
+
+
+async def replay_entries(
+    conn: Connection,
+    thread_id: str,
+    after_seq: int,
+    *,
+    read: Callable[[int], Awaitable[list[Entry]]],
+    pruned_upto: Callable[[], Awaitable[int]],
+    end_seq: int | None = None,
+) -> None:
+    """Send ``conn`` what ``read(cursor)`` pages out after ``after_seq`` (until a page is empty, or
+    ``end_seq``), then the thread's live notifications held meanwhile that it did not send, then
+    resume live delivery. A client that fell behind what is kept is disconnected, as one that
+    stopped reading: it must reload the thread."""
     peer = conn.peer
     cursor = after_seq
     try:
-        while cursor + 1 < end_seq:
+        while end_seq is None or cursor + 1 < end_seq:
             if peer is None or peer.closed:
                 return
-            entries = await replay.read_range(thread_id, cursor, end_seq, REPLAY_PAGE)
-            if replay.pruned_upto(thread_id) > cursor or not entries:
-                if replay.pruned_upto(thread_id) > cursor:
-                    log.warning("replay of thread %s to connection %d fell behind the log's bound", thread_id, conn.id)
-                    conn.drop_held(thread_id)
-                    await conn.abort("event replay fell behind what the server keeps; resume without afterSeq")
-                    return
+            entries = await read(cursor)
+            if (not entries or entries[0][0] > cursor + 1) and await pruned_upto() > cursor:
+                log.warning("replay of thread %s to connection %d fell behind the log's bound", thread_id, conn.id)
+                conn.drop_held(thread_id)
+                await conn.abort("event replay fell behind what the server keeps; resume without afterSeq")
+                return
+            if not entries:
                 break
             for seq, method, encoded in entries:
                 conn.send_replayed(method, with_seq(encoded, seq))

@@ -411,6 +411,14 @@ class NotificationLog(ABC):
     async def read(self, thread_id: str, after_seq: int, before_seq: int, limit: int) -> list[LoggedNotification]:
         """Notifications with ``after_seq < seq < before_seq``, oldest first, at most ``limit``."""
 
+    async def read_entries(
+        self, thread_id: str, after_seq: int, before_seq: int, limit: int
+    ) -> list[tuple[int, str, str]]:
+        """:meth:`read` as ``(seq, method, message)`` tuples: what relaying and replaying use (a
+        log may build them without an object per notification). A short page is not the end:
+        only an empty one is."""
+        return [(row.seq, row.method, row.message) for row in await self.read(thread_id, after_seq, before_seq, limit)]
+
     @abstractmethod
     async def delete_thread(self, thread_id: str) -> None:
         """Remove every notification of the thread and its counter (a deleted thread)."""

@@ -24,12 +24,14 @@ from psycopg_pool import AsyncConnectionPool
 from .pg_schema import migrate, open_pool, redact
 
 #: NOTIFY channels. Payloads: events ``"<thread id> <first seq> <last seq> <writer>"`` (sent by
-#: ``PgNotificationLog``), commands/results/requests: a row id or a thread id.
+#: ``PgNotificationLog``), commands/results/requests/leases: a row id or a thread id.
 EVENTS_CHANNEL = "aas_events"
 COMMANDS_CHANNEL = "aas_commands"
 RESULTS_CHANNEL = "aas_results"
 REQUESTS_CHANNEL = "aas_requests"
-CHANNELS = (EVENTS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL, REQUESTS_CHANNEL)
+#: A lease released (payload: the thread id): a server waiting to take the thread over retries.
+LEASES_CHANNEL = "aas_leases"
+CHANNELS = (EVENTS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL, REQUESTS_CHANNEL, LEASES_CHANNEL)
 
 FLEET_VERSION = 1
 _FLEET_MIGRATIONS: dict[int, str] = {
@@ -163,7 +165,13 @@ class FleetStore:
             raise LeaseHeld(thread_id, holder or "unknown")
 
     async def release(self, thread_id: str) -> None:
-        await self._rows("DELETE FROM fleet_leases WHERE thread_id = %s AND owner = %s", (thread_id, self.server_id))
+        async with self.pool().connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM fleet_leases WHERE thread_id = %s AND owner = %s RETURNING thread_id",
+                (thread_id, self.server_id),
+            )
+            if await cursor.fetchone() is not None:
+                await conn.execute("SELECT pg_notify(%s, %s)", (LEASES_CHANNEL, thread_id))
 
     async def holder(self, thread_id: str) -> str | None:
         """The server whose unexpired lease covers the thread, if any (this one included)."""

@@ -111,8 +111,11 @@ _MIGRATIONS: dict[int, MigrationStep] = {0: _V1_DDL, 1: _V2_DDL, 2: _V3_DDL, 3: 
 
 #: The notification log's tables, versioned on their own (key ``notification_log_version``), as
 #: the SQLite log's file is. ``writer``/``clean`` say per thread whether the last server that wrote
-#: its notifications closed the log (a fleet has no single file to mark).
-NOTIFICATION_LOG_VERSION = 1
+#: its notifications closed the log (a fleet has no single file to mark). Version 2 keeps the
+#: notifications in batches (``notification_batches``: one row per run of consecutive numbers of
+#: a thread written together, see ``pg_replay_log``) instead of one row each; the step turns every
+#: stored notification into a batch of one.
+NOTIFICATION_LOG_VERSION = 2
 _NOTIFICATION_LOG_MIGRATIONS: dict[int, MigrationStep] = {
     0: """
 CREATE TABLE notifications (
@@ -131,7 +134,25 @@ CREATE TABLE thread_seq (
     writer TEXT NOT NULL DEFAULT '',
     clean BOOLEAN NOT NULL DEFAULT TRUE
 );
-"""
+""",
+    1: """
+CREATE TABLE notification_batches (
+    thread_id TEXT COLLATE "C" NOT NULL,
+    first_seq BIGINT NOT NULL,
+    last_seq BIGINT NOT NULL,
+    entries TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (thread_id, first_seq)
+);
+ALTER TABLE notification_batches ALTER COLUMN entries SET STORAGE EXTERNAL;
+CREATE INDEX notification_batches_created ON notification_batches (created_at_ms);
+INSERT INTO notification_batches (thread_id, first_seq, last_seq, entries, created_at_ms)
+SELECT thread_id, seq, seq,
+       seq::text || chr(31) || method || chr(31) || replace(replace(message, chr(30), '\\u001e'), chr(31), '\\u001f'),
+       created_at_ms
+FROM notifications;
+DROP TABLE notifications
+""",
 }
 
 

@@ -11,6 +11,7 @@ Layer: core (model clients); imports only the standard library, the model SDKs a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -145,6 +146,10 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], ModelEvent | None]] = {
 }
 
 
+#: Events handled between two turns of the event loop while a response streams in (see read_events).
+_EVENTS_PER_LOOP_TURN = 64
+
+
 class ResponsesClient(BaseModelClient):
     """``wire_api = "responses"`` (OpenAI, Azure, and compatible servers)."""
 
@@ -169,7 +174,9 @@ class ResponsesClient(BaseModelClient):
                 except StopAsyncIteration:
                     at_eof = True
                     payloads = decoder.finish()
-                for payload in payloads:
+                for index, payload in enumerate(payloads, 1):
+                    if index % _EVENTS_PER_LOOP_TURN == 0:
+                        await asyncio.sleep(0)
                     try:
                         ev = loads(payload)
                         handler = handlers.get(ev["type"])
@@ -184,6 +191,11 @@ class ResponsesClient(BaseModelClient):
                     yield out
                     if type(out) is Completed:
                         return
+                # A chunk already received is handed over without the event loop running in
+                # between, so a model streaming faster than we process would hold the loop for a
+                # whole burst: the clients' writes, the replay log's and everything else wait.
+                # A turn of the loop per chunk and every few dozen events keeps them flowing.
+                await asyncio.sleep(0)
         finally:
             await chunks.aclose()
         raise errors.stream_disconnected(self.closed_early)

@@ -112,6 +112,10 @@ async def thread_read(conn: Connection, params: ThreadReadParams) -> Reply:
         from ...core.history import load_turns
 
         turns = await load_turns(conn.app.store, record.id)
+        fleet = conn.app.fleet
+        if fleet is not None and (loaded is None or loaded.active is None):
+            # Another server of the fleet may be running its last turn.
+            await fleet.show_running_elsewhere(record.id, turns, loaded)
     response = ThreadReadResponse(thread=threads.to_wire(record, loaded, turns))
     if not params.include_turns:
         return Reply(response)

@@ -205,7 +205,13 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
     app = conn.app
     after_seq = _after_seq(conn)
     canonical = await _prepare_numbering(conn, params.thread_id)
-    if after_seq is not None and canonical is not None:
+    # In a fleet, a thread this server runs no turn of is numbered by another server: its
+    # notifications (replayed and live) come from the shared log, from where it ends now.
+    fleet = app.fleet if app.fleet is not None and canonical is not None and app.fleet.follows(canonical) else None
+    follow_from = 0
+    if fleet is not None and canonical is not None:
+        follow_from = await fleet.check_after_seq(canonical, after_seq)
+    elif after_seq is not None and canonical is not None:
         app.replay.check_after_seq(canonical, after_seq)
     thread, newly_loaded = await app.threads.resume(params.thread_id)
     if newly_loaded:
@@ -218,6 +224,8 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
         conn.hold(thread.id)
         replay_end = app.replay.next_seq(thread.id)
     app.subscribe(conn, thread.id, send_pending=after_seq is None)
+    if fleet is not None:
+        fleet.follow(thread.id, follow_from)
     # With excludeTurns the reply costs the same however long the thread: no fold, two index reads.
     turns = [] if params.exclude_turns else await _turns(conn, thread.id)
     if thread.active is not None:
@@ -226,7 +234,7 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
             if turn["id"] == thread.active.turn_id:
                 turn["status"] = "inProgress"
     elif app.fleet is not None:
-        await app.fleet.show_running_elsewhere(thread, turns)
+        await app.fleet.show_running_elsewhere(thread.id, turns, thread)
     turns_cursor, items_cursor = await backwards_cursors(conn, thread.id)
     if not params.exclude_turns:
         conn.notify("deprecationNotice", _DEPRECATED_TURNS)
@@ -234,7 +242,11 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
         app.emit(thread.id, "thread/status/changed", {"threadId": thread.id, "status": thread.status})
     wire_thread = app.threads.to_wire(thread.record, thread, [] if params.exclude_turns else turns)
     # The missed notifications follow the reply, then what arrived meanwhile, then live ones.
-    replay = None if after_seq is None else functools.partial(_start_replay, conn, thread.id, after_seq, replay_end)
+    replay = (
+        None
+        if after_seq is None
+        else functools.partial(_start_replay, conn, thread.id, after_seq, None if fleet is not None else replay_end)
+    )
 
     def then() -> None:
         # As the reference: after the reply the thread's subscribers learn its goal (or that it has
@@ -262,10 +274,16 @@ async def thread_resume(conn: Connection, params: ThreadResumeParams) -> Reply:
 _replays: set[asyncio.Task[None]] = set()
 
 
-def _start_replay(conn: Connection, thread_id: str, after_seq: int, end_seq: int) -> None:
+def _start_replay(conn: Connection, thread_id: str, after_seq: int, end_seq: int | None) -> None:
+    """``end_seq`` None: from the fleet's shared log, to its end (another server numbers the thread)."""
     from ..replay import replay_to
 
-    task = asyncio.get_running_loop().create_task(replay_to(conn.app.replay, conn, thread_id, after_seq, end_seq))
+    fleet = conn.app.fleet
+    if end_seq is None and fleet is not None:
+        replaying = fleet.replay_to(conn, thread_id, after_seq)
+    else:
+        replaying = replay_to(conn.app.replay, conn, thread_id, after_seq, end_seq or 0)
+    task = asyncio.get_running_loop().create_task(replaying)
     _replays.add(task)
     task.add_done_callback(_replays.discard)
 

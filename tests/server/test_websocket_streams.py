@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -271,13 +272,17 @@ async def test_a_client_that_stops_reading_is_closed_and_slows_nobody(
     await stalled.stop_reading()
     baseline_kib = server.rss_kib()
     count = 20_000
-    # Deltas of ~130 bytes, so that what the kernel buffers for the stalled socket (a few MiB at
-    # most) holds clearly fewer than the 20,000 notifications.
-    model.enqueue(streamed_reply(count, pad=120))
+    # Deltas of ~330 bytes on the wire: the notifications (~6.5 MiB) are more than the kernel
+    # buffers for the stalled socket (the server's send buffer grows to 4 MiB) by about twice the
+    # 4,096 messages the peer queues before it gives up on the client.
+    model.enqueue(streamed_reply(count, pad=200))
     await start_turn(fast, thread_id)
     seen = await fast.until("turn/completed", within=120)
-    assert deltas_of(seen) == pieces_of(count, pad=120)
+    assert deltas_of(seen) == pieces_of(count, pad=200)
     peak_kib = server.hwm_kib()
+    # The server gives up on a client once one write to it has been blocked for a while (2 s),
+    # which may be after the turn ends: the stalled client reads again only once it has.
+    await server.logged(re.compile("closing a client that stopped reading"), within=30, waiting_for="give up")
     # Reading again, the stalled client finds what was already on its socket, then the close.
     stalled.start_reading()
     await stalled.wait_closed(within=60)

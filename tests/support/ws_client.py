@@ -68,15 +68,22 @@ class WsServer:
         return self
 
     async def _wait_for_banner(self, within: float) -> str:
+        return (await self.logged(BANNER, within=within, waiting_for="start listening")).group(1)
+
+    async def logged(self, pattern: re.Pattern[str], *, within: float, waiting_for: str) -> re.Match[str]:
+        """The first match of ``pattern`` in the server's stderr, once it is written (the file is
+        polled: a log line has no event a client could wait on)."""
         assert self.proc is not None
         for _ in range(int(within / 0.05)):
-            match = BANNER.search(self.stderr)
+            match = pattern.search(self.stderr)
             if match:
-                return match.group(1)
+                return match
             if self.proc.returncode is not None:
-                raise AssertionError(f"server exited {self.proc.returncode} before listening:\n{self.stderr}")
+                raise AssertionError(
+                    f"server exited {self.proc.returncode} before it did {waiting_for}:\n{self.stderr}"
+                )
             await asyncio.sleep(0.05)
-        raise AssertionError(f"server did not start listening within {within} s:\n{self.stderr}")
+        raise AssertionError(f"server did not {waiting_for} within {within} s:\n{self.stderr}")
 
     @property
     def stderr(self) -> str:

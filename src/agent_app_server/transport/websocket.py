@@ -97,6 +97,9 @@ class WebSocketStream:
         ``close()`` waits for the close frame to be written, which never happens while a client
         that stopped reading leaves the socket buffer full, hence the bound.
         """
+        # The library's own close timeout runs from when the close frame is queued, and would cut
+        # a client that is slow to read its buffered messages off before ``within``.
+        self.connection.close_timeout = within
         try:
             await asyncio.wait_for(self.connection.close(code, _truncate_reason(reason)), within)
         except (TimeoutError, OSError):

@@ -237,7 +237,9 @@ def thread_records(workspace: Path, count: int) -> list[ThreadRecord]:
 
 
 async def seed(location: Path | str, records: list[ThreadRecord]) -> None:
-    """The threads written through the store, 64 writes in flight."""
+    """The threads written through the store, 64 writes in flight; then, on PostgreSQL, the
+    planner's statistics refreshed, as autovacuum soon would after a bulk load (plans made from
+    an empty table's statistics are not what a running fleet meets)."""
     count = len(records)
     store = await ThreadStore.open(location)
     try:
@@ -245,6 +247,11 @@ async def seed(location: Path | str, records: list[ThreadRecord]) -> None:
             await asyncio.gather(*(store.put_thread(record) for record in records[start : start + 64]))
     finally:
         await store.close()
+    if isinstance(location, str):
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(location, autocommit=True) as conn:
+            await conn.execute("ANALYZE")
 
 
 def home_for(root: Path, name: str, model_url: str, config: Config) -> Path:

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
 import random
 import re
@@ -42,13 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from agent_app_server.store import ThreadRecord, ThreadStore
 from agent_app_server.testing import FakeModelServer
 from agent_app_server.testing.fake_model import Hold, SseEvent, paced, text_reply
 from agent_app_server.testing.pg_cluster import TempCluster
-from ws_fanout import _LIVE, BANNER, CLIENT_INFO, banner, kill_all, progress, stop_process
+from ws_fanout import _LIVE, BANNER, CLIENT_INFO, RpcClient, banner, kill_all, progress, stop_process
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -105,67 +103,45 @@ _STAMP = '"emittedAtMs":'
 _DIGITS = re.compile(r"\d+")
 
 
-class Client:
-    """A minimal JSON-RPC client over one WebSocket, stamping delta arrivals."""
+class Client(RpcClient):
+    """Stamps delta arrivals (reading only the stamp of a delta frame) and resolves each turn's
+    ``turn/completed``."""
 
     def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self._next_id = 0
-        self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.delays_ms: list[float] = []
         self.arrivals: list[float] = []
         self.first_delta = asyncio.Event()
         #: turn id → its ``turn/completed`` turn.
         self._completed: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._reader = asyncio.create_task(self._read())
+        super().__init__(ws)
 
-    @classmethod
-    async def open(cls, url: str) -> Client:
-        ws = await asyncio.wait_for(connect(url, max_size=None, max_queue=None, compression=None), 30)
-        client = cls(ws)
-        await client.result("initialize", {"clientInfo": CLIENT_INFO})
-        await ws.send(json.dumps({"method": "initialized"}))
-        return client
+    def on_frame(self, frame: str | bytes, now_ms: float) -> bool:
+        if not (isinstance(frame, str) and frame.startswith(_DELTA_PREFIX)):
+            return False
+        # Tens of thousands of these arrive in a burst, in this one process with the other
+        # client and the fake model: reading only the stamp keeps this process's own queueing
+        # out of the latencies it measures.
+        stamp = _DIGITS.match(frame, frame.rindex(_STAMP) + len(_STAMP))
+        assert stamp is not None
+        self._delta(now_ms, int(stamp.group()))
+        return True
 
-    async def _read(self) -> None:
-        with contextlib.suppress(Exception):
-            async for frame in self.ws:
-                now = time.time_ns() / 1_000_000
-                if isinstance(frame, str) and frame.startswith(_DELTA_PREFIX):
-                    # Tens of thousands of these arrive in a burst, in this one process with the
-                    # other client and the fake model: reading only the stamp keeps this
-                    # process's own queueing out of the latencies it measures.
-                    stamp = _DIGITS.match(frame, frame.rindex(_STAMP) + len(_STAMP))
-                    assert stamp is not None
-                    self.delays_ms.append(now - int(stamp.group()))
-                    self.arrivals.append(now)
-                    self.first_delta.set()
-                    continue
-                message = json.loads(frame)
-                method = message.get("method")
-                if method == "item/agentMessage/delta":
-                    self.delays_ms.append(now - message["emittedAtMs"])
-                    self.arrivals.append(now)
-                    self.first_delta.set()
-                elif method == "turn/completed":
-                    turn = message["params"]["turn"]
-                    future = self._future(turn["id"])
-                    if not future.done():
-                        future.set_result(turn)
-                elif "id" in message and "method" not in message:
-                    waiter = self._waiters.pop(message["id"], None)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(message)
+    def on_notification(self, method: str, message: dict[str, Any], now_ms: float) -> None:
+        if method == "item/agentMessage/delta":
+            self._delta(now_ms, message["emittedAtMs"])
+        elif method == "turn/completed":
+            turn = message["params"]["turn"]
+            future = self._future(turn["id"])
+            if not future.done():
+                future.set_result(turn)
+
+    def _delta(self, now_ms: float, emitted_ms: float) -> None:
+        self.delays_ms.append(now_ms - emitted_ms)
+        self.arrivals.append(now_ms)
+        self.first_delta.set()
 
     async def result(self, method: str, params: Any, within: float = 120) -> Any:
-        self._next_id += 1
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiters[self._next_id] = future
-        await self.ws.send(json.dumps({"id": self._next_id, "method": method, "params": params}))
-        reply = await asyncio.wait_for(future, within)
-        if "error" in reply:
-            raise RuntimeError(f"{method} failed: {reply['error']}")
-        return reply["result"]
+        return await super().result(method, params, within)
 
     def _future(self, turn_id: str) -> asyncio.Future[dict[str, Any]]:
         if turn_id not in self._completed:
@@ -183,13 +159,6 @@ class Client:
         self.delays_ms.clear()
         self.arrivals.clear()
         self.first_delta.clear()
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(), 5)
-        self._reader.cancel()
-        with contextlib.suppress(BaseException):
-            await self._reader
 
 
 # ------------------------------------------------------------------------------ workloads

@@ -36,7 +36,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -152,41 +152,42 @@ def kill_all() -> None:
 # ------------------------------------------------------------------------------ client
 
 
-class Client:
-    """A minimal JSON-RPC client over one WebSocket, stamping delta arrivals."""
+class RpcClient:
+    """A minimal JSON-RPC client over one WebSocket: requests and their replies; what a bench
+    counts of the notifications is its subclass's :meth:`on_notification`."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self._next_id = 0
         self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.delays_ms: list[float] = []
-        self.completed = asyncio.Event()
-        self.turn_started = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def open(cls, url: str) -> Client:
+    async def open(cls, url: str) -> Self:
         ws = await asyncio.wait_for(connect(url, max_size=None, max_queue=None, compression=None), 30)
         client = cls(ws)
-        reply = await client.call("initialize", {"clientInfo": CLIENT_INFO})
-        if "error" in reply:
-            raise RuntimeError(f"initialize failed: {reply['error']}")
+        await client.result("initialize", {"clientInfo": CLIENT_INFO})
         await ws.send(json.dumps({"method": "initialized"}))
         return client
+
+    def on_frame(self, frame: str | bytes, now_ms: float) -> bool:
+        """A look at each frame before it is parsed (True: taken, do not parse it)."""
+        return False
+
+    def on_notification(self, method: str, message: dict[str, Any], now_ms: float) -> None:
+        """Each notification, parsed, with its arrival time."""
 
     async def _read(self) -> None:
         with contextlib.suppress(Exception):
             async for frame in self.ws:
                 now_ms = time.time_ns() / 1_000_000
+                if self.on_frame(frame, now_ms):
+                    continue
                 message = json.loads(frame)
                 method = message.get("method")
-                if method == "item/agentMessage/delta" and "id" not in message:
-                    self.delays_ms.append(now_ms - message["emittedAtMs"])
-                elif method == "turn/completed":
-                    self.completed.set()
-                elif method == "turn/started":
-                    self.turn_started.set()
-                elif "id" in message and "method" not in message:
+                if method is not None and "id" not in message:
+                    self.on_notification(method, message, now_ms)
+                elif "id" in message and method is None:
                     waiter = self._waiters.pop(message["id"], None)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(message)
@@ -198,16 +199,11 @@ class Client:
         await self.ws.send(json.dumps({"id": self._next_id, "method": method, "params": params}))
         return await asyncio.wait_for(future, within)
 
-    async def result(self, method: str, params: Any) -> Any:
-        reply = await self.call(method, params)
+    async def result(self, method: str, params: Any, within: float = 60) -> Any:
+        reply = await self.call(method, params, within)
         if "error" in reply:
             raise RuntimeError(f"{method} failed: {reply['error']}")
         return reply["result"]
-
-    def reset(self) -> None:
-        self.delays_ms.clear()
-        self.completed.clear()
-        self.turn_started.clear()
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -215,6 +211,29 @@ class Client:
         self._reader.cancel()
         with contextlib.suppress(BaseException):
             await self._reader
+
+
+class Client(RpcClient):
+    """Stamps delta arrivals, and notes a turn's start and end."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.delays_ms: list[float] = []
+        self.completed = asyncio.Event()
+        self.turn_started = asyncio.Event()
+        super().__init__(ws)
+
+    def on_notification(self, method: str, message: dict[str, Any], now_ms: float) -> None:
+        if method == "item/agentMessage/delta":
+            self.delays_ms.append(now_ms - message["emittedAtMs"])
+        elif method == "turn/completed":
+            self.completed.set()
+        elif method == "turn/started":
+            self.turn_started.set()
+
+    def reset(self) -> None:
+        self.delays_ms.clear()
+        self.completed.clear()
+        self.turn_started.clear()
 
 
 def reply_script(count: int, rate: float | None) -> list[Any]:

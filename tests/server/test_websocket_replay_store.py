@@ -42,6 +42,11 @@ async def test_keeps_the_newest_per_thread_and_reports_what_it_pruned(log_locati
         await log.close()
 
 
+async def test_a_bound_below_one_is_refused(log_location: Path | str) -> None:
+    with pytest.raises(ValueError, match="keep_per_thread must be at least 1, got 0"):
+        await NotificationLog.open(log_location, keep_per_thread=0)
+
+
 async def test_crash_is_detected_and_clean_close_is_not(tmp_path: Path) -> None:
     path = tmp_path / "n.sqlite3"
     first = await SqliteNotificationLog.open(path)

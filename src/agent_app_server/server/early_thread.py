@@ -34,7 +34,7 @@ from ..core.thread_basics import (
     session_result,
     wire_thread,
 )
-from .handshake import EarlyStart, Handshake, is_request_id, read_whole_lines, write_all
+from .handshake import EarlyStart, Handshake, encode_json, is_request_id, read_whole_lines, write_all
 
 if TYPE_CHECKING:
     from ..core.config import Config
@@ -166,7 +166,7 @@ def _answer(line: bytes | None, handshake: Handshake, config: Config, out_fd: in
     thread = wire_thread(record, status=dict(IDLE), settings=settings, ephemeral=ephemeral)
     reply = {"id": message["id"], "result": session_result(thread, settings)}
     try:
-        encoded = json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        encoded = (encode_json(reply) + "\n").encode()
     except UnicodeEncodeError:  # e.g. a lone surrogate in the cwd: the server's to answer
         return None
     write_all(out_fd, encoded)

@@ -48,7 +48,8 @@ CAPABILITY_FIELDS: dict[str, tuple[type, ...]] = {
 #: a longer line read here is discarded like the transport discards it.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 _I64 = 2**63
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: Compact JSON as the server writes it (non-ASCII as is), for the fast start's answers.
+encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,7 @@ def answer_initialize_early(in_fd: int, out_fd: int, codex_home: str) -> EarlySt
     if request is None:
         return EarlyStart(None, lines, eof)
     request_id, handshake = request
-    reply = _dumps({"id": request_id, "result": initialize_result(handshake.client_name, codex_home)})
+    reply = encode_json({"id": request_id, "result": initialize_result(handshake.client_name, codex_home)})
     try:
         encoded = (reply + "\n").encode()
     except UnicodeEncodeError:  # e.g. a lone surrogate in the client's name: the server's to answer

@@ -364,6 +364,13 @@ class ThreadLogInfo:
     crashed: bool = False
 
 
+def checked_keep_per_thread(keep_per_thread: int) -> int:
+    """A notification log's per-thread bound, as every backend's ``open`` takes it."""
+    if keep_per_thread < 1:
+        raise ValueError(f"keep_per_thread must be at least 1, got {keep_per_thread}")
+    return keep_per_thread
+
+
 class NotificationLog(ABC):
     """Every thread-scoped notification, by thread and number, bounded per thread and by age.
 
@@ -382,8 +389,6 @@ class NotificationLog(ABC):
         max_age_s: float = DEFAULT_MAX_AGE_S,
     ) -> NotificationLog:
         """The SQLite file at a path, or the tables of the PostgreSQL database a URL names."""
-        if keep_per_thread < 1:
-            raise ValueError("keep_per_thread must be at least 1")
         if is_postgres_url(location):
             from .pg_replay_log import PgNotificationLog
 

@@ -27,6 +27,7 @@ from .base import (
     LogRow,
     NotificationLog,
     ThreadLogInfo,
+    checked_keep_per_thread,
     last_seqs,
     needs_pruning,
 )
@@ -54,8 +55,7 @@ class PgNotificationLog(NotificationLog):
         keep_per_thread: int = DEFAULT_KEEP_PER_THREAD,
         max_age_s: float = DEFAULT_MAX_AGE_S,
     ) -> PgNotificationLog:
-        if keep_per_thread < 1:
-            raise ValueError("keep_per_thread must be at least 1")
+        checked_keep_per_thread(keep_per_thread)
         url = str(location)
         pool = await open_pool(url, max_size=4)
         try:

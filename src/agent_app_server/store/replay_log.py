@@ -35,6 +35,7 @@ from .base import (
     LogRow,
     NotificationLog,
     ThreadLogInfo,
+    checked_keep_per_thread,
     last_seqs,
     needs_pruning,
 )
@@ -85,8 +86,7 @@ class SqliteNotificationLog(NotificationLog):
         keep_per_thread: int = DEFAULT_KEEP_PER_THREAD,
         max_age_s: float = DEFAULT_MAX_AGE_S,
     ) -> SqliteNotificationLog:
-        if keep_per_thread < 1:
-            raise ValueError("keep_per_thread must be at least 1")
+        checked_keep_per_thread(keep_per_thread)
         path = Path(location)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-app-server-replay")
         loop = asyncio.get_running_loop()
